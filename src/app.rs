@@ -1,0 +1,157 @@
+//! Putting the gateway together: store, backend, engine, listeners, background worker.
+
+use crate::admin;
+use crate::config::Config;
+use crate::engine::clock::Clock;
+use crate::engine::operator::NewPartner;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::server::{self, Limits};
+use crate::store::Store;
+use crate::upstream::sandbox::Sandbox;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Opens the store and builds the engine, without serving anything.
+pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
+    let store = Store::open(&cfg.data)?;
+    let clock = match cfg.sandbox.clock {
+        Some(t) => Clock::Fixed(t),
+        None => Clock::System,
+    };
+    let sandbox = Sandbox::new(store.tree("sandbox")?, &cfg.sandbox.taken, clock)?;
+    Ok(Arc::new(Engine::new(cfg, store, Arc::new(sandbox), clock)?))
+}
+
+/// A running gateway.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, flushes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        if let Err(e) = self.engine.store.flush().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Creates the demo partner when the store has none and the backend is the sandbox.
+/// Returns what to tell the operator.
+async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Result<Option<String>> {
+    if !cfg.demo.enabled || engine.backend.name() != "sandbox" || engine.has_partners()? {
+        return Ok(None);
+    }
+    let d = &cfg.demo;
+    engine
+        .add_partner(NewPartner {
+            login: d.login.clone(),
+            password: Some(d.password.clone()),
+            currency: Some(d.currency.clone()),
+            credit_limit: Some(d.credit_limit.clone()),
+            allow_ips: vec![],
+        })
+        .await?;
+    let view = engine
+        .topup(&d.login, &d.balance, "demo starting balance")
+        .await?;
+    Ok(Some(format!(
+        "created the demo partner {:?} (password {:?}) with a balance of {} {}. Try:\n  \
+         curl -s -u {}:{} http://{addr}/api -d command=balance.get",
+        d.login, d.password, view.balance, view.currency, d.login, d.password
+    )))
+}
+
+pub async fn start(cfg: Config) -> Result<Running> {
+    let engine = open_engine(&cfg)?;
+    // Settle orders a previous run left open (a crash between accepting an order and
+    // recording the upstream's answer) before taking new requests.
+    let alert_after = Duration::from_millis(cfg.upstream_timeout_ms.saturating_mul(6));
+    let open = engine.reconcile(alert_after).await?;
+    if open > 0 {
+        tracing::warn!(open, "orders still open after start-up reconciliation");
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| Error::internal(format!("listening on {}: {e}", cfg.listen)))?;
+    let addr = listener.local_addr().map_err(Error::internal)?;
+    let admin_listener = tokio::net::TcpListener::bind(cfg.admin_listen)
+        .await
+        .map_err(|e| Error::internal(format!("listening on {}: {e}", cfg.admin_listen)))?;
+    let admin_addr = admin_listener.local_addr().map_err(Error::internal)?;
+    let token = admin::new_token();
+    admin::write_admin_file(
+        &cfg.data,
+        &admin::AdminFile {
+            url: format!("http://{admin_addr}"),
+            token: token.clone(),
+        },
+    )?;
+    if let Some(msg) = bootstrap_demo(&cfg, &engine, addr).await? {
+        tracing::info!("{msg}");
+        println!("{msg}");
+    }
+    let (stop, rx) = watch::channel(false);
+    let limits = Limits {
+        max_body_bytes: cfg.max_body_bytes,
+        max_connections: cfg.max_connections,
+        header_timeout: Duration::from_millis(cfg.header_timeout_ms),
+        body_timeout: Duration::from_millis(cfg.body_timeout_ms),
+    };
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(server::serve(
+        listener,
+        engine.clone(),
+        limits,
+        stopped(rx.clone()),
+    )));
+    tasks.push(tokio::spawn(admin::serve(
+        admin_listener,
+        engine.clone(),
+        token,
+        stopped(rx.clone()),
+    )));
+    let worker_engine = engine.clone();
+    let interval = Duration::from_millis(cfg.reconcile_interval_ms);
+    let worker_stop = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut stop = std::pin::pin!(stopped(worker_stop));
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            if let Err(e) = worker_engine.reconcile(alert_after).await {
+                tracing::error!(error = %e, "reconciliation failed");
+            }
+        }
+    }));
+    tracing::info!(%addr, %admin_addr, data = %cfg.data.display(), backend = engine.backend.name(), "regway is serving");
+    Ok(Running {
+        addr,
+        admin_addr,
+        engine,
+        stop,
+        tasks,
+    })
+}

@@ -1,0 +1,254 @@
+//! `client.create`, `client.info`, `client.list`: the partner's clients (domain
+//! registrants). Handles look like `1000/RW-P`: a number unique in the gateway, a
+//! slash, and the configured suffix.
+
+use super::params::{text, Params};
+use crate::engine::{Ctx, Fresh};
+use crate::error::{Error, Result};
+use crate::outcome::{Data, Outcome};
+use crate::store::records::{Client, ClientKind, Partner};
+use crate::store::{keys, Read};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Checks the shape of a handle (`NUMBER/SUFFIX`) and returns it as given.
+pub fn parse_handle(v: &str) -> Result<String> {
+    if handle_number(v).is_none() {
+        return Err(Error::value(
+            "client",
+            format!("{v:?} is not a client handle (like 1000/RW-P)"),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// The number of a handle, when it has the shape `NUMBER/SUFFIX`.
+pub fn handle_number(v: &str) -> Option<u64> {
+    let (n, suffix) = v.split_once('/')?;
+    let shape = !n.is_empty()
+        && n.len() <= 15
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && !n.starts_with('0')
+        && !suffix.is_empty()
+        && suffix.len() <= 12
+        && suffix.bytes().all(|b| b.is_ascii_uppercase() || b == b'-');
+    shape.then(|| n.parse().ok()).flatten()
+}
+
+/// The partner's own client: 2303 when no such client exists, 2201 when it belongs to
+/// another partner.
+pub fn owned_client(r: &impl Read, login: &str, handle: &str) -> Result<Client> {
+    let number = handle_number(handle)
+        .ok_or_else(|| Error::value("client", format!("{handle:?} is not a client handle")))?;
+    let missing = || Error::not_found(format!("no client {handle}"));
+    match r.read::<String>(&keys::client_owner(number))? {
+        None => Err(missing()),
+        Some(owner) if owner != login => Err(Error::forbidden(format!(
+            "client {handle} belongs to another partner"
+        ))),
+        Some(_) => {
+            let c: Client = r.read(&keys::client(login, number))?.ok_or_else(missing)?;
+            if c.id != handle {
+                return Err(missing());
+            }
+            Ok(c)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientCreate {
+    pub kind: ClientKind,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub country: String,
+    pub address: String,
+    pub extra: BTreeMap<String, String>,
+}
+
+fn email(v: String) -> Result<String> {
+    let v = text("email", v, 254)?;
+    let ok = match v.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        }
+        None => false,
+    } && !v.chars().any(char::is_whitespace);
+    if !ok {
+        return Err(Error::value(
+            "email",
+            format!("{v:?} is not an e-mail address"),
+        ));
+    }
+    Ok(v)
+}
+
+fn phone(v: String) -> Result<String> {
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    let ok = v.starts_with('+')
+        && (5..=20).contains(&digits)
+        && v[1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'.' | b'-' | b'(' | b')'));
+    if !ok {
+        return Err(Error::value(
+            "phone",
+            format!("{v:?}: international form, like +7.4951234567 or +7 495 123-45-67"),
+        ));
+    }
+    Ok(v)
+}
+
+fn country(v: String) -> Result<String> {
+    if v.len() != 2 || !v.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(Error::value(
+            "country",
+            format!("{v:?}: a two-letter ISO 3166 code in upper case, like RU"),
+        ));
+    }
+    Ok(v)
+}
+
+impl ClientCreate {
+    pub fn parse(p: &mut Params) -> Result<ClientCreate> {
+        let kind = match p.req("type")?.as_str() {
+            "person" => ClientKind::Person,
+            "org" => ClientKind::Org,
+            other => return Err(Error::value("type", format!("{other:?}: person or org"))),
+        };
+        let name = text("name", p.req("name")?, 255)?;
+        let email = email(p.req("email")?)?;
+        let phone = phone(p.req("phone")?)?;
+        let country = country(p.req("country")?)?;
+        let address = text("address", p.req("address")?, 500)?;
+        let mut extra = BTreeMap::new();
+        let given = p.with_prefix("x-");
+        if given.len() > 30 {
+            return Err(Error::range("x-", "at most 30 optional fields"));
+        }
+        for (k, v) in given {
+            let ok = k.len() <= 42
+                && k.len() > 2
+                && k[2..]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(Error::syntax(format!(
+                    "{k:?}: optional fields are x- and 1 to 40 of a-z 0-9 -"
+                )));
+            }
+            if extra.contains_key(&k) {
+                return Err(Error::syntax(format!("{k}: given more than once")));
+            }
+            let v = if v.is_empty() { v } else { text(&k, v, 255)? };
+            extra.insert(k, v);
+        }
+        Ok(ClientCreate {
+            kind,
+            name,
+            email,
+            phone,
+            country,
+            address,
+            extra,
+        })
+    }
+
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let c = self.clone();
+        let suffix = ctx.eng.client_suffix.clone();
+        let now = ctx.eng.clock.now();
+        ctx.eng
+            .write_once(ctx, "client.create", move |tx, partner: &Partner| {
+                let number = tx.next_id("client")? + 999;
+                let client = Client {
+                    id: format!("{number}/{suffix}"),
+                    number,
+                    kind: c.kind,
+                    name: c.name,
+                    email: c.email,
+                    phone: c.phone,
+                    country: c.country,
+                    address: c.address,
+                    extra: c.extra,
+                    created: now,
+                };
+                let mut p = partner.clone();
+                p.clients += 1;
+                tx.put(keys::partner(&p.login), &p)?;
+                tx.put(keys::client_owner(number), &p.login)?;
+                tx.put(keys::client(&p.login, number), &client)?;
+                Ok(Outcome::ok(Data::Client(Box::new(client))))
+            })
+            .await
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientInfo {
+    pub client: String,
+}
+
+impl ClientInfo {
+    pub fn parse(p: &mut Params) -> Result<ClientInfo> {
+        Ok(ClientInfo {
+            client: parse_handle(&p.req("client")?)?,
+        })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let c = owned_client(&ctx.eng.store, &ctx.partner.login, &self.client)?;
+        Ok(Outcome::ok(Data::Client(Box::new(c))))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientList {
+    pub matching: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<u64>,
+}
+
+impl ClientList {
+    pub fn parse(p: &mut Params) -> Result<ClientList> {
+        let matching = p.text_opt("match")?.map(|m| m.to_lowercase());
+        let (limit, cursor) = p.page()?;
+        let cursor = cursor
+            .map(|c| {
+                c.parse::<u64>()
+                    .map_err(|_| Error::value("cursor", "not a cursor this server gave"))
+            })
+            .transpose()?;
+        Ok(ClientList {
+            matching,
+            limit,
+            cursor,
+        })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let login = &ctx.partner.login;
+        let after = self.cursor.map(|n| keys::client(login, n));
+        let rows = ctx
+            .eng
+            .store
+            .scan::<Client>(&keys::clients(login), after.as_deref(), false)
+            .map(|r| r.map(|(_, c)| c))
+            .filter(|r| {
+                r.as_ref().map_or(true, |c| {
+                    self.matching.as_deref().is_none_or(|m| {
+                        c.id.to_lowercase().contains(m)
+                            || c.name.to_lowercase().contains(m)
+                            || c.email.to_lowercase().contains(m)
+                    })
+                })
+            });
+        let (rows, next_cursor) = super::page(rows, self.limit, |c: &Client| c.number.to_string())?;
+        Ok(Outcome::ok(Data::Clients { rows, next_cursor }))
+    }
+}

@@ -1,0 +1,128 @@
+//! `domain.info` and `domain.list`: the partner's domains as the gateway holds them.
+
+use super::params::Params;
+use crate::engine::names::Name;
+use crate::engine::Ctx;
+use crate::error::{Error, Result};
+use crate::outcome::{Data, Outcome};
+use crate::store::records::{Domain, DomainState};
+use crate::store::{keys, Read};
+use serde::Serialize;
+
+/// The partner's own domain: 2303 when nobody has it here, 2201 when another partner does.
+pub fn owned_domain(r: &impl Read, login: &str, name: &str) -> Result<Domain> {
+    match r.read::<String>(&keys::domain_owner(name))? {
+        None => Err(Error::not_found(format!("{name} is not registered here"))),
+        Some(owner) if owner != login => Err(Error::forbidden(format!(
+            "{name} belongs to another partner"
+        ))),
+        Some(_) => r
+            .read(&keys::domain(login, name))?
+            .ok_or_else(|| Error::internal(format!("{name} has an owner but no record"))),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainInfo {
+    pub domain: Name,
+}
+
+impl DomainInfo {
+    pub fn parse(p: &mut Params) -> Result<DomainInfo> {
+        Ok(DomainInfo {
+            domain: p.name("domain")?,
+        })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let d = owned_domain(&ctx.eng.store, &ctx.partner.login, self.domain.ascii())?;
+        Ok(Outcome::ok(Data::Domain(Box::new(d))))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainList {
+    pub matching: Option<String>,
+    pub client: Option<String>,
+    pub state: Option<DomainState>,
+    pub auto_renew: Option<bool>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl DomainList {
+    pub fn parse(p: &mut Params) -> Result<DomainList> {
+        let matching = p.text_opt("match")?.map(|m| m.to_lowercase());
+        let client = p
+            .opt("client")?
+            .map(|c| super::client::parse_handle(&c))
+            .transpose()?;
+        let state = match p.opt("state")?.as_deref() {
+            None => None,
+            Some("active") => Some(DomainState::Active),
+            Some("expired") => Some(DomainState::Expired),
+            Some(s) => return Err(Error::value("state", format!("{s:?}: active or expired"))),
+        };
+        let auto_renew = p.bool_opt("auto-renew")?;
+        let (limit, cursor) = p.page()?;
+        Ok(DomainList {
+            matching,
+            client,
+            state,
+            auto_renew,
+            limit,
+            cursor,
+        })
+    }
+
+    fn keep(&self, d: &Domain) -> bool {
+        self.state.is_none_or(|s| d.state == s)
+            && self.auto_renew.is_none_or(|a| d.auto_renew == a)
+            && self.matching.as_deref().is_none_or(|m| {
+                d.name.contains(m)
+                    || Name::unicode_of(&d.name).is_some_and(|u| u.to_lowercase().contains(m))
+            })
+            && self.client.as_deref().is_none_or(|c| d.client == c)
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let store = &ctx.eng.store;
+        let login = &ctx.partner.login;
+        let rows: Box<dyn Iterator<Item = Result<Domain>>> = match &self.client {
+            // One client's domains: walk that client's index only.
+            Some(handle) => {
+                let number = super::client::handle_number(handle)
+                    .ok_or_else(|| Error::value("client", "not a client handle"))?;
+                let prefix = keys::client_domains(login, number);
+                let after = self
+                    .cursor
+                    .as_ref()
+                    .map(|c| keys::client_domain(login, number, c));
+                Box::new(
+                    store
+                        .scan::<()>(&prefix, after.as_deref(), false)
+                        .map(move |r| {
+                            let (k, ()) = r?;
+                            let name = keys::suffix_str(&k, prefix.len());
+                            store
+                                .get::<Domain>(&keys::domain(login, &name))?
+                                .ok_or_else(|| {
+                                    Error::internal("client index names a missing domain")
+                                })
+                        }),
+                )
+            }
+            None => {
+                let after = self.cursor.as_ref().map(|c| keys::domain(login, c));
+                Box::new(
+                    store
+                        .scan::<Domain>(&keys::domains(login), after.as_deref(), false)
+                        .map(|r| r.map(|(_, d)| d)),
+                )
+            }
+        };
+        let rows = rows.filter(|r| r.as_ref().map_or(true, |d| self.keep(d)));
+        let (rows, next_cursor) = super::page(rows, self.limit, |d: &Domain| d.name.clone())?;
+        Ok(Outcome::ok(Data::Domains { rows, next_cursor }))
+    }
+}

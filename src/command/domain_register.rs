@@ -1,0 +1,78 @@
+//! `domain.register`: a new domain for one of the partner's clients, paid from its
+//! balance (or credit line) at once.
+
+use super::client::owned_client;
+use super::params::Params;
+use crate::engine::catalogue::Operation;
+use crate::engine::names::{check_nameservers, Name, Nameserver};
+use crate::engine::orders::NewOrder;
+use crate::engine::{Ctx, Fresh};
+use crate::error::{Error, Result};
+use crate::outcome::Outcome;
+use crate::store::keys;
+use crate::store::records::OrderKind;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainRegister {
+    pub domain: Name,
+    pub period: u32,
+    pub client: String,
+    pub ns: Vec<String>,
+    pub auto_renew: bool,
+}
+
+impl DomainRegister {
+    pub fn parse(p: &mut Params) -> Result<DomainRegister> {
+        let domain = p.name("domain")?;
+        let period = p.u32_in("period", Some(1), 1, 10)?;
+        let client = super::client::parse_handle(&p.req("client")?)?;
+        let ns = p
+            .many("ns")
+            .iter()
+            .map(|n| Nameserver::parse(n))
+            .collect::<Result<Vec<_>>>()?;
+        check_nameservers(&domain, &ns, 0)?;
+        let auto_renew = p.bool_opt("auto-renew")?.unwrap_or(false);
+        Ok(DomainRegister {
+            domain,
+            period,
+            client,
+            ns: ns.iter().map(Nameserver::wire).collect(),
+            auto_renew,
+        })
+    }
+
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let eng = ctx.eng;
+        let zone = eng.catalogue.zone_of(&self.domain)?;
+        zone.check_period(self.period)?;
+        let price = eng.catalogue.price(
+            &ctx.partner.login,
+            ctx.partner.currency,
+            zone,
+            Operation::Register,
+            self.period,
+        )?;
+        let name = self.domain.ascii().to_string();
+        let client = self.client.clone();
+        let order = NewOrder {
+            domain: name.clone(),
+            kind: OrderKind::Register {
+                period: self.period,
+                client: self.client.clone(),
+                ns: self.ns.clone(),
+                auto_renew: self.auto_renew,
+            },
+            amount: price,
+        };
+        eng.place_order(ctx, order, move |tx, partner| {
+            owned_client(tx, &partner.login, &client)?;
+            if tx.get_raw(&keys::domain_owner(&name))?.is_some() {
+                return Err(Error::exists(format!("{name} is already registered")));
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,97 @@
+//! `domain.renew`: more years for a domain. The partner names the current expiry date,
+//! so a repeated renew (a retry with a new request-id) can never add a second year.
+
+use super::domain_read::owned_domain;
+use super::params::Params;
+use crate::engine::catalogue::Operation;
+use crate::engine::clock::add_years;
+use crate::engine::names::Name;
+use crate::engine::orders::NewOrder;
+use crate::engine::{Ctx, Fresh};
+use crate::error::{Error, Result};
+use crate::outcome::Outcome;
+use crate::store::records::OrderKind;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainRenew {
+    pub domain: Name,
+    pub period: u32,
+    pub expires: NaiveDate,
+}
+
+/// `YYYY-MM-DD`, nothing else.
+pub fn parse_date(field: &str, v: &str) -> Result<NaiveDate> {
+    let shape = v.len() == 10
+        && v.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let d = shape
+        .then(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+        .flatten();
+    d.ok_or_else(|| Error::value(field, format!("{v:?} is not a date (YYYY-MM-DD)")))
+}
+
+impl DomainRenew {
+    pub fn parse(p: &mut Params) -> Result<DomainRenew> {
+        let domain = p.name("domain")?;
+        let period = p.u32_in("period", Some(1), 1, 10)?;
+        let expires = parse_date("expires", &p.req("expires")?)?;
+        Ok(DomainRenew {
+            domain,
+            period,
+            expires,
+        })
+    }
+
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let eng = ctx.eng;
+        let zone = eng.catalogue.zone_of(&self.domain)?;
+        zone.check_period(self.period)?;
+        let price = eng.catalogue.price(
+            &ctx.partner.login,
+            ctx.partner.currency,
+            zone,
+            Operation::Renew,
+            self.period,
+        )?;
+        let horizon = add_years(eng.clock.today(), zone.horizon_years)
+            .ok_or_else(|| Error::internal("date overflow"))?;
+        let new_expiry = add_years(self.expires, self.period)
+            .ok_or_else(|| Error::range("period", "date out of range"))?;
+        let (name, expires, horizon_years) = (
+            self.domain.ascii().to_string(),
+            self.expires,
+            zone.horizon_years,
+        );
+        let order = NewOrder {
+            domain: name.clone(),
+            kind: OrderKind::Renew {
+                period: self.period,
+                expires: self.expires,
+            },
+            amount: price,
+        };
+        eng.place_order(ctx, order, move |tx, partner| {
+            let d = owned_domain(tx, &partner.login, &name)?;
+            if d.expires != expires {
+                return Err(Error::not_renewable(format!(
+                    "{name} expires on {}, not on {expires}: renew names the current expiry date",
+                    d.expires
+                )));
+            }
+            if new_expiry > horizon {
+                return Err(Error::not_renewable(format!(
+                    "too early: {name} would expire on {new_expiry}, more than {horizon_years} years ahead"
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,130 @@
+//! `order.info` and `order.list`: the partner's orders and where each stands.
+
+use super::params::{check_request_id, Params};
+use crate::engine::Ctx;
+use crate::error::{Error, Result};
+use crate::outcome::{Data, Outcome};
+use crate::store::keys;
+use crate::store::records::{Order, OrderState, RequestRecord};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub enum OrderRef {
+    Id(u64),
+    RequestId(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderInfo {
+    pub by: OrderRef,
+}
+
+fn order_id(field: &str, v: &str) -> Result<u64> {
+    if v.is_empty() || v.len() > 19 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::value(field, format!("{v:?} is not an order id")));
+    }
+    v.parse()
+        .map_err(|_| Error::value(field, "not an order id"))
+}
+
+impl OrderInfo {
+    pub fn parse(p: &mut Params, request_id: Option<String>) -> Result<OrderInfo> {
+        let by = match (p.opt("order")?, request_id) {
+            (Some(_), Some(_)) => {
+                return Err(Error::syntax("give either order or request-id, not both"))
+            }
+            (Some(o), None) => OrderRef::Id(order_id("order", &o)?),
+            (None, Some(r)) => {
+                check_request_id(&r)?;
+                OrderRef::RequestId(r)
+            }
+            (None, None) => return Err(Error::missing("order")),
+        };
+        Ok(OrderInfo { by })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let store = &ctx.eng.store;
+        let login = &ctx.partner.login;
+        let id = match &self.by {
+            OrderRef::Id(id) => match store.get::<String>(&keys::order_owner(*id))? {
+                None => return Err(Error::not_found(format!("no order {id}"))),
+                Some(owner) if &owner != login => {
+                    return Err(Error::forbidden(format!(
+                        "order {id} belongs to another partner"
+                    )))
+                }
+                Some(_) => *id,
+            },
+            OrderRef::RequestId(rid) => store
+                .get::<RequestRecord>(&keys::request(login, rid))?
+                .and_then(|r| r.order)
+                .ok_or_else(|| {
+                    Error::not_found(format!("no order was placed with request-id {rid}"))
+                })?,
+        };
+        let order: Order = store
+            .get(&keys::order(login, id))?
+            .ok_or_else(|| Error::internal(format!("order {id} has an owner but no record")))?;
+        Ok(Outcome::ok(Data::Order(Box::new(order))))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderList {
+    pub state: Option<OrderState>,
+    pub kind: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<u64>,
+}
+
+impl OrderList {
+    pub fn parse(p: &mut Params) -> Result<OrderList> {
+        let state = p
+            .opt("state")?
+            .map(|s| {
+                OrderState::parse(&s).ok_or_else(|| {
+                    Error::value(
+                        "state",
+                        format!("{s:?}: accepted, submitted, completed, failed or unknown"),
+                    )
+                })
+            })
+            .transpose()?;
+        let kind = p.opt("type")?;
+        if let Some(k) = &kind {
+            if !["domain.register", "domain.renew", "domain.set-ns"].contains(&k.as_str()) {
+                return Err(Error::value(
+                    "type",
+                    format!("{k:?}: domain.register, domain.renew or domain.set-ns"),
+                ));
+            }
+        }
+        let (limit, cursor) = p.page()?;
+        let cursor = cursor.map(|c| order_id("cursor", &c)).transpose()?;
+        Ok(OrderList {
+            state,
+            kind,
+            limit,
+            cursor,
+        })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let login = &ctx.partner.login;
+        let after = self.cursor.map(|id| keys::order(login, id));
+        let rows = ctx
+            .eng
+            .store
+            .scan::<Order>(&keys::orders(login), after.as_deref(), true)
+            .map(|r| r.map(|(_, o)| o))
+            .filter(|r| {
+                r.as_ref().map_or(true, |o| {
+                    self.state.is_none_or(|s| o.state == s)
+                        && self.kind.as_deref().is_none_or(|k| o.kind.command() == k)
+                })
+            });
+        let (rows, next_cursor) = super::page(rows, self.limit, |o: &Order| o.id.to_string())?;
+        Ok(Outcome::ok(Data::Orders { rows, next_cursor }))
+    }
+}

@@ -1,0 +1,57 @@
+//! `request.status`: what became of an earlier request, by its request-id — the way
+//! a panel finds the outcome of a request whose answer it never received.
+
+use super::params::{check_request_id, Params};
+use crate::engine::Ctx;
+use crate::error::{Error, Result};
+use crate::outcome::{Data, Outcome};
+use crate::store::keys;
+use crate::store::records::{Order, RequestRecord};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestStatus {
+    pub request_id: String,
+}
+
+impl RequestStatus {
+    pub fn parse(_p: &mut Params, request_id: Option<String>) -> Result<RequestStatus> {
+        let request_id = request_id.ok_or_else(|| Error::missing("request-id"))?;
+        check_request_id(&request_id)?;
+        Ok(RequestStatus { request_id })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let login = &ctx.partner.login;
+        let rec: RequestRecord = ctx
+            .eng
+            .store
+            .get(&keys::request(login, &self.request_id))?
+            .ok_or_else(|| {
+                Error::not_found(format!("no request with request-id {}", self.request_id))
+            })?;
+        let (state, response) = match rec.outcome {
+            Some(o) => ("done", o),
+            None => {
+                let id = rec
+                    .order
+                    .ok_or_else(|| Error::internal("open request without order"))?;
+                let order: Order = ctx
+                    .eng
+                    .store
+                    .get(&keys::order(login, id))?
+                    .ok_or_else(|| Error::internal(format!("order {id} is missing")))?;
+                let mut o = Outcome::pending(Data::Order(Box::new(order)));
+                o.request_id = Some(rec.request_id.clone());
+                ("pending", o)
+            }
+        };
+        Ok(Outcome::ok(Data::Request {
+            request_id: rec.request_id,
+            command: rec.command,
+            state: state.to_string(),
+            order: rec.order,
+            response: Some(Box::new(response)),
+        }))
+    }
+}

@@ -1,0 +1,266 @@
+//! Configuration: built-in defaults, then a TOML file, then `REGWAY_*` environment
+//! variables, then command-line flags; each overrides the one before.
+//!
+//! With nothing given, `regway serve` runs the whole job on one machine: 127.0.0.1:8080,
+//! state in `./regway-data`, the in-process sandbox registry, the built-in zone
+//! catalogue, and a `demo` partner on first start.
+
+use crate::engine::catalogue::ZoneConfig;
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where partners connect.
+    pub listen: SocketAddr,
+    /// The operator channel; loopback only. Port 0 picks a free port, which the server
+    /// writes to `<data>/admin.json` for the CLI.
+    pub admin_listen: SocketAddr,
+    /// The state directory (the sled store and the admin token).
+    pub data: PathBuf,
+    /// Client handles are `NUMBER/SUFFIX`.
+    pub client_suffix: String,
+    /// How long one upstream call may take before the order becomes `unknown`.
+    pub upstream_timeout_ms: u64,
+    /// How often open orders are reconciled with the upstream.
+    pub reconcile_interval_ms: u64,
+    /// Requests with a larger body are refused with HTTP 413 before it is read.
+    pub max_body_bytes: usize,
+    /// Connections beyond this wait to be accepted.
+    pub max_connections: usize,
+    /// Time allowed to send the request head.
+    pub header_timeout_ms: u64,
+    /// Time allowed to send the whole body.
+    pub body_timeout_ms: u64,
+    pub demo: DemoConfig,
+    /// Zones added to (or replacing, by name) the built-in catalogue.
+    pub zones: BTreeMap<String, ZoneConfig>,
+    /// Keep the built-in zones; `false` offers only the zones configured here.
+    pub builtin_zones: bool,
+    /// Per-partner prices that replace the catalogue's for one zone.
+    pub partner_prices: Vec<PartnerPrice>,
+    pub sandbox: SandboxConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Create the demo partner when the store has no partner and the backend is the sandbox.
+    pub enabled: bool,
+    pub login: String,
+    pub password: String,
+    pub currency: String,
+    pub balance: String,
+    pub credit_limit: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerPrice {
+    pub login: String,
+    pub zone: String,
+    /// Price per year of registration, in the partner's currency.
+    pub register: String,
+    /// Price per year of renewal, in the partner's currency.
+    pub renew: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Names the sandbox registry treats as registered by someone else.
+    pub taken: Vec<String>,
+    /// A fixed "now" for every date and time the gateway produces (tests, fixtures).
+    pub clock: Option<DateTime<Utc>>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("literal"),
+            admin_listen: "127.0.0.1:0".parse().expect("literal"),
+            data: PathBuf::from("./regway-data"),
+            client_suffix: "RW-P".into(),
+            upstream_timeout_ms: 10_000,
+            reconcile_interval_ms: 5_000,
+            max_body_bytes: 1 << 20,
+            max_connections: 4096,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            demo: DemoConfig::default(),
+            zones: BTreeMap::new(),
+            builtin_zones: true,
+            partner_prices: Vec::new(),
+            sandbox: SandboxConfig::default(),
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> DemoConfig {
+        DemoConfig {
+            enabled: true,
+            login: "demo".into(),
+            password: "demo-password".into(),
+            currency: "RUB".into(),
+            balance: "10000.00".into(),
+            credit_limit: "0.00".into(),
+        }
+    }
+}
+
+impl Default for SandboxConfig {
+    fn default() -> SandboxConfig {
+        SandboxConfig {
+            taken: [
+                "example.ru",
+                "example.su",
+                "xn--e1afmkfd.xn--p1ai",
+                "example.com",
+                "example.net",
+                "example.org",
+                "taken.ru",
+                "taken.com",
+            ]
+            .map(String::from)
+            .to_vec(),
+            clock: None,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` when given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let mut cfg = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| Error::internal(format!("reading {}: {e}", p.display())))?;
+                toml::from_str(&text)
+                    .map_err(|e| Error::syntax(format!("configuration {}: {e}", p.display())))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Applies `REGWAY_*` variables. `get` is the environment (a parameter for tests).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
+            v.parse()
+                .map_err(|_| Error::syntax(format!("{name}={v:?} is not valid")))
+        }
+        if let Some(v) = get("REGWAY_LISTEN") {
+            self.listen = parse("REGWAY_LISTEN", &v)?;
+        }
+        if let Some(v) = get("REGWAY_ADMIN_LISTEN") {
+            self.admin_listen = parse("REGWAY_ADMIN_LISTEN", &v)?;
+        }
+        if let Some(v) = get("REGWAY_DATA") {
+            self.data = PathBuf::from(v);
+        }
+        if let Some(v) = get("REGWAY_CLIENT_SUFFIX") {
+            self.client_suffix = v;
+        }
+        if let Some(v) = get("REGWAY_UPSTREAM_TIMEOUT_MS") {
+            self.upstream_timeout_ms = parse("REGWAY_UPSTREAM_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = get("REGWAY_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("REGWAY_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = get("REGWAY_MAX_CONNECTIONS") {
+            self.max_connections = parse("REGWAY_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("REGWAY_DEMO_PASSWORD") {
+            self.demo.password = v;
+        }
+        if let Some(v) = get("REGWAY_SANDBOX_CLOCK") {
+            self.sandbox.clock = Some(parse("REGWAY_SANDBOX_CLOCK", &v)?);
+        }
+        if let Some(v) = get("REGWAY_SANDBOX_TAKEN") {
+            self.sandbox.taken = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let s = &self.client_suffix;
+        let ok = (1..=12).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if !ok {
+            return Err(Error::syntax(format!(
+                "client_suffix {s:?}: 1 to 12 upper-case letters and inner hyphens"
+            )));
+        }
+        if !self.admin_listen.ip().is_loopback() {
+            return Err(Error::syntax(format!(
+                "admin_listen {}: the operator channel listens on loopback only",
+                self.admin_listen
+            )));
+        }
+        if self.max_body_bytes < 1024 || self.max_connections == 0 {
+            return Err(Error::syntax(
+                "max_body_bytes must be at least 1024 and max_connections at least 1",
+            ));
+        }
+        if self.upstream_timeout_ms == 0 || self.reconcile_interval_ms == 0 {
+            return Err(Error::syntax(
+                "upstream_timeout_ms and reconcile_interval_ms must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env() {
+        let mut cfg: Config = toml::from_str(
+            r#"
+            listen = "127.0.0.1:9000"
+            client_suffix = "AB-C"
+            [zones."xn--p1ai"]
+            periods = [1, 2]
+            prices.RUB = { register = "100.00", renew = "90.00" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 9000);
+        cfg.apply_env(|k| (k == "REGWAY_LISTEN").then(|| "127.0.0.1:9100".into()))
+            .unwrap();
+        assert_eq!(cfg.listen.port(), 9100);
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_values() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        let cfg = Config {
+            client_suffix: "rw".into(),
+            ..Config::default()
+        };
+        assert!(cfg.validate().is_err());
+        let cfg = Config {
+            admin_listen: "0.0.0.0:9".parse().unwrap(),
+            ..Config::default()
+        };
+        assert!(cfg.validate().is_err());
+    }
+}

@@ -1,0 +1,56 @@
+//! `application/x-www-form-urlencoded`, decoded strictly: the percent-decoded bytes
+//! must be UTF-8 (a lossy decoder would turn bad bytes into U+FFFD and let them
+//! through). Repeated keys are kept in order; they carry lists.
+
+use crate::error::{Error, Result};
+use percent_encoding::percent_decode;
+
+/// At most this many fields in one request.
+pub const MAX_FIELDS: usize = 1000;
+
+pub fn parse(input: &[u8]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in input.split(|b| *b == b'&') {
+        if pair.is_empty() {
+            continue;
+        }
+        if out.len() == MAX_FIELDS {
+            return Err(Error::syntax(format!("more than {MAX_FIELDS} fields")));
+        }
+        let (k, v) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let k = decode(k)?;
+        if k.is_empty() {
+            return Err(Error::syntax("a field without a name"));
+        }
+        let v = decode(v)?;
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+fn decode(raw: &[u8]) -> Result<String> {
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    let bytes: Vec<u8> = percent_decode(&plus).collect();
+    String::from_utf8(bytes).map_err(|_| Error::syntax("form field is not valid UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_strictly() {
+        let f = parse(b"command=domain.check&domain=%D0%BF%D1%80.ru&domain=a+b&flag").unwrap();
+        assert_eq!(f[1].1, "пр.ru");
+        assert_eq!(f[2].1, "a b");
+        assert_eq!(f[3], ("flag".into(), "".into()));
+        assert!(parse(b"domain=%FF%FE").is_err());
+        assert!(parse(b"=x").is_err());
+    }
+}

@@ -1,0 +1,397 @@
+//! The native protocol v1 (`protocol/native.md`): `POST /api` with a form or an XML
+//! body, `GET /api?command=…` for read-only commands; always an XML answer.
+//!
+//! ```text
+//! POST /api  Content-Type: application/x-www-form-urlencoded
+//! command=domain.check&domain=example.ru&domain=example.com
+//!
+//! <?xml version="1.0" encoding="UTF-8"?>
+//! <response>
+//!   <result code="1000">Command completed successfully</result>
+//!   <data>…</data>
+//! </response>
+//! ```
+
+use super::xml::{self, El};
+use super::{form, HttpReply};
+use crate::command::params::Params;
+use crate::engine::auth::Credentials;
+use crate::engine::money::{Currency, Money};
+use crate::engine::names::Name;
+use crate::engine::{Reply, Request};
+use crate::error::{Code, Error, Result};
+use crate::outcome::{CheckRow, Data, Outcome};
+use crate::store::records::{Client, Domain, LedgerEntry, Order};
+use base64::Engine as _;
+use bytes::Bytes;
+use rust_decimal::Decimal;
+use std::net::IpAddr;
+
+/// What the server hands the dialect of one HTTP request.
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub query: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+    pub peer: IpAddr,
+    pub body: &'a [u8],
+}
+
+/// The envelope fields; everything else is the command's.
+struct Envelope {
+    command: Option<String>,
+    request_id: Option<String>,
+    login: Option<String>,
+    password: Option<String>,
+}
+
+fn take_envelope(fields: Vec<(String, String)>) -> Result<(Envelope, Params)> {
+    let mut p = Params::new(fields);
+    let env = Envelope {
+        command: p.opt("command")?,
+        request_id: p.opt("request-id")?,
+        login: p.opt("login")?,
+        password: p.opt("password")?,
+    };
+    let rest: Vec<(String, String)> = p.into_unused();
+    Ok((env, Params::new(rest)))
+}
+
+/// Decodes an HTTP request into an engine request.
+pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
+    let (fields, read_only) = match req.method {
+        "GET" => {
+            let q = req.query.unwrap_or("");
+            (form::parse(q.as_bytes())?, true)
+        }
+        "POST" => {
+            if req.query.is_some_and(|q| !q.is_empty()) {
+                return Err(Error::syntax(
+                    "POST parameters go in the body, not in the query string",
+                ));
+            }
+            (body_fields(req.content_type, req.body)?, false)
+        }
+        m => {
+            return Err(Error::syntax(format!(
+                "method {m} is not allowed; use POST or GET"
+            )))
+        }
+    };
+    let (env, params) = take_envelope(fields)?;
+    let basic = req.authorization.map(parse_basic).transpose()?;
+    let credentials = match (basic, env.login, env.password) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(Error::syntax(
+                "credentials given twice: use HTTP Basic or login/password fields, not both",
+            ))
+        }
+        (Some(c), None, None) => Some(c),
+        (None, Some(login), Some(password)) => Some(Credentials { login, password }),
+        (None, Some(_), None) => return Err(Error::missing("password")),
+        (None, None, Some(_)) => return Err(Error::missing("login")),
+        (None, None, None) => None,
+    };
+    Ok(Request {
+        credentials,
+        peer: req.peer,
+        command: env.command.unwrap_or_default(),
+        request_id: env.request_id,
+        params,
+        read_only,
+    })
+}
+
+fn body_fields(content_type: Option<&str>, body: &[u8]) -> Result<Vec<(String, String)>> {
+    let ct = content_type.unwrap_or("");
+    let mut parts = ct.split(';').map(str::trim);
+    let mime = parts.next().unwrap_or("").to_ascii_lowercase();
+    for p in parts {
+        if let Some((k, v)) = p.split_once('=') {
+            if k.trim().eq_ignore_ascii_case("charset")
+                && !v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            {
+                return Err(Error::syntax(format!("charset {v}: requests are UTF-8")));
+            }
+        }
+    }
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Error::syntax(format!(
+            "the body is not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    match mime.as_str() {
+        "application/x-www-form-urlencoded" => form::parse(text.as_bytes()),
+        "application/xml" | "text/xml" => {
+            let doc = xml::parse(text)?;
+            if doc.root != "request" {
+                return Err(Error::syntax(format!(
+                    "XML: the root element is <{}>, expected <request>",
+                    doc.root
+                )));
+            }
+            let mut fields = doc.attributes;
+            if let Some((k, _)) = fields
+                .iter()
+                .find(|(k, _)| k != "command" && k != "request-id")
+            {
+                return Err(Error::syntax(format!(
+                    "XML: attribute {k:?} is not allowed on <request>; parameters are child elements"
+                )));
+            }
+            fields.extend(doc.children);
+            if fields.len() > form::MAX_FIELDS {
+                return Err(Error::syntax(format!("more than {} fields", form::MAX_FIELDS)));
+            }
+            Ok(fields)
+        }
+        "" => Err(Error::syntax(
+            "Content-Type missing: application/x-www-form-urlencoded or application/xml",
+        )),
+        other => Err(Error::syntax(format!(
+            "Content-Type {other} is not accepted: application/x-www-form-urlencoded or application/xml"
+        ))),
+    }
+}
+
+fn parse_basic(h: &str) -> Result<Credentials> {
+    let bad = || Error::syntax("Authorization: expected Basic credentials");
+    let (scheme, rest) = h.trim().split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(bad());
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .map_err(|_| bad())?;
+    let s = String::from_utf8(raw).map_err(|_| bad())?;
+    let (login, password) = s.split_once(':').ok_or_else(bad)?;
+    Ok(Credentials {
+        login: login.to_string(),
+        password: password.to_string(),
+    })
+}
+
+/// Encodes a reply as the native XML answer.
+pub fn encode(reply: &Reply) -> HttpReply {
+    let o = &reply.outcome;
+    let mut headers = vec![("content-type", "application/xml; charset=utf-8".to_string())];
+    if reply.replayed {
+        headers.push(("idempotent-replayed", "true".into()));
+    }
+    if o.code == Code::RateLimited {
+        headers.push(("retry-after", "1".into()));
+    }
+    HttpReply {
+        status: o.http_status(),
+        headers,
+        body: Bytes::from(xml::document(&response(o))),
+    }
+}
+
+/// An error found before the engine could run (the body could not be decoded).
+pub fn encode_error(e: Error) -> HttpReply {
+    let mut reply = Reply {
+        outcome: Outcome::error(e.clone()),
+        replayed: false,
+    };
+    reply.outcome.request_id = None;
+    let mut r = encode(&reply);
+    if let Some(s) = e.retry_after {
+        r.headers.retain(|(k, _)| *k != "retry-after");
+        r.headers.push(("retry-after", s.to_string()));
+    }
+    r
+}
+
+fn response(o: &Outcome) -> El {
+    let mut r = El::new("response").child(
+        El::new("result")
+            .attr("code", o.code.number())
+            .text(&o.message),
+    );
+    if let Some(rid) = &o.request_id {
+        r = r.child(El::new("request-id").text(rid));
+    }
+    let data = data(&o.data);
+    if !data.is_empty() {
+        r = r.child(El::new("data").children(data));
+    }
+    r
+}
+
+fn amount(a: Decimal, c: Currency) -> String {
+    Money {
+        amount: a,
+        currency: c,
+    }
+    .amount_str()
+}
+
+fn money_el(name: &str, a: Decimal, c: Currency) -> El {
+    El::new(name).attr("currency", c).text(amount(a, c))
+}
+
+fn next_cursor(c: &Option<String>) -> Option<El> {
+    c.as_ref().map(|c| El::new("next-cursor").text(c))
+}
+
+fn data(d: &Data) -> Vec<El> {
+    match d {
+        Data::None => vec![],
+        Data::Balance {
+            currency,
+            balance,
+            credit_limit,
+            available,
+        } => vec![
+            money_el("balance", *balance, *currency),
+            money_el("credit-limit", *credit_limit, *currency),
+            money_el("available", *available, *currency),
+        ],
+        Data::Check { currency, rows } => rows.iter().map(|r| check_row(r, *currency)).collect(),
+        Data::DomainOrder {
+            name,
+            expires,
+            state,
+            order,
+            currency,
+            charged,
+            balance,
+        } => vec![
+            El::new("domain")
+                .attr("name", name)
+                .attr_opt("unicode", Name::unicode_of(name))
+                .attr_opt("expires", *expires)
+                .attr_opt("state", state.map(|s| s.as_str())),
+            El::new("order")
+                .attr("id", order.id)
+                .attr("state", order.state.as_str()),
+            money_el("charged", *charged, *currency),
+            money_el("balance", *balance, *currency),
+        ],
+        Data::Domain(d) => vec![domain(d)],
+        Data::Order(o) => vec![order(o)],
+        Data::Domains {
+            rows,
+            next_cursor: c,
+        } => rows.iter().map(domain).chain(next_cursor(c)).collect(),
+        Data::Client(c) => vec![client(c)],
+        Data::Clients {
+            rows,
+            next_cursor: c,
+        } => rows.iter().map(client).chain(next_cursor(c)).collect(),
+        Data::Orders {
+            rows,
+            next_cursor: c,
+        } => rows.iter().map(order).chain(next_cursor(c)).collect(),
+        Data::Ledger {
+            currency,
+            rows,
+            next_cursor: c,
+        } => rows
+            .iter()
+            .map(|e| entry(e, *currency))
+            .chain(next_cursor(c))
+            .collect(),
+        Data::Request {
+            request_id,
+            command,
+            state,
+            order,
+            response: resp,
+        } => {
+            let mut v = vec![El::new("request")
+                .attr("request-id", request_id)
+                .attr("command", command)
+                .attr("state", state)
+                .attr_opt("order", *order)];
+            if let Some(r) = resp {
+                v.push(response(r));
+            }
+            v
+        }
+    }
+}
+
+fn check_row(r: &CheckRow, c: Currency) -> El {
+    El::new("domain")
+        .attr("name", &r.name)
+        .attr_opt("unicode", Name::unicode_of(&r.name))
+        .attr("available", r.available)
+        .attr_opt("price", r.price.map(|p| amount(p, c)))
+        .attr_opt("currency", r.price.map(|_| c))
+        .attr_opt("reason", r.reason.as_ref())
+}
+
+fn domain(d: &Domain) -> El {
+    El::new("domain")
+        .attr("name", &d.name)
+        .attr_opt("unicode", Name::unicode_of(&d.name))
+        .attr("client", &d.client)
+        .attr("state", d.state.as_str())
+        .attr(
+            "created",
+            d.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .attr("expires", d.expires)
+        .attr("delegated", d.delegated)
+        .attr("auto-renew", d.auto_renew)
+        .children(d.ns.iter().map(|n| El::new("ns").text(n)))
+}
+
+fn order(o: &Order) -> El {
+    let ts =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    El::new("order")
+        .attr("id", o.id)
+        .attr("command", o.kind.command())
+        .attr("domain", &o.domain)
+        .attr("state", o.state.as_str())
+        .attr("amount", amount(o.amount, o.currency))
+        .attr("currency", o.currency)
+        .attr("request-id", &o.request_id)
+        .attr("created", ts(&o.created))
+        .attr("updated", ts(&o.updated))
+        .attr_opt("reason", o.reason.as_ref())
+        .children(o.history.iter().map(|t| {
+            El::new("transition")
+                .attr("state", t.state.as_str())
+                .attr("at", ts(&t.at))
+        }))
+}
+
+fn client(c: &Client) -> El {
+    El::new("client")
+        .attr("id", &c.id)
+        .attr("type", c.kind.as_str())
+        .attr(
+            "created",
+            c.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .child(El::new("name").text(&c.name))
+        .child(El::new("email").text(&c.email))
+        .child(El::new("phone").text(&c.phone))
+        .child(El::new("country").text(&c.country))
+        .child(El::new("address").text(&c.address))
+        .children(
+            c.extra
+                .iter()
+                .map(|(k, v)| El::new("extra").attr("name", k).text(v)),
+        )
+}
+
+fn entry(e: &LedgerEntry, c: Currency) -> El {
+    El::new("entry")
+        .attr("id", e.id)
+        .attr(
+            "time",
+            e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .attr("kind", e.kind.as_str())
+        .attr("amount", amount(e.amount, c))
+        .attr("balance-after", amount(e.balance_after, c))
+        .attr("currency", c)
+        .attr_opt("order", e.order)
+        .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
+}

@@ -1,0 +1,283 @@
+//! XML in and out.
+//!
+//! In: a strict reader for request documents — a root element with attributes and
+//! leaf children. A DTD, an entity declaration or any entity other than the five
+//! predefined ones and character references is refused before anything is expanded;
+//! nothing is fetched.
+//!
+//! Out: a small element builder that writes indented, escaped, deterministic XML.
+
+use crate::error::{Error, Result};
+use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
+
+/// Children deeper than this are refused.
+pub const MAX_DEPTH: usize = 2;
+
+/// A request document: the root's name, its attributes, and its leaf children in order.
+pub struct Document {
+    pub root: String,
+    pub attributes: Vec<(String, String)>,
+    pub children: Vec<(String, String)>,
+}
+
+fn name_of(e: &BytesStart<'_>) -> Result<String> {
+    Ok(AsRef::<str>::as_ref(&e.name()).to_string())
+}
+
+pub fn parse(text: &str) -> Result<Document> {
+    let bad = |m: String| Error::syntax(format!("XML: {m}"));
+    let mut r = Reader::from_str(text);
+    r.config_mut().trim_text(true);
+    let mut root: Option<(String, Vec<(String, String)>)> = None;
+    let mut children = Vec::new();
+    // (name, text) of the child being read.
+    let mut current: Option<(String, String)> = None;
+    let mut closed = false;
+    loop {
+        let ev = r
+            .read_event()
+            .map_err(|e| bad(format!("{e} at byte {}", r.buffer_position())))?;
+        match ev {
+            Event::Decl(d) => {
+                if let Some(enc) = d.encoding() {
+                    let enc = enc.map_err(|e| bad(e.to_string()))?;
+                    if !enc.eq_ignore_ascii_case("utf-8") {
+                        return Err(bad("only UTF-8 documents are accepted".into()));
+                    }
+                }
+            }
+            Event::DocType(_) => {
+                return Err(bad("a DTD or entity declaration is not allowed".into()))
+            }
+            Event::PI(_) => return Err(bad("processing instructions are not allowed".into())),
+            Event::Comment(_) => {}
+            Event::CData(_) => return Err(bad("CDATA sections are not allowed".into())),
+            Event::Start(ref e) | Event::Empty(ref e) if root.is_none() => {
+                closed = matches!(ev, Event::Empty(_));
+                let name = name_of(e)?;
+                let mut attrs = Vec::new();
+                for a in e.attributes() {
+                    let a = a.map_err(|e| bad(e.to_string()))?;
+                    let k = AsRef::<str>::as_ref(&a.key).to_string();
+                    let v = a
+                        .normalized_value(XmlVersion::Implicit1_0)
+                        .map_err(|e| bad(format!("attribute {k}: {e}")))?
+                        .into_owned();
+                    attrs.push((k, v));
+                }
+                root = Some((name, attrs));
+            }
+            Event::Start(e) => {
+                if current.is_some() {
+                    return Err(bad(format!(
+                        "elements nest at most {MAX_DEPTH} deep; {} is inside {}",
+                        name_of(&e)?,
+                        current.as_ref().map(|c| c.0.as_str()).unwrap_or("")
+                    )));
+                }
+                if closed {
+                    return Err(bad("content after the root element".into()));
+                }
+                if e.attributes().next().is_some() {
+                    return Err(bad(format!(
+                        "{}: attributes are not allowed here",
+                        name_of(&e)?
+                    )));
+                }
+                current = Some((name_of(&e)?, String::new()));
+            }
+            Event::Empty(e) => {
+                if current.is_some() || closed {
+                    return Err(bad(format!("unexpected element {}", name_of(&e)?)));
+                }
+                if e.attributes().next().is_some() {
+                    return Err(bad(format!(
+                        "{}: attributes are not allowed here",
+                        name_of(&e)?
+                    )));
+                }
+                children.push((name_of(&e)?, String::new()));
+            }
+            Event::Text(t) => {
+                let s = t.xml10_content();
+                match current.as_mut() {
+                    Some((_, v)) => v.push_str(&s),
+                    None if s.trim().is_empty() => {}
+                    None => return Err(bad("text outside of an element".into())),
+                }
+            }
+            Event::GeneralRef(g) => {
+                let resolved = match g.resolve_char_ref().map_err(|e| bad(e.to_string()))? {
+                    Some(c) => c.to_string(),
+                    None => {
+                        let n = g.borrow().into_inner();
+                        resolve_predefined_entity(&n)
+                            .ok_or_else(|| bad(format!("entity &{n}; is not allowed")))?
+                            .to_string()
+                    }
+                };
+                match current.as_mut() {
+                    Some((_, v)) => v.push_str(&resolved),
+                    None => return Err(bad("text outside of an element".into())),
+                }
+            }
+            Event::End(e) => {
+                let n = AsRef::<str>::as_ref(&e.name()).to_string();
+                match current.take() {
+                    Some(c) => children.push(c),
+                    None => {
+                        if root.as_ref().map(|r| r.0.as_str()) == Some(n.as_str()) {
+                            closed = true;
+                        }
+                    }
+                }
+            }
+            Event::Eof => break,
+        }
+    }
+    let (root, attributes) = root.ok_or_else(|| bad("no root element".into()))?;
+    if !closed {
+        return Err(bad(format!("the root element {root} is not closed")));
+    }
+    Ok(Document {
+        root,
+        attributes,
+        children,
+    })
+}
+
+/// An element to write: name, attributes, text or children.
+#[derive(Debug, Clone, Default)]
+pub struct El {
+    name: String,
+    attrs: Vec<(String, String)>,
+    text: Option<String>,
+    children: Vec<El>,
+}
+
+impl El {
+    pub fn new(name: &str) -> El {
+        El {
+            name: name.to_string(),
+            ..El::default()
+        }
+    }
+
+    pub fn attr(mut self, k: &str, v: impl ToString) -> El {
+        self.attrs.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn attr_opt(self, k: &str, v: Option<impl ToString>) -> El {
+        match v {
+            Some(v) => self.attr(k, v),
+            None => self,
+        }
+    }
+
+    pub fn text(mut self, t: impl ToString) -> El {
+        self.text = Some(t.to_string());
+        self
+    }
+
+    pub fn child(mut self, c: El) -> El {
+        self.children.push(c);
+        self
+    }
+
+    pub fn children(mut self, cs: impl IntoIterator<Item = El>) -> El {
+        self.children.extend(cs);
+        self
+    }
+
+    pub fn write(&self, out: &mut String, depth: usize) {
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+        out.push('<');
+        out.push_str(&self.name);
+        for (k, v) in &self.attrs {
+            out.push(' ');
+            out.push_str(k);
+            out.push_str("=\"");
+            out.push_str(&escape(v.as_str()));
+            out.push('"');
+        }
+        match (&self.text, self.children.is_empty()) {
+            (None, true) => out.push_str("/>\n"),
+            (Some(t), true) => {
+                out.push('>');
+                out.push_str(&escape(t.as_str()));
+                out.push_str("</");
+                out.push_str(&self.name);
+                out.push_str(">\n");
+            }
+            (_, false) => {
+                out.push_str(">\n");
+                for c in &self.children {
+                    c.write(out, depth + 1);
+                }
+                for _ in 0..depth {
+                    out.push_str("  ");
+                }
+                out.push_str("</");
+                out.push_str(&self.name);
+                out.push_str(">\n");
+            }
+        }
+    }
+}
+
+/// A whole document with its declaration.
+pub fn document(root: &El) -> String {
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    root.write(&mut s, 0);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_requests() {
+        let d = parse(
+            "<?xml version=\"1.0\"?><request command=\"domain.check\"><domain>a&amp;b&#x41;</domain><ns/></request>",
+        )
+        .unwrap();
+        assert_eq!(d.root, "request");
+        assert_eq!(
+            d.attributes,
+            vec![("command".into(), "domain.check".into())]
+        );
+        assert_eq!(d.children[0], ("domain".into(), "a&bA".into()));
+        assert_eq!(d.children[1], ("ns".into(), "".into()));
+    }
+
+    #[test]
+    fn refuses_dtds_entities_and_nesting() {
+        let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><request>&lol2;</request>";
+        assert!(parse(laughs).is_err());
+        let ext =
+            "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><request><a>&x;</a></request>";
+        assert!(parse(ext).is_err());
+        assert!(parse("<request><a>&x;</a></request>").is_err());
+        assert!(parse("<request><a><b>1</b></a></request>").is_err());
+        assert!(parse("<request><a>1</a>").is_err());
+        assert!(parse("<request/><request/>").is_err());
+        assert!(parse("<?xml version=\"1.0\" encoding=\"windows-1251\"?><request/>").is_err());
+    }
+
+    #[test]
+    fn writes_escaped() {
+        let e = El::new("r")
+            .attr("a", "x\"<")
+            .child(El::new("t").text("a&b"));
+        assert_eq!(
+            document(&e),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<r a=\"x&quot;&lt;\">\n  <t>a&amp;b</t>\n</r>\n"
+        );
+    }
+}

@@ -1,0 +1,300 @@
+//! The zone catalogue and the prices of domain orders.
+//!
+//! Each zone has the periods it allows (years) and, per currency, a price per year for
+//! registration and for renewal. A partner may have its own prices for a zone
+//! (`partner_prices` in the configuration); they replace the catalogue's.
+
+use crate::config::PartnerPrice;
+use crate::engine::money::{Currency, Money};
+use crate::engine::names::Name;
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// Smallest and largest period in years, for registration and renewal.
+    pub periods: [u32; 2],
+    /// How far ahead an expiry date may be after a renewal, in years.
+    #[serde(default = "default_horizon")]
+    pub horizon_years: u32,
+    /// Currency code → price per year.
+    pub prices: BTreeMap<String, PriceConfig>,
+}
+
+fn default_horizon() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceConfig {
+    pub register: String,
+    pub renew: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Register,
+    Renew,
+}
+
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub name: String,
+    pub min_period: u32,
+    pub max_period: u32,
+    pub horizon_years: u32,
+    prices: HashMap<Currency, (Money, Money)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    zones: BTreeMap<String, Zone>,
+    partner_prices: HashMap<(String, String), (String, String)>,
+}
+
+/// (zone, [min, max] years, [(currency, register, renew)])
+type Builtin = (
+    &'static str,
+    [u32; 2],
+    &'static [(&'static str, &'static str, &'static str)],
+);
+
+fn builtin() -> Vec<Builtin> {
+    vec![
+        (
+            "ru",
+            [1, 1],
+            &[("RUB", "590.00", "590.00"), ("USD", "8.00", "8.00")],
+        ),
+        (
+            "su",
+            [1, 1],
+            &[("RUB", "790.00", "790.00"), ("USD", "11.00", "11.00")],
+        ),
+        (
+            "xn--p1ai",
+            [1, 1],
+            &[("RUB", "590.00", "590.00"), ("USD", "8.00", "8.00")],
+        ),
+        (
+            "com",
+            [1, 10],
+            &[("RUB", "1290.00", "1490.00"), ("USD", "14.00", "16.00")],
+        ),
+        (
+            "net",
+            [1, 10],
+            &[("RUB", "1390.00", "1590.00"), ("USD", "15.00", "17.00")],
+        ),
+        (
+            "org",
+            [1, 10],
+            &[("RUB", "1190.00", "1390.00"), ("USD", "13.00", "15.00")],
+        ),
+    ]
+}
+
+impl Catalogue {
+    pub fn new(
+        builtin_zones: bool,
+        configured: &BTreeMap<String, ZoneConfig>,
+        partner_prices: &[PartnerPrice],
+    ) -> Result<Catalogue> {
+        let mut zones = BTreeMap::new();
+        if builtin_zones {
+            for (name, periods, prices) in builtin() {
+                let cfg = ZoneConfig {
+                    periods,
+                    horizon_years: default_horizon(),
+                    prices: prices
+                        .iter()
+                        .map(|(c, reg, ren)| {
+                            (
+                                c.to_string(),
+                                PriceConfig {
+                                    register: reg.to_string(),
+                                    renew: ren.to_string(),
+                                },
+                            )
+                        })
+                        .collect(),
+                };
+                zones.insert(name.to_string(), Zone::from_config(name, &cfg)?);
+            }
+        }
+        for (name, cfg) in configured {
+            let ascii = crate::engine::names::parse_name("zone", &format!("x.{name}"))
+                .map(|n| n.ascii()[2..].to_string())
+                .map_err(|e| Error::syntax(format!("zone {name:?}: {}", e.message)))?;
+            zones.insert(ascii.clone(), Zone::from_config(&ascii, cfg)?);
+        }
+        let mut pp = HashMap::new();
+        for p in partner_prices {
+            if !zones.contains_key(&p.zone) {
+                return Err(Error::syntax(format!(
+                    "partner_prices: zone {:?} is not in the catalogue",
+                    p.zone
+                )));
+            }
+            pp.insert(
+                (p.login.clone(), p.zone.clone()),
+                (p.register.clone(), p.renew.clone()),
+            );
+        }
+        Ok(Catalogue {
+            zones,
+            partner_prices: pp,
+        })
+    }
+
+    pub fn zones(&self) -> impl Iterator<Item = &Zone> {
+        self.zones.values()
+    }
+
+    /// The zone a name is registered in: the longest catalogue zone it ends with, with
+    /// exactly one label in front of it.
+    pub fn zone_of(&self, name: &Name) -> Result<&Zone> {
+        let ascii = name.ascii();
+        let mut rest = ascii;
+        while let Some((_, tail)) = rest.split_once('.') {
+            if let Some(z) = self.zones.get(tail) {
+                let label_count = ascii.split('.').count() - tail.split('.').count();
+                if label_count != 1 {
+                    return Err(Error::policy(
+                        "domain",
+                        format!("{ascii} is not a name directly under .{tail}"),
+                    ));
+                }
+                return Ok(z);
+            }
+            rest = tail;
+        }
+        Err(Error::policy(
+            "domain",
+            format!("{ascii}: zone not offered"),
+        ))
+    }
+
+    /// The price of `period` years of `op` in `zone` for `login`, in `currency`.
+    pub fn price(
+        &self,
+        login: &str,
+        currency: Currency,
+        zone: &Zone,
+        op: Operation,
+        period: u32,
+    ) -> Result<Money> {
+        let per_year = match self
+            .partner_prices
+            .get(&(login.to_string(), zone.name.clone()))
+        {
+            Some((reg, ren)) => {
+                let s = if op == Operation::Register { reg } else { ren };
+                Money::parse("partner_prices", s, currency, false)
+                    .map_err(|e| Error::internal(format!("partner price for {login}: {e}")))?
+            }
+            None => {
+                let (reg, ren) = zone.prices.get(&currency).ok_or_else(|| {
+                    Error::policy(
+                        "domain",
+                        format!(".{} is not offered in {currency}", zone.name),
+                    )
+                })?;
+                if op == Operation::Register {
+                    *reg
+                } else {
+                    *ren
+                }
+            }
+        };
+        per_year.checked_mul(period)
+    }
+}
+
+impl Zone {
+    fn from_config(name: &str, cfg: &ZoneConfig) -> Result<Zone> {
+        let [min, max] = cfg.periods;
+        if min == 0 || min > max || max > 10 {
+            return Err(Error::syntax(format!(
+                "zone {name}: periods must be 1 ≤ min ≤ max ≤ 10 years"
+            )));
+        }
+        let mut prices = HashMap::new();
+        for (c, p) in &cfg.prices {
+            let cur = Currency::parse(c)
+                .map_err(|e| Error::syntax(format!("zone {name}: {}", e.message)))?;
+            let reg = Money::parse("register", &p.register, cur, false)
+                .map_err(|e| Error::syntax(format!("zone {name}: {}", e.message)))?;
+            let ren = Money::parse("renew", &p.renew, cur, false)
+                .map_err(|e| Error::syntax(format!("zone {name}: {}", e.message)))?;
+            prices.insert(cur, (reg, ren));
+        }
+        Ok(Zone {
+            name: name.to_string(),
+            min_period: min,
+            max_period: max,
+            horizon_years: cfg.horizon_years.max(max),
+            prices,
+        })
+    }
+
+    pub fn check_period(&self, period: u32) -> Result<()> {
+        if period < self.min_period || period > self.max_period {
+            return Err(Error::range(
+                "period",
+                format!(
+                    "{period} years is outside {}..{} for .{}",
+                    self.min_period, self.max_period, self.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::names::parse_name;
+
+    #[test]
+    fn zones_prices_and_overrides() {
+        let pp = vec![PartnerPrice {
+            login: "vip".into(),
+            zone: "ru".into(),
+            register: "400.00".into(),
+            renew: "350.00".into(),
+        }];
+        let c = Catalogue::new(true, &BTreeMap::new(), &pp).unwrap();
+        let ru = c.zone_of(&parse_name("d", "example.ru").unwrap()).unwrap();
+        let p = |login| {
+            c.price(login, Currency::RUB, ru, Operation::Register, 1)
+                .unwrap()
+        };
+        assert_eq!(p("someone").amount_str(), "590.00");
+        assert_eq!(p("vip").amount_str(), "400.00");
+        let com = c.zone_of(&parse_name("d", "example.com").unwrap()).unwrap();
+        assert_eq!(
+            c.price("x", Currency::RUB, com, Operation::Renew, 3)
+                .unwrap()
+                .amount_str(),
+            "4470.00"
+        );
+        assert!(c.zone_of(&parse_name("d", "example.io").unwrap()).is_err());
+        assert!(c
+            .zone_of(&parse_name("d", "www.example.ru").unwrap())
+            .is_err());
+        assert!(c
+            .price(
+                "x",
+                Currency::parse("JPY").unwrap(),
+                ru,
+                Operation::Register,
+                1
+            )
+            .is_err());
+    }
+}

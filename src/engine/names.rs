@@ -1,0 +1,286 @@
+//! Domain names and host names: IDNA 2008 / UTS 46 through the `idna` crate, plus the
+//! DNS limits a registry enforces (label ≤ 63 octets, name ≤ 253 octets).
+//!
+//! Names are kept and answered in their ASCII (punycode) form; the Unicode form is
+//! derived for display. Nothing is guessed: a trailing dot, an empty label, an
+//! undecodable `xn--` label or an IP literal is refused, not repaired.
+
+use crate::error::{Error, Result};
+use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+use std::net::IpAddr;
+
+/// A syntactically valid name in its canonical ASCII form (lower case, punycode).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct Name(String);
+
+impl Name {
+    pub fn ascii(&self) -> &str {
+        &self.0
+    }
+
+    /// The Unicode form, when it differs from the ASCII one.
+    pub fn unicode(&self) -> Option<String> {
+        if !self.0.split('.').any(|l| l.starts_with("xn--")) {
+            return None;
+        }
+        let (u, r) = idna::domain_to_unicode(&self.0);
+        (r.is_ok() && u != self.0).then_some(u)
+    }
+
+    /// The Unicode form of a stored ASCII name, when it differs.
+    pub fn unicode_of(ascii: &str) -> Option<String> {
+        Name(ascii.to_string()).unicode()
+    }
+
+    pub fn labels(&self) -> std::str::Split<'_, char> {
+        self.0.split('.')
+    }
+
+    /// True when `self` is `other` or a name below it.
+    pub fn is_within(&self, other: &Name) -> bool {
+        self.0 == other.0
+            || (self.0.len() > other.0.len()
+                && self.0.ends_with(&other.0)
+                && self.0.as_bytes()[self.0.len() - other.0.len() - 1] == b'.')
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses a name as a partner typed it (Unicode or ASCII, any case) into its
+/// canonical ASCII form. `field` names the parameter in error messages.
+pub fn parse_name(field: &str, input: &str) -> Result<Name> {
+    let bad = |why: &str| Error::value(field, format!("{input:?} is not a valid name: {why}"));
+    if input.is_empty() {
+        return Err(bad("empty"));
+    }
+    if input.len() > 1024 {
+        return Err(bad("longer than 253 octets"));
+    }
+    if input.ends_with('.') {
+        return Err(bad("trailing dot"));
+    }
+    if input.split('.').any(str::is_empty) {
+        return Err(bad("empty label"));
+    }
+    if input.parse::<IpAddr>().is_ok() || input.starts_with('[') {
+        return Err(bad("an IP address is not a name"));
+    }
+    if input
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '_')
+    {
+        return Err(bad(
+            "spaces, control characters and underscores are not allowed",
+        ));
+    }
+    let ascii = Uts46::new()
+        .to_ascii(
+            input.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::Check,
+            DnsLength::Ignore,
+        )
+        .map_err(|_| {
+            bad("not allowed by IDNA 2008 / UTS 46 (disallowed character, hyphen in 3rd-4th or first/last position, or an xn-- label that does not decode)")
+        })?
+        .into_owned();
+    if let Some(label) = ascii.split('.').find(|l| l.len() > 63) {
+        return Err(bad(&format!(
+            "label {:?} is {} octets long, the limit is 63",
+            truncate(label),
+            label.len()
+        )));
+    }
+    if ascii.len() > 253 {
+        return Err(bad(&format!(
+            "{} octets long in ASCII form, the limit is 253",
+            ascii.len()
+        )));
+    }
+    if ascii.split('.').count() < 2 {
+        return Err(bad("a single label is not a domain name"));
+    }
+    let tld = ascii.rsplit('.').next().unwrap_or_default();
+    if tld.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("the top-level label cannot be all digits"));
+    }
+    // xn-- labels must be in canonical form: decoding and encoding again gives them back.
+    for label in ascii.split('.').filter(|l| l.starts_with("xn--")) {
+        let (u, r) = idna::domain_to_unicode(label);
+        let round = Uts46::new().to_ascii(
+            u.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::Check,
+            DnsLength::Ignore,
+        );
+        if r.is_err() || round.as_deref().ok() != Some(label) {
+            return Err(bad(&format!("{label:?} is not a canonical punycode label")));
+        }
+    }
+    Ok(Name(ascii))
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() > 20 {
+        format!("{}…", &s[..20])
+    } else {
+        s.to_string()
+    }
+}
+
+/// A nameserver as given to `domain.register` / `domain.set-ns`: `host` or `host ip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nameserver {
+    pub host: Name,
+    pub ip: Option<IpAddr>,
+}
+
+impl Nameserver {
+    pub fn parse(input: &str) -> Result<Nameserver> {
+        let mut parts = input.split(' ').filter(|p| !p.is_empty());
+        let host = parts
+            .next()
+            .ok_or_else(|| Error::value("ns", "empty nameserver"))?;
+        let host = parse_name("ns", host)?;
+        let ip = match parts.next() {
+            None => None,
+            Some(ip) => Some(ip.parse::<IpAddr>().map_err(|_| {
+                Error::value("ns", format!("{ip:?} is not an IPv4 or IPv6 address"))
+            })?),
+        };
+        if parts.next().is_some() {
+            return Err(Error::value(
+                "ns",
+                format!("{input:?}: a nameserver is `host` or `host ip`"),
+            ));
+        }
+        Ok(Nameserver { host, ip })
+    }
+
+    /// The wire form, `host` or `host ip`.
+    pub fn wire(&self) -> String {
+        match self.ip {
+            Some(ip) => format!("{} {ip}", self.host),
+            None => self.host.to_string(),
+        }
+    }
+}
+
+/// Checks a domain's nameserver list: `min`..=13 distinct hosts, glue only for
+/// hosts inside the domain and required for them.
+pub fn check_nameservers(domain: &Name, ns: &[Nameserver], min: usize) -> Result<()> {
+    if ns.len() < min || ns.len() > 13 {
+        let want = if min == 0 { "0 or 2 to 13" } else { "2 to 13" };
+        return Err(Error::policy(
+            "ns",
+            format!("{} nameservers given, {want} allowed", ns.len()),
+        ));
+    }
+    if ns.len() == 1 {
+        return Err(Error::policy(
+            "ns",
+            "1 nameserver given, 0 or 2 to 13 allowed",
+        ));
+    }
+    for (i, n) in ns.iter().enumerate() {
+        if ns[..i].iter().any(|m| m.host == n.host) {
+            return Err(Error::policy("ns", format!("{} is listed twice", n.host)));
+        }
+        let inside = n.host.is_within(domain);
+        match (inside, n.ip) {
+            (true, None) => {
+                return Err(Error::policy(
+                    "ns",
+                    format!("{} is inside {domain}: give its IP address (`host ip`)", n.host),
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(Error::policy(
+                    "ns",
+                    format!(
+                        "{} is outside {domain}: an IP address is accepted only for hosts inside the domain",
+                        n.host
+                    ),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        assert_eq!(parse_name("d", "Example.RU").unwrap().ascii(), "example.ru");
+        let n = parse_name("d", "пример.рф").unwrap();
+        assert_eq!(n.ascii(), "xn--e1afmkfd.xn--p1ai");
+        assert_eq!(n.unicode().as_deref(), Some("пример.рф"));
+        assert_eq!(parse_name("d", "xn--e1afmkfd.xn--p1ai").unwrap(), n);
+        assert_eq!(parse_name("d", "example.com").unwrap().unicode(), None);
+    }
+
+    #[test]
+    fn limits_and_refusals() {
+        let l63 = "a".repeat(63);
+        let l64 = "a".repeat(64);
+        assert!(parse_name("d", &format!("{l63}.ru")).is_ok());
+        assert!(parse_name("d", &format!("{l64}.ru")).is_err());
+        // 253 octets: 3 × 63 + 61 + dots.
+        let name253 = format!("{l63}.{l63}.{l63}.{}.ru", "b".repeat(58));
+        assert_eq!(name253.len(), 253);
+        assert!(parse_name("d", &name253).is_ok());
+        let name254 = format!("{l63}.{l63}.{l63}.{}.ru", "b".repeat(59));
+        assert!(parse_name("d", &name254).is_err());
+        for bad in [
+            "",
+            "example.ru.",
+            "-example.ru",
+            "example-.ru",
+            "ex--ample.ru",
+            "exa mple.ru",
+            "ex_ample.ru",
+            "example..ru",
+            "xn--zz.ru",
+            "xn--a.ru",
+            "127.0.0.1",
+            "[::1]",
+            "ru",
+            "example.123",
+        ] {
+            assert!(parse_name("d", bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn glue_rules() {
+        let d = parse_name("d", "example.ru").unwrap();
+        let ns = |s: &str| Nameserver::parse(s).unwrap();
+        assert!(check_nameservers(&d, &[ns("ns1.example.net"), ns("ns2.example.net")], 2).is_ok());
+        assert!(check_nameservers(
+            &d,
+            &[ns("ns1.example.ru 192.0.2.1"), ns("ns2.example.net")],
+            2
+        )
+        .is_ok());
+        assert!(check_nameservers(&d, &[ns("ns1.example.ru"), ns("ns2.example.net")], 2).is_err());
+        assert!(check_nameservers(
+            &d,
+            &[ns("ns1.example.net 192.0.2.1"), ns("ns2.example.net")],
+            2
+        )
+        .is_err());
+        assert!(check_nameservers(&d, &[ns("ns1.example.net")], 0).is_err());
+        assert!(check_nameservers(&d, &[], 0).is_ok());
+        assert!(check_nameservers(&d, &[], 2).is_err());
+        assert!(Nameserver::parse("ns1.example.ru 999.1.1.1").is_err());
+    }
+}

@@ -1,0 +1,337 @@
+//! What the registrar's operator does: add partners, top up their balances, look at
+//! them, and verify that the store keeps the rules on money and orders.
+
+use super::auth::{check_login, hash_password, Cidr};
+use super::money::{Currency, Money};
+use super::orders::append_entry;
+use super::Engine;
+use crate::error::{Error, Result};
+use crate::store::records::{
+    Domain, EntryKind, LedgerEntry, Order, OrderState, Partner, RequestRecord,
+};
+use crate::store::{keys, QuietView};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct NewPartner {
+    pub login: String,
+    pub password: Option<String>,
+    pub currency: Option<String>,
+    pub credit_limit: Option<String>,
+    #[serde(default)]
+    pub allow_ips: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartnerView {
+    pub login: String,
+    pub currency: String,
+    pub balance: String,
+    pub credit_limit: String,
+    pub available: String,
+    pub allow_ips: Vec<String>,
+    pub suspended: bool,
+    pub clients: u64,
+    pub domains: u64,
+    pub orders: u64,
+    /// Set only when the password was generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct VerifyReport {
+    pub partners: u64,
+    pub ledger_entries: u64,
+    pub orders: u64,
+    pub open_orders: u64,
+    pub domains: u64,
+    pub problems: Vec<String>,
+}
+
+pub fn view(p: &Partner) -> PartnerView {
+    let m = |a: Decimal| {
+        Money {
+            amount: a,
+            currency: p.currency,
+        }
+        .amount_str()
+    };
+    PartnerView {
+        login: p.login.clone(),
+        currency: p.currency.to_string(),
+        balance: m(p.balance),
+        credit_limit: m(p.credit_limit),
+        available: m(p.balance + p.credit_limit),
+        allow_ips: p.allow_ips.clone(),
+        suspended: p.suspended,
+        clients: p.clients,
+        domains: p.domains,
+        orders: p.orders,
+        password: None,
+    }
+}
+
+fn generate_password() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..20)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+impl Engine {
+    pub async fn add_partner(&self, new: NewPartner) -> Result<PartnerView> {
+        check_login(&new.login)?;
+        let currency = Currency::parse(new.currency.as_deref().unwrap_or("RUB"))?;
+        let credit = Money::parse(
+            "credit-limit",
+            new.credit_limit.as_deref().unwrap_or("0"),
+            currency,
+            false,
+        )?;
+        let allow_ips = new
+            .allow_ips
+            .iter()
+            .map(|c| Cidr::parse(c).map(|c| c.to_string()))
+            .collect::<Result<Vec<_>>>()?;
+        let generated = new.password.is_none().then(generate_password);
+        let password = new
+            .password
+            .clone()
+            .or(generated.clone())
+            .unwrap_or_default();
+        if password.len() < 8 || password.len() > 256 {
+            return Err(Error::value("password", "8 to 256 characters"));
+        }
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(Error::internal)??;
+        let partner = Partner {
+            login: new.login.clone(),
+            password_hash: hash,
+            currency,
+            balance: Decimal::ZERO,
+            credit_limit: credit.amount,
+            allow_ips,
+            suspended: false,
+            created: self.clock.now(),
+            clients: 0,
+            domains: 0,
+            orders: 0,
+        };
+        let stored = partner.clone();
+        self.store
+            .write(move |tx| {
+                if tx.get_raw(&keys::partner(&stored.login))?.is_some() {
+                    return Err(Error::exists(format!("partner {} exists", stored.login)));
+                }
+                tx.put(keys::partner(&stored.login), &stored)
+            })
+            .await?;
+        let mut v = view(&partner);
+        v.password = generated;
+        Ok(v)
+    }
+
+    /// Credits a partner's balance with a `topup` ledger entry.
+    pub async fn topup(&self, login: &str, amount: &str, note: &str) -> Result<PartnerView> {
+        let login = login.to_string();
+        let amount = amount.to_string();
+        let note = note.chars().take(500).collect::<String>();
+        let now = self.clock.now();
+        let partner = self
+            .store
+            .write(move |tx| {
+                let mut p: Partner = tx
+                    .get(&keys::partner(&login))?
+                    .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
+                let m = Money::parse("amount", &amount, p.currency, false)?;
+                if !m.is_positive() {
+                    return Err(Error::range("amount", "a top-up must be positive"));
+                }
+                let id = append_entry(tx, &mut p, EntryKind::Topup, m.amount, None, now)?;
+                if !note.is_empty() {
+                    let key = keys::ledger_entry(&login, id);
+                    let mut e: LedgerEntry = tx.get(&key)?.expect("just written");
+                    e.note = note;
+                    tx.put(key, &e)?;
+                }
+                tx.put(keys::partner(&login), &p)?;
+                Ok(p)
+            })
+            .await?;
+        Ok(view(&partner))
+    }
+
+    pub fn show_partner(&self, login: &str) -> Result<PartnerView> {
+        let p: Partner = self
+            .store
+            .get(&keys::partner(login))?
+            .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
+        Ok(view(&p))
+    }
+
+    pub fn has_partners(&self) -> Result<bool> {
+        Ok(self
+            .store
+            .scan::<Partner>(&keys::partners(), None, false)
+            .next()
+            .is_some())
+    }
+
+    /// Checks the rules of ARCHITECTURE.md on one consistent state of the store.
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        self.store.quiet(verify_view).await?
+    }
+}
+
+fn verify_view(v: &QuietView<'_>) -> Result<VerifyReport> {
+    let mut r = VerifyReport::default();
+    let partners: Vec<Partner> = v
+        .scan::<Partner>(&keys::partners())
+        .map(|x| x.map(|(_, p)| p))
+        .collect::<Result<_>>()?;
+    for p in &partners {
+        r.partners += 1;
+        let login = &p.login;
+        let mut sum = Decimal::ZERO;
+        let mut per_order: HashMap<u64, (Decimal, u32, u32)> = HashMap::new();
+        for e in v.scan::<LedgerEntry>(&keys::ledger(login)) {
+            let (_, e) = e?;
+            r.ledger_entries += 1;
+            sum += e.amount;
+            if e.balance_after != sum {
+                r.problems.push(format!(
+                    "{login}: ledger entry {} says balance {} but the entries add up to {sum}",
+                    e.id, e.balance_after
+                ));
+            }
+            if let Some(o) = e.order {
+                let s = per_order.entry(o).or_default();
+                s.0 += e.amount;
+                match e.kind {
+                    EntryKind::Charge => s.1 += 1,
+                    EntryKind::Refund => s.2 += 1,
+                    _ => {}
+                }
+            }
+        }
+        if sum != p.balance {
+            r.problems.push(format!(
+                "{login}: balance {} but ledger sums to {sum}",
+                p.balance
+            ));
+        }
+        if p.balance < -p.credit_limit {
+            r.problems.push(format!(
+                "{login}: balance {} is below the credit limit -{}",
+                p.balance, p.credit_limit
+            ));
+        }
+        let mut orders = 0u64;
+        for o in v.scan::<Order>(&keys::orders(login)) {
+            let (_, o) = o?;
+            orders += 1;
+            r.orders += 1;
+            let (net, charges, refunds) = per_order.remove(&o.id).unwrap_or_default();
+            let paid = o.amount > Decimal::ZERO;
+            let want_charges = u32::from(paid);
+            let want_refunds = u32::from(paid && o.state == OrderState::Failed);
+            if charges != want_charges || refunds != want_refunds {
+                r.problems.push(format!(
+                    "{login}: order {} ({}) has {charges} charge(s) and {refunds} refund(s)",
+                    o.id,
+                    o.state.as_str()
+                ));
+            }
+            let want_net = if o.state == OrderState::Failed {
+                Decimal::ZERO
+            } else {
+                -o.amount
+            };
+            if net != want_net {
+                r.problems.push(format!(
+                    "{login}: order {} ({}) moved {net}, expected {want_net}",
+                    o.id,
+                    o.state.as_str()
+                ));
+            }
+            let queued = v.get::<String>(&keys::open_order(o.id))?.is_some();
+            if queued == o.state.is_terminal() {
+                r.problems.push(format!(
+                    "{login}: order {} is {} but {} in the open-order queue",
+                    o.id,
+                    o.state.as_str(),
+                    if queued { "is" } else { "is not" }
+                ));
+            }
+            if !o.state.is_terminal() {
+                r.open_orders += 1;
+            }
+            match v.get::<RequestRecord>(&keys::request(login, &o.request_id))? {
+                Some(rec) if rec.order == Some(o.id) => {
+                    if rec.outcome.is_some() != o.state.is_terminal() {
+                        r.problems.push(format!(
+                            "{login}: request {} and its order {} disagree on being finished",
+                            o.request_id, o.id
+                        ));
+                    }
+                }
+                _ => r.problems.push(format!(
+                    "{login}: order {} has no request record for {}",
+                    o.id, o.request_id
+                )),
+            }
+        }
+        for (o, _) in per_order {
+            r.problems.push(format!(
+                "{login}: ledger entries name order {o}, which does not exist"
+            ));
+        }
+        if orders != p.orders {
+            r.problems.push(format!(
+                "{login}: counts {} orders, store has {orders}",
+                p.orders
+            ));
+        }
+        let mut domains = 0;
+        for d in v.scan::<Domain>(&keys::domains(login)) {
+            let (_, d) = d?;
+            domains += 1;
+            if v.get::<String>(&keys::domain_owner(&d.name))?.as_deref() != Some(login) {
+                r.problems.push(format!(
+                    "{login}: domain {} is not recorded as its own",
+                    d.name
+                ));
+            }
+        }
+        r.domains += domains;
+        if domains != p.domains {
+            r.problems.push(format!(
+                "{login}: counts {} domains, store has {domains}",
+                p.domains
+            ));
+        }
+        let clients = v.scan::<serde_json::Value>(&keys::clients(login)).count() as u64;
+        if clients != p.clients {
+            r.problems.push(format!(
+                "{login}: counts {} clients, store has {clients}",
+                p.clients
+            ));
+        }
+    }
+    for f in v.scan::<u64>(&keys::in_flight_all()) {
+        let (k, id) = f?;
+        if v.get::<String>(&keys::open_order(id))?.is_none() {
+            r.problems.push(format!(
+                "domain {} is locked by order {id}, which is not open",
+                keys::suffix_str(&k, 2)
+            ));
+        }
+    }
+    Ok(r)
+}

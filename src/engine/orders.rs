@@ -1,0 +1,410 @@
+//! The order lifecycle: accept (money taken, durable) → submitted → completed | failed
+//! (money returned in the same write) | unknown (money held until reconciled).
+//!
+//! No store write is held across the upstream call: accepting is one write, recording
+//! the upstream's answer is another. Between the two the order is in the open-order
+//! queue (`q\0…`) and its domain is locked (`F\0…`), so a crash in between leaves an
+//! order the reconciler finds and settles, and no second order for the domain can start.
+
+use super::{Ctx, Engine, Fresh};
+use crate::engine::clock::add_years;
+use crate::engine::money::Money;
+use crate::error::{Code, Error, Result};
+use crate::outcome::{Data, Outcome};
+use crate::store::records::{
+    Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind, OrderState, Partner,
+    RequestRecord, Transition,
+};
+use crate::store::{keys, Tx};
+use crate::upstream::{UpstreamOrder, UpstreamResult};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+pub struct NewOrder {
+    pub domain: String,
+    pub kind: OrderKind,
+    /// What the order costs; zero when it moves no money.
+    pub amount: Money,
+}
+
+impl Engine {
+    /// Accepts an order (one atomic write: request-id, checks, charge, order, lock),
+    /// hands it to the upstream, and records the answer. `precheck` runs inside the
+    /// accepting write and sees the state the charge is made against.
+    pub async fn place_order<P>(
+        &self,
+        ctx: &Ctx<'_>,
+        new: NewOrder,
+        precheck: P,
+    ) -> Result<Fresh<Outcome>>
+    where
+        P: FnOnce(&mut Tx<'_>, &Partner) -> Result<()> + Send + 'static,
+    {
+        let login = ctx.partner.login.clone();
+        let rid = ctx
+            .request_id
+            .clone()
+            .ok_or_else(|| Error::internal("order without request-id"))?;
+        let fingerprint = ctx.fingerprint.clone();
+        let now = self.clock.now();
+        let accepted = self
+            .store
+            .write(move |tx| {
+                let mut partner: Partner = tx
+                    .get(&keys::partner(&login))?
+                    .ok_or_else(|| Error::internal("partner vanished"))?;
+                if let Some(rec) = tx.get::<RequestRecord>(&keys::request(&login, &rid))? {
+                    return Ok(Fresh::Replay(Box::new(rec)));
+                }
+                precheck(tx, &partner)?;
+                if let Some(other) = tx.get::<u64>(&keys::in_flight(&new.domain))? {
+                    return Err(Error::prohibited(format!(
+                        "order {other} for {} is still in progress",
+                        new.domain
+                    )));
+                }
+                let id = tx.next_id("order")?;
+                if new.amount.is_positive() {
+                    let after = partner.balance - new.amount.amount;
+                    if after < -partner.credit_limit {
+                        let available = partner.balance + partner.credit_limit;
+                        return Err(Error::billing(format!(
+                            "not enough funds: the order costs {}, available {}",
+                            new.amount,
+                            Money {
+                                amount: available,
+                                currency: partner.currency
+                            }
+                        )));
+                    }
+                    append_entry(
+                        tx,
+                        &mut partner,
+                        EntryKind::Charge,
+                        -new.amount.amount,
+                        Some(id),
+                        now,
+                    )?;
+                }
+                partner.orders += 1;
+                let order = Order {
+                    id,
+                    request_id: rid.clone(),
+                    domain: new.domain.clone(),
+                    kind: new.kind,
+                    amount: new.amount.amount,
+                    currency: new.amount.currency,
+                    state: OrderState::Accepted,
+                    created: now,
+                    updated: now,
+                    history: vec![Transition {
+                        state: OrderState::Accepted,
+                        at: now,
+                    }],
+                    reason: None,
+                };
+                tx.put(keys::partner(&login), &partner)?;
+                tx.put(keys::order(&login, id), &order)?;
+                tx.put(keys::order_owner(id), &login)?;
+                tx.put(keys::open_order(id), &login)?;
+                tx.put(keys::in_flight(&new.domain), &id)?;
+                tx.put(
+                    keys::request(&login, &rid),
+                    &RequestRecord {
+                        request_id: rid,
+                        command: order.kind.command().to_string(),
+                        params: fingerprint,
+                        created: now,
+                        order: Some(id),
+                        outcome: None,
+                    },
+                )?;
+                Ok(Fresh::Done(order))
+            })
+            .await?;
+        let order = match accepted {
+            Fresh::Done(o) => o,
+            Fresh::Replay(r) => return Ok(Fresh::Replay(r)),
+        };
+        let _live = self.mark_live(order.id);
+        let up = upstream_order(&ctx.partner.login, &order);
+        let submitted = self.clock.now();
+        let result = self.call(self.backend.submit(&up)).await;
+        let outcome = self
+            .record_result(&ctx.partner.login, order.id, Some(submitted), result)
+            .await?;
+        Ok(Fresh::Done(outcome))
+    }
+
+    /// An upstream call bounded by the configured timeout.
+    async fn call(&self, f: impl std::future::Future<Output = UpstreamResult>) -> UpstreamResult {
+        match tokio::time::timeout(self.upstream_timeout, f).await {
+            Ok(r) => r,
+            Err(_) => UpstreamResult::Unknown(format!(
+                "the upstream did not answer within {} ms",
+                self.upstream_timeout.as_millis()
+            )),
+        }
+    }
+
+    /// Records what the upstream said about an order, in one write. Settling an order
+    /// that is already completed or failed changes nothing and gives its stored answer.
+    pub async fn record_result(
+        &self,
+        login: &str,
+        order_id: u64,
+        submitted_at: Option<DateTime<Utc>>,
+        result: UpstreamResult,
+    ) -> Result<Outcome> {
+        let login = login.to_string();
+        let now = self.clock.now();
+        self.store
+            .write(move |tx| settle(tx, &login, order_id, submitted_at, result, now))
+            .await
+    }
+
+    /// Settles open orders nobody is carrying out: asks the upstream what became of
+    /// each, and submits (under the same key) those it has never seen. Returns how many
+    /// orders are still open afterwards.
+    pub async fn reconcile(&self, alert_after: Duration) -> Result<usize> {
+        let open: Vec<(u64, String)> = self
+            .store
+            .scan::<String>(&keys::open_orders(), None, false)
+            .map(|r| r.map(|(k, login)| (keys::trailing_id(&k), login)))
+            .collect::<Result<_>>()?;
+        let mut still_open = 0;
+        for (id, login) in open {
+            if self.is_live(id) {
+                still_open += 1;
+                continue;
+            }
+            let _live = self.mark_live(id);
+            let Some(order) = self.store.get::<Order>(&keys::order(&login, id))? else {
+                return Err(Error::internal(format!("open order {id} has no record")));
+            };
+            if order.state.is_terminal() {
+                continue;
+            }
+            let up = upstream_order(&login, &order);
+            let (submitted, result) = match self.call(self.backend.lookup(&up)).await {
+                UpstreamResult::NotFound => (
+                    Some(self.clock.now()),
+                    self.call(self.backend.submit(&up)).await,
+                ),
+                r => (None, r),
+            };
+            let settled = self.record_result(&login, id, submitted, result).await?;
+            if !settled.code.is_success() || settled.code == Code::Completed {
+                tracing::info!(order = id, partner = %login, code = settled.code.number(), "order reconciled");
+                continue;
+            }
+            still_open += 1;
+            let age = self.clock.now() - order.updated;
+            if order.state == OrderState::Unknown && age.to_std().unwrap_or_default() >= alert_after
+            {
+                tracing::error!(order = id, partner = %login, domain = %order.domain,
+                    since = %order.updated, "order outcome unknown: needs an operator");
+            }
+        }
+        Ok(still_open)
+    }
+}
+
+pub fn upstream_order(login: &str, order: &Order) -> UpstreamOrder {
+    UpstreamOrder {
+        key: format!("{login}:{}", order.request_id),
+        domain: order.domain.clone(),
+        kind: order.kind.clone(),
+    }
+}
+
+/// Appends a ledger entry and moves the partner's balance with it (the caller stores
+/// the partner).
+pub fn append_entry(
+    tx: &mut Tx<'_>,
+    partner: &mut Partner,
+    kind: EntryKind,
+    amount: rust_decimal::Decimal,
+    order: Option<u64>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let id = tx.next_id("ledger")?;
+    partner.balance = partner
+        .balance
+        .checked_add(amount)
+        .ok_or_else(|| Error::internal("balance overflow"))?;
+    tx.put(
+        keys::ledger_entry(&partner.login, id),
+        &LedgerEntry {
+            id,
+            time: now,
+            kind,
+            amount,
+            balance_after: partner.balance,
+            order,
+            note: String::new(),
+        },
+    )?;
+    Ok(id)
+}
+
+fn settle(
+    tx: &mut Tx<'_>,
+    login: &str,
+    order_id: u64,
+    submitted_at: Option<DateTime<Utc>>,
+    result: UpstreamResult,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let mut order: Order = tx
+        .get(&keys::order(login, order_id))?
+        .ok_or_else(|| Error::internal(format!("order {order_id} is missing")))?;
+    let rkey = keys::request(login, &order.request_id);
+    let mut rec: RequestRecord = tx
+        .get(&rkey)?
+        .ok_or_else(|| Error::internal(format!("order {order_id} has no request record")))?;
+    if order.state.is_terminal() {
+        return rec
+            .outcome
+            .ok_or_else(|| Error::internal("settled order without an outcome"));
+    }
+    let mut partner: Partner = tx
+        .get(&keys::partner(login))?
+        .ok_or_else(|| Error::internal("partner vanished"))?;
+    if let (Some(t), OrderState::Accepted) = (submitted_at, order.state) {
+        order.set_state(OrderState::Submitted, t);
+    }
+    let outcome = match result {
+        UpstreamResult::Done(done) => {
+            order.set_state(OrderState::Completed, now);
+            let domain = apply_done(tx, login, &mut partner, &order, done, now)?;
+            let outcome = match &order.kind {
+                OrderKind::Register { .. } | OrderKind::Renew { .. } => {
+                    Outcome::ok(Data::DomainOrder {
+                        name: order.domain.clone(),
+                        expires: Some(domain.expires),
+                        state: Some(domain.state),
+                        order: Box::new(order.clone()),
+                        currency: order.currency,
+                        charged: order.amount,
+                        balance: partner.balance,
+                    })
+                }
+                OrderKind::SetNs { .. } => Outcome::ok(Data::Domain(Box::new(domain))),
+            };
+            Some(outcome)
+        }
+        UpstreamResult::Failed { code, reason } => {
+            order.set_state(OrderState::Failed, now);
+            order.reason = Some(reason.clone());
+            if order.amount > rust_decimal::Decimal::ZERO {
+                append_entry(
+                    tx,
+                    &mut partner,
+                    EntryKind::Refund,
+                    order.amount,
+                    Some(order.id),
+                    now,
+                )?;
+            }
+            let mut e = Error::new(code, reason);
+            if code == Code::Failed {
+                e = Error::upstream(e.message);
+            }
+            Some(Outcome::error(e).with_data(Data::Order(Box::new(order.clone()))))
+        }
+        UpstreamResult::Pending => None,
+        UpstreamResult::Unknown(why) => {
+            if order.state != OrderState::Unknown {
+                order.set_state(OrderState::Unknown, now);
+            }
+            order.reason = Some(why);
+            None
+        }
+        UpstreamResult::NotFound => {
+            return Err(Error::internal("lookup answer used as a submit answer"));
+        }
+    };
+    tx.put(keys::order(login, order.id), &order)?;
+    tx.put(keys::partner(login), &partner)?;
+    match outcome {
+        Some(mut outcome) => {
+            outcome.request_id = Some(order.request_id.clone());
+            tx.remove(keys::open_order(order.id));
+            tx.remove(keys::in_flight(&order.domain));
+            rec.outcome = Some(outcome.clone());
+            tx.put(rkey, &rec)?;
+            Ok(outcome)
+        }
+        None => {
+            let mut o = Outcome::pending(Data::Order(Box::new(order.clone())));
+            o.request_id = Some(order.request_id.clone());
+            Ok(o)
+        }
+    }
+}
+
+/// Applies a carried-out order to the domain it is about; returns the domain as it is now.
+fn apply_done(
+    tx: &mut Tx<'_>,
+    login: &str,
+    partner: &mut Partner,
+    order: &Order,
+    done: crate::upstream::Done,
+    now: DateTime<Utc>,
+) -> Result<Domain> {
+    let dkey = keys::domain(login, &order.domain);
+    let domain = match &order.kind {
+        OrderKind::Register {
+            period,
+            client,
+            ns,
+            auto_renew,
+        } => {
+            let expires = match done.expires {
+                Some(e) => e,
+                None => add_years(now.date_naive(), *period)
+                    .ok_or_else(|| Error::internal("date overflow"))?,
+            };
+            let d = Domain {
+                name: order.domain.clone(),
+                client: client.clone(),
+                state: DomainState::Active,
+                created: now,
+                expires,
+                ns: ns.clone(),
+                delegated: done.delegated.unwrap_or(!ns.is_empty()),
+                auto_renew: *auto_renew,
+            };
+            let number = crate::command::client::handle_number(client)
+                .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
+            tx.put(keys::domain_owner(&d.name), &login)?;
+            tx.put(keys::client_domain(login, number, &d.name), &())?;
+            partner.domains += 1;
+            d
+        }
+        OrderKind::Renew { period, expires } => {
+            let mut d: Domain = tx
+                .get(&dkey)?
+                .ok_or_else(|| Error::internal("renewed domain has no record"))?;
+            d.expires = match done.expires {
+                Some(e) => e,
+                None => {
+                    add_years(*expires, *period).ok_or_else(|| Error::internal("date overflow"))?
+                }
+            };
+            d.state = DomainState::Active;
+            d
+        }
+        OrderKind::SetNs { ns } => {
+            let mut d: Domain = tx
+                .get(&dkey)?
+                .ok_or_else(|| Error::internal("domain has no record"))?;
+            d.ns = ns.clone();
+            d.delegated = done.delegated.unwrap_or(!ns.is_empty());
+            d
+        }
+    };
+    tx.put(dkey, &domain)?;
+    Ok(domain)
+}

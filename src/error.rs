@@ -1,0 +1,263 @@
+//! The one error type: every failure a partner can see, with its stable protocol code.
+//!
+//! Errors are created where the problem is found, with a message that says what was
+//! wrong; the dialects turn them into bytes. Internal causes are logged, never shown.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Protocol result codes (native protocol v1, `protocol/codes.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "u16", try_from = "u16")]
+pub enum Code {
+    Completed = 1000,
+    Pending = 1001,
+    UnknownCommand = 2000,
+    Syntax = 2001,
+    Missing = 2003,
+    Range = 2004,
+    ValueSyntax = 2005,
+    Billing = 2104,
+    NotRenewable = 2105,
+    Auth = 2200,
+    Forbidden = 2201,
+    Exists = 2302,
+    NotFound = 2303,
+    StatusProhibits = 2304,
+    Policy = 2306,
+    RequestIdReused = 2308,
+    Failed = 2400,
+    RateLimited = 2502,
+}
+
+impl Code {
+    pub const ALL: [Code; 18] = [
+        Code::Completed,
+        Code::Pending,
+        Code::UnknownCommand,
+        Code::Syntax,
+        Code::Missing,
+        Code::Range,
+        Code::ValueSyntax,
+        Code::Billing,
+        Code::NotRenewable,
+        Code::Auth,
+        Code::Forbidden,
+        Code::Exists,
+        Code::NotFound,
+        Code::StatusProhibits,
+        Code::Policy,
+        Code::RequestIdReused,
+        Code::Failed,
+        Code::RateLimited,
+    ];
+
+    pub fn number(self) -> u16 {
+        self as u16
+    }
+
+    pub fn is_success(self) -> bool {
+        matches!(self, Code::Completed | Code::Pending)
+    }
+
+    /// The HTTP status that goes with the code, so plain HTTP tooling sees failures.
+    /// 2400 has three: see [`Error::http`].
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::Completed => 200,
+            Code::Pending => 202,
+            Code::UnknownCommand
+            | Code::Syntax
+            | Code::Missing
+            | Code::Range
+            | Code::ValueSyntax
+            | Code::Policy => 400,
+            Code::Billing => 402,
+            Code::NotRenewable | Code::Exists | Code::StatusProhibits | Code::RequestIdReused => {
+                409
+            }
+            Code::Auth => 401,
+            Code::Forbidden => 403,
+            Code::NotFound => 404,
+            Code::Failed => 500,
+            Code::RateLimited => 429,
+        }
+    }
+
+    /// The fixed text of a success code.
+    pub fn text(self) -> &'static str {
+        match self {
+            Code::Completed => "Command completed successfully",
+            Code::Pending => "Command accepted; action pending",
+            Code::UnknownCommand => "Unknown command",
+            Code::Syntax => "Syntax error",
+            Code::Missing => "Required parameter missing",
+            Code::Range => "Parameter value out of range",
+            Code::ValueSyntax => "Parameter value syntax error",
+            Code::Billing => "Billing failure",
+            Code::NotRenewable => "Object is not eligible for renewal",
+            Code::Auth => "Authentication error",
+            Code::Forbidden => "Authorization error",
+            Code::Exists => "Object exists",
+            Code::NotFound => "Object does not exist",
+            Code::StatusProhibits => "Object status prohibits operation",
+            Code::Policy => "Parameter value policy error",
+            Code::RequestIdReused => "Request-id already used with different parameters",
+            Code::Failed => "Command failed",
+            Code::RateLimited => "Rate limit exceeded",
+        }
+    }
+}
+
+impl From<Code> for u16 {
+    fn from(c: Code) -> u16 {
+        c as u16
+    }
+}
+
+impl TryFrom<u16> for Code {
+    type Error = String;
+    fn try_from(n: u16) -> Result<Code, String> {
+        Code::ALL
+            .into_iter()
+            .find(|c| *c as u16 == n)
+            .ok_or_else(|| format!("unknown result code {n}"))
+    }
+}
+
+/// Why a 2400 happened: decides the HTTP status (500, 502 or 504).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailKind {
+    #[default]
+    Internal,
+    Upstream,
+    UpstreamTimeout,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Error {
+    pub code: Code,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "is_internal")]
+    pub fail: FailKind,
+    /// Seconds a rate-limited caller should wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+fn is_internal(k: &FailKind) -> bool {
+    *k == FailKind::Internal
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: Code, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+            fail: FailKind::Internal,
+            retry_after: None,
+        }
+    }
+    pub fn unknown_command(name: &str) -> Error {
+        Error::new(Code::UnknownCommand, format!("unknown command {name:?}"))
+    }
+    pub fn syntax(msg: impl Into<String>) -> Error {
+        Error::new(Code::Syntax, msg)
+    }
+    pub fn missing(field: &str) -> Error {
+        Error::new(
+            Code::Missing,
+            format!("{field}: required parameter missing"),
+        )
+    }
+    pub fn range(field: &str, msg: impl fmt::Display) -> Error {
+        Error::new(Code::Range, format!("{field}: {msg}"))
+    }
+    pub fn value(field: &str, msg: impl fmt::Display) -> Error {
+        Error::new(Code::ValueSyntax, format!("{field}: {msg}"))
+    }
+    pub fn billing(msg: impl Into<String>) -> Error {
+        Error::new(Code::Billing, msg)
+    }
+    pub fn not_renewable(msg: impl Into<String>) -> Error {
+        Error::new(Code::NotRenewable, msg)
+    }
+    pub fn auth() -> Error {
+        Error::new(Code::Auth, "authentication failed")
+    }
+    pub fn forbidden(msg: impl Into<String>) -> Error {
+        Error::new(Code::Forbidden, msg)
+    }
+    pub fn exists(msg: impl Into<String>) -> Error {
+        Error::new(Code::Exists, msg)
+    }
+    pub fn not_found(msg: impl Into<String>) -> Error {
+        Error::new(Code::NotFound, msg)
+    }
+    pub fn prohibited(msg: impl Into<String>) -> Error {
+        Error::new(Code::StatusProhibits, msg)
+    }
+    pub fn policy(field: &str, msg: impl fmt::Display) -> Error {
+        Error::new(Code::Policy, format!("{field}: {msg}"))
+    }
+    pub fn reused(rid: &str) -> Error {
+        Error::new(
+            Code::RequestIdReused,
+            format!("request-id {rid:?} was already used with different parameters"),
+        )
+    }
+    /// An internal failure: the cause is logged here and never shown to the caller.
+    pub fn internal(cause: impl fmt::Display) -> Error {
+        tracing::error!(%cause, "internal error");
+        Error::new(Code::Failed, "internal error; nothing was charged")
+    }
+    pub fn upstream(msg: impl Into<String>) -> Error {
+        Error {
+            fail: FailKind::Upstream,
+            ..Error::new(Code::Failed, msg)
+        }
+    }
+    pub fn upstream_timeout(msg: impl Into<String>) -> Error {
+        Error {
+            fail: FailKind::UpstreamTimeout,
+            ..Error::new(Code::Failed, msg)
+        }
+    }
+    pub fn rate_limited(retry_after: u64) -> Error {
+        Error {
+            retry_after: Some(retry_after),
+            ..Error::new(Code::RateLimited, "rate limit exceeded")
+        }
+    }
+
+    pub fn http(&self) -> u16 {
+        match (self.code, self.fail) {
+            (Code::Failed, FailKind::Upstream) => 502,
+            (Code::Failed, FailKind::UpstreamTimeout) => 504,
+            (c, _) => c.http_status(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code.number(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<sled::Error> for Error {
+    fn from(e: sled::Error) -> Error {
+        Error::internal(format!("store: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Error {
+        Error::internal(format!("record encoding: {e}"))
+    }
+}

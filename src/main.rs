@@ -1,0 +1,287 @@
+//! The `regway` command: `serve` runs the gateway; `partner …` and `verify` are the
+//! operator's commands, sent to the running gateway over its loopback channel (or run
+//! on the store directly when no gateway is running).
+
+use clap::{Args, Parser, Subcommand};
+use regway::config::Config;
+use regway::engine::operator::{NewPartner, PartnerView, VerifyReport};
+use regway::error::{Error, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "regway",
+    version,
+    about = "Partner gateway for domain registrars and licence vendors"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, value_name = "FILE", env = "REGWAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// State directory [default: ./regway-data; env REGWAY_DATA].
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Address partners connect to [default: 127.0.0.1:8080; env REGWAY_LISTEN].
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the gateway.
+    Serve {
+        /// Log as JSON lines.
+        #[arg(long)]
+        json_logs: bool,
+    },
+    /// Manage partners.
+    #[command(subcommand)]
+    Partner(PartnerCmd),
+    /// Check every balance against its ledger and the other rules on money and orders.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum PartnerCmd {
+    /// Add a partner (prints a generated password when none is given).
+    Add {
+        login: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long, default_value = "RUB")]
+        currency: String,
+        #[arg(long, value_name = "AMOUNT", default_value = "0")]
+        credit_limit: String,
+        /// Allowed source network (repeatable); none allows every address.
+        #[arg(long = "allow-ip", value_name = "CIDR")]
+        allow_ip: Vec<String>,
+    },
+    /// Credit a partner's balance.
+    Topup {
+        login: String,
+        amount: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Balance, credit limit and counts of a partner.
+    Show { login: String },
+}
+
+fn load_config(g: &Global) -> Result<Config> {
+    let mut cfg = Config::load(g.config.as_deref())?;
+    if let Some(d) = &g.data {
+        cfg.data = d.clone();
+    }
+    if let Some(l) = g.listen {
+        cfg.listen = l;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json_logs = matches!(cli.command, Cmd::Serve { json_logs: true });
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REGWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let is_serve = matches!(cli.command, Cmd::Serve { .. });
+    if !is_serve {
+        // Operator commands log only what went wrong, so a failure says why.
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        if json_logs {
+            builder.json().init();
+        } else {
+            builder.init();
+        }
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("regway: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("regway: {}", e.message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let cfg = load_config(&cli.global)?;
+    match cli.command {
+        Cmd::Serve { .. } => serve(cfg).await,
+        Cmd::Partner(PartnerCmd::Add {
+            login,
+            password,
+            currency,
+            credit_limit,
+            allow_ip,
+        }) => {
+            let p = NewPartner {
+                login,
+                password,
+                currency: Some(currency),
+                credit_limit: Some(credit_limit),
+                allow_ips: allow_ip,
+            };
+            let v: PartnerView = operate(
+                &cfg,
+                "/partner/add",
+                serde_json::to_value(&p).map_err(Error::internal)?,
+                |e| {
+                    let p = p.clone();
+                    async move { e.add_partner(p).await }
+                },
+            )
+            .await?;
+            print_partner(&v);
+            if let Some(pw) = &v.password {
+                println!("password:     {pw}   (shown once; keep it)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Partner(PartnerCmd::Topup {
+            login,
+            amount,
+            note,
+        }) => {
+            let body = serde_json::json!({"login": login, "amount": amount, "note": note});
+            let v: PartnerView = operate(&cfg, "/partner/topup", body, |e| async move {
+                e.topup(&login, &amount, &note).await
+            })
+            .await?;
+            print_partner(&v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Partner(PartnerCmd::Show { login }) => {
+            let body = serde_json::json!({"login": login});
+            let v: PartnerView = operate(&cfg, "/partner/show", body, |e| async move {
+                e.show_partner(&login)
+            })
+            .await?;
+            print_partner(&v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Verify => {
+            let r: VerifyReport = operate(&cfg, "/verify", serde_json::json!({}), |e| async move {
+                e.verify().await
+            })
+            .await?;
+            println!(
+                "partners: {}  ledger entries: {}  orders: {} ({} open)  domains: {}",
+                r.partners, r.ledger_entries, r.orders, r.open_orders, r.domains
+            );
+            if r.problems.is_empty() {
+                println!("verify: OK");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &r.problems {
+                    println!("MISMATCH: {p}");
+                }
+                println!("verify: {} problem(s)", r.problems.len());
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
+
+/// Sends an operator command to the running gateway; with none running, opens the
+/// store and does it here.
+async fn operate<T, F, Fut>(
+    cfg: &Config,
+    path: &str,
+    body: serde_json::Value,
+    local: F,
+) -> Result<T>
+where
+    T: serde::de::DeserializeOwned,
+    F: FnOnce(std::sync::Arc<regway::engine::Engine>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    if let Some(v) = regway::admin::call(&cfg.data, path, body).await? {
+        return serde_json::from_value(v).map_err(Error::internal);
+    }
+    let engine = regway::app::open_engine(cfg).map_err(|e| {
+        Error::new(
+            e.code,
+            format!(
+                "{} (no gateway answered on the operator channel in {})",
+                e.message,
+                cfg.data.display()
+            ),
+        )
+    })?;
+    let r = local(engine.clone()).await;
+    engine.store.flush().await?;
+    r
+}
+
+fn print_partner(v: &PartnerView) {
+    println!("login:        {}", v.login);
+    println!("balance:      {} {}", v.balance, v.currency);
+    println!("credit limit: {} {}", v.credit_limit, v.currency);
+    println!("available:    {} {}", v.available, v.currency);
+    if !v.allow_ips.is_empty() {
+        println!("allowed IPs:  {}", v.allow_ips.join(", "));
+    }
+    if v.suspended {
+        println!("suspended:    yes");
+    }
+    println!("clients:      {}", v.clients);
+    println!("domains:      {}", v.domains);
+    println!("orders:       {}", v.orders);
+}
+
+async fn serve(cfg: Config) -> Result<ExitCode> {
+    let running = regway::app::start(cfg).await?;
+    println!("regway is listening on http://{}/api", running.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    running.shutdown().await;
+    tracing::info!("store flushed; bye");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,183 @@
+//! What a command answers, before any dialect turns it into bytes.
+//!
+//! Outcomes of mutating commands are stored with their request-id and replayed as they
+//! were, so everything here is plain data (serde) and encoding it is deterministic.
+
+use crate::engine::money::Currency;
+use crate::error::{Code, Error, FailKind};
+use crate::store::records::{Client, Domain, DomainState, LedgerEntry, Order};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Outcome {
+    pub code: Code,
+    pub message: String,
+    #[serde(default)]
+    pub fail: FailKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub data: Data,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(tag = "data", rename_all = "kebab-case")]
+pub enum Data {
+    #[default]
+    None,
+    Balance {
+        currency: Currency,
+        balance: Decimal,
+        credit_limit: Decimal,
+        available: Decimal,
+    },
+    Check {
+        currency: Currency,
+        rows: Vec<CheckRow>,
+    },
+    /// `domain.register` / `domain.renew`: the domain, the order, the money.
+    DomainOrder {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires: Option<NaiveDate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<DomainState>,
+        order: Box<Order>,
+        currency: Currency,
+        charged: Decimal,
+        balance: Decimal,
+    },
+    Domain(Box<Domain>),
+    /// An order that did not complete, or completed without a domain to show.
+    Order(Box<Order>),
+    Domains {
+        rows: Vec<Domain>,
+        next_cursor: Option<String>,
+    },
+    Client(Box<Client>),
+    Clients {
+        rows: Vec<Client>,
+        next_cursor: Option<String>,
+    },
+    Orders {
+        rows: Vec<Order>,
+        next_cursor: Option<String>,
+    },
+    Ledger {
+        currency: Currency,
+        rows: Vec<LedgerEntry>,
+        next_cursor: Option<String>,
+    },
+    /// `request.status`: what became of an earlier request.
+    Request {
+        request_id: String,
+        command: String,
+        /// `pending` while its order is open, `done` once it has a final answer.
+        state: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        response: Option<Box<Outcome>>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckRow {
+    pub name: String,
+    pub available: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Outcome {
+    pub fn ok(data: Data) -> Outcome {
+        Outcome {
+            code: Code::Completed,
+            message: Code::Completed.text().to_string(),
+            fail: FailKind::Internal,
+            request_id: None,
+            data,
+        }
+    }
+
+    pub fn pending(data: Data) -> Outcome {
+        Outcome {
+            code: Code::Pending,
+            message: Code::Pending.text().to_string(),
+            ..Outcome::ok(data)
+        }
+    }
+
+    pub fn error(e: Error) -> Outcome {
+        Outcome {
+            code: e.code,
+            message: e.message,
+            fail: e.fail,
+            request_id: None,
+            data: Data::None,
+        }
+    }
+
+    pub fn with_data(mut self, data: Data) -> Outcome {
+        self.data = data;
+        self
+    }
+
+    pub fn http_status(&self) -> u16 {
+        Error {
+            code: self.code,
+            message: String::new(),
+            fail: self.fail,
+            retry_after: None,
+        }
+        .http()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::records::{OrderKind, OrderState, Transition};
+
+    #[test]
+    fn stored_outcomes_read_back() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let order = Order {
+            id: 1,
+            request_id: "R1".into(),
+            domain: "a.ru".into(),
+            kind: OrderKind::Renew {
+                period: 1,
+                expires: t.date_naive(),
+            },
+            amount: Decimal::new(59000, 2),
+            currency: Currency::RUB,
+            state: OrderState::Failed,
+            created: t,
+            updated: t,
+            history: vec![Transition {
+                state: OrderState::Failed,
+                at: t,
+            }],
+            reason: Some("no".into()),
+        };
+        for data in [
+            Data::Order(Box::new(order.clone())),
+            Data::Orders {
+                rows: vec![order.clone()],
+                next_cursor: Some("1".into()),
+            },
+            Data::None,
+        ] {
+            let o = Outcome::ok(data);
+            let back: Outcome = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+            assert_eq!(back, o);
+        }
+    }
+}

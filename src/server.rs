@@ -1,0 +1,197 @@
+//! The HTTP server: hyper 1.x on tokio, routing by path only.
+//!
+//! Limits on what a client may send: a cap on connections (more wait to be accepted),
+//! a time limit on the request head and on the body, a body-size cap (HTTP 413 before
+//! the body is read past it). Shutdown is graceful: stop accepting, let requests in
+//! flight finish, then flush the store.
+
+use crate::dialect::{native, HttpReply};
+use crate::engine::Engine;
+use crate::error::Error;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+}
+
+/// Serves partners on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let engine = engine.clone();
+        let svc = service_fn(move |req| handle(engine.clone(), limits, peer, req));
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .max_headers(100)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(30)) => {
+            tracing::warn!("connections still open after 30 s; closing them");
+        }
+    }
+}
+
+fn to_response(r: HttpReply) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(r.body));
+    *resp.status_mut() = hyper::StatusCode::from_u16(r.status).unwrap_or(hyper::StatusCode::OK);
+    for (k, v) in r.headers {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
+}
+
+fn with_status(mut r: HttpReply, status: u16) -> HttpReply {
+    r.status = status;
+    r
+}
+
+async fn read_body(
+    req: Request<Incoming>,
+    limits: Limits,
+) -> Result<(http::request::Parts, Bytes), HttpReply> {
+    let too_large = || {
+        with_status(
+            native::encode_error(Error::syntax(format!(
+                "the body is larger than {} bytes",
+                limits.max_body_bytes
+            ))),
+            413,
+        )
+    };
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    let limited = Limited::new(body, limits.max_body_bytes);
+    match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+        Err(_) => Err(with_status(
+            native::encode_error(Error::syntax("the body was not received in time")),
+            408,
+        )),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Ok(Err(_)) => Err(native::encode_error(Error::syntax(
+            "the body could not be read",
+        ))),
+        Ok(Ok(c)) => Ok((parts, c.to_bytes())),
+    }
+}
+
+async fn handle(
+    engine: Arc<Engine>,
+    limits: Limits,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let path = req.uri().path().to_string();
+    let reply = match path.as_str() {
+        "/api" => api(&engine, limits, peer, req).await,
+        "/healthz" => HttpReply {
+            status: 200,
+            headers: vec![("content-type", "text/plain; charset=utf-8".into())],
+            body: Bytes::from_static(b"ok\n"),
+        },
+        _ => HttpReply {
+            status: 404,
+            headers: vec![("content-type", "text/plain; charset=utf-8".into())],
+            body: Bytes::from(format!("no such endpoint: {path}; the API is at /api\n")),
+        },
+    };
+    Ok(to_response(reply))
+}
+
+async fn api(
+    engine: &Engine,
+    limits: Limits,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> HttpReply {
+    let (parts, body) = match read_body(req, limits).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let header = |n: hyper::header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok());
+    let http_req = native::HttpRequest {
+        method: parts.method.as_str(),
+        query: parts.uri.query(),
+        content_type: header(hyper::header::CONTENT_TYPE),
+        authorization: header(hyper::header::AUTHORIZATION),
+        peer: peer.ip(),
+        body: &body,
+    };
+    let request = match native::decode(&http_req) {
+        Ok(r) => r,
+        Err(e) => return native::encode_error(e),
+    };
+    let command = request.command.clone();
+    let reply = engine.execute(request).await;
+    tracing::info!(
+        dialect = "native",
+        command = %command,
+        code = reply.outcome.code.number(),
+        request_id = reply.outcome.request_id.as_deref().unwrap_or(""),
+        replayed = reply.replayed,
+        "request"
+    );
+    native::encode(&reply)
+}

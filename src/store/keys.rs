@@ -1,0 +1,114 @@
+//! Key layout. Every listing is a prefix scan under one partner, so its cost depends on
+//! that partner's rows only, never on the size of the whole store.
+//!
+//! ```text
+//! P\0{login}                       partner record
+//! D\0{domain}                      login of the domain's owner (names are unique)
+//! d\0{login}\0{domain}             domain record
+//! x\0{login}\0{client#8}{domain}   domains of one client (empty value)
+//! C\0{client#8}                    login of the client's owner
+//! c\0{login}\0{client#8}           client record
+//! O\0{order#8}                     login of the order's owner
+//! o\0{login}\0{order#8}            order record
+//! l\0{login}\0{entry#8}            ledger entry
+//! r\0{login}\0{request-id}         idempotency record
+//! F\0{domain}                      id of the order in flight for the domain
+//! q\0{order#8}                     login, for every order not yet completed or failed
+//! N\0{counter}                     counters
+//! ```
+//! `#8` is a big-endian u64, so numeric order is key order. Logins, domain names and
+//! request-ids never contain a NUL byte.
+
+fn key(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    k.push(tag);
+    k.push(0);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+pub fn partner(login: &str) -> Vec<u8> {
+    key(b'P', &[login.as_bytes()])
+}
+pub fn partners() -> Vec<u8> {
+    key(b'P', &[])
+}
+pub fn domain_owner(domain: &str) -> Vec<u8> {
+    key(b'D', &[domain.as_bytes()])
+}
+pub fn domain(login: &str, domain: &str) -> Vec<u8> {
+    key(b'd', &[login.as_bytes(), domain.as_bytes()])
+}
+pub fn domains(login: &str) -> Vec<u8> {
+    key(b'd', &[login.as_bytes(), b""])
+}
+pub fn client_domain(login: &str, client: u64, domain: &str) -> Vec<u8> {
+    let mut k = client_domains(login, client);
+    k.extend_from_slice(domain.as_bytes());
+    k
+}
+pub fn client_domains(login: &str, client: u64) -> Vec<u8> {
+    key(b'x', &[login.as_bytes(), &client.to_be_bytes()])
+}
+pub fn client_owner(client: u64) -> Vec<u8> {
+    key(b'C', &[&client.to_be_bytes()])
+}
+pub fn client(login: &str, client: u64) -> Vec<u8> {
+    key(b'c', &[login.as_bytes(), &client.to_be_bytes()])
+}
+pub fn clients(login: &str) -> Vec<u8> {
+    key(b'c', &[login.as_bytes(), b""])
+}
+pub fn order_owner(order: u64) -> Vec<u8> {
+    key(b'O', &[&order.to_be_bytes()])
+}
+pub fn order(login: &str, order: u64) -> Vec<u8> {
+    key(b'o', &[login.as_bytes(), &order.to_be_bytes()])
+}
+pub fn orders(login: &str) -> Vec<u8> {
+    key(b'o', &[login.as_bytes(), b""])
+}
+pub fn ledger_entry(login: &str, entry: u64) -> Vec<u8> {
+    key(b'l', &[login.as_bytes(), &entry.to_be_bytes()])
+}
+pub fn ledger(login: &str) -> Vec<u8> {
+    key(b'l', &[login.as_bytes(), b""])
+}
+pub fn request(login: &str, request_id: &str) -> Vec<u8> {
+    key(b'r', &[login.as_bytes(), request_id.as_bytes()])
+}
+pub fn requests(login: &str) -> Vec<u8> {
+    key(b'r', &[login.as_bytes(), b""])
+}
+pub fn in_flight(domain: &str) -> Vec<u8> {
+    key(b'F', &[domain.as_bytes()])
+}
+pub fn in_flight_all() -> Vec<u8> {
+    key(b'F', &[])
+}
+pub fn open_order(order: u64) -> Vec<u8> {
+    key(b'q', &[&order.to_be_bytes()])
+}
+pub fn open_orders() -> Vec<u8> {
+    key(b'q', &[])
+}
+pub fn counter(name: &str) -> Vec<u8> {
+    key(b'N', &[name.as_bytes()])
+}
+
+/// The last 8 bytes of a key, as the id they encode.
+pub fn trailing_id(k: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&k[k.len() - 8..]);
+    u64::from_be_bytes(b)
+}
+
+/// What follows `prefix` in a key, as text.
+pub fn suffix_str(k: &[u8], prefix_len: usize) -> String {
+    String::from_utf8_lossy(&k[prefix_len..]).into_owned()
+}

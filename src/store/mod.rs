@@ -1,0 +1,401 @@
+//! The store: sled behind one narrow interface.
+//!
+//! All writes go through one committer thread. It takes every write job waiting in its
+//! queue, runs them one after the other against an overlay of the batch so far, applies
+//! the whole batch as one atomic sled batch, flushes once, and only then answers the
+//! jobs. So:
+//! - a job reads exactly the state the jobs before it left (no lost updates, no
+//!   overspending, without optimistic retries);
+//! - a job that fails leaves nothing behind (its own writes are dropped);
+//! - every acknowledged change is on disk, and concurrent changes share one flush
+//!   (group commit).
+//!
+//! Reads that do not decide a write go straight to sled from any task.
+
+pub mod keys;
+pub mod records;
+
+use crate::error::{Error, Result};
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+type Deliver = Box<dyn FnOnce(Result<()>) + Send>;
+type WriteJob = Box<dyn FnOnce(&mut Tx<'_>) -> Deliver + Send>;
+type ReadJob = Box<dyn FnOnce(&sled::Tree) + Send>;
+
+enum Job {
+    Write(WriteJob),
+    /// Runs between batches, on a state no half-applied batch can touch.
+    Quiet(ReadJob),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    state: sled::Tree,
+    jobs: mpsc::Sender<Job>,
+}
+
+/// The largest number of write jobs one batch takes, so one flush never waits for an
+/// unbounded queue.
+const MAX_BATCH: usize = 512;
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
+        let db = sled::Config::new()
+            .path(path.join("store"))
+            .cache_capacity(64 * 1024 * 1024)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    Error::internal(format!(
+                        "the store in {} is in use by another regway process",
+                        path.display()
+                    ))
+                }
+                e => Error::internal(format!("opening store in {}: {e}", path.display())),
+            })?;
+        let state = db.open_tree("state")?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let committer_db = db.clone();
+        let committer_state = state.clone();
+        std::thread::Builder::new()
+            .name("regway-committer".into())
+            .spawn(move || committer(committer_db, committer_state, rx))
+            .map_err(|e| Error::internal(format!("starting committer: {e}")))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                state,
+                jobs: tx,
+            }),
+        })
+    }
+
+    /// A tree of its own, for a component that keeps its own state in the same log
+    /// (the sandbox registry).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree> {
+        Ok(self.inner.db.open_tree(name)?)
+    }
+
+    pub fn db(&self) -> &sled::Db {
+        &self.inner.db
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        decode_opt(self.inner.state.get(key)?)
+    }
+
+    /// Records whose keys start with `prefix`, strictly after `after` (a full key) in
+    /// the direction of the scan. Cost depends on what is read, not on the store size.
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        newest_first: bool,
+    ) -> impl Iterator<Item = Result<(sled::IVec, T)>> + '_ {
+        let range = scan_range(prefix, after, newest_first);
+        let iter = self.inner.state.range(range);
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if newest_first
+        {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        iter.map(|r| {
+            let (k, v) = r?;
+            Ok((k, decode(&v)?))
+        })
+    }
+
+    /// Runs `f` in the committer, atomically with the other jobs of its batch, and
+    /// returns once its writes are flushed to disk. If `f` fails nothing it wrote is kept.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel::<Result<T>>();
+        let job: WriteJob = Box::new(move |tx: &mut Tx<'_>| {
+            let r = tx.run(f);
+            Box::new(move |committed: Result<()>| {
+                let _ = reply.send(committed.and(r));
+            })
+        });
+        self.inner
+            .jobs
+            .send(Job::Write(job))
+            .map_err(|_| Error::internal("committer is gone"))?;
+        rx.await
+            .map_err(|_| Error::internal("committer dropped a job"))?
+    }
+
+    /// Runs `f` on a quiet store: after every earlier write is applied and before any
+    /// later one. For checks that must see one consistent state (`verify`).
+    pub async fn quiet<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&QuietView<'_>) -> T + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel::<T>();
+        let job: ReadJob = Box::new(move |tree: &sled::Tree| {
+            let _ = reply.send(f(&QuietView { tree }));
+        });
+        self.inner
+            .jobs
+            .send(Job::Quiet(job))
+            .map_err(|_| Error::internal("committer is gone"))?;
+        rx.await
+            .map_err(|_| Error::internal("committer dropped a job"))
+    }
+
+    pub async fn flush(&self) -> Result<()> {
+        self.inner.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+fn scan_range(
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    newest_first: bool,
+) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
+    use std::ops::Bound::*;
+    let end = match prefix_end(prefix) {
+        Some(e) => Excluded(e),
+        None => Unbounded,
+    };
+    match (after, newest_first) {
+        (None, _) => (Included(prefix.to_vec()), end),
+        (Some(a), false) => (Excluded(a.to_vec()), end),
+        (Some(a), true) => (Included(prefix.to_vec()), Excluded(a.to_vec())),
+    }
+}
+
+/// The first key after every key that starts with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T> {
+    Ok(serde_json::from_slice(v)?)
+}
+
+fn decode_opt<T: DeserializeOwned>(v: Option<sled::IVec>) -> Result<Option<T>> {
+    v.map(|v| decode(&v)).transpose()
+}
+
+/// What a write job sees: the committed state, plus the writes of the jobs before it
+/// in this batch, plus its own.
+pub struct Tx<'a> {
+    tree: &'a sled::Tree,
+    batch: &'a mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    own: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Tx<'_> {
+    fn run<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.own.clear();
+        let r = f(self);
+        if r.is_ok() {
+            let own = std::mem::take(&mut self.own);
+            self.batch.extend(own);
+        } else {
+            self.own.clear();
+        }
+        r
+    }
+
+    pub fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.own.get(key).or_else(|| self.batch.get(key)) {
+            return Ok(v.clone());
+        }
+        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        self.get_raw(key)?.map(|v| decode(&v)).transpose()
+    }
+
+    pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
+        self.own.insert(key, Some(serde_json::to_vec(value)?));
+        Ok(())
+    }
+
+    pub fn remove(&mut self, key: Vec<u8>) {
+        self.own.insert(key, None);
+    }
+
+    /// Next value of a named counter (1, 2, 3, …), gapless and restart-safe.
+    pub fn next_id(&mut self, counter: &str) -> Result<u64> {
+        let key = keys::counter(counter);
+        let n: u64 = self.get(&key)?.unwrap_or(0) + 1;
+        self.put(key, &n)?;
+        Ok(n)
+    }
+}
+
+/// A consistent read-only view for [`Store::quiet`].
+pub struct QuietView<'a> {
+    tree: &'a sled::Tree,
+}
+
+impl QuietView<'_> {
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(sled::IVec, T)>> + '_ {
+        self.tree.scan_prefix(prefix).map(|r| {
+            let (k, v) = r?;
+            Ok((k, decode(&v)?))
+        })
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        decode_opt(self.tree.get(key)?)
+    }
+}
+
+fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>) {
+    let mut pending: Option<Job> = None;
+    loop {
+        let first = match pending.take() {
+            Some(j) => j,
+            None => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => break,
+            },
+        };
+        let first = match first {
+            Job::Quiet(f) => {
+                f(&tree);
+                continue;
+            }
+            Job::Write(w) => w,
+        };
+        let mut batch: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        let mut delivers: Vec<Deliver> = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            let mut tx = Tx {
+                tree: &tree,
+                batch: &mut batch,
+                own: BTreeMap::new(),
+            };
+            delivers.push(job(&mut tx));
+            if delivers.len() >= MAX_BATCH {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(Job::Write(w)) => next = Some(w),
+                Ok(q @ Job::Quiet(_)) => pending = Some(q),
+                Err(_) => {}
+            }
+        }
+        let result = commit(&db, &tree, batch);
+        for d in delivers {
+            d(result.clone());
+        }
+    }
+    let _ = db.flush();
+}
+
+fn commit(
+    db: &sled::Db,
+    tree: &sled::Tree,
+    batch: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut b = sled::Batch::default();
+    for (k, v) in batch {
+        match v {
+            Some(v) => b.insert(k, v),
+            None => b.remove(k),
+        }
+    }
+    tree.apply_batch(b)
+        .map_err(|e| Error::internal(format!("store write failed: {e}")))?;
+    db.flush()
+        .map_err(|e| Error::internal(format!("store flush failed: {e}")))?;
+    Ok(())
+}
+
+/// Point reads, from the committed store or from inside a write job alike.
+pub trait Read {
+    fn read<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>>;
+}
+
+impl Read for Store {
+    fn read<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        self.get(key)
+    }
+}
+
+impl Read for Tx<'_> {
+    fn read<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        self.get(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn failed_jobs_leave_nothing_and_batches_see_earlier_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut handles = Vec::new();
+        for i in 0..100u64 {
+            let s = store.clone();
+            handles.push(tokio::spawn(async move {
+                s.write(move |tx| {
+                    let n = tx.next_id("c")?;
+                    tx.put(format!("k{i}").into_bytes(), &n)?;
+                    if i % 2 == 0 {
+                        return Err(Error::billing("odd one out"));
+                    }
+                    Ok(n)
+                })
+                .await
+            }));
+        }
+        let mut ok = Vec::new();
+        for h in handles {
+            if let Ok(n) = h.await.unwrap() {
+                ok.push(n);
+            }
+        }
+        ok.sort();
+        assert_eq!(ok, (1..=50).collect::<Vec<u64>>());
+        let count = store.scan::<u64>(b"k", None, false).count();
+        assert_eq!(count, 50);
+    }
+
+    #[test]
+    fn prefix_end_handles_ff() {
+        assert_eq!(prefix_end(b"a\0"), Some(b"a\x01".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff"), None);
+    }
+}

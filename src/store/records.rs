@@ -1,0 +1,234 @@
+//! What the store keeps. Records are JSON, so a field added later reads old rows with
+//! its default.
+
+use crate::engine::money::Currency;
+use crate::outcome::Outcome;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Partner {
+    pub login: String,
+    /// argon2id PHC string; the password itself is never stored.
+    pub password_hash: String,
+    pub currency: Currency,
+    pub balance: Decimal,
+    pub credit_limit: Decimal,
+    #[serde(default)]
+    pub allow_ips: Vec<String>,
+    #[serde(default)]
+    pub suspended: bool,
+    pub created: DateTime<Utc>,
+    #[serde(default)]
+    pub clients: u64,
+    #[serde(default)]
+    pub domains: u64,
+    #[serde(default)]
+    pub orders: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DomainState {
+    Active,
+    Expired,
+}
+
+impl DomainState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainState::Active => "active",
+            DomainState::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Domain {
+    pub name: String,
+    pub client: String,
+    pub state: DomainState,
+    pub created: DateTime<Utc>,
+    pub expires: NaiveDate,
+    /// `host` or `host ip`, in the order given.
+    pub ns: Vec<String>,
+    pub delegated: bool,
+    pub auto_renew: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    Person,
+    Org,
+}
+
+impl ClientKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Person => "person",
+            ClientKind::Org => "org",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Client {
+    pub id: String,
+    pub number: u64,
+    pub kind: ClientKind,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub country: String,
+    pub address: String,
+    /// Optional fields (`x-…` parameters), kept as given.
+    #[serde(default)]
+    pub extra: std::collections::BTreeMap<String, String>,
+    pub created: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderState {
+    Accepted,
+    Submitted,
+    Completed,
+    Failed,
+    Unknown,
+}
+
+impl OrderState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Accepted => "accepted",
+            OrderState::Submitted => "submitted",
+            OrderState::Completed => "completed",
+            OrderState::Failed => "failed",
+            OrderState::Unknown => "unknown",
+        }
+    }
+    pub fn parse(s: &str) -> Option<OrderState> {
+        [
+            OrderState::Accepted,
+            OrderState::Submitted,
+            OrderState::Completed,
+            OrderState::Failed,
+            OrderState::Unknown,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+    pub fn is_terminal(self) -> bool {
+        matches!(self, OrderState::Completed | OrderState::Failed)
+    }
+}
+
+/// What an order asks of the upstream.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum OrderKind {
+    #[serde(rename = "domain.register")]
+    Register {
+        period: u32,
+        client: String,
+        ns: Vec<String>,
+        auto_renew: bool,
+    },
+    #[serde(rename = "domain.renew")]
+    Renew { period: u32, expires: NaiveDate },
+    #[serde(rename = "domain.set-ns")]
+    SetNs { ns: Vec<String> },
+}
+
+impl OrderKind {
+    pub fn command(&self) -> &'static str {
+        match self {
+            OrderKind::Register { .. } => "domain.register",
+            OrderKind::Renew { .. } => "domain.renew",
+            OrderKind::SetNs { .. } => "domain.set-ns",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Transition {
+    pub state: OrderState,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Order {
+    pub id: u64,
+    pub request_id: String,
+    pub domain: String,
+    pub kind: OrderKind,
+    /// What the order costs; zero for orders that move no money.
+    pub amount: Decimal,
+    pub currency: Currency,
+    pub state: OrderState,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub history: Vec<Transition>,
+    /// Why it failed, in words for the partner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Order {
+    pub fn set_state(&mut self, state: OrderState, at: DateTime<Utc>) {
+        self.state = state;
+        self.updated = at;
+        self.history.push(Transition { state, at });
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    Topup,
+    Charge,
+    Refund,
+    Adjustment,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Topup => "topup",
+            EntryKind::Charge => "charge",
+            EntryKind::Refund => "refund",
+            EntryKind::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// One line of the append-only ledger. `amount` is signed: charges are negative.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LedgerEntry {
+    pub id: u64,
+    pub time: DateTime<Utc>,
+    pub kind: EntryKind,
+    pub amount: Decimal,
+    pub balance_after: Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<u64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// What is kept of a request-id: the command it carried (canonical form, to tell a
+/// retry from a reuse) and its outcome once it has one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RequestRecord {
+    pub request_id: String,
+    pub command: String,
+    pub params: String,
+    pub created: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<u64>,
+    /// `None` while the order it started is still open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}

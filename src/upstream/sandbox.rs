@@ -1,0 +1,191 @@
+//! The sandbox: an in-process simulated registry, the default backend.
+//!
+//! It knows which names are taken (a configured list plus every name it registered),
+//! registers, renews and changes nameservers, and reports delegation. Its state lives
+//! in its own tree of the gateway's store, so it survives restarts and is written to
+//! the same log as the orders (a crash never leaves it ahead of what `lookup` can find).
+
+use super::{Backend, Done, UpstreamOrder, UpstreamResult};
+use crate::engine::clock::{add_years, Clock};
+use crate::engine::names::Name;
+use crate::error::{Code, Error, Result};
+use crate::store::records::OrderKind;
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+pub struct Sandbox {
+    tree: sled::Tree,
+    taken: HashSet<String>,
+    clock: Clock,
+    /// Serialises check-then-write on the registry; held for microseconds, never
+    /// across an await.
+    lock: Mutex<()>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RegistryDomain {
+    expires: NaiveDate,
+    ns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Performed {
+    Done {
+        expires: Option<NaiveDate>,
+        delegated: bool,
+    },
+    Failed {
+        code: Code,
+        reason: String,
+    },
+}
+
+fn domain_key(name: &str) -> Vec<u8> {
+    [b"n\0", name.as_bytes()].concat()
+}
+
+fn order_key(key: &str) -> Vec<u8> {
+    [b"k\0", key.as_bytes()].concat()
+}
+
+impl Sandbox {
+    pub fn new(tree: sled::Tree, taken: &[String], clock: Clock) -> Result<Sandbox> {
+        let mut set = HashSet::new();
+        for t in taken {
+            let n = crate::engine::names::parse_name("sandbox.taken", t)
+                .map_err(|e| Error::syntax(format!("sandbox.taken: {}", e.message)))?;
+            set.insert(n.ascii().to_string());
+        }
+        Ok(Sandbox {
+            tree,
+            taken: set,
+            clock,
+            lock: Mutex::new(()),
+        })
+    }
+
+    fn registered(&self, name: &str) -> Result<Option<RegistryDomain>> {
+        Ok(match self.tree.get(domain_key(name))? {
+            Some(v) => Some(serde_json::from_slice(&v)?),
+            None => None,
+        })
+    }
+
+    fn performed(&self, key: &str) -> Result<Option<Performed>> {
+        Ok(match self.tree.get(order_key(key))? {
+            Some(v) => Some(serde_json::from_slice(&v)?),
+            None => None,
+        })
+    }
+
+    fn perform(&self, order: &UpstreamOrder) -> Result<Performed> {
+        let name = &order.domain;
+        let fail = |code, reason: String| Ok(Performed::Failed { code, reason });
+        match &order.kind {
+            OrderKind::Register { period, ns, .. } => {
+                if self.taken.contains(name) || self.registered(name)?.is_some() {
+                    return fail(Code::Exists, format!("{name} is already registered"));
+                }
+                let expires = add_years(self.clock.today(), *period)
+                    .ok_or_else(|| Error::internal("date overflow"))?;
+                self.put_domain(
+                    name,
+                    &RegistryDomain {
+                        expires,
+                        ns: ns.clone(),
+                    },
+                )?;
+                Ok(Performed::Done {
+                    expires: Some(expires),
+                    delegated: !ns.is_empty(),
+                })
+            }
+            OrderKind::Renew { period, expires } => {
+                let Some(mut d) = self.registered(name)? else {
+                    return fail(Code::NotFound, format!("{name} is not registered"));
+                };
+                if d.expires != *expires {
+                    return fail(
+                        Code::NotRenewable,
+                        format!("{name} expires on {}, not on {expires}", d.expires),
+                    );
+                }
+                d.expires = add_years(d.expires, *period)
+                    .ok_or_else(|| Error::internal("date overflow"))?;
+                self.put_domain(name, &d)?;
+                Ok(Performed::Done {
+                    expires: Some(d.expires),
+                    delegated: !d.ns.is_empty(),
+                })
+            }
+            OrderKind::SetNs { ns } => {
+                let Some(mut d) = self.registered(name)? else {
+                    return fail(Code::NotFound, format!("{name} is not registered"));
+                };
+                d.ns = ns.clone();
+                self.put_domain(name, &d)?;
+                Ok(Performed::Done {
+                    expires: Some(d.expires),
+                    delegated: !d.ns.is_empty(),
+                })
+            }
+        }
+    }
+
+    fn put_domain(&self, name: &str, d: &RegistryDomain) -> Result<()> {
+        self.tree.insert(domain_key(name), serde_json::to_vec(d)?)?;
+        Ok(())
+    }
+}
+
+fn to_result(p: Performed) -> UpstreamResult {
+    match p {
+        Performed::Done { expires, delegated } => UpstreamResult::Done(Done {
+            expires,
+            delegated: Some(delegated),
+        }),
+        Performed::Failed { code, reason } => UpstreamResult::Failed { code, reason },
+    }
+}
+
+#[async_trait]
+impl Backend for Sandbox {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    async fn check(&self, names: &[Name]) -> Result<Vec<bool>> {
+        names
+            .iter()
+            .map(|n| Ok(!self.taken.contains(n.ascii()) && self.registered(n.ascii())?.is_none()))
+            .collect()
+    }
+
+    async fn submit(&self, order: &UpstreamOrder) -> UpstreamResult {
+        let r = (|| {
+            let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = self.performed(&order.key)? {
+                return Ok(p);
+            }
+            let p = self.perform(order)?;
+            self.tree
+                .insert(order_key(&order.key), serde_json::to_vec(&p)?)?;
+            Ok::<_, Error>(p)
+        })();
+        match r {
+            Ok(p) => to_result(p),
+            Err(e) => UpstreamResult::Unknown(format!("sandbox: {}", e.message)),
+        }
+    }
+
+    async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult {
+        match self.performed(&order.key) {
+            Ok(Some(p)) => to_result(p),
+            Ok(None) => UpstreamResult::NotFound,
+            Err(e) => UpstreamResult::Unknown(format!("sandbox: {}", e.message)),
+        }
+    }
+}
