@@ -1,0 +1,166 @@
+//! Test harness: a real gateway on 127.0.0.1:0 with a temporary data directory, a fixed
+//! clock (so dates and times in answers are known), and the demo partner.
+#![allow(dead_code)]
+
+use regway::app::{self, Running};
+use regway::config::Config;
+use std::path::{Path, PathBuf};
+
+/// The instant every test server lives at.
+pub const NOW: &str = "2026-01-15T10:00:00Z";
+pub const LOGIN: &str = "demo";
+pub const PASSWORD: &str = "demo-password";
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub url: String,
+    pub data: PathBuf,
+    pub client: reqwest::Client,
+    /// Keeps the temporary directory alive (None when the caller owns `data`).
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub replayed: bool,
+    pub retry_after: Option<String>,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Answer {
+    /// The `code` attribute of `<result>`.
+    pub fn code(&self) -> u16 {
+        let i = self.body.find("<result code=\"").expect("a <result> element") + 14;
+        self.body[i..i + 4].parse().expect("a four-digit code")
+    }
+
+    /// The value of the first `name="…"` attribute in the body.
+    pub fn attr(&self, name: &str) -> Option<String> {
+        let pat = format!(" {name}=\"");
+        let i = self.body.find(&pat)? + pat.len();
+        let j = self.body[i..].find('"')? + i;
+        Some(self.body[i..j].to_string())
+    }
+}
+
+/// The configuration every test server starts from.
+pub fn test_config(data: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.data = data.to_path_buf();
+    cfg.sandbox.clock = Some(NOW.parse().unwrap());
+    cfg
+}
+
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(f: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    f(&mut cfg);
+    let mut s = start_config(cfg).await;
+    s._dir = Some(dir);
+    s
+}
+
+pub async fn start_config(cfg: Config) -> TestServer {
+    let data = cfg.data.clone();
+    let running = app::start(cfg).await.expect("server starts");
+    TestServer {
+        url: format!("http://{}/api", running.addr),
+        running: Some(running),
+        data,
+        client: reqwest::Client::new(),
+        _dir: None,
+    }
+}
+
+async fn answer(resp: reqwest::Response) -> Answer {
+    let h = resp.headers().clone();
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(String::from);
+    Answer {
+        status: resp.status().as_u16(),
+        replayed: get("idempotent-replayed").as_deref() == Some("true"),
+        retry_after: get("retry-after"),
+        content_type: get("content-type").unwrap_or_default(),
+        body: resp.text().await.unwrap(),
+    }
+}
+
+impl TestServer {
+    /// A form request as the demo partner (HTTP Basic).
+    pub async fn form(&self, body: &str) -> Answer {
+        self.form_as(LOGIN, PASSWORD, body).await
+    }
+
+    pub async fn form_as(&self, login: &str, password: &str, body: &str) -> Answer {
+        let resp = self
+            .client
+            .post(&self.url)
+            .basic_auth(login, Some(password))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        answer(resp).await
+    }
+
+    /// An XML request as the demo partner (HTTP Basic).
+    pub async fn xml(&self, body: &str) -> Answer {
+        let resp = self
+            .client
+            .post(&self.url)
+            .basic_auth(LOGIN, Some(PASSWORD))
+            .header("content-type", "application/xml")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        answer(resp).await
+    }
+
+    /// Any request, as given.
+    pub async fn raw(&self, req: reqwest::RequestBuilder) -> Answer {
+        answer(req.send().await.unwrap()).await
+    }
+
+    /// Creates a client for the demo partner and returns its handle.
+    pub async fn client(&self, rid: &str) -> String {
+        let a = self
+            .form(&format!(
+                "command=client.create&request-id={rid}&type=person&name=Ivan+Petrov\
+                 &email=ivan%40example.net&phone=%2B7.4951234567&country=RU&address=Moscow"
+            ))
+            .await;
+        assert_eq!(a.code(), 1000, "{}", a.body);
+        a.attr("id").unwrap()
+    }
+
+    pub fn engine(&self) -> &regway::engine::Engine {
+        &self.running.as_ref().unwrap().engine
+    }
+
+    pub async fn verify(&self) -> regway::engine::operator::VerifyReport {
+        self.engine().verify().await.unwrap()
+    }
+
+    /// Stops gracefully and starts again on the same data directory.
+    pub async fn restart(mut self) -> TestServer {
+        let dir = self._dir.take();
+        self.running.take().unwrap().shutdown().await;
+        let mut s = start_config(test_config(&self.data)).await;
+        s._dir = dir;
+        s
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
