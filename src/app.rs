@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 /// Opens the store and builds the engine, without serving anything.
 pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
-    let store = Store::open(&cfg.data)?;
+    let store = Store::open_with(&cfg.data, cfg.store_max_batch)?;
     let clock = match cfg.sandbox.clock {
         Some(t) => Clock::Fixed(t),
         None => Clock::System,

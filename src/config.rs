@@ -37,6 +37,8 @@ pub struct Config {
     pub header_timeout_ms: u64,
     /// Time allowed to send the whole body.
     pub body_timeout_ms: u64,
+    /// Most writes one store flush may carry (group commit); 1 flushes every write alone.
+    pub store_max_batch: usize,
     pub demo: DemoConfig,
     /// Zones added to (or replacing, by name) the built-in catalogue.
     pub zones: BTreeMap<String, ZoneConfig>,
@@ -92,6 +94,7 @@ impl Default for Config {
             max_connections: 4096,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
+            store_max_batch: crate::store::DEFAULT_MAX_BATCH,
             demo: DemoConfig::default(),
             zones: BTreeMap::new(),
             builtin_zones: true,
@@ -178,6 +181,9 @@ impl Config {
         if let Some(v) = get("REGWAY_MAX_CONNECTIONS") {
             self.max_connections = parse("REGWAY_MAX_CONNECTIONS", &v)?;
         }
+        if let Some(v) = get("REGWAY_STORE_MAX_BATCH") {
+            self.store_max_batch = parse("REGWAY_STORE_MAX_BATCH", &v)?;
+        }
         if let Some(v) = get("REGWAY_DEMO_PASSWORD") {
             self.demo.password = v;
         }
@@ -211,6 +217,9 @@ impl Config {
                 "admin_listen {}: the operator channel listens on loopback only",
                 self.admin_listen
             )));
+        }
+        if self.store_max_batch == 0 || self.store_max_batch > 65536 {
+            return Err(Error::syntax("store_max_batch must be 1 to 65536"));
         }
         if self.max_body_bytes < 1024 || self.max_connections == 0 {
             return Err(Error::syntax(

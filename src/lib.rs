@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod bench;
 pub mod command;
 pub mod config;
 pub mod dialect;

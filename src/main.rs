@@ -49,6 +49,30 @@ enum Cmd {
     Partner(PartnerCmd),
     /// Check every balance against its ledger and the other rules on money and orders.
     Verify,
+    /// Measure the gateway against a bare hyper server, side by side (BENCHMARKS.md).
+    Bench {
+        /// Keep-alive connections driving each scenario.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Seconds per scenario (and again at half load with --half-load).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Scenarios to run, comma-separated [default: all].
+        #[arg(long, value_delimiter = ',')]
+        scenario: Vec<String>,
+        /// Pin the servers to CPU 0 with taskset (the load runs on the other CPUs).
+        #[arg(long)]
+        pin: bool,
+        /// Rerun each scenario open-loop at half its peak throughput and report p99.
+        #[arg(long)]
+        half_load: bool,
+    },
+    /// The bare hyper server `bench` compares against.
+    #[command(hide = true)]
+    BenchHello {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,8 +152,42 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Cmd::Bench {
+            concurrency,
+            seconds,
+            scenario,
+            pin,
+            half_load,
+        } => {
+            let scenarios = if scenario.is_empty() {
+                regway::bench::SCENARIOS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            } else {
+                scenario
+            };
+            let report = regway::bench::run(regway::bench::Options {
+                concurrency: concurrency.max(1),
+                seconds: seconds.clamp(0.5, 600.0),
+                scenarios,
+                pin,
+                half_load,
+            })
+            .await?;
+            print!("{report}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::BenchHello { addr } => {
+            regway::bench::hello(addr).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let cfg = load_config(&cli.global)?;
     match cli.command {
+        Cmd::Bench { .. } | Cmd::BenchHello { .. } => unreachable!("handled above"),
         Cmd::Serve { .. } => serve(cfg).await,
         Cmd::Partner(PartnerCmd::Add {
             login,

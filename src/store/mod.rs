@@ -44,12 +44,18 @@ struct Inner {
     jobs: mpsc::Sender<Job>,
 }
 
-/// The largest number of write jobs one batch takes, so one flush never waits for an
-/// unbounded queue.
-const MAX_BATCH: usize = 512;
+/// The default largest number of write jobs one batch takes, so one flush never waits
+/// for an unbounded queue.
+pub const DEFAULT_MAX_BATCH: usize = 512;
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with(path, DEFAULT_MAX_BATCH)
+    }
+
+    /// `max_batch` 1 turns group commit off: one flush per write (for measurements).
+    pub fn open_with(path: &Path, max_batch: usize) -> Result<Store> {
+        let max_batch = max_batch.max(1);
         std::fs::create_dir_all(path)
             .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
         let db = sled::Config::new()
@@ -72,7 +78,7 @@ impl Store {
         let committer_state = state.clone();
         std::thread::Builder::new()
             .name("regway-committer".into())
-            .spawn(move || committer(committer_db, committer_state, rx))
+            .spawn(move || committer(committer_db, committer_state, rx, max_batch))
             .map_err(|e| Error::internal(format!("starting committer: {e}")))?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -274,7 +280,7 @@ impl QuietView<'_> {
     }
 }
 
-fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>) {
+fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut pending: Option<Job> = None;
     loop {
         let first = match pending.take() {
@@ -301,7 +307,7 @@ fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>) {
                 own: BTreeMap::new(),
             };
             delivers.push(job(&mut tx));
-            if delivers.len() >= MAX_BATCH {
+            if delivers.len() >= max_batch {
                 break;
             }
             match rx.try_recv() {
