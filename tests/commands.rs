@@ -1,0 +1,1016 @@
+//! Every command of the native protocol over HTTP: its answer when it succeeds and its
+//! main refusals, with what each does (or does not do) to money and state.
+
+mod common;
+mod support;
+
+use common::{TestServer, LOGIN, PASSWORD};
+use support::*;
+
+async fn demo_with_client() -> (TestServer, String) {
+    let s = common::start().await;
+    let c = s.client("C-1").await;
+    assert_eq!(c, "1000/RW-P");
+    (s, c)
+}
+
+#[tokio::test]
+async fn balance_get_and_authentication() {
+    let s = common::start().await;
+    bounded(30, async {
+        let a = expect_http(s.form("command=balance.get").await, 1000);
+        assert_eq!(text(&a.body, "balance").unwrap(), "10000.00");
+        assert_eq!(elem(&a.body, "balance").get("currency"), "RUB");
+        assert_eq!(text(&a.body, "credit-limit").unwrap(), "0.00");
+        assert_eq!(text(&a.body, "available").unwrap(), "10000.00");
+        assert!(!a.replayed);
+
+        // The same through login/password fields instead of HTTP Basic.
+        let fields = s
+            .raw(
+                s.client
+                    .post(&s.url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("command=balance.get&login=demo&password=demo-password"),
+            )
+            .await;
+        assert_eq!(fields.body, a.body);
+
+        expect_http(
+            s.form_as(LOGIN, "wrong-password", "command=balance.get")
+                .await,
+            2200,
+        );
+        expect_http(
+            s.form_as("nobody", PASSWORD, "command=balance.get").await,
+            2200,
+        );
+        let anonymous = s
+            .raw(
+                s.client
+                    .post(&s.url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("command=balance.get"),
+            )
+            .await;
+        expect_http(anonymous, 2200);
+        // Credentials twice (Basic and fields) are refused, not guessed at.
+        expect_http(
+            s.form("command=balance.get&login=demo&password=demo-password")
+                .await,
+            2001,
+        );
+        expect_http(s.form("command=balance.get&extra=1").await, 2001);
+        expect_http(s.form("command=balance.fetch").await, 2000);
+        expect_http(s.form("request-id=R1").await, 2003);
+    })
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn domain_check_names_prices_and_limits() {
+    let (s, c) = demo_with_client().await;
+    bounded(30, async {
+        expect(register(&s, "R-own", "mine.ru", &c).await, 1000);
+        let a = expect_http(
+            s.form(
+                "command=domain.check&domain=free.ru&domain=taken.ru&domain=Example.COM\
+                 &domain=mine.ru&domain=free.io&domain=%D0%BF%D1%80%D0%B8%D0%BC%D0%B5%D1%80.%D1%80%D1%84\
+                 &domain=free.com",
+            )
+            .await,
+            1000,
+        );
+        let rows = elems(&a.body, "domain");
+        assert_eq!(rows.len(), 7, "{}", a.body);
+        let row = |n: &str| rows.iter().find(|r| r.get("name") == n).unwrap().clone();
+        let free = row("free.ru");
+        assert_eq!(free.get("available"), "true");
+        assert_eq!(free.get("price"), "590.00");
+        assert_eq!(free.get("currency"), "RUB");
+        assert_eq!(free.opt("reason"), None);
+        let taken = row("taken.ru");
+        assert_eq!(taken.get("available"), "false");
+        assert_eq!(taken.get("reason"), "registered");
+        // Answered in canonical (lower-case) form.
+        assert_eq!(row("example.com").get("available"), "false");
+        assert_eq!(row("mine.ru").get("available"), "false");
+        assert_eq!(row("mine.ru").get("reason"), "registered");
+        let io = row("free.io");
+        assert_eq!(io.get("available"), "false");
+        assert!(io.get("reason").contains("zone not offered"), "{io:?}");
+        assert_eq!(io.opt("price"), None);
+        let idn = row("xn--e1afmkfd.xn--p1ai");
+        assert_eq!(idn.get("unicode"), "пример.рф");
+        assert_eq!(idn.get("available"), "false");
+        assert_eq!(row("free.com").get("price"), "1290.00");
+        // The rows come back in the order asked.
+        let names: Vec<_> = rows.iter().map(|r| r.get("name").to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "free.ru",
+                "taken.ru",
+                "example.com",
+                "mine.ru",
+                "free.io",
+                "xn--e1afmkfd.xn--p1ai",
+                "free.com"
+            ]
+        );
+
+        let fifty: String = (0..50).map(|i| format!("&domain=n{i}.ru")).collect();
+        let a = expect_http(s.form(&format!("command=domain.check{fifty}")).await, 1000);
+        assert_eq!(elems(&a.body, "domain").len(), 50);
+        assert!(elems(&a.body, "domain")
+            .iter()
+            .all(|r| r.get("available") == "true"));
+        expect_http(
+            s.form(&format!("command=domain.check{fifty}&domain=n50.ru"))
+                .await,
+            2004,
+        );
+        expect_http(s.form("command=domain.check").await, 2003);
+        expect_http(s.form("command=domain.check&domain=bad_name.ru").await, 2005);
+        expect_http(s.form("command=domain.check&domain=").await, 2005);
+        // A read-only command needs no request-id and stores nothing under one given.
+        let before = snapshot(&s).await;
+        expect(
+            s.form("command=domain.check&request-id=CHK-1&domain=free.ru")
+                .await,
+            1000,
+        );
+        assert_eq!(snapshot(&s).await, before);
+        expect(
+            s.form("command=request.status&request-id=CHK-1").await,
+            2303,
+        );
+    })
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn domain_register_success_and_every_refusal() {
+    let (s, c) = demo_with_client().await;
+    bounded(60, async {
+        let a = expect_http(
+            s.form(&register_form(
+                "R1",
+                "alpha.ru",
+                &c,
+                "&ns=ns1.example.net&ns=ns2.example.net&auto-renew=true",
+            ))
+            .await,
+            1000,
+        );
+        assert_eq!(
+            a.body,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<response>\n  <result code=\"1000\">Command completed successfully</result>\n  <request-id>R1</request-id>\n  <data>\n    <domain name=\"alpha.ru\" expires=\"2027-01-15\" state=\"active\"/>\n    <order id=\"1\" state=\"completed\"/>\n    <charged currency=\"RUB\">590.00</charged>\n    <balance currency=\"RUB\">9410.00</balance>\n  </data>\n</response>\n"
+        );
+        assert!(!a.replayed);
+        let info = expect(s.form("command=domain.info&domain=alpha.ru").await, 1000);
+        let d = elem(&info.body, "domain");
+        assert_eq!(d.get("client"), c);
+        assert_eq!(d.get("expires"), "2027-01-15");
+        assert_eq!(d.get("created"), "2026-01-15T10:00:00Z");
+        assert_eq!(d.get("delegated"), "true");
+        assert_eq!(d.get("auto-renew"), "true");
+        let ns: Vec<_> = elems(&info.body, "ns")
+            .into_iter()
+            .map(|e| e.text.unwrap())
+            .collect();
+        assert_eq!(ns, ["ns1.example.net", "ns2.example.net"]);
+
+        // Without nameservers: allowed, not delegated. .com for 10 years costs ten.
+        let a = expect(register(&s, "R2", "beta.ru", &c).await, 1000);
+        assert_eq!(text(&a.body, "balance").unwrap(), "8820.00");
+        let d = elem(
+            &expect(s.form("command=domain.info&domain=beta.ru").await, 1000).body,
+            "domain",
+        );
+        assert_eq!(d.get("delegated"), "false");
+        assert_eq!(d.get("auto-renew"), "false");
+        s.engine().topup(LOGIN, "20000.00", "").await.unwrap();
+        let a = expect(
+            s.form(&register_form("R3", "gamma.com", &c, "&period=10"))
+                .await,
+            1000,
+        );
+        assert_eq!(elem(&a.body, "domain").get("expires"), "2036-01-15");
+        assert_eq!(text(&a.body, "charged").unwrap(), "12900.00");
+        assert_eq!(text(&a.body, "balance").unwrap(), "15920.00");
+
+        // Glue: an IP only for a host inside the domain, and required there.
+        let glue = "&ns=ns1.delta.ru+192.0.2.1&ns=ns2.example.net";
+        expect(s.form(&register_form("R4", "delta.ru", &c, glue)).await, 1000);
+        let d = expect(s.form("command=domain.info&domain=delta.ru").await, 1000);
+        assert_eq!(text(&d.body, "ns").unwrap(), "ns1.delta.ru 192.0.2.1");
+
+        let before = snapshot(&s).await;
+        let refusals: Vec<(&str, String, u16)> = vec![
+            (
+                "glue missing",
+                register_form("X1", "eps.ru", &c, "&ns=ns1.eps.ru&ns=ns2.example.net"),
+                2306,
+            ),
+            (
+                "glue outside",
+                register_form(
+                    "X2",
+                    "eps.ru",
+                    &c,
+                    "&ns=ns1.example.net+192.0.2.1&ns=ns2.example.net",
+                ),
+                2306,
+            ),
+            (
+                "bad glue address",
+                register_form("X3", "eps.ru", &c, "&ns=ns1.eps.ru+999.1.1.1&ns=ns2.example.net"),
+                2005,
+            ),
+            (
+                "one nameserver",
+                register_form("X4", "eps.ru", &c, "&ns=ns1.example.net"),
+                2306,
+            ),
+            (
+                "fourteen nameservers",
+                register_form(
+                    "X5",
+                    "eps.ru",
+                    &c,
+                    &(1..=14).map(|i| format!("&ns=ns{i}.example.net")).collect::<String>(),
+                ),
+                2306,
+            ),
+            (
+                "a nameserver twice",
+                register_form("X6", "eps.ru", &c, "&ns=ns1.example.net&ns=NS1.example.net"),
+                2306,
+            ),
+            ("two years of .ru", register_form("X7", "eps.ru", &c, "&period=2"), 2004),
+            ("period 0", register_form("X8", "eps.com", &c, "&period=0"), 2004),
+            ("period 11", register_form("X9", "eps.com", &c, "&period=11"), 2004),
+            ("unknown zone", register_form("X10", "eps.io", &c, ""), 2306),
+            ("below a zone", register_form("X11", "www.eps.ru", &c, ""), 2306),
+            ("missing client", register_form("X12", "eps.ru", "9999/RW-P", ""), 2303),
+            ("malformed client", register_form("X13", "eps.ru", "RW-9999", ""), 2005),
+            (
+                "no client",
+                "command=domain.register&request-id=X14&domain=eps.ru".into(),
+                2003,
+            ),
+            (
+                "no domain",
+                format!("command=domain.register&request-id=X15&client={}", enc(&c)),
+                2003,
+            ),
+            (
+                "no request-id",
+                format!("command=domain.register&domain=eps.ru&client={}", enc(&c)),
+                2003,
+            ),
+            ("bad request-id", register_form("X%20Y", "eps.ru", &c, ""), 2005),
+            ("bad auto-renew", register_form("X16", "eps.ru", &c, "&auto-renew=yes"), 2005),
+            ("already ours", register_form("X17", "alpha.ru", &c, ""), 2302),
+        ];
+        for (what, body, code) in &refusals {
+            let a = s.form(body).await;
+            assert_eq!(a.code(), *code, "{what}: {}", a.body);
+            assert_eq!(a.status, http_of(*code), "{what}");
+        }
+        assert_eq!(snapshot(&s).await, before, "a refused register changed state");
+
+        // Another partner's client: 2201, nothing charged to anyone.
+        add_partner(&s, "other", "other-password", Some("5000.00")).await;
+        let theirs = client_as(&s, "other", "other-password", "OC-1").await;
+        let before = snapshot(&s).await;
+        expect_http(register(&s, "X18", "eps.ru", &theirs).await, 2201);
+        assert_eq!(snapshot(&s).await, before);
+        assert_eq!(balance_as(&s, "other", "other-password").await, "5000.00");
+        // And another partner's domain: 2302 for the registrant who comes second.
+        let a = s
+            .form_as("other", "other-password", &register_form("O1", "alpha.ru", &theirs, ""))
+            .await;
+        expect_http(a, 2302);
+        assert_eq!(balance_as(&s, "other", "other-password").await, "5000.00");
+
+        // A name the registry holds: accepted, charged, refunded in the same write.
+        let a = expect_http(register(&s, "R5", "taken.ru", &c).await, 2302);
+        let o = elem(&a.body, "order");
+        assert_eq!(o.get("state"), "failed");
+        assert_eq!(o.get("amount"), "590.00");
+        assert!(o.get("reason").contains("already registered"), "{o:?}");
+        let after = snapshot(&s).await;
+        assert_eq!(after.balance, before.balance, "a failed order is refunded");
+        assert_eq!(after.ledger_entries, before.ledger_entries + 2);
+        let l = ledger(&s).await;
+        assert_eq!(l[0].get("kind"), "refund");
+        assert_eq!(l[0].get("amount"), "590.00");
+        assert_eq!(l[1].get("kind"), "charge");
+        assert_eq!(l[1].get("amount"), "-590.00");
+        assert_eq!(l[0].get("order"), l[1].get("order"));
+        assert_eq!(l[0].get("order"), o.get("id"));
+
+        // Not enough money: 2104, nothing charged, and the request-id stays free.
+        add_partner(&s, "poor", "poor-password", Some("100.00")).await;
+        let pc = client_as(&s, "poor", "poor-password", "PC-1").await;
+        let a = s
+            .form_as("poor", "poor-password", &register_form("P1", "poor.ru", &pc, ""))
+            .await;
+        expect_http(a, 2104);
+        assert_eq!(balance_as(&s, "poor", "poor-password").await, "100.00");
+        assert!(s.verify().await.problems.is_empty());
+    })
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn domain_renew_names_the_current_expiry() {
+    let (s, c) = demo_with_client().await;
+    bounded(60, async {
+        s.engine().topup(LOGIN, "100000.00", "").await.unwrap();
+        expect(register(&s, "R1", "renew.ru", &c).await, 1000);
+        let a = expect_http(
+            s.form(
+                "command=domain.renew&request-id=N1&domain=renew.ru&period=1&expires=2027-01-15",
+            )
+            .await,
+            1000,
+        );
+        assert_eq!(elem(&a.body, "domain").get("expires"), "2028-01-15");
+        assert_eq!(text(&a.body, "charged").unwrap(), "590.00");
+        assert_eq!(text(&a.body, "balance").unwrap(), "108820.00");
+        let info = expect(s.form("command=domain.info&domain=renew.ru").await, 1000);
+        assert_eq!(elem(&info.body, "domain").get("expires"), "2028-01-15");
+
+        let before = snapshot(&s).await;
+        // The same renew again under a new request-id names the old date: refused.
+        let a = expect_http(
+            s.form(
+                "command=domain.renew&request-id=N2&domain=renew.ru&period=1&expires=2027-01-15",
+            )
+            .await,
+            2105,
+        );
+        assert!(a.body.contains("2028-01-15"), "{}", a.body);
+        // The horizon: .com 9 years, then 2 more would reach past 10 years from now.
+        assert_eq!(snapshot(&s).await, before);
+        expect(
+            s.form(&register_form("R2", "far.com", &c, "&period=9"))
+                .await,
+            1000,
+        );
+        let before = snapshot(&s).await;
+        let a = expect_http(
+            s.form("command=domain.renew&request-id=N3&domain=far.com&period=2&expires=2035-01-15")
+                .await,
+            2105,
+        );
+        assert!(a.body.contains("too early"), "{}", a.body);
+        for (body, code) in [
+            // .ru renews for one year only.
+            (
+                "command=domain.renew&request-id=N4&domain=renew.ru&period=2&expires=2028-01-15",
+                2004,
+            ),
+            (
+                "command=domain.renew&request-id=N5&domain=renew.ru&period=1",
+                2003,
+            ),
+            (
+                "command=domain.renew&request-id=N6&domain=renew.ru&period=1&expires=2028-1-15",
+                2005,
+            ),
+            (
+                "command=domain.renew&request-id=N7&domain=renew.ru&period=1&expires=2028-02-30",
+                2005,
+            ),
+            (
+                "command=domain.renew&request-id=N8&domain=nobody.ru&period=1&expires=2027-01-15",
+                2303,
+            ),
+            (
+                "command=domain.renew&request-id=N9&domain=renew.io&period=1&expires=2027-01-15",
+                2306,
+            ),
+            (
+                "command=domain.renew&request-id=N10&domain=far.com&period=11&expires=2035-01-15",
+                2004,
+            ),
+        ] {
+            let a = s.form(body).await;
+            assert_eq!(a.code(), code, "{body}: {}", a.body);
+        }
+        assert_eq!(snapshot(&s).await, before, "a refused renew changed state");
+        // Exactly up to the horizon is allowed.
+        let a = expect(
+            s.form(
+                "command=domain.renew&request-id=N11&domain=far.com&period=1&expires=2035-01-15",
+            )
+            .await,
+            1000,
+        );
+        assert_eq!(elem(&a.body, "domain").get("expires"), "2036-01-15");
+        assert_eq!(text(&a.body, "charged").unwrap(), "1490.00");
+
+        // Another partner's domain.
+        add_partner(&s, "other", "other-password", Some("5000.00")).await;
+        let a = s
+            .form_as(
+                "other",
+                "other-password",
+                "command=domain.renew&request-id=N1&domain=renew.ru&period=1&expires=2028-01-15",
+            )
+            .await;
+        expect_http(a, 2201);
+        assert_eq!(balance_as(&s, "other", "other-password").await, "5000.00");
+        assert!(s.verify().await.problems.is_empty());
+    })
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn domain_set_ns_and_set_autorenew() {
+    let (s, c) = demo_with_client().await;
+    bounded(30, async {
+        expect(register(&s, "R1", "ns.ru", &c).await, 1000);
+        let before = snapshot(&s).await;
+        let a = expect_http(
+            s.form("command=domain.set-ns&request-id=S1&domain=ns.ru&ns=ns1.ns.ru+192.0.2.7&ns=dns.example.org")
+                .await,
+            1000,
+        );
+        let d = elem(&a.body, "domain");
+        assert_eq!(d.get("name"), "ns.ru");
+        assert_eq!(d.get("delegated"), "true");
+        let ns: Vec<_> = elems(&a.body, "ns")
+            .into_iter()
+            .map(|e| e.text.unwrap())
+            .collect();
+        assert_eq!(ns, ["ns1.ns.ru 192.0.2.7", "dns.example.org"]);
+        // An order that moves no money: no ledger entry, balance unchanged.
+        let after = snapshot(&s).await;
+        assert_eq!(after.balance, before.balance);
+        assert_eq!(after.ledger_entries, before.ledger_entries);
+        assert_eq!(after.orders, before.orders + 1);
+        let o = expect(s.form("command=order.info&request-id=S1").await, 1000);
+        assert_eq!(elem(&o.body, "order").get("command"), "domain.set-ns");
+        assert_eq!(elem(&o.body, "order").get("amount"), "0.00");
+
+        let before = snapshot(&s).await;
+        for (body, code) in [
+            ("command=domain.set-ns&request-id=S2&domain=ns.ru&ns=ns1.example.net", 2306),
+            ("command=domain.set-ns&request-id=S3&domain=ns.ru", 2003),
+            ("command=domain.set-ns&request-id=S4&domain=ns.ru&ns=ns1.ns.ru&ns=ns2.example.net", 2306),
+            ("command=domain.set-ns&request-id=S5&domain=none.ru&ns=a.example.net&ns=b.example.net", 2303),
+            ("command=domain.set-autorenew&request-id=A1&domain=ns.ru", 2003),
+            ("command=domain.set-autorenew&request-id=A2&domain=ns.ru&auto-renew=1", 2005),
+            ("command=domain.set-autorenew&request-id=A3&domain=none.ru&auto-renew=true", 2303),
+        ] {
+            let a = s.form(body).await;
+            assert_eq!(a.code(), code, "{body}: {}", a.body);
+        }
+        assert_eq!(snapshot(&s).await, before);
+
+        let a = expect_http(
+            s.form("command=domain.set-autorenew&request-id=A4&domain=ns.ru&auto-renew=true")
+                .await,
+            1000,
+        );
+        assert_eq!(elem(&a.body, "domain").get("auto-renew"), "true");
+        let info = expect(s.form("command=domain.info&domain=ns.ru").await, 1000);
+        assert_eq!(elem(&info.body, "domain").get("auto-renew"), "true");
+        assert_eq!(snapshot(&s).await, before, "the flag moves no money");
+        let a = expect(
+            s.form("command=domain.set-autorenew&request-id=A5&domain=NS.RU&auto-renew=false")
+                .await,
+            1000,
+        );
+        assert_eq!(elem(&a.body, "domain").get("auto-renew"), "false");
+    })
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn domain_info_and_list_filters_and_paging() {
+    let (s, c1) = demo_with_client().await;
+    bounded(60, async {
+        s.engine().topup(LOGIN, "100000.00", "").await.unwrap();
+        let c2 = s.client("C-2").await;
+        let mut names = Vec::new();
+        for i in 0..13 {
+            let name = format!("list{i:02}.ru");
+            let c = if i % 3 == 0 { &c2 } else { &c1 };
+            let extra = if i % 4 == 0 { "&auto-renew=true" } else { "" };
+            expect(
+                s.form(&register_form(&format!("L{i}"), &name, c, extra))
+                    .await,
+                1000,
+            );
+            names.push(name);
+        }
+        expect(register(&s, "L-x", "other-name.com", &c1).await, 1000);
+        expect(register(&s, "L-idn", "пример-тест.рф", &c1).await, 1000);
+
+        let info = expect_http(s.form("command=domain.info&domain=LIST03.ru").await, 1000);
+        let d = elem(&info.body, "domain");
+        assert_eq!(d.get("name"), "list03.ru");
+        assert_eq!(d.get("client"), c2);
+        assert_eq!(d.get("state"), "active");
+        assert_eq!(d.get("auto-renew"), "false");
+        let idn = expect(
+            s.form(&format!(
+                "command=domain.info&domain={}",
+                enc("пример-тест.рф")
+            ))
+            .await,
+            1000,
+        );
+        assert_eq!(elem(&idn.body, "domain").get("unicode"), "пример-тест.рф");
+        expect_http(s.form("command=domain.info&domain=nobody.ru").await, 2303);
+        expect_http(s.form("command=domain.info").await, 2003);
+        add_partner(&s, "other", "other-password", None).await;
+        let a = s
+            .form_as(
+                "other",
+                "other-password",
+                "command=domain.info&domain=list01.ru",
+            )
+            .await;
+        expect_http(a, 2201);
+        // Another partner sees none of them in its list.
+        let a = s
+            .form_as("other", "other-password", "command=domain.list")
+            .await;
+        assert!(elems(&expect(a, 1000).body, "domain").is_empty());
+
+        let all = |rows: &[El]| -> Vec<String> {
+            rows.iter().map(|r| r.get("name").to_string()).collect()
+        };
+        let (rows, pages) = walk(&s, "domain.list", "&limit=2", "domain").await;
+        let mut expected: Vec<String> = names.clone();
+        expected.push("other-name.com".into());
+        expected.push("xn----itbbjuqhdlic.xn--p1ai".into());
+        expected.sort();
+        let got = all(&rows);
+        assert_eq!(got, expected, "every domain once, in order, no gaps");
+        assert_eq!(pages, 8);
+        // One page holding everything has no next-cursor.
+        let a = expect(s.form("command=domain.list&limit=15").await, 1000);
+        assert_eq!(elems(&a.body, "domain").len(), 15);
+        assert_eq!(text(&a.body, "next-cursor"), None);
+
+        // Filters, also while paging.
+        let (rows, _) = walk(
+            &s,
+            "domain.list",
+            &format!("&limit=1&client={}", enc(&c2)),
+            "domain",
+        )
+        .await;
+        let want: Vec<String> = (0..13)
+            .filter(|i| i % 3 == 0)
+            .map(|i| format!("list{i:02}.ru"))
+            .collect();
+        assert_eq!(all(&rows), want);
+        let (rows, _) = walk(&s, "domain.list", "&limit=2&auto-renew=true", "domain").await;
+        let want: Vec<String> = (0..13)
+            .filter(|i| i % 4 == 0)
+            .map(|i| format!("list{i:02}.ru"))
+            .collect();
+        assert_eq!(all(&rows), want);
+        let (rows, _) = walk(
+            &s,
+            "domain.list",
+            &format!("&limit=2&auto-renew=false&client={}", enc(&c2)),
+            "domain",
+        )
+        .await;
+        assert_eq!(all(&rows), ["list03.ru", "list06.ru", "list09.ru"]);
+        let (rows, _) = walk(&s, "domain.list", "&limit=3&match=ST1", "domain").await;
+        assert_eq!(all(&rows), ["list10.ru", "list11.ru", "list12.ru"]);
+        let (rows, _) = walk(
+            &s,
+            "domain.list",
+            &format!("&match={}", enc("тест")),
+            "domain",
+        )
+        .await;
+        assert_eq!(all(&rows), ["xn----itbbjuqhdlic.xn--p1ai"]);
+        let (rows, _) = walk(&s, "domain.list", "&state=active&limit=4", "domain").await;
+        assert_eq!(rows.len(), 15);
+        let (rows, _) = walk(&s, "domain.list", "&state=expired", "domain").await;
+        assert!(rows.is_empty());
+        let (rows, _) = walk(&s, "domain.list", "&match=zzz", "domain").await;
+        assert!(rows.is_empty());
+        for (body, code) in [
+            ("command=domain.list&state=gone", 2005),
+            ("command=domain.list&limit=0", 2004),
+            ("command=domain.list&limit=1001", 2004),
+            ("command=domain.list&limit=ten", 2005),
+            ("command=domain.list&client=nobody", 2005),
+            ("command=domain.list&auto-renew=maybe", 2005),
+            ("command=domain.list&cursor=", 2005),
+        ] {
+            let a = s.form(body).await;
+            assert_eq!(a.code(), code, "{body}: {}", a.body);
+        }
+    })
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn client_create_info_and_list() {
+    let s = common::start().await;
+    bounded(30, async {
+        let a = expect_http(
+            s.form(
+                "command=client.create&request-id=K1&type=org&name=OOO+Romashka\
+                 &email=info%40romashka.ru&phone=%2B7+495+123-45-67&country=RU\
+                 &address=Moscow%2C+Tverskaya+1&x-inn=7701234567&x-kpp=770101001",
+            )
+            .await,
+            1000,
+        );
+        let cl = elem(&a.body, "client");
+        assert_eq!(cl.get("id"), "1000/RW-P");
+        assert_eq!(cl.get("type"), "org");
+        assert_eq!(cl.get("created"), "2026-01-15T10:00:00Z");
+        assert_eq!(text(&a.body, "name").unwrap(), "OOO Romashka");
+        assert_eq!(text(&a.body, "address").unwrap(), "Moscow, Tverskaya 1");
+        let extra = elems(&a.body, "extra");
+        assert_eq!(extra.len(), 2);
+        assert_eq!(extra[0].get("name"), "x-inn");
+        assert_eq!(extra[0].text.as_deref(), Some("7701234567"));
+        let info = expect_http(s.form("command=client.info&client=1000/RW-P").await, 1000);
+        // Same client, same element as create answered.
+        assert_eq!(
+            &info.body[info.body.find("<client").unwrap()..],
+            &a.body[a.body.find("<client").unwrap()..]
+        );
+        for i in 2..=7 {
+            s.client(&format!("K{i}")).await;
+        }
+
+        let before = snapshot(&s).await;
+        for (what, body, code) in [
+            ("bad type", "command=client.create&request-id=KX1&type=robot&name=A&email=a%40b.ru&phone=%2B7.4951234567&country=RU&address=M", 2005),
+            ("bad email", "command=client.create&request-id=KX2&type=person&name=A&email=a.b.ru&phone=%2B7.4951234567&country=RU&address=M", 2005),
+            ("bad phone", "command=client.create&request-id=KX3&type=person&name=A&email=a%40b.ru&phone=84951234567&country=RU&address=M", 2005),
+            ("bad country", "command=client.create&request-id=KX4&type=person&name=A&email=a%40b.ru&phone=%2B7.4951234567&country=ru&address=M", 2005),
+            ("no name", "command=client.create&request-id=KX5&type=person&email=a%40b.ru&phone=%2B7.4951234567&country=RU&address=M", 2003),
+            ("blank name", "command=client.create&request-id=KX6&type=person&name=+&email=a%40b.ru&phone=%2B7.4951234567&country=RU&address=M", 2005),
+            ("bad extra", "command=client.create&request-id=KX7&type=person&name=A&email=a%40b.ru&phone=%2B7.4951234567&country=RU&address=M&x-INN=1", 2001),
+            ("no request-id", "command=client.create&type=person&name=A&email=a%40b.ru&phone=%2B7.4951234567&country=RU&address=M", 2003),
+        ] {
+            let a = s.form(body).await;
+            assert_eq!(a.code(), code, "{what}: {}", a.body);
+        }
+        assert_eq!(snapshot(&s).await, before);
+
+        expect_http(s.form("command=client.info&client=9999/RW-P").await, 2303);
+        expect_http(s.form("command=client.info&client=1000").await, 2005);
+        expect_http(s.form("command=client.info").await, 2003);
+        add_partner(&s, "other", "other-password", None).await;
+        let a = s
+            .form_as("other", "other-password", "command=client.info&client=1000/RW-P")
+            .await;
+        expect_http(a, 2201);
+        let a = s.form_as("other", "other-password", "command=client.list").await;
+        assert!(elems(&expect(a, 1000).body, "client").is_empty());
+
+        let (rows, pages) = walk(&s, "client.list", "&limit=3", "client").await;
+        let ids: Vec<_> = rows.iter().map(|r| r.get("id").to_string()).collect();
+        let want: Vec<_> = (1000..1007).map(|n| format!("{n}/RW-P")).collect();
+        assert_eq!(ids, want);
+        assert_eq!(pages, 3);
+        let (rows, _) = walk(&s, "client.list", "&match=romashka", "client").await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].get("id"), "1000/RW-P");
+        let (rows, _) = walk(&s, "client.list", "&match=1003%2F", "client").await;
+        assert_eq!(rows.len(), 1);
+        expect_http(s.form("command=client.list&cursor=abc").await, 2005);
+    })
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn orders_ledger_and_request_status() {
+    let (s, c) = demo_with_client().await;
+    bounded(60, async {
+        expect(register(&s, "R1", "one.ru", &c).await, 1000);
+        expect(register(&s, "R2", "taken.ru", &c).await, 2302);
+        expect(register(&s, "R3", "two.ru", &c).await, 1000);
+        expect(
+            s.form("command=domain.renew&request-id=R4&domain=one.ru&expires=2027-01-15")
+                .await,
+            1000,
+        );
+        expect(
+            s.form("command=domain.set-ns&request-id=R5&domain=two.ru&ns=a.example.net&ns=b.example.net")
+                .await,
+            1000,
+        );
+
+        // order.info by id and by request-id give the same answer.
+        let by_id = expect_http(s.form("command=order.info&order=1").await, 1000);
+        let by_rid = expect_http(s.form("command=order.info&request-id=R1").await, 1000);
+        let data = |b: &str| b[b.find("<data>").unwrap()..].to_string();
+        assert_eq!(data(&by_id.body), data(&by_rid.body));
+        assert_eq!(text(&by_rid.body, "request-id").as_deref(), Some("R1"));
+        let o = elem(&by_id.body, "order");
+        assert_eq!(o.get("id"), "1");
+        assert_eq!(o.get("command"), "domain.register");
+        assert_eq!(o.get("domain"), "one.ru");
+        assert_eq!(o.get("state"), "completed");
+        assert_eq!(o.get("amount"), "590.00");
+        assert_eq!(o.get("currency"), "RUB");
+        assert_eq!(o.get("request-id"), "R1");
+        assert_eq!(o.get("created"), "2026-01-15T10:00:00Z");
+        let states: Vec<_> = elems(&by_id.body, "transition")
+            .into_iter()
+            .map(|t| t.get("state").to_string())
+            .collect();
+        assert_eq!(states, ["accepted", "submitted", "completed"]);
+        let failed = expect(s.form("command=order.info&request-id=R2").await, 1000);
+        assert_eq!(elem(&failed.body, "order").get("state"), "failed");
+        expect_http(s.form("command=order.info&order=999").await, 2303);
+        expect_http(s.form("command=order.info&request-id=NOPE").await, 2303);
+        // A request-id that placed no order (client.create) has no order either.
+        expect_http(s.form("command=order.info&request-id=C-1").await, 2303);
+        expect_http(s.form("command=order.info&order=1&request-id=R1").await, 2001);
+        expect_http(s.form("command=order.info").await, 2003);
+        expect_http(s.form("command=order.info&order=x1").await, 2005);
+        add_partner(&s, "other", "other-password", None).await;
+        let a = s
+            .form_as("other", "other-password", "command=order.info&order=1")
+            .await;
+        expect_http(a, 2201);
+        let a = s
+            .form_as("other", "other-password", "command=order.info&request-id=R1")
+            .await;
+        expect_http(a, 2303);
+
+        // order.list: newest first, filters, paging.
+        let ids = |rows: &[El]| -> Vec<String> {
+            rows.iter().map(|r| r.get("id").to_string()).collect()
+        };
+        let (rows, pages) = walk(&s, "order.list", "&limit=2", "order").await;
+        assert_eq!(ids(&rows), ["5", "4", "3", "2", "1"]);
+        assert_eq!(pages, 3);
+        let (rows, _) = walk(&s, "order.list", "&state=failed", "order").await;
+        assert_eq!(ids(&rows), ["2"]);
+        let (rows, _) = walk(&s, "order.list", "&type=domain.register&limit=1", "order").await;
+        assert_eq!(ids(&rows), ["3", "2", "1"]);
+        let (rows, _) = walk(&s, "order.list", "&type=domain.register&state=completed", "order").await;
+        assert_eq!(ids(&rows), ["3", "1"]);
+        let (rows, _) = walk(&s, "order.list", "&type=domain.renew", "order").await;
+        assert_eq!(ids(&rows), ["4"]);
+        let (rows, _) = walk(&s, "order.list", "&type=domain.set-ns", "order").await;
+        assert_eq!(ids(&rows), ["5"]);
+        let (rows, _) = walk(&s, "order.list", "&state=unknown", "order").await;
+        assert!(rows.is_empty());
+        expect_http(s.form("command=order.list&state=done").await, 2005);
+        expect_http(s.form("command=order.list&type=client.create").await, 2005);
+        let a = s.form_as("other", "other-password", "command=order.list").await;
+        assert!(elems(&expect(a, 1000).body, "order").is_empty());
+
+        // ledger.list: newest first; the balance is the sum of the entries.
+        let (rows, pages) = walk(&s, "ledger.list", "&limit=2", "entry").await;
+        let kinds: Vec<_> = rows.iter().map(|r| r.get("kind").to_string()).collect();
+        assert_eq!(kinds, ["charge", "charge", "refund", "charge", "charge", "topup"]);
+        assert_eq!(pages, 3);
+        let top = rows.last().unwrap();
+        assert_eq!(top.get("amount"), "10000.00");
+        assert_eq!(top.get("note"), "demo starting balance");
+        assert_eq!(top.opt("order"), None);
+        let mut sum = 0;
+        for r in rows.iter().rev() {
+            sum += cents(r.get("amount"));
+            assert_eq!(cents(r.get("balance-after")), sum, "{r:?}");
+            assert_eq!(r.get("time"), "2026-01-15T10:00:00Z");
+        }
+        assert_eq!(sum, cents(&balance(&s).await));
+        assert_eq!(balance(&s).await, "8230.00");
+        let orders_of: Vec<_> = rows.iter().map(|r| r.opt("order").unwrap_or("-")).collect();
+        assert_eq!(orders_of, ["4", "3", "2", "2", "1", "-"]);
+        expect_http(s.form("command=ledger.list&limit=0").await, 2004);
+
+        // request.status: the stored answer of an earlier request.
+        let st = expect_http(s.form("command=request.status&request-id=R1").await, 1000);
+        let r = elem(&st.body, "request");
+        assert_eq!(r.get("request-id"), "R1");
+        assert_eq!(r.get("command"), "domain.register");
+        assert_eq!(r.get("state"), "done");
+        assert_eq!(r.get("order"), "1");
+        // The stored response is inside, with its own result.
+        let codes: Vec<_> = elems(&st.body, "result")
+            .into_iter()
+            .map(|e| e.get("code").to_string())
+            .collect();
+        assert_eq!(codes, ["1000", "1000"]);
+        assert_eq!(elems(&st.body, "charged")[0].text.as_deref(), Some("590.00"));
+        let st = expect(s.form("command=request.status&request-id=R2").await, 1000);
+        let codes: Vec<_> = elems(&st.body, "result")
+            .into_iter()
+            .map(|e| e.get("code").to_string())
+            .collect();
+        assert_eq!(codes, ["1000", "2302"]);
+        let st = expect(s.form("command=request.status&request-id=C-1").await, 1000);
+        let r = elem(&st.body, "request");
+        assert_eq!(r.get("command"), "client.create");
+        assert_eq!(r.get("state"), "done");
+        assert_eq!(r.opt("order"), None);
+        expect_http(s.form("command=request.status&request-id=UNKNOWN").await, 2303);
+        expect_http(s.form("command=request.status").await, 2003);
+        expect_http(s.form("command=request.status&request-id=a+b").await, 2005);
+        let a = s
+            .form_as("other", "other-password", "command=request.status&request-id=R1")
+            .await;
+        expect_http(a, 2303);
+        assert!(s.verify().await.problems.is_empty());
+    })
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn get_only_for_read_only_commands() {
+    let (s, c) = demo_with_client().await;
+    bounded(30, async {
+        expect(register(&s, "R1", "get.ru", &c).await, 1000);
+        let get = |q: String| {
+            s.raw(
+                s.client
+                    .get(format!("{}?{q}", s.url))
+                    .basic_auth(LOGIN, Some(PASSWORD)),
+            )
+        };
+        let post = s.form("command=balance.get").await;
+        let a = expect_http(get("command=balance.get".into()).await, 1000);
+        assert_eq!(a.body, post.body);
+        for q in [
+            "command=domain.check&domain=free.ru&domain=taken.ru",
+            "command=domain.info&domain=get.ru",
+            "command=domain.list&limit=5",
+            "command=client.info&client=1000%2FRW-P",
+            "command=client.list",
+            "command=order.info&order=1",
+            "command=order.info&request-id=R1",
+            "command=order.list",
+            "command=ledger.list",
+            "command=request.status&request-id=R1",
+        ] {
+            let g = get(q.to_string()).await;
+            let p = s.form(q).await;
+            assert_eq!(g.code(), 1000, "GET {q}: {}", g.body);
+            assert_eq!(g.body, p.body, "GET and POST differ for {q}");
+        }
+
+        let before = snapshot(&s).await;
+        for q in [
+            format!("command=domain.register&request-id=G1&domain=get2.ru&client={}", enc(&c)),
+            "command=domain.renew&request-id=G2&domain=get.ru&expires=2027-01-15".into(),
+            "command=domain.set-ns&request-id=G3&domain=get.ru&ns=a.example.net&ns=b.example.net".into(),
+            "command=domain.set-autorenew&request-id=G4&domain=get.ru&auto-renew=true".into(),
+            "command=client.create&request-id=G5&type=person&name=A&email=a%40b.ru&phone=%2B7.4951234567&country=RU&address=M".into(),
+        ] {
+            let g = get(q.clone()).await;
+            assert_eq!(g.code(), 2001, "GET {q}: {}", g.body);
+            assert_eq!(g.status, 400);
+        }
+        assert_eq!(snapshot(&s).await, before, "a GET changed state");
+        // The request-ids refused over GET are still free.
+        let a = expect(
+            s.form(&register_form("G1", "get2.ru", &c, "")).await,
+            1000,
+        );
+        assert!(!a.replayed);
+        // Parameters of a POST go in the body; other methods are refused.
+        let q = s
+            .raw(
+                s.client
+                    .post(format!("{}?command=balance.get", s.url))
+                    .basic_auth(LOGIN, Some(PASSWORD))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(""),
+            )
+            .await;
+        expect_http(q, 2001);
+        let put = s
+            .raw(
+                s.client
+                    .put(&s.url)
+                    .basic_auth(LOGIN, Some(PASSWORD))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("command=balance.get"),
+            )
+            .await;
+        expect_http(put, 2001);
+    })
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn form_and_xml_give_the_same_bytes() {
+    let (s, c) = demo_with_client().await;
+    bounded(30, async {
+        expect(register(&s, "R1", "same.ru", &c).await, 1000);
+        let cases: Vec<(String, String)> = vec![
+            ("command=balance.get".into(), "<request command=\"balance.get\"/>".into()),
+            (
+                "command=domain.check&domain=free.ru&domain=taken.ru&domain=%D0%BF%D1%80%D0%B8%D0%BC%D0%B5%D1%80.%D1%80%D1%84".into(),
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<request command=\"domain.check\">\n  <domain>free.ru</domain>\n  <domain>taken.ru</domain>\n  <domain>пример.рф</domain>\n</request>".into(),
+            ),
+            (
+                "command=domain.info&domain=same.ru".into(),
+                "<request><command>domain.info</command><domain>same.ru</domain></request>".into(),
+            ),
+            (
+                "command=domain.list&limit=1".into(),
+                "<request command=\"domain.list\"><limit>1</limit></request>".into(),
+            ),
+            (
+                "command=order.info&request-id=R1".into(),
+                "<request command=\"order.info\" request-id=\"R1\"/>".into(),
+            ),
+            (
+                "command=request.status&request-id=R1".into(),
+                "<request command=\"request.status\"><request-id>R1</request-id></request>".into(),
+            ),
+            (
+                "command=ledger.list".into(),
+                "<request command=\"ledger.list\"></request>".into(),
+            ),
+            (
+                format!("command=client.info&client={}", enc(&c)),
+                format!("<request command=\"client.info\"><client>{c}</client></request>"),
+            ),
+            // Failures too.
+            (
+                "command=domain.info&domain=nobody.ru".into(),
+                "<request command=\"domain.info\"><domain>nobody.ru</domain></request>".into(),
+            ),
+            (
+                "command=domain.check&domain=bad_name.ru".into(),
+                "<request command=\"domain.check\"><domain>bad_name.ru</domain></request>".into(),
+            ),
+            (
+                format!("command=domain.register&request-id=X1&domain=same2.ru&period=2&client={}", enc(&c)),
+                format!("<request command=\"domain.register\" request-id=\"X1\"><domain>same2.ru</domain><period>2</period><client>{c}</client></request>"),
+            ),
+            (
+                "command=order.list&state=odd".into(),
+                "<request command=\"order.list\"><state>odd</state></request>".into(),
+            ),
+        ];
+        for (form, xml) in &cases {
+            let f = s.form(form).await;
+            let x = s.xml(xml).await;
+            assert_eq!(f.status, x.status, "{form}");
+            assert_eq!(f.body, x.body, "form and XML differ for {form}");
+        }
+        // XML sent as text/xml, and credentials as child elements.
+        let creds = s
+            .raw(
+                s.client
+                    .post(&s.url)
+                    .header("content-type", "text/xml; charset=utf-8")
+                    .body("<request command=\"balance.get\"><login>demo</login><password>demo-password</password></request>"),
+            )
+            .await;
+        assert_eq!(creds.body, s.form("command=balance.get").await.body);
+
+        // A mutating command in form, repeated in XML: the same request.
+        let f = expect(
+            s.form(&register_form(
+                "X2",
+                "both.ru",
+                &c,
+                "&ns=ns1.both.ru+192.0.2.1&ns=ns2.example.net&auto-renew=true",
+            ))
+            .await,
+            1000,
+        );
+        let x = s
+            .xml(&format!(
+                "<request command=\"domain.register\" request-id=\"X2\"><domain>BOTH.ru</domain>\
+                 <client>{c}</client><ns>ns1.both.ru 192.0.2.1</ns><ns>ns2.example.net</ns>\
+                 <period>1</period><auto-renew>true</auto-renew></request>"
+            ))
+            .await;
+        assert!(x.replayed, "{}", x.body);
+        assert_eq!(x.body, f.body);
+    })
+    .await;
+    s.stop().await;
+}
