@@ -31,7 +31,11 @@ pub struct Answer {
 impl Answer {
     /// The `code` attribute of `<result>`.
     pub fn code(&self) -> u16 {
-        let i = self.body.find("<result code=\"").expect("a <result> element") + 14;
+        let i = self
+            .body
+            .find("<result code=\"")
+            .expect("a <result> element")
+            + 14;
         self.body[i..i + 4].parse().expect("a four-digit code")
     }
 
