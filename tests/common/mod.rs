@@ -50,10 +50,12 @@ impl Answer {
 
 /// The configuration every test server starts from.
 pub fn test_config(data: &Path) -> Config {
-    let mut cfg = Config::default();
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.admin_listen = "127.0.0.1:0".parse().unwrap();
-    cfg.data = data.to_path_buf();
+    let mut cfg = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_listen: "127.0.0.1:0".parse().unwrap(),
+        data: data.to_path_buf(),
+        ..Config::default()
+    };
     cfg.sandbox.clock = Some(NOW.parse().unwrap());
     cfg
 }
