@@ -233,7 +233,7 @@ async fn errors() {
         (format!("[request]\nlogin: demo\npassword: demo-password\naction: register_domain\n\n[domain]\nclient: {client}\ndomain: a.ru\n"), 402),
         // Client fields: unknown client type, bad e-mail.
         (format!("{}\n[client]\nclient-type: ИП\n", head("create_client", "T7")), 402),
-        (format!("{}", head("create_client", "T8") + &PERSON.replace("ivan@example.ru", "not-an-email")), 402),
+        (head("create_client", "T8") + &PERSON.replace("ivan@example.ru", "not-an-email"), 402),
         // Objects that are not there.
         (format!("{}\n[domain]\ndomain: nobody.ru\nnserver: a.example.net\nnserver: b.example.net\n", head("update_domain", "T9")), 404),
         (format!("{}\n[domain]\nclient: 9999/RW-P\ndomain: a.ru\n", head("register_domain", "T10")), 404),
