@@ -55,6 +55,9 @@ pub enum Data {
     Domains {
         rows: Vec<Domain>,
         next_cursor: Option<String>,
+        /// How many domains match in all, when the request asked (`total=true`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<u64>,
     },
     Client(Box<Client>),
     Clients {

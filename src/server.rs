@@ -5,7 +5,7 @@
 //! the body is read past it). Shutdown is graceful: stop accepting, let requests in
 //! flight finish, then flush the store.
 
-use crate::dialect::{native, HttpReply};
+use crate::dialect::{mastername, namecheap, native, HttpReply};
 use crate::engine::Engine;
 use crate::error::Error;
 use bytes::Bytes;
@@ -96,16 +96,17 @@ fn with_status(mut r: HttpReply, status: u16) -> HttpReply {
     r
 }
 
+/// Reads the body within the limits; on failure, the error and its HTTP status.
 async fn read_body(
     req: Request<Incoming>,
     limits: Limits,
-) -> Result<(http::request::Parts, Bytes), HttpReply> {
+) -> Result<(http::request::Parts, Bytes), (Error, u16)> {
     let too_large = || {
-        with_status(
-            native::encode_error(Error::syntax(format!(
+        (
+            Error::syntax(format!(
                 "the body is larger than {} bytes",
                 limits.max_body_bytes
-            ))),
+            )),
             413,
         )
     };
@@ -120,19 +121,14 @@ async fn read_body(
     let (parts, body) = req.into_parts();
     let limited = Limited::new(body, limits.max_body_bytes);
     match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
-        Err(_) => Err(with_status(
-            native::encode_error(Error::syntax("the body was not received in time")),
-            408,
-        )),
+        Err(_) => Err((Error::syntax("the body was not received in time"), 408)),
         Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
             Err(too_large())
         }
-        Ok(Err(_)) => Err(native::encode_error(Error::syntax(
-            "the body could not be read",
-        ))),
+        Ok(Err(_)) => Err((Error::syntax("the body could not be read"), 400)),
         Ok(Ok(c)) => Ok((parts, c.to_bytes())),
     }
 }
@@ -146,6 +142,8 @@ async fn handle(
     let path = req.uri().path().to_string();
     let reply = match path.as_str() {
         "/api" => api(&engine, limits, peer, req).await,
+        "/partner_gateway" => partner_gateway(&engine, limits, peer, req).await,
+        "/xml.response" => xml_response(&engine, limits, peer, req).await,
         "/healthz" => HttpReply {
             status: 200,
             headers: vec![("content-type", "text/plain; charset=utf-8".into())],
@@ -168,7 +166,7 @@ async fn api(
 ) -> HttpReply {
     let (parts, body) = match read_body(req, limits).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err((e, status)) => return with_status(native::encode_error(e), status),
     };
     let header = |n: hyper::header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok());
     let http_req = native::HttpRequest {
@@ -194,4 +192,64 @@ async fn api(
         "request"
     );
     native::encode(&reply)
+}
+
+/// The MasterName partner gateway (`protocol/mastername.md`). Its clients read the
+/// status line, not the HTTP status: a body that cannot be read still gets one.
+async fn partner_gateway(
+    engine: &Engine,
+    limits: Limits,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> HttpReply {
+    let (parts, body) = match read_body(req, limits).await {
+        Ok(x) => x,
+        Err((e, status)) => return with_status(mastername::encode_error(e), status),
+    };
+    let content_type = parts
+        .headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let http_req = mastername::HttpRequest {
+        method: parts.method.as_str(),
+        content_type,
+        peer: peer.ip(),
+        body: &body,
+    };
+    let reply = mastername::handle(engine, &http_req).await;
+    tracing::info!(dialect = "mastername", "request");
+    reply
+}
+
+/// The Namecheap-compatible API (`protocol/namecheap.md`): HTTP 200 even for errors.
+async fn xml_response(
+    engine: &Engine,
+    limits: Limits,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> HttpReply {
+    let started = std::time::Instant::now();
+    let (parts, body) = match read_body(req, limits).await {
+        Ok(x) => x,
+        Err((e, status)) => {
+            let body = namecheap::envelope(None, Err(e.into()), started);
+            return HttpReply {
+                status,
+                headers: vec![("content-type", "text/xml; charset=utf-8".into())],
+                body: Bytes::from(body),
+            };
+        }
+    };
+    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
+    let http_req = namecheap::HttpRequest {
+        method: parts.method.as_str(),
+        query: parts.uri.query(),
+        content_type: header("content-type"),
+        idempotency_key: header("idempotency-key"),
+        peer: peer.ip(),
+        body: &body,
+    };
+    let reply = namecheap::handle(engine, &http_req).await;
+    tracing::info!(dialect = "namecheap", "request");
+    reply
 }

@@ -48,6 +48,12 @@ pub struct DomainList {
     pub auto_renew: Option<bool>,
     pub limit: usize,
     pub cursor: Option<String>,
+    /// Matching rows to skip (after the cursor, if any): page numbers for dialects
+    /// whose clients page by number.
+    pub offset: usize,
+    /// Count every matching row and answer the count. It walks all the partner's
+    /// domains (or the client's), so it is asked for, never implied.
+    pub total: bool,
 }
 
 impl DomainList {
@@ -65,6 +71,8 @@ impl DomainList {
         };
         let auto_renew = p.bool_opt("auto-renew")?;
         let (limit, cursor) = p.page()?;
+        let offset = p.u32_in("offset", Some(0), 0, 1_000_000)? as usize;
+        let total = p.bool_opt("total")?.unwrap_or(false);
         Ok(DomainList {
             matching,
             client,
@@ -72,6 +80,8 @@ impl DomainList {
             auto_renew,
             limit,
             cursor,
+            offset,
+            total,
         })
     }
 
@@ -121,8 +131,35 @@ impl DomainList {
                 )
             }
         };
-        let rows = rows.filter(|r| r.as_ref().map_or(true, |d| self.keep(d)));
-        let (rows, next_cursor) = super::page(rows, self.limit, |d: &Domain| d.name.clone())?;
-        Ok(Outcome::ok(Data::Domains { rows, next_cursor }))
+        let mut rows = rows.filter(|r| r.as_ref().map_or(true, |d| self.keep(d)));
+        let mut skipped = 0u64;
+        while skipped < self.offset as u64 {
+            match rows.next() {
+                Some(r) => {
+                    r?;
+                    skipped += 1;
+                }
+                None => break,
+            }
+        }
+        let (page, next_cursor) = super::page(&mut rows, self.limit, |d: &Domain| d.name.clone())?;
+        let total = if self.total {
+            // `page` read one row past the page when it set a cursor.
+            let mut n = skipped + page.len() as u64 + u64::from(next_cursor.is_some());
+            if next_cursor.is_some() {
+                for r in rows {
+                    r?;
+                    n += 1;
+                }
+            }
+            Some(n)
+        } else {
+            None
+        };
+        Ok(Outcome::ok(Data::Domains {
+            rows: page,
+            next_cursor,
+            total,
+        }))
     }
 }

@@ -9,6 +9,15 @@ use percent_encoding::percent_decode;
 pub const MAX_FIELDS: usize = 1000;
 
 pub fn parse(input: &[u8]) -> Result<Vec<(String, String)>> {
+    parse_bytes(input)?
+        .into_iter()
+        .map(|(k, v)| Ok((k, utf8(v)?)))
+        .collect()
+}
+
+/// Like [`parse`], but the values stay bytes, for dialects whose text is in another
+/// charset. Names must still be UTF-8.
+pub fn parse_bytes(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     for pair in input.split(|b| *b == b'&') {
         if pair.is_empty() {
@@ -21,22 +30,24 @@ pub fn parse(input: &[u8]) -> Result<Vec<(String, String)>> {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &b""[..]),
         };
-        let k = decode(k)?;
+        let k = utf8(decode(k))?;
         if k.is_empty() {
             return Err(Error::syntax("a field without a name"));
         }
-        let v = decode(v)?;
-        out.push((k, v));
+        out.push((k, decode(v)));
     }
     Ok(out)
 }
 
-fn decode(raw: &[u8]) -> Result<String> {
+fn decode(raw: &[u8]) -> Vec<u8> {
     let plus: Vec<u8> = raw
         .iter()
         .map(|b| if *b == b'+' { b' ' } else { *b })
         .collect();
-    let bytes: Vec<u8> = percent_decode(&plus).collect();
+    percent_decode(&plus).collect()
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| Error::syntax("form field is not valid UTF-8"))
 }
 

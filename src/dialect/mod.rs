@@ -3,7 +3,10 @@
 //! never touches the store, money or the upstream.
 
 pub mod form;
+pub mod mastername;
+pub mod namecheap;
 pub mod native;
+pub mod steps;
 pub mod xml;
 
 use bytes::Bytes;

@@ -95,6 +95,7 @@ pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
     Ok(Request {
         credentials,
         peer: req.peer,
+        declared_ip: None,
         command: env.command.unwrap_or_default(),
         request_id: env.request_id,
         params,
@@ -275,7 +276,13 @@ fn data(d: &Data) -> Vec<El> {
         Data::Domains {
             rows,
             next_cursor: c,
-        } => rows.iter().map(domain).chain(next_cursor(c)).collect(),
+            total,
+        } => rows
+            .iter()
+            .map(domain)
+            .chain(next_cursor(c))
+            .chain(total.map(|t| El::new("total").text(t)))
+            .collect(),
         Data::Client(c) => vec![client(c)],
         Data::Clients {
             rows,

@@ -41,6 +41,9 @@ pub struct Engine {
 pub struct Request {
     pub credentials: Option<Credentials>,
     pub peer: IpAddr,
+    /// An address the caller says it acts for (the Namecheap dialect's `ClientIp`).
+    /// When set, it must pass the partner's allow-list as well as `peer`.
+    pub declared_ip: Option<IpAddr>,
     pub command: String,
     pub request_id: Option<String>,
     pub params: Params,
@@ -112,7 +115,7 @@ impl Engine {
 
     async fn run(&self, req: Request) -> Result<Reply> {
         let partner = self
-            .authenticate(req.credentials.as_ref(), req.peer)
+            .authenticate(req.credentials.as_ref(), req.peer, req.declared_ip)
             .await?;
         let mut params = req.params;
         let command = Command::parse(&req.command, &mut params, req.request_id.as_deref())?;
@@ -157,7 +160,12 @@ impl Engine {
         }
     }
 
-    async fn authenticate(&self, cred: Option<&Credentials>, peer: IpAddr) -> Result<Partner> {
+    async fn authenticate(
+        &self,
+        cred: Option<&Credentials>,
+        peer: IpAddr,
+        declared: Option<IpAddr>,
+    ) -> Result<Partner> {
         let cred = cred.ok_or_else(|| {
             Error::new(
                 crate::error::Code::Auth,
@@ -174,10 +182,12 @@ impl Engine {
         if partner.suspended {
             return Err(Error::forbidden("partner account is suspended"));
         }
-        if !auth::ip_allowed(&partner, peer) {
-            return Err(Error::forbidden(format!(
-                "requests from {peer} are not allowed for this partner"
-            )));
+        for ip in std::iter::once(peer).chain(declared) {
+            if !auth::ip_allowed(&partner, ip) {
+                return Err(Error::forbidden(format!(
+                    "requests from {ip} are not allowed for this partner"
+                )));
+            }
         }
         Ok(partner)
     }

@@ -1,0 +1,645 @@
+//! The MasterName partner gateway (`protocol/mastername.md`): `POST /partner_gateway`
+//! with one form field `request` holding INI-like text, CP1251 unless the
+//! Content-Type says `charset=utf-8`; the answer is text in the same charset.
+//!
+//! ```text
+//! [request]
+//! login: demo
+//! password: demo-password
+//! action: create_client
+//! request-id: C1
+//!
+//! [client]
+//! client-type: ФИЗЛИЦО
+//! …
+//!
+//! status: 200 Request accepted
+//! request-id: C1
+//! ```
+
+use super::steps::{field, renew_from_current, Caller, Fields};
+use super::{form, HttpReply};
+use crate::engine::{Engine, Reply};
+use crate::error::{Code, Error};
+use crate::outcome::{Data, Outcome};
+use bytes::Bytes;
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1251};
+use std::net::IpAddr;
+
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub content_type: Option<&'a str>,
+    pub peer: IpAddr,
+    pub body: &'a [u8],
+}
+
+/// A MasterName status: the number and the text that always follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Accepted = 200,
+    Processing = 201,
+    Done = 202,
+    Failed = 203,
+    BadFormat = 400,
+    Auth = 401,
+    BadData = 402,
+    Forbidden = 403,
+    NotFound = 404,
+    CannotExecute = 405,
+    Internal = 500,
+}
+
+impl Status {
+    fn text(self) -> &'static str {
+        match self {
+            Status::Accepted => "Request accepted",
+            Status::Processing => "Request is being processed",
+            Status::Done => "Done",
+            Status::Failed => "Request failed",
+            Status::BadFormat => "Bad request format",
+            Status::Auth => "Authentication error",
+            Status::BadData => "Error in request data",
+            Status::Forbidden => "Access forbidden",
+            Status::NotFound => "Object not found",
+            Status::CannotExecute => "Request cannot be executed",
+            Status::Internal => "Internal error",
+        }
+    }
+
+    /// The status for an engine result code (errors only).
+    pub fn of(code: Code) -> Status {
+        match code {
+            Code::Completed | Code::Pending => Status::Accepted,
+            Code::UnknownCommand | Code::Syntax => Status::BadFormat,
+            Code::Missing | Code::Range | Code::ValueSyntax | Code::Policy => Status::BadData,
+            Code::Auth => Status::Auth,
+            Code::Forbidden => Status::Forbidden,
+            Code::NotFound => Status::NotFound,
+            Code::Billing
+            | Code::NotRenewable
+            | Code::Exists
+            | Code::StatusProhibits
+            | Code::RequestIdReused
+            | Code::RateLimited => Status::CannotExecute,
+            Code::Failed => Status::Internal,
+        }
+    }
+}
+
+/// An answer being written: `key: value` lines, the status first, the request-id last
+/// (so that no line a client matches with its newline is ever the last one).
+struct Answer {
+    status: Status,
+    lines: Vec<(&'static str, String)>,
+    request_id: Option<String>,
+}
+
+impl Answer {
+    fn new(status: Status) -> Answer {
+        Answer {
+            status,
+            lines: Vec::new(),
+            request_id: None,
+        }
+    }
+
+    fn line(mut self, k: &'static str, v: impl ToString) -> Answer {
+        // A value never spans lines.
+        let v = v.to_string().replace(['\r', '\n'], " ");
+        self.lines.push((k, v));
+        self
+    }
+
+    fn error(e: &Error) -> Answer {
+        Answer::new(Status::of(e.code)).line("error", &e.message)
+    }
+
+    fn text(&self) -> String {
+        let mut s = format!("status: {} {}\n", self.status as u16, self.status.text());
+        for (k, v) in &self.lines {
+            s.push_str(&format!("{k}: {v}\n"));
+        }
+        if let Some(r) = &self.request_id {
+            s.push_str(&format!("request-id: {r}\n"));
+        }
+        s
+    }
+}
+
+/// The charset of the request, and of its answer.
+#[derive(Clone, Copy)]
+struct Charset(&'static Encoding);
+
+impl Charset {
+    fn name(self) -> &'static str {
+        if self.0 == UTF_8 {
+            "utf-8"
+        } else {
+            "windows-1251"
+        }
+    }
+}
+
+fn reply(a: &Answer, cs: Charset) -> HttpReply {
+    // Text the charset cannot carry becomes a numeric character reference (`&#…;`).
+    let text = a.text();
+    let (bytes, _, _) = cs.0.encode(&text);
+    HttpReply {
+        status: 200,
+        headers: vec![("content-type", format!("text/plain; charset={}", cs.name()))],
+        body: Bytes::from(bytes.into_owned()),
+    }
+}
+
+/// An answer for a failure found before the request could be decoded.
+pub fn encode_error(e: Error) -> HttpReply {
+    reply(&Answer::error(&e), Charset(WINDOWS_1251))
+}
+
+/// One section: `[name]` then `key: value` lines, in order.
+#[derive(Debug)]
+pub struct Section {
+    pub name: String,
+    pub fields: Fields,
+}
+
+fn bad_format(msg: impl Into<String>) -> Error {
+    Error::syntax(msg)
+}
+
+/// Parses the INI-like text. A blank line ends a section; keys may repeat; a value may
+/// be empty; a key outside a section, a line without `:` or a section given twice is
+/// refused.
+pub fn parse_text(text: &str) -> Result<Vec<Section>, Error> {
+    let mut sections: Vec<Section> = Vec::new();
+    let mut open = false;
+    for (n, raw) in text.split('\n').enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
+        let n = n + 1;
+        if line.is_empty() {
+            open = false;
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[') {
+            let name = name
+                .strip_suffix(']')
+                .ok_or_else(|| bad_format(format!("line {n}: a section header is [name]")))?
+                .trim()
+                .to_string();
+            if sections.iter().any(|s| s.name == name) {
+                return Err(bad_format(format!(
+                    "line {n}: section [{name}] given twice"
+                )));
+            }
+            sections.push(Section {
+                name,
+                fields: Vec::new(),
+            });
+            open = true;
+            continue;
+        }
+        let (k, v) = line
+            .split_once(':')
+            .ok_or_else(|| bad_format(format!("line {n}: expected `key: value`")))?;
+        let k = k.trim();
+        let ok = !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(bad_format(format!("line {n}: {k:?} is not a key")));
+        }
+        let section = match (open, sections.last_mut()) {
+            (true, Some(s)) => s,
+            _ => return Err(bad_format(format!("line {n}: {k} is outside a section"))),
+        };
+        section.fields.push((k.to_string(), v.trim().to_string()));
+    }
+    Ok(sections)
+}
+
+/// Decodes the HTTP request into its sections and the charset of the answer.
+fn decode(req: &HttpRequest<'_>) -> Result<(Vec<Section>, Charset), (Error, Charset)> {
+    let mut cs = Charset(WINDOWS_1251);
+    let ct = req.content_type.unwrap_or("");
+    let mut parts = ct.split(';').map(str::trim);
+    let mime = parts.next().unwrap_or("").to_ascii_lowercase();
+    for p in parts {
+        if let Some((k, v)) = p.split_once('=') {
+            if k.trim().eq_ignore_ascii_case("charset") {
+                let v = v.trim().trim_matches('"').to_ascii_lowercase();
+                cs = match v.as_str() {
+                    "utf-8" | "utf8" => Charset(UTF_8),
+                    "windows-1251" | "cp1251" => Charset(WINDOWS_1251),
+                    _ => {
+                        return Err((
+                            bad_format(format!("charset {v}: windows-1251 or utf-8")),
+                            cs,
+                        ))
+                    }
+                };
+            }
+        }
+    }
+    let fail = |e: Error| (e, cs);
+    if req.method != "POST" {
+        return Err(fail(bad_format(format!(
+            "method {}: the gateway takes POST",
+            req.method
+        ))));
+    }
+    if mime != "application/x-www-form-urlencoded" {
+        return Err(fail(bad_format(
+            "Content-Type: application/x-www-form-urlencoded with one field, request",
+        )));
+    }
+    let fields = form::parse_bytes(req.body).map_err(fail)?;
+    let mut text = None;
+    for (k, v) in fields {
+        if k != "request" {
+            return Err(fail(bad_format(format!(
+                "unknown form field {k:?}: the command goes in the field request"
+            ))));
+        }
+        if text.replace(v).is_some() {
+            return Err(fail(bad_format("the field request is given twice")));
+        }
+    }
+    let bytes = text.ok_or_else(|| fail(bad_format("the form field request is missing")))?;
+    let decoded =
+        cs.0.decode_without_bom_handling_and_without_replacement(&bytes)
+            .ok_or_else(|| {
+                fail(bad_format(format!(
+                    "the request is not valid {}",
+                    cs.name()
+                )))
+            })?;
+    if decoded
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(fail(bad_format(format!(
+            "the request has control characters: is it really {}?",
+            cs.name()
+        ))));
+    }
+    let sections = parse_text(&decoded).map_err(fail)?;
+    Ok((sections, cs))
+}
+
+/// Takes a single-valued key out of a section.
+fn take(fields: &mut Fields, key: &str) -> Result<Option<String>, Error> {
+    let mut found = None;
+    let mut i = 0;
+    while i < fields.len() {
+        if fields[i].0 == key {
+            if found.is_some() {
+                return Err(Error::syntax(format!("{key}: given more than once")));
+            }
+            found = Some(fields.remove(i).1);
+        } else {
+            i += 1;
+        }
+    }
+    Ok(found)
+}
+
+fn take_all(fields: &mut Fields, key: &str) -> Vec<String> {
+    let (mine, rest): (Fields, Fields) = std::mem::take(fields)
+        .into_iter()
+        .partition(|(k, _)| k == key);
+    *fields = rest;
+    mine.into_iter().map(|(_, v)| v).collect()
+}
+
+fn no_more(section: &str, fields: &Fields) -> Result<(), Error> {
+    match fields.first() {
+        Some((k, _)) => Err(Error::value(k, format!("unknown key in [{section}]"))),
+        None => Ok(()),
+    }
+}
+
+/// The sections of one action: exactly these, nothing else.
+fn sections_for(sections: Vec<Section>, wanted: &[&str]) -> Result<Vec<Fields>, Error> {
+    if let Some(s) = sections.iter().find(|s| !wanted.contains(&s.name.as_str())) {
+        return Err(Error::syntax(format!(
+            "section [{}] does not belong to this action",
+            s.name
+        )));
+    }
+    let mut out = Vec::new();
+    let mut sections = sections;
+    for w in wanted {
+        let i = sections
+            .iter()
+            .position(|s| s.name == *w)
+            .ok_or_else(|| Error::syntax(format!("section [{w}] is missing")))?;
+        out.push(sections.remove(i).fields);
+    }
+    Ok(out)
+}
+
+/// The `[client]` keys kept as they are in `x-<key>` fields of the engine's client.
+const CLIENT_KEYS: [&str; 37] = [
+    "resident",
+    "non-resident",
+    "person-r",
+    "person",
+    "fax",
+    "birth-date",
+    "passport-series",
+    "passport-number",
+    "passport-date",
+    "passport-org",
+    "post-country",
+    "post-region",
+    "post-zip-code",
+    "post-city",
+    "post-street",
+    "post-address",
+    "reg-country",
+    "reg-region",
+    "reg-city",
+    "reg-street",
+    "ownership",
+    "org-r",
+    "org",
+    "contact",
+    "inn",
+    "kpp",
+    "jur-country",
+    "jur-region",
+    "jur-zip-code",
+    "jur-city",
+    "jur-street",
+    "jur-address",
+    "real-country",
+    "real-region",
+    "real-zip-code",
+    "real-city",
+    "real-street",
+];
+
+/// Maps a `[client]` section onto the fields of `client.create`.
+///
+/// `email` and `phone` go as they are; `client-type` becomes `type`; `name` is the
+/// Latin name (`person`, `org`), else the Russian one; `country` is `post-country`
+/// (else `reg-`/`jur-country`), upper-cased; `address` joins the postal address.
+/// Every other key is kept verbatim as `x-<key>` (also the ones `name`, `country` and
+/// `address` were made of), so `client.info` gives back every field sent.
+pub fn client_fields(mut c: Fields) -> Result<Fields, Error> {
+    let kind = match take(&mut c, "client-type")?.as_deref() {
+        Some("ФИЗЛИЦО") => "person",
+        Some("ЮРЛИЦО") => "org",
+        Some(other) => {
+            return Err(Error::value(
+                "client-type",
+                format!("{other:?}: ФИЗЛИЦО or ЮРЛИЦО"),
+            ))
+        }
+        None => return Err(Error::missing("client-type")),
+    };
+    let mut out = vec![field("type", kind)];
+    for k in ["email", "phone"] {
+        if let Some(v) = take(&mut c, k)? {
+            out.push(field(k, v));
+        }
+    }
+    let mut kept: Fields = Vec::new();
+    for k in CLIENT_KEYS {
+        if let Some(v) = take(&mut c, k)? {
+            kept.push((k.to_string(), v));
+        }
+    }
+    no_more("client", &c)?;
+    let get = |k: &str| {
+        kept.iter()
+            .find(|(kk, v)| kk == k && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    let (latin, russian) = if kind == "person" {
+        ("person", "person-r")
+    } else {
+        ("org", "org-r")
+    };
+    if let Some(name) = get(latin).or_else(|| get(russian)) {
+        out.push(field("name", name));
+    }
+    let country = get("post-country")
+        .or_else(|| get("reg-country"))
+        .or_else(|| get("jur-country"));
+    if let Some(country) = country {
+        out.push(field("country", country.to_uppercase()));
+    }
+    let address: Vec<String> = [
+        "post-zip-code",
+        "post-country",
+        "post-region",
+        "post-city",
+        "post-street",
+        "post-address",
+    ]
+    .iter()
+    .filter_map(|k| get(k))
+    .collect();
+    if !address.is_empty() {
+        out.push(field("address", address.join(", ")));
+    }
+    out.extend(kept.into_iter().map(|(k, v)| (format!("x-{k}"), v)));
+    Ok(out)
+}
+
+/// Handles one HTTP request of the MasterName dialect.
+pub async fn handle(eng: &Engine, req: &HttpRequest<'_>) -> HttpReply {
+    let (sections, cs) = match decode(req) {
+        Ok(x) => x,
+        Err((e, cs)) => return reply(&Answer::error(&e), cs),
+    };
+    let answer = match run(eng, req.peer, sections).await {
+        Ok(a) => a,
+        Err(e) => Answer::error(&e),
+    };
+    reply(&answer, cs)
+}
+
+async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<Answer, Error> {
+    let i = sections
+        .iter()
+        .position(|s| s.name == "request")
+        .ok_or_else(|| Error::syntax("section [request] is missing"))?;
+    let mut head = sections.remove(i).fields;
+    let login = take(&mut head, "login")?;
+    let password = take(&mut head, "password")?;
+    let action = take(&mut head, "action")?;
+    let rid = take(&mut head, "request-id")?;
+    no_more("request", &head)?;
+    let (Some(login), Some(password)) = (login, password) else {
+        return Err(Error::new(
+            Code::Auth,
+            "login and password are required in [request]",
+        ));
+    };
+    let action = action.ok_or_else(|| Error::syntax("action is missing in [request]"))?;
+    let caller = Caller {
+        login,
+        password,
+        peer,
+        declared_ip: None,
+    };
+    let submitted = match action.as_str() {
+        "request_status" => {
+            sections_for(sections, &[])?;
+            let r = caller.run(eng, "request.status", rid, Vec::new()).await;
+            return Ok(status_answer(r.outcome));
+        }
+        "register_domain" => {
+            let mut d = sections_for(sections, &["domain"])?.remove(0);
+            let mut f = Vec::new();
+            for k in ["domain", "client", "period"] {
+                if let Some(v) = take(&mut d, k)? {
+                    f.push(field(k, v));
+                }
+            }
+            f.extend(
+                take_all(&mut d, "nserver")
+                    .into_iter()
+                    .map(|v| field("ns", v)),
+            );
+            no_more("domain", &d)?;
+            caller.run(eng, "domain.register", rid, f).await
+        }
+        "prolong_domain" => {
+            let mut d = sections_for(sections, &["domain"])?.remove(0);
+            let domain = take(&mut d, "domain")?.ok_or_else(|| Error::missing("domain"))?;
+            let period = take(&mut d, "period")?;
+            let current = take(&mut d, "cur-exp-date")?;
+            no_more("domain", &d)?;
+            match (current, rid) {
+                (Some(exp), rid) => {
+                    let mut f = vec![field("domain", domain), field("expires", exp)];
+                    f.extend(period.map(|p| field("period", p)));
+                    caller.run(eng, "domain.renew", rid, f).await
+                }
+                (None, Some(rid)) => renew_from_current(eng, &caller, rid, &domain, period).await,
+                (None, None) => return Err(Error::missing("request-id")),
+            }
+        }
+        "update_domain" => {
+            let mut d = sections_for(sections, &["domain"])?.remove(0);
+            let domain = take(&mut d, "domain")?.ok_or_else(|| Error::missing("domain"))?;
+            let mut f = vec![field("domain", domain)];
+            let ns = take_all(&mut d, "nserver");
+            if ns.is_empty() {
+                return Err(Error::missing("nserver"));
+            }
+            f.extend(ns.into_iter().map(|v| field("ns", v)));
+            no_more("domain", &d)?;
+            caller.run(eng, "domain.set-ns", rid, f).await
+        }
+        "create_client" => {
+            let c = sections_for(sections, &["client"])?.remove(0);
+            let f = client_fields(c)?;
+            caller.run(eng, "client.create", rid, f).await
+        }
+        other => {
+            return Err(Error::unknown_command(other));
+        }
+    };
+    Ok(submitted_answer(submitted))
+}
+
+/// The answer to an action: accepted (its result comes with `request_status`), or the
+/// error found at once.
+fn submitted_answer(r: Reply) -> Answer {
+    let o = r.outcome;
+    let mut a = if o.code.is_success() {
+        Answer::new(Status::Accepted)
+    } else {
+        Answer::error(&Error::new(o.code, o.message))
+    };
+    a.request_id = o.request_id;
+    a
+}
+
+/// The answer to `request_status`: 201 while the order is open, 202 done with its
+/// result, 203 failed with the reason.
+fn status_answer(o: Outcome) -> Answer {
+    let (state, response) = match (o.code, o.data) {
+        (
+            Code::Completed,
+            Data::Request {
+                state, response, ..
+            },
+        ) => (state, response),
+        (code, _) => {
+            let mut a = Answer::error(&Error::new(code, o.message));
+            a.request_id = o.request_id;
+            return a;
+        }
+    };
+    let Some(inner) = response else {
+        return Answer::error(&Error::internal("request without a response"));
+    };
+    let mut a = if state == "pending" || inner.code == Code::Pending {
+        Answer::new(Status::Processing)
+    } else if inner.code.is_success() {
+        Answer::new(Status::Done)
+    } else {
+        Answer::new(Status::Failed)
+            .line("error-status", Status::of(inner.code) as u16)
+            .line("error", &inner.message)
+    };
+    a = match &inner.data {
+        Data::Client(c) => a.line("client", &c.id),
+        Data::DomainOrder {
+            name,
+            expires,
+            order,
+            ..
+        } => {
+            let a = a.line("domain", name);
+            let a = match expires {
+                Some(e) => a.line("expires", e),
+                None => a,
+            };
+            a.line("order", order.id)
+        }
+        Data::Domain(d) => {
+            d.ns.iter()
+                .fold(a.line("domain", &d.name), |a, n| a.line("nserver", n))
+                .line("expires", d.expires)
+        }
+        Data::Order(order) => a.line("domain", &order.domain).line("order", order.id),
+        _ => a,
+    };
+    a.request_id = inner.request_id.or(o.request_id);
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sections() {
+        let s = parse_text("[request]\r\nlogin: a\r\naction: x\r\n\r\n[domain]\nnserver: a b\nnserver: c\nresident:\n")
+            .unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].fields[2], ("resident".into(), "".into()));
+        assert!(parse_text("login: a").is_err());
+        assert!(parse_text("[request]\nlogin: a\n\nx: y").is_err());
+        assert!(parse_text("[request]\n[request]").is_err());
+        assert!(parse_text("[request]\nno colon").is_err());
+        assert!(parse_text("[request]\nLogin: a").is_err());
+    }
+
+    #[test]
+    fn status_line_never_ends_the_answer() {
+        let a = Answer::new(Status::Done).line("client", "1000/RW-P");
+        let mut a = a;
+        a.request_id = Some("R1".into());
+        assert_eq!(
+            a.text(),
+            "status: 202 Done\nclient: 1000/RW-P\nrequest-id: R1\n"
+        );
+    }
+}
