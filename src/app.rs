@@ -45,6 +45,19 @@ impl Running {
         if let Err(e) = self.engine.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }
+        // Connection tasks let go of the engine just after their connection ends; the
+        // store closes (and its lock is released) when the last handle is dropped.
+        let engine = self.engine;
+        for _ in 0..2000 {
+            if Arc::strong_count(&engine) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if Arc::strong_count(&engine) > 1 {
+            tracing::warn!("the store is still in use after shutdown");
+        }
+        let _ = tokio::task::spawn_blocking(move || drop(engine)).await;
     }
 }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Protocol result codes (native protocol v1, `protocol/codes.md`).
+/// Protocol result codes (native protocol v1, `protocol/native.md`, "Result codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "u16", try_from = "u16")]
 pub enum Code {
@@ -206,7 +206,7 @@ impl Error {
     pub fn reused(rid: &str) -> Error {
         Error::new(
             Code::RequestIdReused,
-            format!("request-id {rid:?} was already used with different parameters"),
+            format!("request-id {rid} was already used with different parameters"),
         )
     }
     /// An internal failure: the cause is logged here and never shown to the caller.

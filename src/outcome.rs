@@ -20,6 +20,9 @@ pub struct Outcome {
     pub request_id: Option<String>,
     #[serde(default)]
     pub data: Data,
+    /// Seconds a rate-limited caller should wait (`Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -104,6 +107,7 @@ impl Outcome {
             fail: FailKind::Internal,
             request_id: None,
             data,
+            retry_after: None,
         }
     }
 
@@ -122,6 +126,7 @@ impl Outcome {
             fail: e.fail,
             request_id: None,
             data: Data::None,
+            retry_after: e.retry_after,
         }
     }
 

@@ -173,7 +173,6 @@ async fn killed_in_the_middle_of_500_registrations() {
 
 /// With unused names and money enough, every one of the orders completes, crash or not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the sandbox writes a registered name and the record of the order that registered it in two separate sled inserts (Sandbox::submit), so a crash between them leaves the name registered with no record; reconciliation then resubmits and the order fails with 2302 'already registered' (refunded), the name lost to the registry"]
 async fn killed_in_the_middle_of_500_registrations_every_order_completes() {
     crash_run(true).await;
 }

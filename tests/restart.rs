@@ -42,7 +42,6 @@ const READS: [&str; 10] = [
 /// The restart the harness offers: `Running::shutdown` returns, the same process opens
 /// the store again at once.
 #[tokio::test]
-#[ignore = "bug: Running::shutdown returns while the store's committer thread still holds the sled store open, so an immediate start on the same data directory fails with 2400"]
 async fn state_and_request_ids_survive_an_immediate_restart() {
     survives(How::Harness).await;
 }

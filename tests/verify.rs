@@ -12,8 +12,8 @@ fn verify_cli(data: &std::path::Path) -> (bool, String) {
         .env("REGWAY_DATA", data)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 

@@ -55,7 +55,10 @@ impl DomainCheck {
                 )
             });
             match priced {
-                Err(e) => row.reason = Some(e.message),
+                Err(e) => {
+                    let why = e.message.strip_prefix("domain: ").unwrap_or(&e.message);
+                    row.reason = Some(why.to_string())
+                }
                 Ok(price) => {
                     row.price = Some(price.amount);
                     if eng

@@ -94,10 +94,12 @@ impl Params {
             (None, Some(d)) => return Ok(d),
             (None, None) => return Err(Error::missing(key)),
         };
-        if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::value(key, format!("{v:?} is not a whole number")));
         }
-        let n: u32 = v.parse().map_err(|_| Error::value(key, "not a number"))?;
+        let Ok(n) = v.parse::<u32>() else {
+            return Err(Error::range(key, format!("{v} is outside {lo}..{hi}")));
+        };
         if n < lo || n > hi {
             return Err(Error::range(key, format!("{n} is outside {lo}..{hi}")));
         }

@@ -190,7 +190,7 @@ pub fn envelope(
     let secs = started.elapsed().as_secs_f64();
     root = root
         .child(El::new("Server").text("regway"))
-        .child(El::new("GMTTimeDifference").text("--0:00"))
+        .child(El::new("GMTTimeDifference").text("+0:00"))
         .child(El::new("ExecutionTime").text(format!("{secs:.3}")));
     xml::document(&root)
 }

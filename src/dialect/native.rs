@@ -19,7 +19,7 @@ use crate::engine::auth::Credentials;
 use crate::engine::money::{Currency, Money};
 use crate::engine::names::Name;
 use crate::engine::{Reply, Request};
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, Result};
 use crate::outcome::{CheckRow, Data, Outcome};
 use crate::store::records::{Client, Domain, LedgerEntry, Order};
 use base64::Engine as _;
@@ -180,8 +180,8 @@ pub fn encode(reply: &Reply) -> HttpReply {
     if reply.replayed {
         headers.push(("idempotent-replayed", "true".into()));
     }
-    if o.code == Code::RateLimited {
-        headers.push(("retry-after", "1".into()));
+    if let Some(s) = o.retry_after {
+        headers.push(("retry-after", s.to_string()));
     }
     HttpReply {
         status: o.http_status(),
@@ -192,17 +192,10 @@ pub fn encode(reply: &Reply) -> HttpReply {
 
 /// An error found before the engine could run (the body could not be decoded).
 pub fn encode_error(e: Error) -> HttpReply {
-    let mut reply = Reply {
-        outcome: Outcome::error(e.clone()),
+    encode(&Reply {
+        outcome: Outcome::error(e),
         replayed: false,
-    };
-    reply.outcome.request_id = None;
-    let mut r = encode(&reply);
-    if let Some(s) = e.retry_after {
-        r.headers.retain(|(k, _)| *k != "retry-after");
-        r.headers.push(("retry-after", s.to_string()));
-    }
-    r
+    })
 }
 
 fn response(o: &Outcome) -> El {

@@ -29,7 +29,8 @@ fn name_of(e: &BytesStart<'_>) -> Result<String> {
 pub fn parse(text: &str) -> Result<Document> {
     let bad = |m: String| Error::syntax(format!("XML: {m}"));
     let mut r = Reader::from_str(text);
-    r.config_mut().trim_text(true);
+    // Values are kept exactly as sent, as in a form: trimming would also cut the
+    // spaces next to an entity reference, which arrives as an event of its own.
     let mut root: Option<(String, Vec<(String, String)>)> = None;
     let mut children = Vec::new();
     // (name, text) of the child being read.

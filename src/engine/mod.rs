@@ -94,7 +94,11 @@ impl Engine {
     }
 
     pub async fn execute(&self, req: Request) -> Reply {
-        let rid = req.request_id.clone();
+        // A malformed request-id is refused, never echoed back.
+        let rid = req
+            .request_id
+            .clone()
+            .filter(|r| check_request_id(r).is_ok());
         match self.run(req).await {
             Ok(mut reply) => {
                 if reply.outcome.request_id.is_none() && !reply.replayed {

@@ -174,17 +174,14 @@ impl Nameserver {
 /// Checks a domain's nameserver list: `min`..=13 distinct hosts, glue only for
 /// hosts inside the domain and required for them.
 pub fn check_nameservers(domain: &Name, ns: &[Nameserver], min: usize) -> Result<()> {
-    if ns.len() < min || ns.len() > 13 {
+    // 0 (for a registration without delegation) or 2 to 13: one alone is never enough.
+    let n = ns.len();
+    if n < min || n > 13 || n == 1 {
         let want = if min == 0 { "0 or 2 to 13" } else { "2 to 13" };
+        let s = if n == 1 { "" } else { "s" };
         return Err(Error::policy(
             "ns",
-            format!("{} nameservers given, {want} allowed", ns.len()),
-        ));
-    }
-    if ns.len() == 1 {
-        return Err(Error::policy(
-            "ns",
-            "1 nameserver given, 0 or 2 to 13 allowed",
+            format!("{n} nameserver{s} given, {want} allowed"),
         ));
     }
     for (i, n) in ns.iter().enumerate() {

@@ -41,7 +41,20 @@ pub struct Store {
 struct Inner {
     db: sled::Db,
     state: sled::Tree,
-    jobs: mpsc::Sender<Job>,
+    /// `None` only while dropping.
+    jobs: Option<mpsc::Sender<Job>>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    /// Closes the queue and waits for the committer to finish its last batch and let
+    /// go of the database, so the store can be opened again as soon as this returns.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(h) = self.committer.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// The default largest number of write jobs one batch takes, so one flush never waits
@@ -76,7 +89,7 @@ impl Store {
         let (tx, rx) = mpsc::channel::<Job>();
         let committer_db = db.clone();
         let committer_state = state.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("regway-committer".into())
             .spawn(move || committer(committer_db, committer_state, rx, max_batch))
             .map_err(|e| Error::internal(format!("starting committer: {e}")))?;
@@ -84,7 +97,8 @@ impl Store {
             inner: Arc::new(Inner {
                 db,
                 state,
-                jobs: tx,
+                jobs: Some(tx),
+                committer: Some(handle),
             }),
         })
     }
@@ -139,8 +153,7 @@ impl Store {
                 let _ = reply.send(committed.and(r));
             })
         });
-        self.inner
-            .jobs
+        self.sender()?
             .send(Job::Write(job))
             .map_err(|_| Error::internal("committer is gone"))?;
         rx.await
@@ -158,12 +171,18 @@ impl Store {
         let job: ReadJob = Box::new(move |tree: &sled::Tree| {
             let _ = reply.send(f(&QuietView { tree }));
         });
-        self.inner
-            .jobs
+        self.sender()?
             .send(Job::Quiet(job))
             .map_err(|_| Error::internal("committer is gone"))?;
         rx.await
             .map_err(|_| Error::internal("committer dropped a job"))
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<Job>> {
+        self.inner
+            .jobs
+            .as_ref()
+            .ok_or_else(|| Error::internal("store is closing"))
     }
 
     pub async fn flush(&self) -> Result<()> {

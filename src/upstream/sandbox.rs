@@ -81,9 +81,10 @@ impl Sandbox {
         })
     }
 
-    fn perform(&self, order: &UpstreamOrder) -> Result<Performed> {
+    /// What carrying out `order` does: its result and the registry change, not yet written.
+    fn perform(&self, order: &UpstreamOrder) -> Result<(Performed, Option<RegistryDomain>)> {
         let name = &order.domain;
-        let fail = |code, reason: String| Ok(Performed::Failed { code, reason });
+        let fail = |code, reason: String| Ok((Performed::Failed { code, reason }, None));
         match &order.kind {
             OrderKind::Register { period, ns, .. } => {
                 if self.taken.contains(name) || self.registered(name)?.is_some() {
@@ -91,17 +92,17 @@ impl Sandbox {
                 }
                 let expires = add_years(self.clock.today(), *period)
                     .ok_or_else(|| Error::internal("date overflow"))?;
-                self.put_domain(
-                    name,
-                    &RegistryDomain {
-                        expires,
-                        ns: ns.clone(),
+                let d = RegistryDomain {
+                    expires,
+                    ns: ns.clone(),
+                };
+                Ok((
+                    Performed::Done {
+                        expires: Some(expires),
+                        delegated: !ns.is_empty(),
                     },
-                )?;
-                Ok(Performed::Done {
-                    expires: Some(expires),
-                    delegated: !ns.is_empty(),
-                })
+                    Some(d),
+                ))
             }
             OrderKind::Renew { period, expires } => {
                 let Some(mut d) = self.registered(name)? else {
@@ -115,29 +116,28 @@ impl Sandbox {
                 }
                 d.expires = add_years(d.expires, *period)
                     .ok_or_else(|| Error::internal("date overflow"))?;
-                self.put_domain(name, &d)?;
-                Ok(Performed::Done {
-                    expires: Some(d.expires),
-                    delegated: !d.ns.is_empty(),
-                })
+                Ok((
+                    Performed::Done {
+                        expires: Some(d.expires),
+                        delegated: !d.ns.is_empty(),
+                    },
+                    Some(d),
+                ))
             }
             OrderKind::SetNs { ns } => {
                 let Some(mut d) = self.registered(name)? else {
                     return fail(Code::NotFound, format!("{name} is not registered"));
                 };
                 d.ns = ns.clone();
-                self.put_domain(name, &d)?;
-                Ok(Performed::Done {
-                    expires: Some(d.expires),
-                    delegated: !d.ns.is_empty(),
-                })
+                Ok((
+                    Performed::Done {
+                        expires: Some(d.expires),
+                        delegated: !d.ns.is_empty(),
+                    },
+                    Some(d),
+                ))
             }
         }
-    }
-
-    fn put_domain(&self, name: &str, d: &RegistryDomain) -> Result<()> {
-        self.tree.insert(domain_key(name), serde_json::to_vec(d)?)?;
-        Ok(())
     }
 }
 
@@ -170,9 +170,15 @@ impl Backend for Sandbox {
             if let Some(p) = self.performed(&order.key)? {
                 return Ok(p);
             }
-            let p = self.perform(order)?;
-            self.tree
-                .insert(order_key(&order.key), serde_json::to_vec(&p)?)?;
+            let (p, change) = self.perform(order)?;
+            // The registry change and the record of the order that made it go in one
+            // atomic batch: a crash can never leave a name registered by no order.
+            let mut batch = sled::Batch::default();
+            if let Some(d) = change {
+                batch.insert(domain_key(&order.domain), serde_json::to_vec(&d)?);
+            }
+            batch.insert(order_key(&order.key), serde_json::to_vec(&p)?);
+            self.tree.apply_batch(batch)?;
             Ok::<_, Error>(p)
         })();
         match r {
