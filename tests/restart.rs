@@ -4,27 +4,7 @@
 mod common;
 mod support;
 
-use common::TestServer;
 use support::*;
-
-#[derive(Clone, Copy)]
-enum How {
-    /// `TestServer::restart`: stop, then start again at once.
-    Harness,
-    /// Stop, then start again once the store has been let go.
-    AwaitRelease,
-}
-
-async fn restart(s: TestServer, how: How) -> TestServer {
-    match how {
-        How::Harness => s.restart().await,
-        How::AwaitRelease => {
-            let mut s = s;
-            restart_in_place(&mut s).await;
-            s
-        }
-    }
-}
 
 const READS: [&str; 10] = [
     "command=balance.get",
@@ -39,19 +19,14 @@ const READS: [&str; 10] = [
     "command=request.status&request-id=C-1",
 ];
 
-/// The restart the harness offers: `Running::shutdown` returns, the same process opens
-/// the store again at once.
+/// `Running::shutdown` returns with the store closed, so the same process opens it again
+/// at once.
 #[tokio::test]
 async fn state_and_request_ids_survive_an_immediate_restart() {
-    survives(How::Harness).await;
+    survives().await;
 }
 
-#[tokio::test]
-async fn state_and_request_ids_survive_a_restart() {
-    survives(How::AwaitRelease).await;
-}
-
-async fn survives(how: How) {
+async fn survives() {
     let s = common::start().await;
     let (s, c, replays, reads_before, snap) = bounded(30, async {
         let c = s.client("C-1").await;
@@ -79,7 +54,7 @@ async fn survives(how: How) {
     })
     .await;
 
-    let s = bounded(30, restart(s, how)).await;
+    let s = bounded(30, s.restart()).await;
     bounded(30, async {
         assert_eq!(snapshot(&s).await, snap);
         for (q, before) in READS.iter().zip(&reads_before) {
@@ -115,7 +90,7 @@ async fn survives(how: How) {
     .await;
 
     // And a second restart, after more writes.
-    let s = bounded(30, restart(s, how)).await;
+    let s = bounded(30, s.restart()).await;
     bounded(30, async {
         let a = register(&s, "R5", "after.ru", "1001/RW-P").await;
         assert!(a.replayed);

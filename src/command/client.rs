@@ -217,13 +217,7 @@ pub struct ClientList {
 impl ClientList {
     pub fn parse(p: &mut Params) -> Result<ClientList> {
         let matching = p.text_opt("match")?.map(|m| m.to_lowercase());
-        let (limit, cursor) = p.page()?;
-        let cursor = cursor
-            .map(|c| {
-                c.parse::<u64>()
-                    .map_err(|_| Error::value("cursor", "not a cursor this server gave"))
-            })
-            .transpose()?;
+        let (limit, cursor) = p.page_by_id()?;
         Ok(ClientList {
             matching,
             limit,

@@ -45,15 +45,9 @@ impl DomainRegister {
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
-        let zone = eng.catalogue.zone_of(&self.domain)?;
-        zone.check_period(self.period)?;
-        let price = eng.catalogue.price(
-            &ctx.partner.login,
-            ctx.partner.currency,
-            zone,
-            Operation::Register,
-            self.period,
-        )?;
+        let (_, price) =
+            eng.catalogue
+                .quote(&ctx.partner, &self.domain, Operation::Register, self.period)?;
         let name = self.domain.ascii().to_string();
         let client = self.client.clone();
         let order = NewOrder {

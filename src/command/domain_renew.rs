@@ -51,15 +51,9 @@ impl DomainRenew {
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
-        let zone = eng.catalogue.zone_of(&self.domain)?;
-        zone.check_period(self.period)?;
-        let price = eng.catalogue.price(
-            &ctx.partner.login,
-            ctx.partner.currency,
-            zone,
-            Operation::Renew,
-            self.period,
-        )?;
+        let (zone, price) =
+            eng.catalogue
+                .quote(&ctx.partner, &self.domain, Operation::Renew, self.period)?;
         let horizon = add_years(eng.clock.today(), zone.horizon_years)
             .ok_or_else(|| Error::internal("date overflow"))?;
         let new_expiry = add_years(self.expires, self.period)

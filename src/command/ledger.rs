@@ -3,7 +3,7 @@
 
 use super::params::Params;
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::LedgerEntry;
@@ -17,13 +17,7 @@ pub struct LedgerList {
 
 impl LedgerList {
     pub fn parse(p: &mut Params) -> Result<LedgerList> {
-        let (limit, cursor) = p.page()?;
-        let cursor = cursor
-            .map(|c| {
-                c.parse::<u64>()
-                    .map_err(|_| Error::value("cursor", "not a cursor this server gave"))
-            })
-            .transpose()?;
+        let (limit, cursor) = p.page_by_id()?;
         Ok(LedgerList { limit, cursor })
     }
 

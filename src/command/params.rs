@@ -127,6 +127,18 @@ impl Params {
         Ok((limit, cursor))
     }
 
+    /// `limit` and a numeric `cursor` (an id this server gave).
+    pub fn page_by_id(&mut self) -> Result<(usize, Option<u64>)> {
+        let (limit, cursor) = self.page()?;
+        let cursor = cursor
+            .map(|c| {
+                c.parse::<u64>()
+                    .map_err(|_| Error::value("cursor", "not a cursor this server gave"))
+            })
+            .transpose()?;
+        Ok((limit, cursor))
+    }
+
     /// An optional free-text filter: at most 255 characters, no control characters.
     pub fn text_opt(&mut self, key: &str) -> Result<Option<String>> {
         match self.opt(key)? {

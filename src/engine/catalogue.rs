@@ -214,6 +214,23 @@ impl Catalogue {
     }
 }
 
+impl Catalogue {
+    /// The zone of `name`, with `period` checked against it and the price of `op` for
+    /// the partner: what every domain order starts from.
+    pub fn quote(
+        &self,
+        partner: &crate::store::records::Partner,
+        name: &Name,
+        op: Operation,
+        period: u32,
+    ) -> Result<(&Zone, Money)> {
+        let zone = self.zone_of(name)?;
+        zone.check_period(period)?;
+        let price = self.price(&partner.login, partner.currency, zone, op, period)?;
+        Ok((zone, price))
+    }
+}
+
 impl Zone {
     fn from_config(name: &str, cfg: &ZoneConfig) -> Result<Zone> {
         let [min, max] = cfg.periods;

@@ -268,23 +268,3 @@ pub fn cents(s: &str) -> i64 {
         v
     }
 }
-
-/// Stops the server gracefully and starts it again on the same data directory, keeping
-/// its temporary directory. The store of the stopped server is let go a moment after
-/// `shutdown` returns, so starting is retried (for at most 10 s) until it opens.
-pub async fn restart_in_place(s: &mut TestServer) {
-    s.running.take().expect("a running server").shutdown().await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let running = loop {
-        match regway::app::start(crate::common::test_config(&s.data)).await {
-            Ok(r) => break r,
-            Err(e) if std::time::Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            Err(e) => panic!("the server does not start again: {e}"),
-        }
-    };
-    s.url = format!("http://{}/api", running.addr);
-    s.running = Some(running);
-}
