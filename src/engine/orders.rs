@@ -130,9 +130,20 @@ impl Engine {
         let up = upstream_order(&ctx.partner.login, &order);
         let submitted = self.clock.now();
         let result = self.call(self.backend.submit(&up)).await;
-        let outcome = self
+        let outcome = match self
             .record_result(&ctx.partner.login, order.id, Some(submitted), result)
-            .await?;
+            .await
+        {
+            Ok(o) => o,
+            // The money is held on an open order: "nothing was charged" would be false.
+            // The order stays in the open-order queue and the reconciler settles it.
+            Err(e) => {
+                tracing::error!(order = order.id, error = %e, "recording the upstream's answer failed");
+                let mut o = Outcome::pending(Data::Order(Box::new(order)));
+                o.request_id = Some(ctx.request_id.clone().unwrap_or_default());
+                o
+            }
+        };
         Ok(Fresh::Done(outcome))
     }
 
