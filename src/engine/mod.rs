@@ -9,6 +9,7 @@ pub mod money;
 pub mod names;
 pub mod operator;
 pub mod orders;
+pub mod programme;
 
 use crate::command::{params::check_request_id, params::Params, Command};
 use crate::config::Config;
