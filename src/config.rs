@@ -46,6 +46,10 @@ pub struct Config {
     pub builtin_zones: bool,
     /// Per-partner prices that replace the catalogue's for one zone.
     pub partner_prices: Vec<PartnerPrice>,
+    /// Product categories programmes may name; every product belongs to one.
+    pub categories: Vec<String>,
+    /// Programme files (`examples/programmes/`), one programme each.
+    pub programmes: Vec<PathBuf>,
     pub sandbox: SandboxConfig,
 }
 
@@ -99,6 +103,10 @@ impl Default for Config {
             zones: BTreeMap::new(),
             builtin_zones: true,
             partner_prices: Vec::new(),
+            categories: crate::engine::programme::DEFAULT_CATEGORIES
+                .map(String::from)
+                .to_vec(),
+            programmes: Vec::new(),
             sandbox: SandboxConfig::default(),
         }
     }

@@ -38,6 +38,7 @@ impl DomainCheck {
         let currency = ctx.partner.currency;
         let mut rows: Vec<CheckRow> = Vec::with_capacity(self.domains.len());
         let mut ask: Vec<(usize, Name)> = Vec::new();
+        let terms = eng.terms(&ctx.partner)?;
         for d in &self.domains {
             let mut row = CheckRow {
                 name: d.ascii().to_string(),
@@ -45,15 +46,11 @@ impl DomainCheck {
                 price: None,
                 reason: None,
             };
-            let priced = eng.catalogue.zone_of(d).and_then(|z| {
-                eng.catalogue.price(
-                    &ctx.partner.login,
-                    currency,
-                    z,
-                    Operation::Register,
-                    z.min_period,
-                )
-            });
+            let priced = eng
+                .catalogue
+                .zone_of(d)
+                .and_then(|z| terms.price(z, Operation::Register, z.min_period))
+                .map(|p| p.net);
             match priced {
                 Err(e) => {
                     let why = e.message.strip_prefix("domain: ").unwrap_or(&e.message);

@@ -45,9 +45,7 @@ impl DomainRegister {
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
-        let (_, price) =
-            eng.catalogue
-                .quote(&ctx.partner, &self.domain, Operation::Register, self.period)?;
+        let (_, priced) = eng.quote(&ctx.partner, &self.domain, Operation::Register, self.period)?;
         let name = self.domain.ascii().to_string();
         let client = self.client.clone();
         let order = NewOrder {
@@ -58,7 +56,8 @@ impl DomainRegister {
                 ns: self.ns.clone(),
                 auto_renew: self.auto_renew,
             },
-            amount: price,
+            amount: priced.net,
+            priced: Some(priced),
         };
         eng.place_order(ctx, order, move |tx, partner| {
             owned_client(tx, &partner.login, &client)?;

@@ -51,9 +51,7 @@ impl DomainRenew {
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
-        let (zone, price) =
-            eng.catalogue
-                .quote(&ctx.partner, &self.domain, Operation::Renew, self.period)?;
+        let (zone, priced) = eng.quote(&ctx.partner, &self.domain, Operation::Renew, self.period)?;
         let horizon = add_years(eng.clock.today(), zone.horizon_years)
             .ok_or_else(|| Error::internal("date overflow"))?;
         let new_expiry = add_years(self.expires, self.period)
@@ -69,7 +67,8 @@ impl DomainRenew {
                 period: self.period,
                 expires: self.expires,
             },
-            amount: price,
+            amount: priced.net,
+            priced: Some(priced),
         };
         eng.place_order(ctx, order, move |tx, partner| {
             let d = owned_domain(tx, &partner.login, &name)?;

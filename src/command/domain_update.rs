@@ -45,6 +45,7 @@ impl SetNs {
                 ns: self.ns.clone(),
             },
             amount: Money::zero(ctx.partner.currency),
+            priced: None,
         };
         ctx.eng
             .place_order(ctx, order, move |tx, partner| {

@@ -393,5 +393,9 @@ fn entry(e: &LedgerEntry, c: Currency) -> El {
         .attr("balance-after", amount(e.balance_after, c))
         .attr("currency", c)
         .attr_opt("order", e.order)
+        .attr_opt("list-price", e.list_price.map(|a| amount(a, c)))
+        .attr_opt("rule", e.rule.as_ref())
+        .attr_opt("tier", e.tier.as_ref())
+        .attr_opt("discount", e.discount)
         .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
 }

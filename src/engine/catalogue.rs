@@ -21,6 +21,13 @@ pub struct ZoneConfig {
     pub horizon_years: u32,
     /// Currency code → price per year.
     pub prices: BTreeMap<String, PriceConfig>,
+    /// The product category the zone's domains belong to (programmes discount by it).
+    #[serde(default = "default_category")]
+    pub category: String,
+}
+
+fn default_category() -> String {
+    "domains".into()
 }
 
 fn default_horizon() -> u32 {
@@ -46,6 +53,7 @@ pub struct Zone {
     pub min_period: u32,
     pub max_period: u32,
     pub horizon_years: u32,
+    pub category: String,
     prices: HashMap<Currency, (Money, Money)>,
 }
 
@@ -109,6 +117,7 @@ impl Catalogue {
                 let cfg = ZoneConfig {
                     periods,
                     horizon_years: default_horizon(),
+                    category: default_category(),
                     prices: prices
                         .iter()
                         .map(|(c, reg, ren)| {
@@ -178,7 +187,47 @@ impl Catalogue {
         ))
     }
 
-    /// The price of `period` years of `op` in `zone` for `login`, in `currency`.
+    /// The catalogue's price of `period` years of `op` in `zone`, in `currency`.
+    pub fn list_price(
+        &self,
+        currency: Currency,
+        zone: &Zone,
+        op: Operation,
+        period: u32,
+    ) -> Result<Money> {
+        let (reg, ren) = zone.prices.get(&currency).ok_or_else(|| {
+            Error::policy(
+                "domain",
+                format!(".{} is not offered in {currency}", zone.name),
+            )
+        })?;
+        let per_year = if op == Operation::Register { *reg } else { *ren };
+        per_year.checked_mul(period)
+    }
+
+    /// `login`'s own price (`partner_prices`) of `period` years of `op` in `zone`.
+    pub fn partner_price(
+        &self,
+        login: &str,
+        currency: Currency,
+        zone: &Zone,
+        op: Operation,
+        period: u32,
+    ) -> Result<Option<Money>> {
+        let Some((reg, ren)) = self
+            .partner_prices
+            .get(&(login.to_string(), zone.name.clone()))
+        else {
+            return Ok(None);
+        };
+        let s = if op == Operation::Register { reg } else { ren };
+        let per_year = Money::parse("partner_prices", s, currency, false)
+            .map_err(|e| Error::internal(format!("partner price for {login}: {e}")))?;
+        per_year.checked_mul(period).map(Some)
+    }
+
+    /// The price of `period` years of `op` in `zone` for `login`, in `currency`, before
+    /// any programme: its own price if it has one, the catalogue's otherwise.
     pub fn price(
         &self,
         login: &str,
@@ -187,47 +236,10 @@ impl Catalogue {
         op: Operation,
         period: u32,
     ) -> Result<Money> {
-        let per_year = match self
-            .partner_prices
-            .get(&(login.to_string(), zone.name.clone()))
-        {
-            Some((reg, ren)) => {
-                let s = if op == Operation::Register { reg } else { ren };
-                Money::parse("partner_prices", s, currency, false)
-                    .map_err(|e| Error::internal(format!("partner price for {login}: {e}")))?
-            }
-            None => {
-                let (reg, ren) = zone.prices.get(&currency).ok_or_else(|| {
-                    Error::policy(
-                        "domain",
-                        format!(".{} is not offered in {currency}", zone.name),
-                    )
-                })?;
-                if op == Operation::Register {
-                    *reg
-                } else {
-                    *ren
-                }
-            }
-        };
-        per_year.checked_mul(period)
-    }
-}
-
-impl Catalogue {
-    /// The zone of `name`, with `period` checked against it and the price of `op` for
-    /// the partner: what every domain order starts from.
-    pub fn quote(
-        &self,
-        partner: &crate::store::records::Partner,
-        name: &Name,
-        op: Operation,
-        period: u32,
-    ) -> Result<(&Zone, Money)> {
-        let zone = self.zone_of(name)?;
-        zone.check_period(period)?;
-        let price = self.price(&partner.login, partner.currency, zone, op, period)?;
-        Ok((zone, price))
+        match self.partner_price(login, currency, zone, op, period)? {
+            Some(p) => Ok(p),
+            None => self.list_price(currency, zone, op, period),
+        }
     }
 }
 
@@ -254,6 +266,7 @@ impl Zone {
             min_period: min,
             max_period: max,
             horizon_years: cfg.horizon_years.max(max),
+            category: cfg.category.clone(),
             prices,
         })
     }

@@ -9,6 +9,7 @@ pub mod money;
 pub mod names;
 pub mod operator;
 pub mod orders;
+pub mod pricing;
 pub mod programme;
 
 use crate::command::{params::check_request_id, params::Params, Command};
@@ -30,6 +31,7 @@ pub struct Engine {
     pub store: Store,
     pub backend: Arc<dyn Backend>,
     pub catalogue: Catalogue,
+    pub programmes: programme::Programmes,
     pub clock: Clock,
     pub client_suffix: String,
     pub upstream_timeout: Duration,
@@ -82,8 +84,23 @@ impl Engine {
         backend: Arc<dyn Backend>,
         clock: Clock,
     ) -> Result<Engine> {
+        let catalogue = Catalogue::new(cfg.builtin_zones, &cfg.zones, &cfg.partner_prices)?;
+        for z in catalogue.zones() {
+            if !cfg.categories.contains(&z.category) {
+                return Err(Error::syntax(format!(
+                    "zone {}: unknown category {:?} (configured: {})",
+                    z.name,
+                    z.category,
+                    cfg.categories.join(", ")
+                )));
+            }
+        }
+        let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
+        let programmes = pricing::load_programmes(cfg, &zones)?;
+        check_programme_currencies(&store, &programmes)?;
         Ok(Engine {
-            catalogue: Catalogue::new(cfg.builtin_zones, &cfg.zones, &cfg.partner_prices)?,
+            catalogue,
+            programmes,
             store,
             backend,
             clock,
@@ -283,6 +300,23 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .contains(&order)
     }
+}
+
+/// Refuses programmes whose currency is not that of a partner they list.
+fn check_programme_currencies(store: &Store, programmes: &programme::Programmes) -> Result<()> {
+    for p in programmes.all() {
+        for login in &p.partners {
+            if let Some(partner) = store.get::<Partner>(&keys::partner(login))? {
+                if partner.currency != p.currency {
+                    return Err(Error::syntax(format!(
+                        "programme {}: partner {login} keeps its account in {}, the programme is in {}",
+                        p.name, partner.currency, p.currency
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Marks an order as driven by a request until dropped.

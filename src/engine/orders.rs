@@ -25,6 +25,8 @@ pub struct NewOrder {
     pub kind: OrderKind,
     /// What the order costs; zero when it moves no money.
     pub amount: Money,
+    /// How `amount` was priced, recorded with the charge.
+    pub priced: Option<crate::engine::programme::Priced>,
 }
 
 impl Engine {
@@ -77,7 +79,7 @@ impl Engine {
                             }
                         )));
                     }
-                    append_entry(
+                    let entry = append_entry(
                         tx,
                         &mut partner,
                         EntryKind::Charge,
@@ -85,6 +87,17 @@ impl Engine {
                         Some(id),
                         now,
                     )?;
+                    if let Some(p) = &new.priced {
+                        let key = keys::ledger_entry(&login, entry);
+                        let mut e: LedgerEntry = tx
+                            .get(&key)?
+                            .ok_or_else(|| Error::internal("ledger entry just written is missing"))?;
+                        e.list_price = Some(p.list.amount);
+                        e.rule = Some(p.rule.clone());
+                        e.tier = p.tier.clone();
+                        e.discount = p.discount;
+                        tx.put(key, &e)?;
+                    }
                 }
                 partner.orders += 1;
                 let order = Order {
@@ -254,6 +267,10 @@ pub fn append_entry(
             balance_after: partner.balance,
             order,
             note: String::new(),
+            list_price: None,
+            rule: None,
+            tier: None,
+            discount: None,
         },
     )?;
     Ok(id)

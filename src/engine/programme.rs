@@ -596,6 +596,12 @@ pub fn window_start(now: DateTime<Utc>, window_days: u32) -> DateTime<Utc> {
         .and_utc()
 }
 
+/// The first moment of the calendar month before `now`'s.
+pub fn previous_month_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    let (y, m) = prev_month(now.year(), now.month());
+    month_start(y, m)
+}
+
 /// How far back [`measure`] looks into the ledger.
 pub fn history_start(metric: &Metric, now: DateTime<Utc>) -> DateTime<Utc> {
     match metric {

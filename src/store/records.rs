@@ -216,6 +216,18 @@ pub struct LedgerEntry {
     pub order: Option<u64>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+    /// For a charge: the list price before any programme (positive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_price: Option<Decimal>,
+    /// For a charge: what set its price: `catalogue`, `partner-price` or a programme.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// For a charge: the programme's tier or level it was priced at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// For a charge: the percent off the list price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Decimal>,
 }
 
 /// What is kept of a request-id: the command it carried (canonical form, to tell a

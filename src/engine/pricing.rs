@@ -1,0 +1,270 @@
+//! Where the catalogue, per-partner prices and programmes meet: the price a partner
+//! pays for one order, and where it stands in its programmes. The rules themselves are
+//! pure functions in [`super::programme`]; this module reads the partner's facts from
+//! the store and passes `now` in.
+
+use super::catalogue::{Operation, Zone};
+use super::names::Name;
+use super::programme::{self, Facts, Measure, Metric, Priced, Programme, Programmes, Tier};
+use super::Engine;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::keys;
+use crate::store::records::{Domain, DomainState, EntryKind, LedgerEntry, Partner};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Loads the configured programme files against the configured categories and zones.
+/// Any refused file refuses the whole configuration, so none is half-applied.
+pub fn load_programmes(cfg: &Config, zones: &[String]) -> Result<Programmes> {
+    let known = programme::Known {
+        categories: &cfg.categories,
+        zones,
+    };
+    let list = cfg
+        .programmes
+        .iter()
+        .map(|p| programme::load(p, &known).map_err(|e| Error::syntax(format!("programme {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    Programmes::new(list).map_err(|e| Error::syntax(format!("programmes: {e}")))
+}
+
+/// A partner's standing in its programmes at one moment: what its orders are priced by.
+pub struct Terms<'a> {
+    eng: &'a Engine,
+    partner: &'a Partner,
+    discount: Option<(&'a Programme, Measure)>,
+    /// The special-price programme, when the partner qualifies for it.
+    special: Option<&'a Programme>,
+}
+
+/// One programme as `programme.status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Standing {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// The metric's value; an amount in the partner's currency or a count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Decimal>,
+    pub money: bool,
+    /// First day the metric counts (rolling windows and months).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<chrono::NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_from: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Decimal>,
+    #[serde(default)]
+    pub months_below: u32,
+    #[serde(default)]
+    pub lost: bool,
+    /// For special prices: whether the partner qualifies for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualified: Option<bool>,
+    #[serde(default)]
+    pub discount: BTreeMap<String, Decimal>,
+    #[serde(default)]
+    pub commission: BTreeMap<String, Decimal>,
+}
+
+impl Engine {
+    /// The zone of `name`, with `period` checked, and what `partner` pays for it now.
+    pub fn quote(
+        &self,
+        partner: &Partner,
+        name: &Name,
+        op: Operation,
+        period: u32,
+    ) -> Result<(&Zone, Priced)> {
+        let zone = self.catalogue.zone_of(name)?;
+        zone.check_period(period)?;
+        let priced = self.terms(partner)?.price(zone, op, period)?;
+        Ok((zone, priced))
+    }
+
+    /// Measures `partner` for its programmes at the engine's now.
+    pub fn terms<'a>(&'a self, partner: &'a Partner) -> Result<Terms<'a>> {
+        let now = self.clock.now();
+        let usable = |p: &'a Programme| {
+            if p.currency == partner.currency {
+                Some(p)
+            } else {
+                tracing::warn!(partner = %partner.login, programme = %p.name,
+                    "the programme's currency is not the partner's: not applied");
+                None
+            }
+        };
+        let discount = self.programmes.discount_for(&partner.login).and_then(usable);
+        let special = self.programmes.prices_for(&partner.login).and_then(usable);
+        let facts = self.facts(partner, discount.and_then(|p| p.metric.as_ref()), special, now)?;
+        let discount = discount.and_then(|p| {
+            p.metric
+                .as_ref()
+                .map(|m| (p, programme::measure(m, &facts, now)))
+        });
+        let special = special.filter(|p| p.qualifies(&facts));
+        Ok(Terms {
+            eng: self,
+            partner,
+            discount,
+            special,
+        })
+    }
+
+    /// What the programmes measure, read from the store: only as much of the ledger as
+    /// the metric (and a promotion window) reaches back, newest first.
+    fn facts(
+        &self,
+        partner: &Partner,
+        metric: Option<&Metric>,
+        special: Option<&Programme>,
+        now: DateTime<Utc>,
+    ) -> Result<Facts> {
+        let mut facts = Facts {
+            created: Some(partner.created),
+            ..Facts::default()
+        };
+        let ledger_from = [
+            metric
+                .filter(|m| m.is_money())
+                .map(|m| programme::history_start(m, now)),
+            special.and_then(|p| p.qualify.as_ref()).map(|q| {
+                q.from
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight")
+                    .and_utc()
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(from) = ledger_from {
+            for row in self
+                .store
+                .scan::<LedgerEntry>(&keys::ledger(&partner.login), None, true)
+            {
+                let (_, e) = row?;
+                if e.time < from {
+                    break;
+                }
+                match e.kind {
+                    EntryKind::Topup => facts.payments.push((e.time, e.amount)),
+                    EntryKind::Charge | EntryKind::Refund => {
+                        facts.turnover.push((e.time, -e.amount))
+                    }
+                    EntryKind::Adjustment => {}
+                }
+            }
+        }
+        if matches!(
+            metric,
+            Some(Metric::ActiveServices { .. } | Metric::ActiveClients { .. })
+        ) {
+            for row in self
+                .store
+                .scan::<Domain>(&keys::domains(&partner.login), None, false)
+            {
+                let (_, d) = row?;
+                if d.state != DomainState::Active {
+                    continue;
+                }
+                let category = crate::engine::names::parse_name("domain", &d.name)
+                    .ok()
+                    .and_then(|n| self.catalogue.zone_of(&n).ok().map(|z| z.category.clone()))
+                    .unwrap_or_else(|| "domains".into());
+                facts.services.push((d.client.clone(), category));
+            }
+        }
+        Ok(facts)
+    }
+}
+
+impl Terms<'_> {
+    fn tier(&self) -> Option<(&Programme, &Tier)> {
+        self.discount
+            .as_ref()
+            .and_then(|(p, m)| p.tier_for(m).map(|t| (*p, t)))
+    }
+
+    /// What `period` years of `op` in `zone` cost this partner now, and why.
+    pub fn price(&self, zone: &Zone, op: Operation, period: u32) -> Result<Priced> {
+        let cat = &self.eng.catalogue;
+        let currency = self.partner.currency;
+        let list = cat.list_price(currency, zone, op, period)?;
+        // A per-partner price is the partner's own; a price group's applies to the zones
+        // it lists.
+        let special = match cat.partner_price(&self.partner.login, currency, zone, op, period)? {
+            Some(p) => Some((p, "partner-price".to_string())),
+            None => match self.special.and_then(|p| p.prices.get(&zone.name).map(|x| (p, x))) {
+                Some((p, (reg, ren))) => {
+                    let per_year = if op == Operation::Register { *reg } else { *ren };
+                    Some((per_year.checked_mul(period)?, p.name.clone()))
+                }
+                None => None,
+            },
+        };
+        programme::price(list, special, self.tier(), &zone.category)
+            .ok_or_else(|| Error::internal("price overflow"))
+    }
+
+    /// Where the partner stands in each of its programmes.
+    pub fn standings(&self) -> Vec<Standing> {
+        let mut out = Vec::new();
+        if let Some((p, m)) = &self.discount {
+            let metric = p.metric.as_ref().expect("measured programmes have a metric");
+            let now = self.eng.clock.now();
+            let tier = p.tier_for(m);
+            let next = p.next_tier(m);
+            out.push(Standing {
+                name: p.name.clone(),
+                metric: Some(metric.kind().to_string()),
+                value: Some(m.value),
+                money: metric.is_money(),
+                since: match metric {
+                    Metric::Payments { window_days } => {
+                        Some(programme::window_start(now, *window_days).date_naive())
+                    }
+                    Metric::PreviousMonthTurnover { .. } => {
+                        Some(programme::previous_month_start(now).date_naive())
+                    }
+                    _ => None,
+                },
+                tier: tier.map(|t| t.name.clone()),
+                next_tier: next.map(|(t, _)| t.name.clone()),
+                next_from: next.map(|(t, _)| t.from),
+                missing: next.map(|(_, d)| d),
+                months_below: m.months_below,
+                lost: m.lost,
+                qualified: None,
+                discount: tier.map(|t| t.discount.clone()).unwrap_or_default(),
+                commission: tier.map(|t| t.commission.clone()).unwrap_or_default(),
+            });
+        }
+        if let Some(p) = self.eng.programmes.prices_for(&self.partner.login) {
+            out.push(Standing {
+                name: p.name.clone(),
+                metric: None,
+                value: None,
+                money: false,
+                since: None,
+                tier: None,
+                next_tier: None,
+                next_from: None,
+                missing: None,
+                months_below: 0,
+                lost: false,
+                qualified: Some(self.special.is_some()),
+                discount: BTreeMap::new(),
+                commission: BTreeMap::new(),
+            });
+        }
+        out
+    }
+}
