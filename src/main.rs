@@ -47,6 +47,9 @@ enum Cmd {
     /// Manage partners.
     #[command(subcommand)]
     Partner(PartnerCmd),
+    /// Partner programmes.
+    #[command(subcommand)]
+    Programme(ProgrammeCmd),
     /// Check every balance against its ledger and the other rules on money and orders.
     Verify,
     /// Measure the gateway against a bare hyper server, side by side (BENCHMARKS.md).
@@ -73,6 +76,12 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: SocketAddr,
     },
+}
+
+#[derive(Subcommand)]
+enum ProgrammeCmd {
+    /// Validate a programme file and print its resolved tiers.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -189,6 +198,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Cmd::Bench { .. } | Cmd::BenchHello { .. } => unreachable!("handled above"),
         Cmd::Serve { .. } => serve(cfg).await,
+        Cmd::Programme(ProgrammeCmd::Check { file }) => {
+            print!("{}", regway::engine::pricing::check_file(&cfg, &file)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Partner(PartnerCmd::Add {
             login,
             password,

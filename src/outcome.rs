@@ -76,6 +76,16 @@ pub enum Data {
         rows: Vec<LedgerEntry>,
         next_cursor: Option<String>,
     },
+    /// `price.list`: the partner's effective prices now.
+    PriceList {
+        currency: Currency,
+        rows: Vec<PriceRow>,
+    },
+    /// `programme.status`: where the partner stands in each of its programmes.
+    Programmes {
+        currency: Currency,
+        rows: Vec<crate::engine::pricing::Standing>,
+    },
     /// `request.status`: what became of an earlier request.
     Request {
         request_id: String,
@@ -97,6 +107,22 @@ pub struct CheckRow {
     pub price: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PriceRow {
+    pub zone: String,
+    pub category: String,
+    /// `register` or `renew`.
+    pub operation: String,
+    pub period: u32,
+    pub list: Decimal,
+    pub price: Decimal,
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Decimal>,
 }
 
 impl Outcome {

@@ -45,7 +45,8 @@ impl DomainRegister {
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
-        let (_, priced) = eng.quote(&ctx.partner, &self.domain, Operation::Register, self.period)?;
+        let (_, priced) =
+            eng.quote(&ctx.partner, &self.domain, Operation::Register, self.period)?;
         let name = self.domain.ascii().to_string();
         let client = self.client.clone();
         let order = NewOrder {

@@ -51,7 +51,8 @@ impl DomainRenew {
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
-        let (zone, priced) = eng.quote(&ctx.partner, &self.domain, Operation::Renew, self.period)?;
+        let (zone, priced) =
+            eng.quote(&ctx.partner, &self.domain, Operation::Renew, self.period)?;
         let horizon = add_years(eng.clock.today(), zone.horizon_years)
             .ok_or_else(|| Error::internal("date overflow"))?;
         let new_expiry = add_years(self.expires, self.period)

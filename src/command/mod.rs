@@ -12,6 +12,7 @@ pub mod domain_update;
 pub mod ledger;
 pub mod order;
 pub mod params;
+pub mod programme;
 pub mod request;
 
 use crate::engine::{Ctx, Fresh};
@@ -53,10 +54,14 @@ pub enum Command {
     LedgerList(ledger::LedgerList),
     #[serde(rename = "request.status")]
     RequestStatus(request::RequestStatus),
+    #[serde(rename = "price.list")]
+    PriceList(programme::PriceList),
+    #[serde(rename = "programme.status")]
+    ProgrammeStatus(programme::ProgrammeStatus),
 }
 
 /// Every command name, for documentation and tests.
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 17] = [
     "balance.get",
     "domain.check",
     "domain.register",
@@ -72,6 +77,8 @@ pub const NAMES: [&str; 15] = [
     "order.list",
     "ledger.list",
     "request.status",
+    "price.list",
+    "programme.status",
 ];
 
 impl Command {
@@ -99,6 +106,8 @@ impl Command {
             "order.list" => Command::OrderList(order::OrderList::parse(p)?),
             "ledger.list" => Command::LedgerList(ledger::LedgerList::parse(p)?),
             "request.status" => Command::RequestStatus(request::RequestStatus::parse(p, rid())?),
+            "price.list" => Command::PriceList(programme::PriceList::parse(p)?),
+            "programme.status" => Command::ProgrammeStatus(programme::ProgrammeStatus::parse(p)?),
             "" => return Err(Error::missing("command")),
             other => return Err(Error::unknown_command(other)),
         })
@@ -121,6 +130,8 @@ impl Command {
             Command::OrderList(_) => "order.list",
             Command::LedgerList(_) => "ledger.list",
             Command::RequestStatus(_) => "request.status",
+            Command::PriceList(_) => "price.list",
+            Command::ProgrammeStatus(_) => "programme.status",
         }
     }
 
@@ -161,6 +172,8 @@ impl Command {
             Command::OrderList(c) => done(c.apply(ctx)),
             Command::LedgerList(c) => done(c.apply(ctx)),
             Command::RequestStatus(c) => done(c.apply(ctx)),
+            Command::PriceList(c) => done(c.apply(ctx)),
+            Command::ProgrammeStatus(c) => done(c.apply(ctx)),
         }
     }
 }

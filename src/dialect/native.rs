@@ -294,6 +294,25 @@ fn data(d: &Data) -> Vec<El> {
             .map(|e| entry(e, *currency))
             .chain(next_cursor(c))
             .collect(),
+        Data::PriceList { currency, rows } => rows
+            .iter()
+            .map(|r| {
+                El::new("price")
+                    .attr("zone", &r.zone)
+                    .attr("category", &r.category)
+                    .attr("operation", &r.operation)
+                    .attr("period", r.period)
+                    .attr("list", amount(r.list, *currency))
+                    .attr("price", amount(r.price, *currency))
+                    .attr("currency", currency)
+                    .attr("rule", &r.rule)
+                    .attr_opt("tier", r.tier.as_ref())
+                    .attr_opt("discount", r.discount)
+            })
+            .collect(),
+        Data::Programmes { currency, rows } => {
+            rows.iter().map(|s| standing(s, *currency)).collect()
+        }
         Data::Request {
             request_id,
             command,
@@ -312,6 +331,43 @@ fn data(d: &Data) -> Vec<El> {
             v
         }
     }
+}
+
+fn standing(s: &crate::engine::pricing::Standing, c: Currency) -> El {
+    // Money metrics are amounts in the partner's currency; counts are whole numbers.
+    let value = |v: Decimal| {
+        if s.money {
+            amount(v, c)
+        } else {
+            v.normalize().to_string()
+        }
+    };
+    El::new("programme")
+        .attr("name", &s.name)
+        .attr_opt("metric", s.metric.as_ref())
+        .attr_opt("value", s.value.map(value))
+        .attr_opt("currency", (s.money).then_some(c))
+        .attr_opt("since", s.since)
+        .attr_opt("tier", s.tier.as_ref())
+        .attr_opt("next-tier", s.next_tier.as_ref())
+        .attr_opt("next-from", s.next_from.map(value))
+        .attr_opt("missing", s.missing.map(value))
+        .attr_opt(
+            "months-below",
+            (s.months_below > 0).then_some(s.months_below),
+        )
+        .attr_opt("status", s.lost.then_some("lost"))
+        .attr_opt("qualified", s.qualified)
+        .children(
+            s.discount
+                .iter()
+                .map(|(k, v)| El::new("discount").attr("category", k).attr("percent", v)),
+        )
+        .children(
+            s.commission
+                .iter()
+                .map(|(k, v)| El::new("commission").attr("category", k).attr("percent", v)),
+        )
 }
 
 fn check_row(r: &CheckRow, c: Currency) -> El {

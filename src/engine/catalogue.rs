@@ -201,7 +201,11 @@ impl Catalogue {
                 format!(".{} is not offered in {currency}", zone.name),
             )
         })?;
-        let per_year = if op == Operation::Register { *reg } else { *ren };
+        let per_year = if op == Operation::Register {
+            *reg
+        } else {
+            *ren
+        };
         per_year.checked_mul(period)
     }
 

@@ -89,9 +89,9 @@ impl Engine {
                     )?;
                     if let Some(p) = &new.priced {
                         let key = keys::ledger_entry(&login, entry);
-                        let mut e: LedgerEntry = tx
-                            .get(&key)?
-                            .ok_or_else(|| Error::internal("ledger entry just written is missing"))?;
+                        let mut e: LedgerEntry = tx.get(&key)?.ok_or_else(|| {
+                            Error::internal("ledger entry just written is missing")
+                        })?;
                         e.list_price = Some(p.list.amount);
                         e.rule = Some(p.rule.clone());
                         e.tier = p.tier.clone();

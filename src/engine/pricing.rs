@@ -31,6 +31,99 @@ pub fn load_programmes(cfg: &Config, zones: &[String]) -> Result<Programmes> {
     Programmes::new(list).map_err(|e| Error::syntax(format!("programmes: {e}")))
 }
 
+/// `regway programme check FILE`: parses one programme file against the configuration
+/// and describes it, tier by tier; a refused file gives `FILE:LINE: reason`.
+pub fn check_file(cfg: &Config, path: &std::path::Path) -> Result<String> {
+    use std::fmt::Write as _;
+    let catalogue =
+        super::catalogue::Catalogue::new(cfg.builtin_zones, &cfg.zones, &cfg.partner_prices)?;
+    let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
+    let known = programme::Known {
+        categories: &cfg.categories,
+        zones: &zones,
+    };
+    let p = programme::load(path, &known).map_err(|e| Error::syntax(e.to_string()))?;
+    let mut out = String::new();
+    let c = p.currency;
+    let money = |d: Decimal| {
+        crate::engine::money::Money {
+            amount: d,
+            currency: c,
+        }
+        .amount_str()
+    };
+    let _ = writeln!(
+        out,
+        "programme {} ({c}), exclusive: {}",
+        p.name, p.exclusive
+    );
+    let _ = writeln!(
+        out,
+        "partners: {}",
+        if p.partners.is_empty() {
+            "none".to_string()
+        } else {
+            p.partners.join(", ")
+        }
+    );
+    if let Some(m) = &p.metric {
+        let how = match m {
+            Metric::Payments { window_days } => format!("payments over the last {window_days} days"),
+            Metric::PreviousMonthTurnover { minimum, demote_after_months } => format!(
+                "previous calendar month's turnover; minimum {} {c}, status lost after {demote_after_months} months below it",
+                money(*minimum)
+            ),
+            Metric::ActiveServices { category } => format!("active services in {category}"),
+            Metric::ActiveClients { category: Some(k) } => format!("clients with active services in {k}"),
+            Metric::ActiveClients { category: None } => "clients with active services".into(),
+        };
+        let _ = writeln!(out, "metric: {how}");
+    }
+    for (i, t) in p.tiers.iter().enumerate() {
+        let show = |d: Decimal| {
+            if p.metric.as_ref().is_some_and(Metric::is_money) {
+                money(d)
+            } else {
+                d.to_string()
+            }
+        };
+        let upto = match p.tiers.get(i + 1) {
+            Some(n) => format!("below {}", show(n.from)),
+            None => "and above".into(),
+        };
+        let pct = |m: &BTreeMap<String, Decimal>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}%"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = write!(out, "tier {:?}: from {} {upto}", t.name, show(t.from));
+        if !t.discount.is_empty() {
+            let _ = write!(out, "; discount {}", pct(&t.discount));
+        }
+        if !t.commission.is_empty() {
+            let _ = write!(out, "; commission {}", pct(&t.commission));
+        }
+        out.push('\n');
+    }
+    if let Some(q) = &p.qualify {
+        let _ = writeln!(
+            out,
+            "qualifies: payments of at least {} {c} dated {} to {}",
+            money(q.minimum),
+            q.from,
+            q.to
+        );
+    }
+    for (zone, (reg, ren)) in &p.prices {
+        let _ = writeln!(
+            out,
+            "price .{zone}: register {reg} a year, renew {ren} a year"
+        );
+    }
+    Ok(out)
+}
+
 /// A partner's standing in its programmes at one moment: what its orders are priced by.
 pub struct Terms<'a> {
     eng: &'a Engine,
@@ -101,9 +194,17 @@ impl Engine {
                 None
             }
         };
-        let discount = self.programmes.discount_for(&partner.login).and_then(usable);
+        let discount = self
+            .programmes
+            .discount_for(&partner.login)
+            .and_then(usable);
         let special = self.programmes.prices_for(&partner.login).and_then(usable);
-        let facts = self.facts(partner, discount.and_then(|p| p.metric.as_ref()), special, now)?;
+        let facts = self.facts(
+            partner,
+            discount.and_then(|p| p.metric.as_ref()),
+            special,
+            now,
+        )?;
         let discount = discount.and_then(|p| {
             p.metric
                 .as_ref()
@@ -135,12 +236,9 @@ impl Engine {
             metric
                 .filter(|m| m.is_money())
                 .map(|m| programme::history_start(m, now)),
-            special.and_then(|p| p.qualify.as_ref()).map(|q| {
-                q.from
-                    .and_hms_opt(0, 0, 0)
-                    .expect("midnight")
-                    .and_utc()
-            }),
+            special
+                .and_then(|p| p.qualify.as_ref())
+                .map(|q| q.from.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
         ]
         .into_iter()
         .flatten()
@@ -202,9 +300,16 @@ impl Terms<'_> {
         // it lists.
         let special = match cat.partner_price(&self.partner.login, currency, zone, op, period)? {
             Some(p) => Some((p, "partner-price".to_string())),
-            None => match self.special.and_then(|p| p.prices.get(&zone.name).map(|x| (p, x))) {
+            None => match self
+                .special
+                .and_then(|p| p.prices.get(&zone.name).map(|x| (p, x)))
+            {
                 Some((p, (reg, ren))) => {
-                    let per_year = if op == Operation::Register { *reg } else { *ren };
+                    let per_year = if op == Operation::Register {
+                        *reg
+                    } else {
+                        *ren
+                    };
                     Some((per_year.checked_mul(period)?, p.name.clone()))
                 }
                 None => None,
@@ -218,7 +323,10 @@ impl Terms<'_> {
     pub fn standings(&self) -> Vec<Standing> {
         let mut out = Vec::new();
         if let Some((p, m)) = &self.discount {
-            let metric = p.metric.as_ref().expect("measured programmes have a metric");
+            let metric = p
+                .metric
+                .as_ref()
+                .expect("measured programmes have a metric");
             let now = self.eng.clock.now();
             let tier = p.tier_for(m);
             let next = p.next_tier(m);

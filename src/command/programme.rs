@@ -1,0 +1,103 @@
+//! `price.list` and `programme.status`: what the partner pays now, and where it stands
+//! in its programmes. Both are read-only and priced at the gateway's now.
+
+use super::params::Params;
+use crate::engine::catalogue::Operation;
+use crate::engine::pricing::Standing;
+use crate::engine::Ctx;
+use crate::error::{Error, Result};
+use crate::outcome::{Data, Outcome, PriceRow};
+use crate::store::keys;
+use crate::store::records::Partner;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PriceList {
+    /// One zone (ASCII, without the dot), or every zone.
+    pub zone: Option<String>,
+}
+
+impl PriceList {
+    pub fn parse(p: &mut Params) -> Result<PriceList> {
+        let zone = p
+            .opt("zone")?
+            .map(|z| {
+                crate::engine::names::parse_name(
+                    "zone",
+                    &format!("x.{}", z.trim_start_matches('.')),
+                )
+                .map(|n| n.ascii()[2..].to_string())
+            })
+            .transpose()?;
+        Ok(PriceList { zone })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let eng = ctx.eng;
+        let partner = fresh(ctx)?;
+        let terms = eng.terms(&partner)?;
+        let mut rows = Vec::new();
+        let mut found = false;
+        for zone in eng.catalogue.zones() {
+            if self.zone.as_ref().is_some_and(|z| *z != zone.name) {
+                continue;
+            }
+            found = true;
+            for (op, op_name) in [
+                (Operation::Register, "register"),
+                (Operation::Renew, "renew"),
+            ] {
+                for period in zone.min_period..=zone.max_period {
+                    // A zone not offered in the partner's currency is left out.
+                    let Ok(p) = terms.price(zone, op, period) else {
+                        continue;
+                    };
+                    rows.push(PriceRow {
+                        zone: zone.name.clone(),
+                        category: zone.category.clone(),
+                        operation: op_name.into(),
+                        period,
+                        list: p.list.amount,
+                        price: p.net.amount,
+                        rule: p.rule,
+                        tier: p.tier,
+                        discount: p.discount,
+                    });
+                }
+            }
+        }
+        if let (Some(z), false) = (&self.zone, found) {
+            return Err(Error::policy("zone", format!(".{z} is not offered")));
+        }
+        Ok(Outcome::ok(Data::PriceList {
+            currency: partner.currency,
+            rows,
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgrammeStatus {}
+
+impl ProgrammeStatus {
+    pub fn parse(_p: &mut Params) -> Result<ProgrammeStatus> {
+        Ok(ProgrammeStatus {})
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let partner = fresh(ctx)?;
+        let rows: Vec<Standing> = ctx.eng.terms(&partner)?.standings();
+        Ok(Outcome::ok(Data::Programmes {
+            currency: partner.currency,
+            rows,
+        }))
+    }
+}
+
+/// The partner as stored now: the authenticated copy may predate a payment.
+fn fresh(ctx: &Ctx<'_>) -> Result<Partner> {
+    ctx.eng
+        .store
+        .get(&keys::partner(&ctx.partner.login))?
+        .ok_or_else(|| Error::internal("partner vanished"))
+}
