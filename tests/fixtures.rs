@@ -150,6 +150,16 @@ async fn setup(s: &common::TestServer) {
     .unwrap();
     eng.topup("other", "1000.00", "fixtures").await.unwrap();
     eng.add_partner(NewPartner {
+        login: "vip".into(),
+        password: Some("vip-password".into()),
+        ..NewPartner::default()
+    })
+    .await
+    .unwrap();
+    eng.topup("vip", "2800.00", "promotion prepayment")
+        .await
+        .unwrap();
+    eng.add_partner(NewPartner {
         login: "locked".into(),
         password: Some("locked-password".into()),
         allow_ips: vec!["192.0.2.0/24".into()],
@@ -157,6 +167,22 @@ async fn setup(s: &common::TestServer) {
     })
     .await
     .unwrap();
+}
+
+/// A shipped example programme with `login` as its only partner, written under `dir`.
+fn programme_for(dir: &Path, file: &str, login: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("examples/programmes").join(file)).unwrap();
+    assert!(
+        text.contains("\npartners = []\n"),
+        "{file} lists no partner"
+    );
+    let path = dir.join(file);
+    std::fs::write(
+        &path,
+        text.replace("\npartners = []\n", &format!("\npartners = [{login:?}]\n")),
+    )
+    .unwrap();
+    path
 }
 
 async fn send(s: &common::TestServer, req: &FixtureRequest) -> FixtureResponse {
@@ -224,7 +250,10 @@ fn diff(expected: &str, actual: &str) -> String {
 #[tokio::test]
 async fn native_fixtures_replay() {
     let dir = root().join("fixtures/native");
-    let s = common::start().await;
+    let programmes = tempfile::tempdir().unwrap();
+    let b = programme_for(programmes.path(), "b-turnover.toml", "other");
+    let a = programme_for(programmes.path(), "a-special-prices.toml", "vip");
+    let s = common::start_with(|cfg| cfg.programmes = vec![b, a]).await;
     setup(&s).await;
     let mut failures = Vec::new();
     let stems = stems(&dir);

@@ -1044,7 +1044,7 @@ mod tests {
         let (reg, ren) = a.prices["ru"];
         assert_eq!(
             (reg.amount_str(), ren.amount_str()),
-            ("720.00".into(), "630.00".into())
+            ("480.00".into(), "420.00".into())
         );
     }
 
