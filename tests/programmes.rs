@@ -1,0 +1,266 @@
+//! Programmes on real orders: the charge is priced by the partner's programme, the
+//! ledger records how, and a programme changed later leaves earlier charges alone.
+//! The published examples themselves are tested with time as a parameter in
+//! `src/engine/programme.rs`.
+
+mod common;
+
+use regway::config::Config;
+use std::path::{Path, PathBuf};
+
+/// Payments tiers that discount domains (the published table of programme B has no
+/// domain column, so this one is made up for the test).
+const PAYMENTS: &str = r#"
+name = "turnover"
+currency = "RUB"
+partners = ["demo"]
+metric = { kind = "payments", window_days = 31 }
+
+[[tier]]
+name = "Starter"
+from = "500.00"
+discount = { domains = 3 }
+
+[[tier]]
+name = "Ten"
+from = "10000.00"
+discount = { domains = DISCOUNT }
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn config(data: &Path, programmes: Vec<PathBuf>) -> Config {
+    let mut cfg = common::test_config(data);
+    cfg.programmes = programmes;
+    cfg
+}
+
+/// The first `<entry …>` line of a ledger listing.
+fn first_entry(body: &str) -> String {
+    body.lines()
+        .find(|l| l.trim_start().starts_with("<entry"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_charge_keeps_the_rule_it_was_priced_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = write(dir.path(), "p.toml", &PAYMENTS.replace("DISCOUNT", "10"));
+    let s = common::start_config(config(&data, vec![file.clone()])).await;
+    // The demo partner's starting balance (10000.00) is a payment of today: tier "Ten".
+    let client = s.client("C-1").await;
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R-1&domain=first.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    assert!(
+        a.body
+            .contains("<charged currency=\"RUB\">531.00</charged>"),
+        "{}",
+        a.body
+    );
+    let l = s.form("command=ledger.list&limit=1").await;
+    assert_eq!(
+        first_entry(&l.body),
+        r#"<entry id="2" time="2026-01-15T10:00:00Z" kind="charge" amount="-531.00" balance-after="9469.00" currency="RUB" order="1" list-price="590.00" rule="turnover" tier="Ten" discount="10"/>"#
+    );
+    let p = s.form("command=price.list&zone=com").await;
+    assert!(
+        p.body.contains(r#"<price zone="com" category="domains" operation="register" period="3" list="3870.00" price="3483.00" currency="RUB" rule="turnover" tier="Ten" discount="10"/>"#),
+        "{}",
+        p.body
+    );
+    s.stop().await;
+
+    // The programme changes: later orders get the new discount, the old charge stays.
+    std::fs::write(&file, PAYMENTS.replace("DISCOUNT", "12.5")).unwrap();
+    let s = common::start_config(config(&data, vec![file])).await;
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R-2&domain=second.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    // 590.00 less 12.5% = 516.25.
+    assert!(
+        a.body
+            .contains("<charged currency=\"RUB\">516.25</charged>"),
+        "{}",
+        a.body
+    );
+    let l = s.form("command=ledger.list").await;
+    assert!(l.body.contains(r#"amount="-531.00" balance-after="9469.00" currency="RUB" order="1" list-price="590.00" rule="turnover" tier="Ten" discount="10"/>"#), "{}", l.body);
+    assert!(l.body.contains(r#"amount="-516.25" balance-after="8952.75" currency="RUB" order="2" list-price="590.00" rule="turnover" tier="Ten" discount="12.5"/>"#), "{}", l.body);
+    let st = s.form("command=programme.status").await;
+    assert!(
+        st.body.contains(r#"<programme name="turnover" metric="payments" value="10000.00" currency="RUB" since="2025-12-15" tier="Ten">"#),
+        "{}",
+        st.body
+    );
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn count_tiers_follow_the_partners_active_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+name = "services"
+currency = "RUB"
+partners = ["demo"]
+exclusive = false
+metric = { kind = "active_services", category = "domains" }
+
+[[tier]]
+name = "One"
+from = 1
+discount = { domains = 5 }
+
+[[tier]]
+name = "Two"
+from = 2
+discount = { domains = 7 }
+"#;
+    let file = write(dir.path(), "c.toml", text);
+    let s = common::start_with(|cfg| cfg.programmes = vec![file]).await;
+    let st = s.form("command=programme.status").await;
+    assert!(
+        st.body.contains(r#"<programme name="services" metric="active_services" value="0" next-tier="One" next-from="1" missing="1"/>"#),
+        "{}",
+        st.body
+    );
+    let client = s.client("C-1").await;
+    let mut charged = Vec::new();
+    for (i, name) in ["a-one.ru", "a-two.ru", "a-three.ru"].iter().enumerate() {
+        let a = s
+            .form(&format!(
+                "command=domain.register&request-id=R-{i}&domain={name}&client={client}"
+            ))
+            .await;
+        assert_eq!(a.code(), 1000, "{}", a.body);
+        charged.push(a.body.split("<charged currency=\"RUB\">").nth(1).unwrap()[..6].to_string());
+    }
+    // 0 active → list price; 1 → 5% off; 2 → 7% off (590 × 0.93 = 548.70).
+    assert_eq!(charged, ["590.00", "560.50", "548.70"]);
+    let st = s.form("command=programme.status").await;
+    assert!(st.body.contains(r#"value="3" tier="Two">"#), "{}", st.body);
+}
+
+#[tokio::test]
+async fn programme_e_levels_show_in_programme_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/e-clients.toml"),
+    )
+    .unwrap()
+    .replace("\npartners = []\n", "\npartners = [\"demo\"]\n");
+    let file = write(dir.path(), "e.toml", &text);
+    let s = common::start_with(|cfg| cfg.programmes = vec![file]).await;
+    for i in 0..3 {
+        let client = s.client(&format!("C-{i}")).await;
+        let a = s
+            .form(&format!(
+                "command=domain.register&request-id=R-{i}&domain=client-{i}.ru&client={client}"
+            ))
+            .await;
+        // Commissions change no price.
+        assert!(
+            a.body
+                .contains("<charged currency=\"RUB\">590.00</charged>"),
+            "{}",
+            a.body
+        );
+    }
+    let st = s.form("command=programme.status").await;
+    assert!(
+        st.body.contains(r#"<programme name="e-clients" metric="active_clients" value="3" tier="Bronze" next-tier="Silver" next-from="6" missing="3">"#),
+        "{}",
+        st.body
+    );
+    assert!(st
+        .body
+        .contains(r#"<commission category="hosting" percent="10"/>"#));
+}
+
+#[tokio::test]
+async fn bad_programmes_refuse_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "name = \"x\"\ncurrency = \"RUB\"\nmetric = { kind = \"payments\", window_days = 31 }\n\
+         [[tier]]\nname = \"a\"\nfrom = \"500\"\ndiscount = { ships = 5 }\n",
+    );
+    let mut cfg = common::test_config(&dir.path().join("d1"));
+    cfg.programmes = vec![bad.clone()];
+    let e = regway::app::start(cfg).await.err().expect("refused");
+    assert!(
+        e.message
+            .contains(&format!("{}:7: unknown category \"ships\"", bad.display())),
+        "{}",
+        e.message
+    );
+    // A programme in EUR that lists the RUB demo partner.
+    let eur = write(
+        dir.path(),
+        "eur.toml",
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/d-licences.toml"),
+        )
+        .unwrap()
+        .replace("\npartners = []\n", "\npartners = [\"demo\"]\n"),
+    );
+    let data = dir.path().join("d2");
+    common::start_config(common::test_config(&data))
+        .await
+        .stop()
+        .await;
+    let mut cfg = common::test_config(&data);
+    cfg.programmes = vec![eur];
+    let e = regway::app::start(cfg).await.err().expect("refused");
+    assert!(
+        e.message
+            .contains("partner demo keeps its account in RUB, the programme is in EUR"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn programme_check_prints_the_resolved_tiers() {
+    let cfg = Config::default();
+    let out = regway::engine::pricing::check_file(
+        &cfg,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/b-turnover.toml"),
+    )
+    .unwrap();
+    assert!(
+        out.contains("metric: payments over the last 31 days\n"),
+        "{out}"
+    );
+    assert!(out.contains("tier \"Partner #8\": from 50000.00 below 100000.00; discount dedicated 7%, ssl 3%, vps 19%\n"), "{out}");
+    assert!(out.contains("tier \"Partner #16\": from 1000000.00 and above; discount dedicated 15%, ssl 10%, vps 35%\n"), "{out}");
+    for f in [
+        "a-special-prices.toml",
+        "c-services.toml",
+        "d-licences.toml",
+        "e-clients.toml",
+    ] {
+        regway::engine::pricing::check_file(
+            &cfg,
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/programmes")
+                .join(f),
+        )
+        .unwrap_or_else(|e| panic!("{f}: {}", e.message));
+    }
+}
