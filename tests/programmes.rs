@@ -264,3 +264,52 @@ fn programme_check_prints_the_resolved_tiers() {
         .unwrap_or_else(|e| panic!("{f}: {}", e.message));
     }
 }
+
+#[tokio::test]
+async fn special_prices_from_the_payment_that_reaches_the_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/a-special-prices.toml"),
+    )
+    .unwrap()
+    .replace("\npartners = []\n", "\npartners = [\"early\"]\n");
+    let file = write(dir.path(), "a.toml", &text);
+    let s = common::start_with(|cfg| cfg.programmes = vec![file]).await;
+    let eng = s.engine();
+    // A partner listed by a programme keeps its account in the programme's currency.
+    let e = eng
+        .add_partner(regway::engine::operator::NewPartner {
+            login: "early".into(),
+            currency: Some("USD".into()),
+            ..Default::default()
+        })
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        e.message
+            .contains("programme a-special-prices lists early and is in RUB, not USD"),
+        "{}",
+        e.message
+    );
+    eng.add_partner(regway::engine::operator::NewPartner {
+        login: "early".into(),
+        password: Some("early-password".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    eng.topup("early", "2000.00", "").await.unwrap();
+    let ask = |body: &'static str| s.form_as("early", "early-password", body);
+    let st = ask("command=programme.status").await;
+    assert!(
+        st.body.contains(r#"<programme name="a-special-prices" metric="promotion_payments" value="2000.00" currency="RUB" since="2026-01-01" next-from="2800.00" missing="800.00" qualified="false"/>"#),
+        "{}",
+        st.body
+    );
+    let p = ask("command=price.list&zone=su").await;
+    assert!(p.body.contains(r#"operation="register" period="1" list="790.00" price="790.00" currency="RUB" rule="catalogue"/>"#), "{}", p.body);
+    eng.topup("early", "800.00", "").await.unwrap();
+    let p = ask("command=price.list&zone=su").await;
+    assert!(p.body.contains(r#"operation="register" period="1" list="790.00" price="480.00" currency="RUB" rule="a-special-prices"/>"#), "{}", p.body);
+}

@@ -93,6 +93,17 @@ impl Engine {
             currency,
             false,
         )?;
+        for p in self.programmes.all() {
+            if p.partners.contains(&new.login) && p.currency != currency {
+                return Err(Error::value(
+                    "currency",
+                    format!(
+                        "programme {} lists {} and is in {}, not {currency}",
+                        p.name, new.login, p.currency
+                    ),
+                ));
+            }
+        }
         let allow_ips = new
             .allow_ips
             .iter()

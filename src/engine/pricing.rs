@@ -131,6 +131,7 @@ pub struct Terms<'a> {
     discount: Option<(&'a Programme, Measure)>,
     /// The special-price programme, when the partner qualifies for it.
     special: Option<&'a Programme>,
+    facts: Facts,
 }
 
 /// One programme as `programme.status` shows it.
@@ -216,6 +217,7 @@ impl Engine {
             partner,
             discount,
             special,
+            facts,
         })
     }
 
@@ -356,16 +358,20 @@ impl Terms<'_> {
             });
         }
         if let Some(p) = self.eng.programmes.prices_for(&self.partner.login) {
+            // With a promotion window: what was paid in it against the minimum.
+            let paid = p.promotion_paid(&self.facts);
+            let minimum = p.qualify.as_ref().map(|q| q.minimum);
+            let missing = paid.zip(minimum).filter(|(v, m)| v < m).map(|(v, m)| m - v);
             out.push(Standing {
                 name: p.name.clone(),
-                metric: None,
-                value: None,
-                money: false,
-                since: None,
+                metric: paid.map(|_| "promotion_payments".to_string()),
+                value: paid,
+                money: paid.is_some(),
+                since: p.qualify.as_ref().map(|q| q.from),
                 tier: None,
                 next_tier: None,
-                next_from: None,
-                missing: None,
+                next_from: missing.and(minimum),
+                missing,
                 months_below: 0,
                 lost: false,
                 qualified: Some(self.special.is_some()),

@@ -707,18 +707,22 @@ impl Programme {
     /// Whether a partner qualifies for the special prices: when the programme has a
     /// promotion window, enough payments dated inside it.
     pub fn qualifies(&self, facts: &Facts) -> bool {
-        match &self.qualify {
-            None => true,
-            Some(q) => {
-                let paid: Decimal = facts
-                    .payments
-                    .iter()
-                    .filter(|(t, _)| t.date_naive() >= q.from && t.date_naive() <= q.to)
-                    .map(|(_, a)| *a)
-                    .sum();
-                paid >= q.minimum
-            }
+        match (&self.qualify, self.promotion_paid(facts)) {
+            (Some(q), Some(paid)) => paid >= q.minimum,
+            _ => true,
         }
+    }
+
+    /// What the partner paid inside the promotion window, when there is one.
+    pub fn promotion_paid(&self, facts: &Facts) -> Option<Decimal> {
+        self.qualify.as_ref().map(|q| {
+            facts
+                .payments
+                .iter()
+                .filter(|(t, _)| t.date_naive() >= q.from && t.date_naive() <= q.to)
+                .map(|(_, a)| *a)
+                .sum()
+        })
     }
 }
 
