@@ -284,8 +284,7 @@ async fn special_prices_from_the_payment_that_reaches_the_minimum() {
             ..Default::default()
         })
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(
         e.message
             .contains("programme a-special-prices lists early and is in RUB, not USD"),
