@@ -11,6 +11,7 @@ pub mod operator;
 pub mod orders;
 pub mod pricing;
 pub mod programme;
+pub mod statement;
 
 use crate::command::{params::check_request_id, params::Params, Command};
 use crate::config::Config;

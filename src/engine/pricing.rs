@@ -6,6 +6,7 @@
 use super::catalogue::{Operation, Zone};
 use super::names::Name;
 use super::programme::{self, Facts, Measure, Metric, Priced, Programme, Programmes, Tier};
+use super::statement::{self, Line, Statement};
 use super::Engine;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -179,8 +180,58 @@ impl Engine {
     ) -> Result<(&Zone, Priced)> {
         let zone = self.catalogue.zone_of(name)?;
         zone.check_period(period)?;
+        self.check_statements(partner)?;
         let priced = self.terms(partner)?.price(zone, op, period)?;
         Ok((zone, priced))
+    }
+
+    /// The partner's postpay statements, oldest first; `None` when it is not on postpay
+    /// terms.
+    pub fn statements(&self, partner: &Partner) -> Result<Option<Vec<Statement>>> {
+        let Some(due_days) = self.programmes.postpay_for(&partner.login) else {
+            return Ok(None);
+        };
+        let lines = self
+            .store
+            .scan::<LedgerEntry>(&keys::ledger(&partner.login), None, false)
+            .map(|r| {
+                r.map(|(_, e)| Line {
+                    time: e.time,
+                    payment: e.kind == EntryKind::Topup,
+                    activity: matches!(e.kind, EntryKind::Charge | EntryKind::Refund),
+                    amount: e.amount,
+                    balance_after: e.balance_after,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(statement::statements(
+            &lines,
+            partner.created,
+            self.clock.now(),
+            due_days,
+        )))
+    }
+
+    /// Refuses orders while a postpay statement is overdue; paying it lifts the block at
+    /// once.
+    fn check_statements(&self, partner: &Partner) -> Result<()> {
+        let Some(all) = self.statements(partner)? else {
+            return Ok(());
+        };
+        if let Some(s) = all.iter().find(|s| s.state == statement::State::Overdue) {
+            return Err(Error::billing(format!(
+                "statement {} ({} {} owed) was due on {} and is not paid: new orders and renewals are blocked until it is",
+                s.month,
+                crate::engine::money::Money {
+                    amount: s.owed,
+                    currency: partner.currency
+                }
+                .amount_str(),
+                partner.currency,
+                s.due
+            )));
+        }
+        Ok(())
     }
 
     /// Measures `partner` for its programmes at the engine's now.

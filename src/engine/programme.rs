@@ -75,6 +75,15 @@ struct FileRaw {
     prices: BTreeMap<String, Spanned<PriceRaw>>,
     #[serde(default)]
     qualify: Option<Spanned<QualifyRaw>>,
+    #[serde(default)]
+    postpay: Option<Spanned<PostpayRaw>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostpayRaw {
+    /// Days after a month ends its statement must be paid in.
+    due_days: u32,
 }
 
 fn yes() -> bool {
@@ -195,6 +204,8 @@ pub struct Programme {
     /// Zone → (register, renew) per year.
     pub prices: BTreeMap<String, (Money, Money)>,
     pub qualify: Option<Qualify>,
+    /// Postpay terms: days after a month ends its statement must be paid in.
+    pub postpay_due_days: Option<u32>,
 }
 
 /// A refused programme file: where and why.
@@ -420,6 +431,16 @@ pub fn parse(file: &str, text: &str, known: &Known<'_>) -> Result<Programme, Fil
             })
         }
     };
+    let postpay_due_days = match &raw.postpay {
+        None => None,
+        Some(p) if p.get_ref().due_days > 366 => {
+            return Err(err(
+                p.span().start,
+                "postpay: due_days must be 0 to 366".into(),
+            ))
+        }
+        Some(p) => Some(p.get_ref().due_days),
+    };
     if tiers.is_empty() && prices.is_empty() {
         return Err(err(0, "a programme needs tiers or prices".into()));
     }
@@ -445,6 +466,7 @@ pub fn parse(file: &str, text: &str, known: &Known<'_>) -> Result<Programme, Fil
         tiers,
         prices,
         qualify,
+        postpay_due_days,
     })
 }
 
@@ -535,6 +557,15 @@ impl Programmes {
 
     pub fn prices_for(&self, login: &str) -> Option<&Programme> {
         self.prices.get(login).map(|i| &self.list[*i])
+    }
+
+    /// The partner's postpay terms (days to pay a month's statement), from either of
+    /// its programmes.
+    pub fn postpay_for(&self, login: &str) -> Option<u32> {
+        [self.discount_for(login), self.prices_for(login)]
+            .into_iter()
+            .flatten()
+            .find_map(|p| p.postpay_due_days)
     }
 }
 
