@@ -86,6 +86,13 @@ pub enum Data {
         currency: Currency,
         rows: Vec<crate::engine::pricing::Standing>,
     },
+    /// `statement.list` / `statement.info`: postpay statements; `entries` are what one
+    /// month's statement is made of (`statement.info` only).
+    Statements {
+        currency: Currency,
+        rows: Vec<crate::engine::statement::Statement>,
+        entries: Vec<LedgerEntry>,
+    },
     /// `request.status`: what became of an earlier request.
     Request {
         request_id: String,

@@ -312,3 +312,122 @@ async fn special_prices_from_the_payment_that_reaches_the_minimum() {
     let p = ask("command=price.list&zone=su").await;
     assert!(p.body.contains(r#"operation="register" period="1" list="790.00" price="480.00" currency="RUB" rule="a-special-prices"/>"#), "{}", p.body);
 }
+
+/// A postpay programme: any programme file with a `[postpay]` section.
+const POSTPAY: &str = r#"
+name = "postpay"
+currency = "RUB"
+partners = ["late"]
+exclusive = false
+metric = { kind = "payments", window_days = 31 }
+postpay = { due_days = 10 }
+
+[[tier]]
+name = "Any"
+from = "1000000.00"
+discount = { domains = 1 }
+"#;
+
+#[tokio::test]
+async fn an_overdue_statement_blocks_orders_until_it_is_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = write(dir.path(), "post.toml", POSTPAY);
+    let at = |now: &str| {
+        let mut cfg = config(&data, vec![file.clone()]);
+        cfg.sandbox.clock = Some(now.parse().unwrap());
+        cfg
+    };
+    let s = common::start_config(at("2025-12-10T10:00:00Z")).await;
+    s.engine()
+        .add_partner(regway::engine::operator::NewPartner {
+            login: "late".into(),
+            password: Some("late-password".into()),
+            credit_limit: Some("5000.00".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let client = s
+        .form_as(
+            "late",
+            "late-password",
+            "command=client.create&request-id=C-1&type=person&name=Ivan+Petrov\
+             &email=ivan%40example.net&phone=%2B7.4951234567&country=RU&address=Moscow",
+        )
+        .await
+        .attr("id")
+        .unwrap();
+    let register = |rid: &str, name: &str| {
+        format!("command=domain.register&request-id={rid}&domain={name}&client={client}")
+    };
+    let a = s
+        .form_as("late", "late-password", &register("R-1", "late-one.ru"))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    s.stop().await;
+
+    // January 5: December's statement is open, due on January 10; orders go on.
+    let s = common::start_config(at("2026-01-05T10:00:00Z")).await;
+    let l = s
+        .form_as("late", "late-password", "command=statement.list")
+        .await;
+    assert!(
+        l.body.contains(r#"<statement month="2025-12" activated="590.00" paid-in-month="0.00" closing-balance="-590.00" owed="590.00" currency="RUB" due="2026-01-10" state="open"/>"#),
+        "{}",
+        l.body
+    );
+    s.stop().await;
+
+    // January 11: overdue. New orders and renewals are refused until it is paid.
+    let s = common::start_config(at("2026-01-11T00:00:00Z")).await;
+    let a = s
+        .form_as("late", "late-password", &register("R-2", "late-two.ru"))
+        .await;
+    assert_eq!((a.status, a.code()), (402, 2104), "{}", a.body);
+    assert!(
+        a.body.contains("statement 2025-12 (590.00 RUB owed) was due on 2026-01-10 and is not paid: new orders and renewals are blocked until it is"),
+        "{}",
+        a.body
+    );
+    let renew = s
+        .form_as(
+            "late",
+            "late-password",
+            "command=domain.renew&request-id=R-3&domain=late-one.ru&period=1&expires=2026-12-10",
+        )
+        .await;
+    assert_eq!(renew.code(), 2104, "{}", renew.body);
+    let info = s
+        .form_as(
+            "late",
+            "late-password",
+            "command=statement.info&month=2025-12",
+        )
+        .await;
+    assert!(info.body.contains(r#"state="overdue">"#), "{}", info.body);
+    assert!(
+        info.body.contains(r#"kind="charge" amount="-590.00" balance-after="-590.00" currency="RUB" order="1" list-price="590.00" rule="catalogue"/>"#),
+        "{}",
+        info.body
+    );
+    // Paying it lifts the block at once.
+    s.engine().topup("late", "590.00", "").await.unwrap();
+    let a = s
+        .form_as("late", "late-password", &register("R-2", "late-two.ru"))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    let l = s
+        .form_as("late", "late-password", "command=statement.list")
+        .await;
+    assert!(
+        l.body.contains(r#"owed="590.00" currency="RUB" due="2026-01-10" state="paid" paid-at="2026-01-11T00:00:00Z"/>"#),
+        "{}",
+        l.body
+    );
+    // A partner not on postpay terms has no statements.
+    let d = s.form("command=statement.list").await;
+    assert_eq!(d.code(), 2304, "{}", d.body);
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+}

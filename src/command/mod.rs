@@ -14,6 +14,7 @@ pub mod order;
 pub mod params;
 pub mod programme;
 pub mod request;
+pub mod statement;
 
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
@@ -58,10 +59,14 @@ pub enum Command {
     PriceList(programme::PriceList),
     #[serde(rename = "programme.status")]
     ProgrammeStatus(programme::ProgrammeStatus),
+    #[serde(rename = "statement.list")]
+    StatementList(statement::StatementList),
+    #[serde(rename = "statement.info")]
+    StatementInfo(statement::StatementInfo),
 }
 
 /// Every command name, for documentation and tests.
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 19] = [
     "balance.get",
     "domain.check",
     "domain.register",
@@ -79,6 +84,8 @@ pub const NAMES: [&str; 17] = [
     "request.status",
     "price.list",
     "programme.status",
+    "statement.list",
+    "statement.info",
 ];
 
 impl Command {
@@ -108,6 +115,8 @@ impl Command {
             "request.status" => Command::RequestStatus(request::RequestStatus::parse(p, rid())?),
             "price.list" => Command::PriceList(programme::PriceList::parse(p)?),
             "programme.status" => Command::ProgrammeStatus(programme::ProgrammeStatus::parse(p)?),
+            "statement.list" => Command::StatementList(statement::StatementList::parse(p)?),
+            "statement.info" => Command::StatementInfo(statement::StatementInfo::parse(p)?),
             "" => return Err(Error::missing("command")),
             other => return Err(Error::unknown_command(other)),
         })
@@ -132,6 +141,8 @@ impl Command {
             Command::RequestStatus(_) => "request.status",
             Command::PriceList(_) => "price.list",
             Command::ProgrammeStatus(_) => "programme.status",
+            Command::StatementList(_) => "statement.list",
+            Command::StatementInfo(_) => "statement.info",
         }
     }
 
@@ -174,6 +185,8 @@ impl Command {
             Command::RequestStatus(c) => done(c.apply(ctx)),
             Command::PriceList(c) => done(c.apply(ctx)),
             Command::ProgrammeStatus(c) => done(c.apply(ctx)),
+            Command::StatementList(c) => done(c.apply(ctx)),
+            Command::StatementInfo(c) => done(c.apply(ctx)),
         }
     }
 }

@@ -313,6 +313,30 @@ fn data(d: &Data) -> Vec<El> {
         Data::Programmes { currency, rows } => {
             rows.iter().map(|s| standing(s, *currency)).collect()
         }
+        Data::Statements {
+            currency,
+            rows,
+            entries,
+        } => rows
+            .iter()
+            .map(|st| {
+                El::new("statement")
+                    .attr("month", &st.month)
+                    .attr("activated", amount(st.activated, *currency))
+                    .attr("paid-in-month", amount(st.paid_in_month, *currency))
+                    .attr("closing-balance", amount(st.closing, *currency))
+                    .attr("owed", amount(st.owed, *currency))
+                    .attr("currency", currency)
+                    .attr("due", st.due)
+                    .attr("state", st.state.as_str())
+                    .attr_opt(
+                        "paid-at",
+                        st.paid_at
+                            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    )
+                    .children(entries.iter().map(|e| entry(e, *currency)))
+            })
+            .collect(),
         Data::Request {
             request_id,
             command,
