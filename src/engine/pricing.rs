@@ -116,6 +116,12 @@ pub fn check_file(cfg: &Config, path: &std::path::Path) -> Result<String> {
             q.to
         );
     }
+    if let Some(days) = p.postpay_due_days {
+        let _ = writeln!(
+            out,
+            "postpay: each month's statement is due {days} days after the month ends"
+        );
+    }
     for (zone, (reg, ren)) in &p.prices {
         let _ = writeln!(
             out,
