@@ -431,3 +431,26 @@ async fn an_overdue_statement_blocks_orders_until_it_is_paid() {
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_partner_price_in_a_currency_the_catalogue_lacks_is_its_list_price() {
+    let s = common::start_with(|cfg| {
+        cfg.demo.currency = "EUR".into();
+        cfg.partner_prices = vec![regway::config::PartnerPrice {
+            login: "demo".into(),
+            zone: "ru".into(),
+            register: "7.50".into(),
+            renew: "7.00".into(),
+        }];
+    })
+    .await;
+    let p = s.form("command=price.list&zone=ru").await;
+    assert!(
+        p.body.contains(r#"<price zone="ru" category="domains" operation="register" period="1" list="7.50" price="7.50" currency="EUR" rule="partner-price"/>"#),
+        "{}",
+        p.body
+    );
+    let p = s.form("command=price.list&zone=com").await;
+    assert_eq!(p.code(), 1000, "{}", p.body);
+    assert!(!p.body.contains("<price "), "{}", p.body);
+}

@@ -354,10 +354,17 @@ impl Terms<'_> {
     pub fn price(&self, zone: &Zone, op: Operation, period: u32) -> Result<Priced> {
         let cat = &self.eng.catalogue;
         let currency = self.partner.currency;
-        let list = cat.list_price(currency, zone, op, period)?;
+        let own = cat.partner_price(&self.partner.login, currency, zone, op, period)?;
+        // A zone the catalogue does not price in the partner's currency can still be
+        // sold at the partner's own price, which is then its list price too.
+        let list = match (cat.list_price(currency, zone, op, period), own) {
+            (Ok(l), _) => l,
+            (Err(_), Some(o)) => o,
+            (Err(e), None) => return Err(e),
+        };
         // A per-partner price is the partner's own; a price group's applies to the zones
         // it lists.
-        let special = match cat.partner_price(&self.partner.login, currency, zone, op, period)? {
+        let special = match own {
             Some(p) => Some((p, "partner-price".to_string())),
             None => match self
                 .special
