@@ -151,6 +151,11 @@ discount = { domains = 7 }
     }
     // 0 active → list price; 1 → 5% off; 2 → 7% off (590 × 0.93 = 548.70).
     assert_eq!(charged, ["590.00", "560.50", "548.70"]);
+    let l = s.form("command=ledger.list&limit=1").await;
+    assert_eq!(
+        first_entry(&l.body),
+        r#"<entry id="4" time="2026-01-15T10:00:00Z" kind="charge" amount="-548.70" balance-after="8300.80" currency="RUB" order="3" list-price="590.00" rule="services" tier="Two" discount="7"/>"#
+    );
     let st = s.form("command=programme.status").await;
     assert!(st.body.contains(r#"value="3" tier="Two">"#), "{}", st.body);
 }
