@@ -148,6 +148,18 @@ impl Catalogue {
                     p.zone
                 )));
             }
+            // The partner's currency is not known here; its minor digits are checked
+            // when it orders. The shape of the amount is checked now, so a typo stops
+            // the start instead of failing that partner's orders.
+            for (what, v) in [("register", &p.register), ("renew", &p.renew)] {
+                let widest = Currency::parse("RUB").expect("known");
+                Money::parse(what, v, widest, false).map_err(|e| {
+                    Error::syntax(format!(
+                        "partner_prices for {} in {}: {}",
+                        p.login, p.zone, e.message
+                    ))
+                })?;
+            }
             pp.insert(
                 (p.login.clone(), p.zone.clone()),
                 (p.register.clone(), p.renew.clone()),
@@ -330,5 +342,17 @@ mod tests {
                 1
             )
             .is_err());
+    }
+
+    #[test]
+    fn malformed_partner_prices_stop_the_start() {
+        let pp = vec![PartnerPrice {
+            login: "vip".into(),
+            zone: "ru".into(),
+            register: "4,00".into(),
+            renew: "350.00".into(),
+        }];
+        let e = Catalogue::new(true, &BTreeMap::new(), &pp).unwrap_err();
+        assert!(e.message.contains("partner_prices for vip in ru"), "{e}");
     }
 }
