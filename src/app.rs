@@ -159,6 +159,20 @@ pub async fn start(cfg: Config) -> Result<Running> {
             }
         }
     }));
+    // Forget idle rate-limit keys so the limiters stay small.
+    let hk_engine = engine.clone();
+    let hk_stop = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut stop = std::pin::pin!(stopped(hk_stop));
+        let every = hk_engine.limits.housekeeping_interval();
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(every) => {}
+            }
+            hk_engine.limits.housekeeping();
+        }
+    }));
     tracing::info!(%addr, %admin_addr, data = %cfg.data.display(), backend = engine.backend.name(), "regway is serving");
     Ok(Running {
         addr,

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod catalogue;
 pub mod clock;
+pub mod limits;
 pub mod money;
 pub mod names;
 pub mod operator;
@@ -32,7 +33,8 @@ pub struct Engine {
     pub clock: Clock,
     pub client_suffix: String,
     pub upstream_timeout: Duration,
-    auth: Authenticator,
+    pub auth: Authenticator,
+    pub limits: limits::Limiter,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
     live_orders: Mutex<HashSet<u64>>,
 }
@@ -89,6 +91,7 @@ impl Engine {
             client_suffix: cfg.client_suffix.clone(),
             upstream_timeout: Duration::from_millis(cfg.upstream_timeout_ms),
             auth: Authenticator::default(),
+            limits: limits::Limiter::new(&cfg.limits),
             live_orders: Mutex::new(HashSet::new()),
         })
     }
@@ -125,6 +128,13 @@ impl Engine {
         let command = Command::parse(&req.command, &mut params, req.request_id.as_deref())?;
         params.finish()?;
         let mutating = command.is_mutating();
+        // Before the request-id is looked at: a limited request takes nothing.
+        let action = if mutating {
+            limits::Action::Order
+        } else {
+            limits::Action::Read
+        };
+        self.limits.partner(&partner.login, action)?;
         if mutating && req.read_only {
             return Err(Error::syntax(format!(
                 "{} changes state: send it with POST",
@@ -170,17 +180,29 @@ impl Engine {
         peer: IpAddr,
         declared: Option<IpAddr>,
     ) -> Result<Partner> {
-        let cred = cred.ok_or_else(|| {
-            Error::new(
+        let Some(cred) = cred else {
+            self.limits.anonymous(peer)?;
+            return Err(Error::new(
                 crate::error::Code::Auth,
                 "credentials missing: use HTTP Basic or the login and password fields",
-            )
-        })?;
+            ));
+        };
+        // A locked-out address or login is refused before the (slow) password check.
+        self.limits.check_locked(peer, &cred.login)?;
         let partner: Partner = match self.store.get(&keys::partner(&cred.login))? {
             Some(p) => p,
-            None => return Err(Error::auth()),
+            None => {
+                self.limits.failed_login(peer, &cred.login)?;
+                return Err(Error::auth());
+            }
         };
-        if !self.auth.verify(&partner, &cred.password).await {
+        let still_allowed = || self.limits.check_locked(peer, &cred.login);
+        if !self
+            .auth
+            .verify(&partner, &cred.password, still_allowed)
+            .await?
+        {
+            self.limits.failed_login(peer, &cred.login)?;
             return Err(Error::auth());
         }
         if partner.suspended {
