@@ -121,7 +121,8 @@ pub async fn start(cfg: Config) -> Result<Running> {
         },
     )?;
     if let Some(msg) = bootstrap_demo(&cfg, &engine, addr).await? {
-        tracing::info!("{msg}");
+        // The password goes to the operator's terminal, never into the log.
+        tracing::info!(login = %cfg.demo.login, "created the demo partner");
         println!("{msg}");
     }
     let (stop, rx) = watch::channel(false);

@@ -35,12 +35,15 @@ pub struct Engine {
     pub upstream_timeout: Duration,
     pub auth: Authenticator,
     pub limits: limits::Limiter,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
     live_orders: Mutex<HashSet<u64>>,
 }
 
 /// One decoded request, whatever dialect it came in.
 pub struct Request {
+    /// The dialect it came in (logs and metrics).
+    pub dialect: &'static str,
     pub credentials: Option<Credentials>,
     pub peer: IpAddr,
     /// An address the caller says it acts for (the Namecheap dialect's `ClientIp`).
@@ -83,10 +86,15 @@ impl Engine {
         backend: Arc<dyn Backend>,
         clock: Clock,
     ) -> Result<Engine> {
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         Ok(Engine {
             catalogue: Catalogue::new(cfg.builtin_zones, &cfg.zones, &cfg.partner_prices)?,
             store,
-            backend,
+            backend: Arc::new(crate::upstream::Measured {
+                inner: backend,
+                metrics: metrics.clone(),
+            }),
+            metrics,
             clock,
             client_suffix: cfg.client_suffix.clone(),
             upstream_timeout: Duration::from_millis(cfg.upstream_timeout_ms),
@@ -97,11 +105,38 @@ impl Engine {
     }
 
     pub async fn execute(&self, req: Request) -> Reply {
+        let started = std::time::Instant::now();
+        let dialect = req.dialect;
+        let command = crate::metrics::command_label(&req.command);
+        // The login as claimed (it may not exist); never the password.
+        let login: String = req
+            .credentials
+            .as_ref()
+            .map(|c| c.login.chars().take(64).collect())
+            .unwrap_or_default();
         // A malformed request-id is refused, never echoed back.
         let rid = req
             .request_id
             .clone()
             .filter(|r| check_request_id(r).is_ok());
+        let reply = self.execute_inner(req, rid.clone()).await;
+        let code = reply.outcome.code.number();
+        self.metrics
+            .request(dialect, command, code, started.elapsed());
+        tracing::info!(
+            dialect,
+            partner = %login,
+            command,
+            request_id = rid.as_deref().unwrap_or(""),
+            code,
+            replayed = reply.replayed,
+            ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        reply
+    }
+
+    async fn execute_inner(&self, req: Request, rid: Option<String>) -> Reply {
         match self.run(req).await {
             Ok(mut reply) => {
                 if reply.outcome.request_id.is_none() && !reply.replayed {
@@ -216,6 +251,38 @@ impl Engine {
             }
         }
         Ok(partner)
+    }
+
+    /// The Prometheus exposition: the request and upstream metrics, and the counters
+    /// the limiter and the authenticator keep.
+    pub fn render_metrics(&self) -> String {
+        use std::sync::atomic::Ordering;
+        let rejected = self
+            .limits
+            .rejections()
+            .into_iter()
+            .map(|(a, n)| (format!("limit=\"{}\"", a.name()), n))
+            .collect();
+        self.metrics.render(&[
+            (
+                "regway_rate_limited_total",
+                "Requests refused by a rate limit or the lock-out (code 2502).",
+                "counter",
+                rejected,
+            ),
+            (
+                "regway_password_checks_total",
+                "Password checks that ran argon2 (cache misses).",
+                "counter",
+                vec![(String::new(), self.auth.slow_checks.load(Ordering::Relaxed))],
+            ),
+            (
+                "regway_rate_limit_keys",
+                "Keys (partners, addresses, logins) the rate limiters remember.",
+                "gauge",
+                vec![(String::new(), self.limits.keys() as u64)],
+            ),
+        ])
     }
 
     /// The answer for a request-id seen before.
