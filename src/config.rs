@@ -266,6 +266,12 @@ impl Config {
         if let Some(v) = get("REGWAY_MAX_CONNECTIONS") {
             self.max_connections = parse("REGWAY_MAX_CONNECTIONS", &v)?;
         }
+        if let Some(v) = get("REGWAY_HEADER_TIMEOUT_MS") {
+            self.header_timeout_ms = parse("REGWAY_HEADER_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = get("REGWAY_BODY_TIMEOUT_MS") {
+            self.body_timeout_ms = parse("REGWAY_BODY_TIMEOUT_MS", &v)?;
+        }
         if let Some(v) = get("REGWAY_STORE_MAX_BATCH") {
             self.store_max_batch = parse("REGWAY_STORE_MAX_BATCH", &v)?;
         }
