@@ -13,7 +13,7 @@ async fn healthz_and_metrics() {
     let s = common::start_with(|c| {
         c.limits.order = regway::config::Rate {
             per_minute: 1,
-            burst: 1,
+            burst: 2,
         }
     })
     .await;
@@ -35,6 +35,12 @@ async fn healthz_and_metrics() {
     let a = s
         .form(&format!(
             "command=domain.register&request-id=R1&domain=metrics.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R2&domain=metrics2.ru&client={client}"
         ))
         .await;
     assert_eq!(a.code(), 2502);
@@ -60,11 +66,18 @@ async fn healthz_and_metrics() {
         "regway_requests_total{dialect=\"native\",command=\"balance.get\",code=\"1000\"} 1\n",
         "regway_requests_total{dialect=\"native\",command=\"other\",code=\"2000\"} 1\n",
         "regway_requests_total{dialect=\"native\",command=\"domain.register\",code=\"2502\"} 1\n",
-        "regway_request_seconds_count{dialect=\"native\"} 5\n",
+        "regway_request_seconds_count{dialect=\"native\"} 6\n",
         "regway_rate_limited_total{limit=\"order\"} 1\n",
         "regway_password_checks_total 1\n",
-        "regway_upstream_calls_total{op=\"check\"} 2\n",
+        // /healthz asks the upstream; the check of a name registered here does not.
+        "regway_upstream_calls_total{op=\"check\"} 1\n",
+        "regway_upstream_calls_total{op=\"submit\"} 1\n",
         "regway_upstream_errors_total{op=\"check\"} 0\n",
+        "regway_orders_created_total 1\n",
+        "regway_open_orders{state=\"unknown\"} 0\n",
+        // The demo partner's starting balance, and the charge for metrics.ru.
+        "regway_balance_mutations_total 2\n",
+        "regway_open_orders{state=\"accepted\"} 0\n",
     ] {
         assert!(t.contains(want), "missing {want:?} in\n{t}");
     }

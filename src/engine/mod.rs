@@ -263,7 +263,55 @@ impl Engine {
             .into_iter()
             .map(|(a, n)| (format!("limit=\"{}\"", a.name()), n))
             .collect();
+        // Persistent counters: every balance change is one ledger entry, every order
+        // takes one number. Open orders are few (they settle within minutes), so they
+        // are counted from their index, up to a bound.
+        let counter = |name: &str| {
+            self.store
+                .get::<u64>(&keys::counter(name))
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+        };
+        let mut open: std::collections::BTreeMap<&'static str, u64> =
+            ["accepted", "submitted", "unknown"]
+                .into_iter()
+                .map(|s| (s, 0))
+                .collect();
+        for (k, login) in self
+            .store
+            .scan::<String>(&keys::open_orders(), None, false)
+            .take(100_000)
+            .flatten()
+        {
+            let key = keys::order(&login, keys::trailing_id(&k));
+            if let Ok(Some(o)) = self.store.get::<crate::store::records::Order>(&key) {
+                if !o.state.is_terminal() {
+                    *open.entry(o.state.as_str()).or_default() += 1;
+                }
+            }
+        }
         self.metrics.render(&[
+            (
+                "regway_orders_created_total",
+                "Orders accepted since the store was created.",
+                "counter",
+                vec![(String::new(), counter("order"))],
+            ),
+            (
+                "regway_open_orders",
+                "Orders not yet completed or failed, by state.",
+                "gauge",
+                open.into_iter()
+                    .map(|(st, n)| (format!("state=\"{st}\""), n))
+                    .collect(),
+            ),
+            (
+                "regway_balance_mutations_total",
+                "Balance changes (ledger entries: top-ups, charges, refunds, adjustments) since the store was created.",
+                "counter",
+                vec![(String::new(), counter("ledger"))],
+            ),
             (
                 "regway_rate_limited_total",
                 "Requests refused by a rate limit or the lock-out (code 2502).",
