@@ -39,6 +39,9 @@ pub struct Authenticator {
     refused: Mutex<HashMap<String, Refused>>,
     /// One argon2 check at a time per login. Entries exist only for real partners.
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// argon2 runs at once, over all logins: half the cores, so a flood of first
+    /// logins for many partners leaves the rest of the machine to the others.
+    slow_permits: tokio::sync::Semaphore,
     /// argon2 checks run so far (metrics, tests).
     pub slow_checks: std::sync::atomic::AtomicU64,
 }
@@ -57,6 +60,9 @@ impl Default for Authenticator {
             refused: Mutex::new(HashMap::new()),
             flights: Mutex::new(HashMap::new()),
             slow_checks: Default::default(),
+            slow_permits: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            ),
         }
     }
 }
@@ -124,6 +130,11 @@ impl Authenticator {
             return Ok(known);
         }
         still_allowed()?;
+        let _permit = self
+            .slow_permits
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("password checks closed"))?;
         self.slow_checks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let hash = partner.password_hash.clone();
