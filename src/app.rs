@@ -121,7 +121,8 @@ pub async fn start(cfg: Config) -> Result<Running> {
         },
     )?;
     if let Some(msg) = bootstrap_demo(&cfg, &engine, addr).await? {
-        tracing::info!("{msg}");
+        // The password goes to the operator's terminal, never into the log.
+        tracing::info!(login = %cfg.demo.login, "created the demo partner");
         println!("{msg}");
     }
     let (stop, rx) = watch::channel(false);
@@ -157,6 +158,20 @@ pub async fn start(cfg: Config) -> Result<Running> {
             if let Err(e) = worker_engine.reconcile(alert_after).await {
                 tracing::error!(error = %e, "reconciliation failed");
             }
+        }
+    }));
+    // Forget idle rate-limit keys so the limiters stay small.
+    let hk_engine = engine.clone();
+    let hk_stop = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut stop = std::pin::pin!(stopped(hk_stop));
+        let every = hk_engine.limits.housekeeping_interval();
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(every) => {}
+            }
+            hk_engine.limits.housekeeping();
         }
     }));
     tracing::info!(%addr, %admin_addr, data = %cfg.data.display(), backend = engine.backend.name(), "regway is serving");

@@ -127,6 +127,9 @@ async fn start_gateway(pin: bool, max_batch: usize) -> Result<Server> {
         ("REGWAY_LISTEN", "127.0.0.1:0".to_string()),
         ("REGWAY_ADMIN_LISTEN", "127.0.0.1:0".to_string()),
         ("REGWAY_STORE_MAX_BATCH", max_batch.to_string()),
+        // The bench measures throughput, not the partner quotas.
+        ("REGWAY_LIMITS_READ_PER_MINUTE", "0".to_string()),
+        ("REGWAY_LIMITS_ORDER_PER_MINUTE", "0".to_string()),
     ];
     let (child, addr) = spawn(&["serve"], &envs, pin, "regway is listening on ").await?;
     let topup = serde_json::json!({"login": "demo", "amount": "100000000000.00", "note": "bench"});

@@ -51,6 +51,90 @@ pub struct Config {
     /// Programme files (`examples/programmes/`), one programme each.
     pub programmes: Vec<PathBuf>,
     pub sandbox: SandboxConfig,
+    /// Rate limits and the lock-out after failed logins (README, "Limits and security").
+    pub limits: LimitsConfig,
+}
+
+/// A token bucket: `per_minute` requests on average, up to `burst` at once.
+/// `per_minute = 0` switches the limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Read-only commands, per partner.
+    pub read: Rate,
+    /// Mutating commands (orders, clients, changes), per partner.
+    pub order: Rate,
+    /// Requests without valid credentials (missing or failed), per source address
+    /// (an IPv6 address counts by its /64).
+    pub anonymous: Rate,
+    /// Failed logins from one address, or on one login, within `lockout_window_s`
+    /// that lock it out; 0 switches the lock-out off.
+    pub lockout_failures: u32,
+    pub lockout_window_s: u64,
+    /// How long a lock-out lasts.
+    pub lockout_s: u64,
+    /// Most keys (partners, addresses, logins) one limiter remembers; idle keys are
+    /// forgotten every `housekeeping_s` seconds.
+    pub max_keys: usize,
+    pub housekeeping_s: u64,
+    /// Per-partner quotas that replace `read` and `order` for one login.
+    pub partners: BTreeMap<String, PartnerLimits>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerLimits {
+    pub read: Option<Rate>,
+    pub order: Option<Rate>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        LimitsConfig {
+            read: Rate {
+                per_minute: 1200,
+                burst: 200,
+            },
+            order: Rate {
+                per_minute: 300,
+                burst: 60,
+            },
+            anonymous: Rate {
+                per_minute: 60,
+                burst: 30,
+            },
+            lockout_failures: 10,
+            lockout_window_s: 300,
+            lockout_s: 900,
+            max_keys: 100_000,
+            housekeeping_s: 60,
+            partners: BTreeMap::new(),
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// No rate limit and no lock-out at all.
+    pub fn off() -> LimitsConfig {
+        let off = Rate {
+            per_minute: 0,
+            burst: 0,
+        };
+        LimitsConfig {
+            read: off,
+            order: off,
+            anonymous: off,
+            lockout_failures: 0,
+            ..LimitsConfig::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +192,7 @@ impl Default for Config {
                 .to_vec(),
             programmes: Vec::new(),
             sandbox: SandboxConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -189,6 +274,12 @@ impl Config {
         if let Some(v) = get("REGWAY_MAX_CONNECTIONS") {
             self.max_connections = parse("REGWAY_MAX_CONNECTIONS", &v)?;
         }
+        if let Some(v) = get("REGWAY_HEADER_TIMEOUT_MS") {
+            self.header_timeout_ms = parse("REGWAY_HEADER_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = get("REGWAY_BODY_TIMEOUT_MS") {
+            self.body_timeout_ms = parse("REGWAY_BODY_TIMEOUT_MS", &v)?;
+        }
         if let Some(v) = get("REGWAY_STORE_MAX_BATCH") {
             self.store_max_batch = parse("REGWAY_STORE_MAX_BATCH", &v)?;
         }
@@ -197,6 +288,35 @@ impl Config {
         }
         if let Some(v) = get("REGWAY_SANDBOX_CLOCK") {
             self.sandbox.clock = Some(parse("REGWAY_SANDBOX_CLOCK", &v)?);
+        }
+        let l = &mut self.limits;
+        for (name, slot) in [
+            ("REGWAY_LIMITS_READ_PER_MINUTE", &mut l.read.per_minute),
+            ("REGWAY_LIMITS_READ_BURST", &mut l.read.burst),
+            ("REGWAY_LIMITS_ORDER_PER_MINUTE", &mut l.order.per_minute),
+            ("REGWAY_LIMITS_ORDER_BURST", &mut l.order.burst),
+            (
+                "REGWAY_LIMITS_ANONYMOUS_PER_MINUTE",
+                &mut l.anonymous.per_minute,
+            ),
+            ("REGWAY_LIMITS_ANONYMOUS_BURST", &mut l.anonymous.burst),
+            ("REGWAY_LIMITS_LOCKOUT_FAILURES", &mut l.lockout_failures),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = parse(name, &v)?;
+            }
+        }
+        for (name, slot) in [
+            ("REGWAY_LIMITS_LOCKOUT_WINDOW_S", &mut l.lockout_window_s),
+            ("REGWAY_LIMITS_LOCKOUT_S", &mut l.lockout_s),
+            ("REGWAY_LIMITS_HOUSEKEEPING_S", &mut l.housekeeping_s),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = parse(name, &v)?;
+            }
+        }
+        if let Some(v) = get("REGWAY_LIMITS_MAX_KEYS") {
+            l.max_keys = parse("REGWAY_LIMITS_MAX_KEYS", &v)?;
         }
         if let Some(v) = get("REGWAY_SANDBOX_TAKEN") {
             self.sandbox.taken = v
@@ -232,6 +352,35 @@ impl Config {
         if self.max_body_bytes < 1024 || self.max_connections == 0 {
             return Err(Error::syntax(
                 "max_body_bytes must be at least 1024 and max_connections at least 1",
+            ));
+        }
+        let l = &self.limits;
+        let rates = [
+            ("read", l.read),
+            ("order", l.order),
+            ("anonymous", l.anonymous),
+        ]
+        .into_iter()
+        .chain(l.partners.values().flat_map(|p| {
+            [("partner read", p.read), ("partner order", p.order)]
+                .into_iter()
+                .filter_map(|(n, r)| r.map(|r| (n, r)))
+        }));
+        for (name, r) in rates {
+            if r.per_minute > 0 && r.burst == 0 {
+                return Err(Error::syntax(format!(
+                    "limits {name}: burst must be at least 1 when per_minute is set"
+                )));
+            }
+        }
+        if l.lockout_failures > 0 && (l.lockout_window_s == 0 || l.lockout_s == 0) {
+            return Err(Error::syntax(
+                "limits: lockout_window_s and lockout_s must be positive with lockout_failures",
+            ));
+        }
+        if l.max_keys == 0 || l.housekeeping_s == 0 {
+            return Err(Error::syntax(
+                "limits: max_keys and housekeeping_s must be positive",
             ));
         }
         if self.upstream_timeout_ms == 0 || self.reconcile_interval_ms == 0 {

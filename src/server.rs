@@ -144,10 +144,14 @@ async fn handle(
         "/api" => api(&engine, limits, peer, req).await,
         "/partner_gateway" => partner_gateway(&engine, limits, peer, req).await,
         "/xml.response" => xml_response(&engine, limits, peer, req).await,
-        "/healthz" => HttpReply {
+        "/healthz" => healthz(&engine).await,
+        "/metrics" => HttpReply {
             status: 200,
-            headers: vec![("content-type", "text/plain; charset=utf-8".into())],
-            body: Bytes::from_static(b"ok\n"),
+            headers: vec![(
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8".into(),
+            )],
+            body: Bytes::from(engine.render_metrics()),
         },
         _ => HttpReply {
             status: 404,
@@ -156,6 +160,37 @@ async fn handle(
         },
     };
     Ok(to_response(reply))
+}
+
+/// Whether the store answers and the upstream backend is reachable: HTTP 200 when
+/// both are, 503 otherwise, with a JSON body saying which.
+///
+/// ```text
+/// {"status":"ok","store":"ok","upstream":"ok","backend":"sandbox"}
+/// ```
+async fn healthz(engine: &Engine) -> HttpReply {
+    let store = match engine.has_partners() {
+        Ok(_) => "ok".to_string(),
+        Err(_) => "unreachable".to_string(),
+    };
+    let upstream =
+        match tokio::time::timeout(engine.upstream_timeout, engine.backend.check(&[])).await {
+            Ok(Ok(_)) => "ok".to_string(),
+            Ok(Err(_)) => "error".to_string(),
+            Err(_) => "timeout".to_string(),
+        };
+    let ok = store == "ok" && upstream == "ok";
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "store": store,
+        "upstream": upstream,
+        "backend": engine.backend.name(),
+    });
+    HttpReply {
+        status: if ok { 200 } else { 503 },
+        headers: vec![("content-type", "application/json".into())],
+        body: Bytes::from(format!("{body}\n")),
+    }
 }
 
 async fn api(
@@ -181,17 +216,7 @@ async fn api(
         Ok(r) => r,
         Err(e) => return native::encode_error(e),
     };
-    let command = request.command.clone();
-    let reply = engine.execute(request).await;
-    tracing::info!(
-        dialect = "native",
-        command = %command,
-        code = reply.outcome.code.number(),
-        request_id = reply.outcome.request_id.as_deref().unwrap_or(""),
-        replayed = reply.replayed,
-        "request"
-    );
-    native::encode(&reply)
+    native::encode(&engine.execute(request).await)
 }
 
 /// The MasterName partner gateway (`protocol/mastername.md`). Its clients read the
@@ -216,9 +241,7 @@ async fn partner_gateway(
         peer: peer.ip(),
         body: &body,
     };
-    let reply = mastername::handle(engine, &http_req).await;
-    tracing::info!(dialect = "mastername", "request");
-    reply
+    mastername::handle(engine, &http_req).await
 }
 
 /// The Namecheap-compatible API (`protocol/namecheap.md`): HTTP 200 even for errors.
@@ -249,7 +272,5 @@ async fn xml_response(
         peer: peer.ip(),
         body: &body,
     };
-    let reply = namecheap::handle(engine, &http_req).await;
-    tracing::info!(dialect = "namecheap", "request");
-    reply
+    namecheap::handle(engine, &http_req).await
 }

@@ -552,3 +552,54 @@ async fn oversized_bodies_get_413_and_store_nothing() {
     .await;
     s.stop().await;
 }
+
+/// Amounts, where they enter (the operator's top-up): no exponent, no separators, no
+/// more decimals than the currency has, nothing zero or negative, nothing too large,
+/// and a top-up that would take the balance past the bound is refused whole.
+#[tokio::test]
+async fn amounts_are_plain_positive_and_bounded() {
+    let s = common::start().await;
+    bounded(30, async {
+        let before = s.engine().show_partner("demo").unwrap().balance;
+        for (amount, code) in [
+            ("1e3", 2005),
+            ("1E3", 2005),
+            ("1,000.00", 2005),
+            ("1 000", 2005),
+            ("1_000", 2005),
+            ("12.345", 2005),
+            ("12.", 2005),
+            (".5", 2005),
+            ("+5", 2005),
+            ("-5.00", 2005),
+            ("0", 2004),
+            ("0.00", 2004),
+            ("NaN", 2005),
+            ("１２", 2005),
+            ("99999999999999", 2005),
+            ("9999999999999.99", 2004),
+        ] {
+            let e = s.engine().topup("demo", amount, "").await.unwrap_err();
+            assert_eq!(e.code.number(), code, "{amount:?}: {e}");
+        }
+        assert_eq!(s.engine().show_partner("demo").unwrap().balance, before);
+        // Accepted one by one, these would take the balance past the bound.
+        let e = s.engine().topup("demo", "999999999999.99", "").await;
+        let mut last = e.map(|_| ());
+        for _ in 0..20 {
+            if last.is_err() {
+                break;
+            }
+            last = s
+                .engine()
+                .topup("demo", "999999999999.99", "")
+                .await
+                .map(|_| ());
+        }
+        let e = last.expect_err("the balance grew without bound");
+        assert_eq!(e.code.number(), 2004, "{e}");
+        assert!(s.verify().await.problems.is_empty());
+    })
+    .await;
+    s.stop().await;
+}

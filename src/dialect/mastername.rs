@@ -484,6 +484,7 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
         password,
         peer,
         declared_ip: None,
+        dialect: "mastername",
     };
     let submitted = match action.as_str() {
         "request_status" => {

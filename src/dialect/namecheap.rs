@@ -272,6 +272,7 @@ async fn run(eng: &Engine, req: &HttpRequest<'_>, p: &Params) -> Answer {
         password: key.to_string(),
         peer: req.peer,
         declared_ip: Some(declared),
+        dialect: "namecheap",
     };
     match command.as_str() {
         "namecheap.domains.check" => check(eng, &caller, p).await,

@@ -93,6 +93,7 @@ pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
         (None, None, None) => None,
     };
     Ok(Request {
+        dialect: "native",
         credentials,
         peer: req.peer,
         declared_ip: None,

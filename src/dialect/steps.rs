@@ -18,6 +18,7 @@ pub struct Caller {
     pub password: String,
     pub peer: IpAddr,
     pub declared_ip: Option<IpAddr>,
+    pub dialect: &'static str,
 }
 
 pub type Fields = Vec<(String, String)>;
@@ -29,6 +30,7 @@ pub fn field(k: &str, v: impl ToString) -> (String, String) {
 impl Caller {
     fn request(&self, command: &str, request_id: Option<String>, fields: Fields) -> Request {
         Request {
+            dialect: self.dialect,
             credentials: Some(Credentials {
                 login: self.login.clone(),
                 password: self.password.clone(),

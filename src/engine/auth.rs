@@ -5,6 +5,11 @@
 //! SHA-256 digest of the password (the key is random per process, so the digest is
 //! useless outside it) and compares later passwords against it in constant time. The
 //! cache entry is tied to the stored hash, so a changed password is checked afresh.
+//!
+//! A burst of logins that miss the cache is single-flight per login: one argon2 check
+//! runs at a time for a login, and the others wait and then read its result (a right
+//! password from the cache, a wrong one from a short list of recent failures), so a
+//! flood of first logins or of one bad password costs one argon2 run, not N.
 
 use crate::error::{Error, Result};
 use crate::store::records::Partner;
@@ -13,7 +18,7 @@ use argon2::Argon2;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub struct Credentials {
     pub login: String,
@@ -30,13 +35,34 @@ pub struct Authenticator {
     key: [u8; 32],
     /// login → (stored hash, digest of the password that matched it).
     verified: Mutex<HashMap<String, (String, [u8; 32])>>,
+    /// login → (stored hash, digests of recent wrong passwords).
+    refused: Mutex<HashMap<String, Refused>>,
+    /// One argon2 check at a time per login. Entries exist only for real partners.
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// argon2 runs at once, over all logins: half the cores, so a flood of first
+    /// logins for many partners leaves the rest of the machine to the others.
+    slow_permits: tokio::sync::Semaphore,
+    /// argon2 checks run so far (metrics, tests).
+    pub slow_checks: std::sync::atomic::AtomicU64,
 }
+
+/// The stored hash, and digests of recent wrong passwords for it.
+type Refused = (String, Vec<[u8; 32]>);
+
+/// Wrong passwords remembered per login.
+const REFUSED_KEPT: usize = 16;
 
 impl Default for Authenticator {
     fn default() -> Self {
         Authenticator {
             key: rand::random(),
             verified: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
+            slow_checks: Default::default(),
+            slow_permits: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            ),
         }
     }
 }
@@ -78,16 +104,39 @@ impl Authenticator {
 
     /// True when `password` is the partner's. Runs argon2 off the async threads when
     /// the cache cannot answer.
-    pub async fn verify(&self, partner: &Partner, password: &str) -> bool {
+    ///
+    /// `still_allowed` runs again after waiting for another check of the same login, so
+    /// a lock-out that began meanwhile stops the queue before argon2.
+    pub async fn verify(
+        &self,
+        partner: &Partner,
+        password: &str,
+        still_allowed: impl Fn() -> Result<()>,
+    ) -> Result<bool> {
         let digest = self.digest(&partner.login, password);
-        {
-            let cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((hash, d)) = cache.get(&partner.login) {
-                if *hash == partner.password_hash {
-                    return constant_time_eq(d, &digest);
-                }
-            }
+        if let Some(known) = self.known(partner, &digest) {
+            return Ok(known);
         }
+        let flight = self
+            .flights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(partner.login.clone())
+            .or_default()
+            .clone();
+        let _flight = flight.lock().await;
+        // The check that ran while this one waited may have answered it.
+        if let Some(known) = self.known(partner, &digest) {
+            return Ok(known);
+        }
+        still_allowed()?;
+        let _permit = self
+            .slow_permits
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("password checks closed"))?;
+        self.slow_checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let hash = partner.password_hash.clone();
         let pw = password.to_string();
         let ok = tokio::task::spawn_blocking(move || {
@@ -97,16 +146,52 @@ impl Authenticator {
         })
         .await
         .unwrap_or(false);
+        let entry = (partner.login.clone(), partner.password_hash.clone());
         if ok {
             self.verified
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(
-                    partner.login.clone(),
-                    (partner.password_hash.clone(), digest),
-                );
+                .insert(entry.0, (entry.1, digest));
+        } else {
+            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = refused
+                .entry(entry.0)
+                .or_insert_with(|| (entry.1.clone(), Vec::new()));
+            if slot.0 != entry.1 {
+                *slot = (entry.1, Vec::new());
+            }
+            if slot.1.len() >= REFUSED_KEPT {
+                slot.1.remove(0);
+            }
+            slot.1.push(digest);
         }
-        ok
+        Ok(ok)
+    }
+
+    /// What the caches know of this password: right, wrong, or nothing.
+    fn known(&self, partner: &Partner, digest: &[u8; 32]) -> Option<bool> {
+        {
+            let cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((hash, d)) = cache.get(&partner.login) {
+                // Only one password matches the stored hash: once it is known, any
+                // other is wrong without asking argon2.
+                if *hash == partner.password_hash {
+                    return Some(constant_time_eq(d, digest));
+                }
+            }
+        }
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        match refused.get(&partner.login) {
+            Some((hash, ds))
+                if *hash == partner.password_hash
+                    && ds
+                        .iter()
+                        .fold(false, |acc, d| acc | constant_time_eq(d, digest)) =>
+            {
+                Some(false)
+            }
+            _ => None,
+        }
     }
 }
 

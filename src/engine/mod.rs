@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod catalogue;
 pub mod clock;
+pub mod limits;
 pub mod money;
 pub mod names;
 pub mod operator;
@@ -36,13 +37,17 @@ pub struct Engine {
     pub clock: Clock,
     pub client_suffix: String,
     pub upstream_timeout: Duration,
-    auth: Authenticator,
+    pub auth: Authenticator,
+    pub limits: limits::Limiter,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
     live_orders: Mutex<HashSet<u64>>,
 }
 
 /// One decoded request, whatever dialect it came in.
 pub struct Request {
+    /// The dialect it came in (logs and metrics).
+    pub dialect: &'static str,
     pub credentials: Option<Credentials>,
     pub peer: IpAddr,
     /// An address the caller says it acts for (the Namecheap dialect's `ClientIp`).
@@ -99,25 +104,58 @@ impl Engine {
         let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
         let programmes = pricing::load_programmes(cfg, &zones)?;
         check_programme_currencies(&store, &programmes)?;
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         Ok(Engine {
             catalogue,
             programmes,
             store,
-            backend,
+            backend: Arc::new(crate::upstream::Measured {
+                inner: backend,
+                metrics: metrics.clone(),
+            }),
+            metrics,
             clock,
             client_suffix: cfg.client_suffix.clone(),
             upstream_timeout: Duration::from_millis(cfg.upstream_timeout_ms),
             auth: Authenticator::default(),
+            limits: limits::Limiter::new(&cfg.limits),
             live_orders: Mutex::new(HashSet::new()),
         })
     }
 
     pub async fn execute(&self, req: Request) -> Reply {
+        let started = std::time::Instant::now();
+        let dialect = req.dialect;
+        let command = crate::metrics::command_label(&req.command);
+        // The login as claimed (it may not exist); never the password.
+        let login: String = req
+            .credentials
+            .as_ref()
+            .map(|c| c.login.chars().take(64).collect())
+            .unwrap_or_default();
         // A malformed request-id is refused, never echoed back.
         let rid = req
             .request_id
             .clone()
             .filter(|r| check_request_id(r).is_ok());
+        let reply = self.execute_inner(req, rid.clone()).await;
+        let code = reply.outcome.code.number();
+        self.metrics
+            .request(dialect, command, code, started.elapsed());
+        tracing::info!(
+            dialect,
+            partner = %login,
+            command,
+            request_id = rid.as_deref().unwrap_or(""),
+            code,
+            replayed = reply.replayed,
+            ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        reply
+    }
+
+    async fn execute_inner(&self, req: Request, rid: Option<String>) -> Reply {
         match self.run(req).await {
             Ok(mut reply) => {
                 if reply.outcome.request_id.is_none() && !reply.replayed {
@@ -144,6 +182,13 @@ impl Engine {
         let command = Command::parse(&req.command, &mut params, req.request_id.as_deref())?;
         params.finish()?;
         let mutating = command.is_mutating();
+        // Before the request-id is looked at: a limited request takes nothing.
+        let action = if mutating {
+            limits::Action::Order
+        } else {
+            limits::Action::Read
+        };
+        self.limits.partner(&partner.login, action)?;
         if mutating && req.read_only {
             return Err(Error::syntax(format!(
                 "{} changes state: send it with POST",
@@ -189,17 +234,29 @@ impl Engine {
         peer: IpAddr,
         declared: Option<IpAddr>,
     ) -> Result<Partner> {
-        let cred = cred.ok_or_else(|| {
-            Error::new(
+        let Some(cred) = cred else {
+            self.limits.anonymous(peer)?;
+            return Err(Error::new(
                 crate::error::Code::Auth,
                 "credentials missing: use HTTP Basic or the login and password fields",
-            )
-        })?;
+            ));
+        };
+        // A locked-out address or login is refused before the (slow) password check.
+        self.limits.check_locked(peer, &cred.login)?;
         let partner: Partner = match self.store.get(&keys::partner(&cred.login))? {
             Some(p) => p,
-            None => return Err(Error::auth()),
+            None => {
+                self.limits.failed_login(peer, &cred.login)?;
+                return Err(Error::auth());
+            }
         };
-        if !self.auth.verify(&partner, &cred.password).await {
+        let still_allowed = || self.limits.check_locked(peer, &cred.login);
+        if !self
+            .auth
+            .verify(&partner, &cred.password, still_allowed)
+            .await?
+        {
+            self.limits.failed_login(peer, &cred.login)?;
             return Err(Error::auth());
         }
         if partner.suspended {
@@ -213,6 +270,86 @@ impl Engine {
             }
         }
         Ok(partner)
+    }
+
+    /// The Prometheus exposition: the request and upstream metrics, and the counters
+    /// the limiter and the authenticator keep.
+    pub fn render_metrics(&self) -> String {
+        use std::sync::atomic::Ordering;
+        let rejected = self
+            .limits
+            .rejections()
+            .into_iter()
+            .map(|(a, n)| (format!("limit=\"{}\"", a.name()), n))
+            .collect();
+        // Persistent counters: every balance change is one ledger entry, every order
+        // takes one number. Open orders are few (they settle within minutes), so they
+        // are counted from their index, up to a bound.
+        let counter = |name: &str| {
+            self.store
+                .get::<u64>(&keys::counter(name))
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+        };
+        let mut open: std::collections::BTreeMap<&'static str, u64> =
+            ["accepted", "submitted", "unknown"]
+                .into_iter()
+                .map(|s| (s, 0))
+                .collect();
+        for (k, login) in self
+            .store
+            .scan::<String>(&keys::open_orders(), None, false)
+            .take(100_000)
+            .flatten()
+        {
+            let key = keys::order(&login, keys::trailing_id(&k));
+            if let Ok(Some(o)) = self.store.get::<crate::store::records::Order>(&key) {
+                if !o.state.is_terminal() {
+                    *open.entry(o.state.as_str()).or_default() += 1;
+                }
+            }
+        }
+        self.metrics.render(&[
+            (
+                "regway_orders_created_total",
+                "Orders accepted since the store was created.",
+                "counter",
+                vec![(String::new(), counter("order"))],
+            ),
+            (
+                "regway_open_orders",
+                "Orders not yet completed or failed, by state.",
+                "gauge",
+                open.into_iter()
+                    .map(|(st, n)| (format!("state=\"{st}\""), n))
+                    .collect(),
+            ),
+            (
+                "regway_balance_mutations_total",
+                "Balance changes (ledger entries: top-ups, charges, refunds, adjustments) since the store was created.",
+                "counter",
+                vec![(String::new(), counter("ledger"))],
+            ),
+            (
+                "regway_rate_limited_total",
+                "Requests refused by a rate limit or the lock-out (code 2502).",
+                "counter",
+                rejected,
+            ),
+            (
+                "regway_password_checks_total",
+                "Password checks that ran argon2 (cache misses).",
+                "counter",
+                vec![(String::new(), self.auth.slow_checks.load(Ordering::Relaxed))],
+            ),
+            (
+                "regway_rate_limit_keys",
+                "Keys (partners, addresses, logins) the rate limiters remember.",
+                "gauge",
+                vec![(String::new(), self.limits.keys() as u64)],
+            ),
+        ])
     }
 
     /// The answer for a request-id seen before.

@@ -76,7 +76,7 @@ impl From<Currency> for String {
 
 /// The largest absolute amount regway accepts or keeps: far beyond any real balance,
 /// far below where `Decimal` could overflow when amounts are added up.
-const MAX_ABS: i64 = 1_000_000_000_000;
+pub const MAX_ABS: i64 = 1_000_000_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {

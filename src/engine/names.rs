@@ -4,6 +4,11 @@
 //! Names are kept and answered in their ASCII (punycode) form; the Unicode form is
 //! derived for display. Nothing is guessed: a trailing dot, an empty label, an
 //! undecodable `xn--` label or an IP literal is refused, not repaired.
+//!
+//! Mixed scripts: one label may not mix letters of Latin, Cyrillic and Greek (the
+//! scripts whose look-alike letters make `pаypal` with a Cyrillic `а` a homograph).
+//! Digits and hyphens go with any script; different labels may use different scripts
+//! (`пример.com`).
 
 use crate::error::{Error, Result};
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
@@ -78,6 +83,13 @@ pub fn parse_name(field: &str, input: &str) -> Result<Name> {
             "spaces, control characters and underscores are not allowed",
         ));
     }
+    // UTS 46 drops these silently (`exa\u{AD}mple` would become `example`): the name
+    // kept would not be the one sent, so they are refused.
+    if input.chars().any(invisible) {
+        return Err(bad(
+            "invisible characters (soft hyphen, zero-width, joiners, variation selectors) are not allowed",
+        ));
+    }
     let ascii = Uts46::new()
         .to_ascii(
             input.as_bytes(),
@@ -122,12 +134,49 @@ pub fn parse_name(field: &str, input: &str) -> Result<Name> {
             return Err(bad(&format!("{label:?} is not a canonical punycode label")));
         }
     }
+    for label in ascii.split('.') {
+        let unicode = if label.starts_with("xn--") {
+            idna::domain_to_unicode(label).0
+        } else {
+            label.to_string()
+        };
+        if mixed_scripts(&unicode) {
+            return Err(bad(&format!(
+                "label {:?} mixes Latin, Cyrillic or Greek letters",
+                truncate(&unicode)
+            )));
+        }
+    }
     Ok(Name(ascii))
 }
 
+/// Default-ignorable code points: invisible, and mapped to nothing by UTS 46.
+fn invisible(c: char) -> bool {
+    matches!(c as u32,
+        0xAD | 0x34F | 0x61C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+}
+
+/// Whether a label has letters of more than one of Latin, Cyrillic and Greek.
+fn mixed_scripts(label: &str) -> bool {
+    let mut seen = [false; 3];
+    for c in label.chars() {
+        let script = match c as u32 {
+            0x41..=0x5A | 0x61..=0x7A | 0xC0..=0x24F | 0x1E00..=0x1EFF => 0,
+            0x400..=0x52F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => 1,
+            0x370..=0x3FF | 0x1F00..=0x1FFF => 2,
+            _ => continue,
+        };
+        seen[script] = true;
+    }
+    seen.iter().filter(|s| **s).count() > 1
+}
+
+/// The first 20 characters (never cut inside one).
 fn truncate(s: &str) -> String {
-    if s.len() > 20 {
-        format!("{}…", &s[..20])
+    if s.chars().count() > 20 {
+        format!("{}…", s.chars().take(20).collect::<String>())
     } else {
         s.to_string()
     }

@@ -257,6 +257,14 @@ pub fn append_entry(
         .balance
         .checked_add(amount)
         .ok_or_else(|| Error::internal("balance overflow"))?;
+    // A balance stays within what an amount may be, so it can always be written,
+    // read back and compared as one.
+    if partner.balance.abs() > rust_decimal::Decimal::from(crate::engine::money::MAX_ABS) {
+        return Err(Error::range(
+            "amount",
+            "the balance would pass the largest amount the gateway keeps",
+        ));
+    }
     tx.put(
         keys::ledger_entry(&partner.login, id),
         &LedgerEntry {

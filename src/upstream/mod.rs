@@ -57,3 +57,67 @@ pub trait Backend: Send + Sync {
     /// What became of an order submitted earlier (or not at all).
     async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult;
 }
+
+/// A backend that counts its calls, errors and latency into the metrics. A call
+/// dropped unfinished (the engine's timeout) counts as an error.
+pub struct Measured {
+    pub inner: std::sync::Arc<dyn Backend>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+struct CallGuard<'a> {
+    metrics: &'a crate::metrics::Metrics,
+    op: &'static str,
+    started: std::time::Instant,
+    ok: Option<bool>,
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .upstream(self.op, self.ok.unwrap_or(false), self.started.elapsed());
+    }
+}
+
+impl Measured {
+    fn guard(&self, op: &'static str) -> CallGuard<'_> {
+        CallGuard {
+            metrics: &self.metrics,
+            op,
+            started: std::time::Instant::now(),
+            ok: None,
+        }
+    }
+}
+
+fn clear(r: &UpstreamResult) -> bool {
+    !matches!(r, UpstreamResult::Unknown(_))
+}
+
+#[async_trait]
+impl Backend for Measured {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    async fn check(&self, names: &[Name]) -> Result<Vec<bool>> {
+        let mut g = self.guard("check");
+        let r = self.inner.check(names).await;
+        g.ok = Some(r.is_ok());
+        r
+    }
+
+    async fn submit(&self, order: &UpstreamOrder) -> UpstreamResult {
+        let mut g = self.guard("submit");
+        let r = self.inner.submit(order).await;
+        g.ok = Some(clear(&r));
+        r
+    }
+
+    async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult {
+        let mut g = self.guard("lookup");
+        let r = self.inner.lookup(order).await;
+        g.ok = Some(clear(&r));
+        r
+    }
+}

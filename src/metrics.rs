@@ -1,0 +1,182 @@
+//! Counters and latency histograms, served at `GET /metrics` in the Prometheus text
+//! format (version 0.0.4).
+//!
+//! Written by hand rather than with the `prometheus` or `metrics` crates: a handful
+//! of families with fixed label sets, read under one short lock at scrape time, is a
+//! page of code, and it keeps label values bounded by construction (command names are
+//! the known ones or `other`, never what a caller sent).
+//!
+//! ```text
+//! regway_requests_total{dialect="native",command="balance.get",code="1000"} 12
+//! regway_request_seconds_bucket{dialect="native",le="0.005"} 10
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if s <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += s;
+    }
+
+    fn write(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (b, n) in BUCKETS.iter().zip(self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (dialect, command, code) → requests.
+    requests: BTreeMap<(&'static str, &'static str, u16), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+    /// operation → (calls, errors, latency).
+    upstream: BTreeMap<&'static str, (u64, u64, Histogram)>,
+}
+
+/// A metric family kept outside [`Metrics`]: name, help, type, and samples of
+/// (labels, value).
+pub type Family<'a> = (&'a str, &'a str, &'a str, Vec<(String, u64)>);
+
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+/// A command name safe to use as a label: a known one, or `other`.
+pub fn command_label(name: &str) -> &'static str {
+    crate::command::NAMES
+        .iter()
+        .find(|n| **n == name)
+        .copied()
+        .unwrap_or("other")
+}
+
+impl Metrics {
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn request(&self, dialect: &'static str, command: &str, code: u16, took: Duration) {
+        let mut m = self.inner();
+        *m.requests
+            .entry((dialect, command_label(command), code))
+            .or_default() += 1;
+        m.latency.entry(dialect).or_default().observe(took);
+    }
+
+    pub fn upstream(&self, op: &'static str, ok: bool, took: Duration) {
+        let mut m = self.inner();
+        let e = m.upstream.entry(op).or_default();
+        e.0 += 1;
+        e.1 += u64::from(!ok);
+        e.2.observe(took);
+    }
+
+    /// The exposition, with `extra` families kept elsewhere.
+    pub fn render(&self, extra: &[Family<'_>]) -> String {
+        let m = self.inner();
+        let mut out = String::new();
+        out.push_str(
+            "# HELP regway_requests_total Requests by dialect, command and result code.\n",
+        );
+        out.push_str("# TYPE regway_requests_total counter\n");
+        for ((d, c, code), n) in &m.requests {
+            let _ = writeln!(
+                out,
+                "regway_requests_total{{dialect=\"{d}\",command=\"{c}\",code=\"{code}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP regway_request_seconds Time to answer a request, by dialect.\n");
+        out.push_str("# TYPE regway_request_seconds histogram\n");
+        for (d, h) in &m.latency {
+            h.write(
+                &mut out,
+                "regway_request_seconds",
+                &format!("dialect=\"{d}\""),
+            );
+        }
+        out.push_str("# HELP regway_upstream_calls_total Calls to the upstream backend.\n");
+        out.push_str("# TYPE regway_upstream_calls_total counter\n");
+        for (op, (calls, _, _)) in &m.upstream {
+            let _ = writeln!(out, "regway_upstream_calls_total{{op=\"{op}\"}} {calls}");
+        }
+        out.push_str(
+            "# HELP regway_upstream_errors_total Upstream calls that failed or gave no clear answer.\n",
+        );
+        out.push_str("# TYPE regway_upstream_errors_total counter\n");
+        for (op, (_, errors, _)) in &m.upstream {
+            let _ = writeln!(out, "regway_upstream_errors_total{{op=\"{op}\"}} {errors}");
+        }
+        out.push_str("# HELP regway_upstream_seconds Time of upstream calls.\n");
+        out.push_str("# TYPE regway_upstream_seconds histogram\n");
+        for (op, (_, _, h)) in &m.upstream {
+            h.write(&mut out, "regway_upstream_seconds", &format!("op=\"{op}\""));
+        }
+        drop(m);
+        for (name, help, kind, samples) in extra {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, v) in samples {
+                if labels.is_empty() {
+                    let _ = writeln!(out, "{name} {v}");
+                } else {
+                    let _ = writeln!(out, "{name}{{{labels}}} {v}");
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition() {
+        let m = Metrics::default();
+        m.request("native", "balance.get", 1000, Duration::from_millis(3));
+        m.request("native", "<script>", 2000, Duration::from_millis(1));
+        m.upstream("submit", false, Duration::from_millis(20));
+        let t = m.render(&[("regway_x", "X.", "gauge", vec![(String::new(), 7)])]);
+        assert!(t.contains(
+            "regway_requests_total{dialect=\"native\",command=\"balance.get\",code=\"1000\"} 1\n"
+        ));
+        assert!(t.contains("command=\"other\",code=\"2000\"} 1\n"), "{t}");
+        assert!(t.contains("regway_request_seconds_bucket{dialect=\"native\",le=\"0.001\"} 1\n"));
+        assert!(t.contains("regway_request_seconds_bucket{dialect=\"native\",le=\"+Inf\"} 2\n"));
+        assert!(t.contains("regway_upstream_errors_total{op=\"submit\"} 1\n"));
+        assert!(t.contains("regway_x 7\n"));
+    }
+}

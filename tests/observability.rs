@@ -1,0 +1,215 @@
+//! What the operator sees: `/healthz`, `/metrics`, and the log, where every request of
+//! every dialect carries partner, command and request-id, and no secret ever appears.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_regway");
+
+#[tokio::test]
+async fn healthz_and_metrics() {
+    let s = common::start_with(|c| {
+        c.limits.order = regway::config::Rate {
+            per_minute: 1,
+            burst: 2,
+        }
+    })
+    .await;
+    let base = s.url.trim_end_matches("/api").to_string();
+    let h = s
+        .client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.status(), 200);
+    let v: serde_json::Value = h.json().await.unwrap();
+    assert_eq!(v["store"], "ok");
+    assert_eq!(v["upstream"], "ok");
+    assert_eq!(v["status"], "ok");
+    assert_eq!(s.form("command=balance.get").await.code(), 1000);
+    assert_eq!(s.form("command=no.such").await.code(), 2000);
+    let client = s.client("C1").await;
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R1&domain=metrics.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R2&domain=metrics2.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 2502);
+    assert_eq!(
+        s.form("command=domain.check&domain=metrics.ru")
+            .await
+            .code(),
+        1000
+    );
+    let r = s
+        .client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let t = r.text().await.unwrap();
+    for want in [
+        "regway_requests_total{dialect=\"native\",command=\"balance.get\",code=\"1000\"} 1\n",
+        "regway_requests_total{dialect=\"native\",command=\"other\",code=\"2000\"} 1\n",
+        "regway_requests_total{dialect=\"native\",command=\"domain.register\",code=\"2502\"} 1\n",
+        "regway_request_seconds_count{dialect=\"native\"} 6\n",
+        "regway_rate_limited_total{limit=\"order\"} 1\n",
+        "regway_password_checks_total 1\n",
+        // /healthz asks the upstream; the check of a name registered here does not.
+        "regway_upstream_calls_total{op=\"check\"} 1\n",
+        "regway_upstream_calls_total{op=\"submit\"} 1\n",
+        "regway_upstream_errors_total{op=\"check\"} 0\n",
+        "regway_orders_created_total 1\n",
+        "regway_open_orders{state=\"unknown\"} 0\n",
+        // The demo partner's starting balance, and the charge for metrics.ru.
+        "regway_balance_mutations_total 2\n",
+        "regway_open_orders{state=\"accepted\"} 0\n",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in\n{t}");
+    }
+    s.stop().await;
+}
+
+/// Runs `regway serve --json-logs`, sends requests with secrets in every dialect,
+/// stops it, and reads its log.
+#[tokio::test]
+async fn logs_name_partner_command_and_request_id_and_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secret = "S3cret-Pass-Phrase";
+    let mut child = Command::new(BIN)
+        .args(["serve", "--json-logs"])
+        .env_remove("REGWAY_CONFIG")
+        .env_remove("REGWAY_LOG")
+        .env("REGWAY_DATA", dir.path().join("data"))
+        .env("REGWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("REGWAY_ADMIN_LISTEN", "127.0.0.1:0")
+        .env("REGWAY_DEMO_PASSWORD", secret)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(http.get(format!("{base}/healthz")).send().await, Ok(r) if r.status() == 200) {
+        assert!(Instant::now() < deadline, "regway serve did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let wrong = "Wr0ng-Guess-Phrase";
+    // Native: HTTP Basic (right and wrong), and the password as a form field.
+    for pw in [secret, wrong] {
+        let r = http
+            .post(format!("{base}/api"))
+            .basic_auth("demo", Some(pw))
+            .body("command=balance.get")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap();
+    }
+    let r = http
+        .post(format!("{base}/api"))
+        .body(format!(
+            "command=client.create&request-id=LOG-1&login=demo&password={secret}&type=person\
+             &name=Ivan&email=ivan%40example.net&phone=%2B7.4951234567&country=RU&address=Moscow"
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Namecheap: the key in the query.
+    let r = http
+        .get(format!(
+            "{base}/xml.response?ApiUser=demo&ApiKey={secret}&UserName=demo&ClientIp=192.0.2.10\
+             &Command=namecheap.users.getBalances&RequestId=NC-LOG-1"
+        ))
+        .send()
+        .await
+        .unwrap();
+    r.text().await.unwrap();
+    // MasterName: the password in the text.
+    let text = format!(
+        "[request]\nlogin: demo\npassword: {wrong}\naction: request_status\nrequest-id: MN-LOG-1\n"
+    );
+    let r = http
+        .post(format!("{base}/partner_gateway"))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .body(format!(
+            "request={}",
+            percent_encoding::utf8_percent_encode(&text, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .send()
+        .await
+        .unwrap();
+    r.text().await.unwrap();
+    // Stop with SIGTERM so the log is complete.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "regway did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    use base64::Engine as _;
+    for s in [secret, wrong] {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("demo:{s}"));
+        assert!(!log.contains(s), "a password is in the log:\n{log}");
+        assert!(
+            !log.contains(&basic),
+            "a Basic header is in the log:\n{log}"
+        );
+    }
+    let requests: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON log line"))
+        .filter(|v| v["fields"]["message"] == "request")
+        .collect();
+    let find = |dialect: &str, command: &str, rid: &str| {
+        requests.iter().any(|v| {
+            let f = &v["fields"];
+            f["dialect"] == dialect
+                && f["partner"] == "demo"
+                && f["command"] == command
+                && f["request_id"] == rid
+        })
+    };
+    assert!(find("native", "balance.get", ""), "{log}");
+    assert!(find("native", "client.create", "LOG-1"), "{log}");
+    // A read carries no request-id in the engine; the Namecheap dialect keeps its
+    // RequestId for writes only.
+    assert!(find("namecheap", "balance.get", ""), "{log}");
+    assert!(find("mastername", "request.status", "MN-LOG-1"), "{log}");
+    assert!(
+        requests.iter().any(|v| v["fields"]["code"] == 2200),
+        "{log}"
+    );
+}
