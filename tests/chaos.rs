@@ -22,6 +22,7 @@ use process::*;
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use support::*;
@@ -149,6 +150,8 @@ async fn run_rounds(data: &Path, log: &Path, rounds: usize) {
         // The burst: every order retries its request-id until the answer is definite,
         // across the kill and the restart.
         let mut tasks = Vec::new();
+        let answered = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(tokio::sync::Notify::new());
         for i in 0..ORDERS_PER_ROUND {
             let w = usize::from(i % 5 == 4);
             let domain = if i % 25 == 7 {
@@ -164,8 +167,11 @@ async fn run_rounds(data: &Path, log: &Path, rounds: usize) {
             let rid = format!("R{round}-{i}");
             let body = register_form(&rid, &domain, &who[w].client, "");
             let (http, url, who) = (http.clone(), url.clone(), who.clone());
+            let (answered, progress) = (answered.clone(), progress.clone());
             tasks.push(tokio::spawn(async move {
                 let answer = retry_until_definite(&http, &url, &who[w], &body).await;
+                answered.fetch_add(1, Ordering::SeqCst);
+                progress.notify_one();
                 Sent {
                     who: w,
                     rid,
@@ -174,8 +180,14 @@ async fn run_rounds(data: &Path, log: &Path, rounds: usize) {
                 }
             }));
         }
-        let delay = rand::thread_rng().gen_range(0..400);
-        tokio::time::sleep(Duration::from_millis(delay)).await;
+        // The moment of the kill: after a random share (0 to 3/4) of the burst has been
+        // answered, so hundreds of orders can be in flight at any stage of theirs.
+        let kill_after = rand::thread_rng().gen_range(0..ORDERS_PER_ROUND * 3 / 4);
+        let burst = Instant::now();
+        while answered.load(Ordering::SeqCst) < kill_after {
+            let _ = tokio::time::timeout(Duration::from_millis(50), progress.notified()).await;
+        }
+        let delay = burst.elapsed().as_millis();
         let unanswered = tasks.iter().filter(|t| !t.is_finished()).count();
         if unanswered > 0 {
             kills_in_flight += 1;
