@@ -301,6 +301,9 @@ async fn setup(addr: SocketAddr) -> Result<()> {
 
 /// Runs the benchmark and returns the markdown report.
 pub async fn run(opts: Options) -> Result<String> {
+    if opts.pin {
+        pin_load()?;
+    }
     let dur = Duration::from_secs_f64(opts.seconds);
     let mut hello = None;
     let mut gateway = None;
@@ -404,6 +407,25 @@ pub async fn run(opts: Options) -> Result<String> {
         drop(s.data);
     }
     Ok(out)
+}
+
+/// Moves this process (every thread of it: the load) off CPU 0, which `--pin` leaves to
+/// the servers.
+fn pin_load() -> Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        return Err(Error::value("pin", "needs at least 2 CPUs"));
+    }
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-cp", &format!("1-{}", cpus - 1)])
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| Error::internal(format!("taskset: {e}")))?;
+    if !status.success() {
+        return Err(Error::internal("taskset could not pin the load"));
+    }
+    Ok(())
 }
 
 /// The ceiling of one flush per order: small writes to a fresh sled store on the same
