@@ -346,8 +346,20 @@ async fn measure(data: &Path, shape: Shape, opts: &ScaleOptions) -> Result<Figur
         ("REGWAY_LISTEN", "127.0.0.1:0".to_string()),
         ("REGWAY_ADMIN_LISTEN", "127.0.0.1:0".to_string()),
     ];
-    let started = Instant::now();
-    let (mut child, addr) = spawn(&["serve"], &envs, opts.pin, "regway is listening on ").await?;
+    // sled lets go of a store's lock a moment after its last handle is dropped, so a
+    // gateway started right after `load` may find the store still in use: try again.
+    let mut tries = 0;
+    let (started, mut child, addr) = loop {
+        let started = Instant::now();
+        match spawn(&["serve"], &envs, opts.pin, "regway is listening on ").await {
+            Ok((child, addr)) => break (started, child, addr),
+            Err(_) if tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let mut conn = Conn::open(addr).await?;
     if !conn.call(addr, Some("command=balance.get".into())).await? {
         return Err(Error::internal("the loaded gateway refused balance.get"));
