@@ -8,6 +8,8 @@
 //! at half the throughput it reached, open-loop, latency counted from each request's
 //! scheduled time so a stall is not hidden. The report is a markdown table.
 
+pub mod scale;
+
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -31,8 +33,9 @@ pub struct Options {
     pub half_load: bool,
 }
 
-pub const SCENARIOS: [&str; 7] = [
+pub const SCENARIOS: [&str; 8] = [
     "hello",
+    "flush",
     "balance.get",
     "domain.check",
     "domain.register",
@@ -301,6 +304,9 @@ async fn setup(addr: SocketAddr) -> Result<()> {
 
 /// Runs the benchmark and returns the markdown report.
 pub async fn run(opts: Options) -> Result<String> {
+    if opts.pin {
+        pin_load()?;
+    }
     let dur = Duration::from_secs_f64(opts.seconds);
     let mut hello = None;
     let mut gateway = None;
@@ -308,6 +314,12 @@ pub async fn run(opts: Options) -> Result<String> {
     let mut rows: Vec<(String, Stats, Option<Stats>)> = Vec::new();
     let mut hello_rps = None;
     for (i, sc) in opts.scenarios.iter().enumerate() {
+        if sc == "flush" {
+            let s = flushes(dur).await?;
+            eprintln!("{sc}: {:.0} flushes/s", s.rps());
+            rows.push((sc.clone(), s, None));
+            continue;
+        }
         let addr = match sc.as_str() {
             "hello" => {
                 if hello.is_none() {
@@ -398,6 +410,52 @@ pub async fn run(opts: Options) -> Result<String> {
         drop(s.data);
     }
     Ok(out)
+}
+
+/// Moves this process (every thread of it: the load) off CPU 0, which `--pin` leaves to
+/// the servers.
+fn pin_load() -> Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        return Err(Error::value("pin", "needs at least 2 CPUs"));
+    }
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-cp", &format!("1-{}", cpus - 1)])
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| Error::internal(format!("taskset: {e}")))?;
+    if !status.success() {
+        return Err(Error::internal("taskset could not pin the load"));
+    }
+    Ok(())
+}
+
+/// The ceiling of one flush per order: small writes to a fresh sled store on the same
+/// disk as the gateway's, each flushed before the next, for `dur`.
+async fn flushes(dur: Duration) -> Result<Stats> {
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().map_err(Error::internal)?;
+        let db = sled::Config::new()
+            .path(dir.path().join("store"))
+            .flush_every_ms(None)
+            .open()?;
+        let start = Instant::now();
+        let mut s = Stats::default();
+        while start.elapsed() < dur {
+            let t = Instant::now();
+            db.insert(s.requests.to_be_bytes(), &[0u8; 512][..])?;
+            db.flush()?;
+            s.lat_us
+                .push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            s.requests += 1;
+        }
+        s.elapsed = start.elapsed();
+        s.lat_us.sort_unstable();
+        Ok(s)
+    })
+    .await
+    .map_err(Error::internal)?
 }
 
 /// `regway bench-hello`: the baseline — hyper http1 on a multi-thread tokio runtime,

@@ -70,6 +70,37 @@ enum Cmd {
         #[arg(long)]
         half_load: bool,
     },
+    /// Fill an empty store (--data) directly through the store API: completed
+    /// registrations across partners and clients, as the engine records them.
+    Load {
+        #[arg(long, default_value_t = 1_000_000)]
+        domains: u64,
+        /// [default: domains / 100]
+        #[arg(long)]
+        partners: Option<u64>,
+        /// [default: domains / 10]
+        #[arg(long)]
+        clients: Option<u64>,
+    },
+    /// Load stores of several sizes and measure each as a serving gateway
+    /// (BENCHMARKS.md, "Scale").
+    BenchScale {
+        /// Store sizes in domains, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
+        sizes: Vec<u64>,
+        /// Seconds per latency measurement.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Keep-alive connections driving each measurement.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Pin the gateway to CPU 0 with taskset.
+        #[arg(long)]
+        pin: bool,
+        /// Keep the stores here (store-SIZE per size) and reuse them on the next run.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
     /// The bare hyper server `bench` compares against.
     #[command(hide = true)]
     BenchHello {
@@ -192,11 +223,50 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             regway::bench::hello(addr).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Cmd::BenchScale {
+            sizes,
+            seconds,
+            concurrency,
+            pin,
+            keep,
+        } => {
+            let report = regway::bench::scale::run(regway::bench::scale::ScaleOptions {
+                sizes,
+                seconds: seconds.clamp(0.5, 600.0),
+                concurrency: concurrency.max(1),
+                pin,
+                keep,
+            })
+            .await?;
+            print!("{report}");
+            return Ok(ExitCode::SUCCESS);
+        }
         _ => {}
     }
     let cfg = load_config(&cli.global)?;
     match cli.command {
-        Cmd::Bench { .. } | Cmd::BenchHello { .. } => unreachable!("handled above"),
+        Cmd::Bench { .. } | Cmd::BenchHello { .. } | Cmd::BenchScale { .. } => {
+            unreachable!("handled above")
+        }
+        Cmd::Load {
+            domains,
+            partners,
+            clients,
+        } => {
+            let mut shape = regway::bench::scale::Shape::for_domains(domains);
+            shape.partners = partners.unwrap_or(shape.partners);
+            shape.clients = clients.unwrap_or(shape.clients);
+            let took = regway::bench::scale::load(&cfg.data, shape).await?;
+            println!(
+                "loaded {} partners, {} clients, {} domains into {} in {:.1} s",
+                shape.partners,
+                shape.clients,
+                shape.domains,
+                cfg.data.display(),
+                took.as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Serve { .. } => serve(cfg).await,
         Cmd::Programme(ProgrammeCmd::Check { file }) => {
             print!("{}", regway::engine::pricing::check_file(&cfg, &file)?);

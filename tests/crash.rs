@@ -5,146 +5,21 @@
 //! `regway verify` passes.
 
 mod common;
+mod process;
 mod support;
 
-use common::{Answer, LOGIN, PASSWORD};
+use common::{Answer, LOGIN};
+use process::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_regway");
 const ORDERS: usize = 500;
 /// Acknowledged registrations to wait for before the kill.
 const ACKED_BEFORE_KILL: usize = 40;
-
-/// A `regway serve` process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn api(&self) -> String {
-        format!("{}/api", self.base)
-    }
-
-    /// SIGKILL, and wait until the process is gone.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn cli(data: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_remove("REGWAY_CONFIG")
-        .env("REGWAY_DATA", data)
-        .env("REGWAY_ADMIN_LISTEN", "127.0.0.1:0")
-        .env("REGWAY_SANDBOX_CLOCK", common::NOW)
-        // 500 orders and their checks in a few seconds are more than the default
-        // partner quotas allow.
-        .env("REGWAY_LIMITS_ORDER_PER_MINUTE", "0")
-        .env("REGWAY_LIMITS_READ_PER_MINUTE", "0");
-    c
-}
-
-/// Starts `regway serve` on a free port and waits until it answers.
-async fn serve(data: &Path, log: &Path, http: &reqwest::Client) -> Server {
-    let port = free_port();
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let child = cli(data)
-        .arg("serve")
-        .env("REGWAY_LISTEN", format!("127.0.0.1:{port}"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("regway serve starts");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    // Ready when /healthz answers (polled: the process gives no other signal).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = http
-            .get(format!("{}/healthz", server.base))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await;
-        if matches!(&r, Ok(r) if r.status() == 200) {
-            return server;
-        }
-        assert!(Instant::now() < deadline, "regway serve did not come up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Runs an operator command of the CLI against the running server.
-async fn operator(data: &Path, args: &[&str]) -> (bool, String) {
-    let mut c = cli(data);
-    c.args(args);
-    let out = tokio::task::spawn_blocking(move || c.output().expect("regway runs"))
-        .await
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-async fn post(http: &reqwest::Client, url: &str, body: String) -> reqwest::Result<Answer> {
-    let resp = http
-        .post(url)
-        .basic_auth(LOGIN, Some(PASSWORD))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await?;
-    let replayed = resp
-        .headers()
-        .get("idempotent-replayed")
-        .is_some_and(|v| v == "true");
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    Ok(Answer {
-        status,
-        replayed,
-        retry_after: None,
-        content_type,
-        body: resp.text().await?,
-    })
-}
 
 fn rid(i: usize) -> String {
     format!("K{i:04}")
@@ -152,20 +27,6 @@ fn rid(i: usize) -> String {
 
 fn name(i: usize) -> String {
     format!("crash{i:04}.ru")
-}
-
-/// Retries a request until the answer is definite (not a transport error, not 1001).
-async fn definite(http: &reqwest::Client, url: &str, body: &str) -> Answer {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(a) = post(http, url, body.to_string()).await {
-            if a.code() != 1001 {
-                return a;
-            }
-        }
-        assert!(Instant::now() < deadline, "no definite answer for {body}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The rules on money and orders hold across the crash: one order per request-id, one

@@ -265,6 +265,12 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// A value already encoded as the store encodes records (the bulk loader builds
+    /// its rows outside the committer).
+    pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.own.insert(key, Some(value));
+    }
+
     pub fn remove(&mut self, key: Vec<u8>) {
         self.own.insert(key, None);
     }

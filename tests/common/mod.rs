@@ -88,6 +88,29 @@ pub async fn start_config(cfg: Config) -> TestServer {
     }
 }
 
+/// Starts a server on a store another handle has just let go of: sled releases its
+/// lock a moment after the last handle is dropped, so starting is retried (at most 10 s).
+pub async fn start_when_free(cfg: Config) -> TestServer {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let data = cfg.data.clone();
+    let running = loop {
+        match app::start(cfg.clone()).await {
+            Ok(r) => break r,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("the server does not start: {e}"),
+        }
+    };
+    TestServer {
+        url: format!("http://{}/api", running.addr),
+        running: Some(running),
+        data,
+        client: reqwest::Client::new(),
+        _dir: None,
+    }
+}
+
 async fn answer(resp: reqwest::Response) -> Answer {
     let h = resp.headers().clone();
     let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(String::from);

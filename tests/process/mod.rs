@@ -1,0 +1,158 @@
+//! A real `regway serve` process for tests that kill it: start it on a data directory,
+//! SIGKILL it, run the operator CLI against it, and post forms to it.
+#![allow(dead_code)]
+
+use super::common::{self, Answer, LOGIN, PASSWORD};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_regway");
+
+/// A `regway serve` process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn api(&self) -> String {
+        format!("{}/api", self.base)
+    }
+
+    /// SIGKILL, and wait until the process is gone.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn cli(data: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("REGWAY_CONFIG")
+        .env("REGWAY_DATA", data)
+        .env("REGWAY_ADMIN_LISTEN", "127.0.0.1:0")
+        .env("REGWAY_SANDBOX_CLOCK", common::NOW)
+        // Bursts of hundreds of orders are the point here, not the partner quotas.
+        .env("REGWAY_LIMITS_ORDER_PER_MINUTE", "0")
+        .env("REGWAY_LIMITS_READ_PER_MINUTE", "0");
+    c
+}
+
+/// Starts `regway serve` on a free port and waits until it answers.
+pub async fn serve(data: &Path, log: &Path, http: &reqwest::Client) -> Server {
+    let port = free_port();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = cli(data)
+        .arg("serve")
+        .env("REGWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("regway serve starts");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    // Ready when /healthz answers (polled: the process gives no other signal).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = http
+            .get(format!("{}/healthz", server.base))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        if matches!(&r, Ok(r) if r.status() == 200) {
+            return server;
+        }
+        assert!(Instant::now() < deadline, "regway serve did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs an operator command of the CLI against the running server.
+pub async fn operator(data: &Path, args: &[&str]) -> (bool, String) {
+    let mut c = cli(data);
+    c.args(args);
+    let out = tokio::task::spawn_blocking(move || c.output().expect("regway runs"))
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+pub async fn post(http: &reqwest::Client, url: &str, body: String) -> reqwest::Result<Answer> {
+    post_as(http, url, LOGIN, PASSWORD, body).await
+}
+
+pub async fn post_as(
+    http: &reqwest::Client,
+    url: &str,
+    login: &str,
+    password: &str,
+    body: String,
+) -> reqwest::Result<Answer> {
+    let resp = http
+        .post(url)
+        .basic_auth(login, Some(password))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await?;
+    let replayed = resp
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|v| v == "true");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    Ok(Answer {
+        status,
+        replayed,
+        retry_after: None,
+        content_type,
+        body: resp.text().await?,
+    })
+}
+
+/// Retries a request until the answer is definite (not a transport error, not 1001).
+pub async fn definite(http: &reqwest::Client, url: &str, body: &str) -> Answer {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(a) = post(http, url, body.to_string()).await {
+            if a.code() != 1001 {
+                return a;
+            }
+        }
+        assert!(Instant::now() < deadline, "no definite answer for {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
