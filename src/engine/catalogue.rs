@@ -21,6 +21,10 @@ pub struct ZoneConfig {
     pub horizon_years: u32,
     /// Currency code → price per year.
     pub prices: BTreeMap<String, PriceConfig>,
+    /// The `[upstreams.NAME]` that carries out this zone's orders; the top-level
+    /// `upstream`, else the sandbox, when not given.
+    #[serde(default)]
+    pub upstream: Option<String>,
 }
 
 fn default_horizon() -> u32 {
@@ -109,6 +113,7 @@ impl Catalogue {
                 let cfg = ZoneConfig {
                     periods,
                     horizon_years: default_horizon(),
+                    upstream: None,
                     prices: prices
                         .iter()
                         .map(|(c, reg, ren)| {

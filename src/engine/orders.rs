@@ -12,7 +12,7 @@ use crate::engine::money::Money;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
-    Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind, OrderState, Partner,
+    Client, Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind, OrderState, Partner,
     RequestRecord, Transition,
 };
 use crate::store::{keys, Tx};
@@ -127,7 +127,7 @@ impl Engine {
             Fresh::Replay(r) => return Ok(Fresh::Replay(r)),
         };
         let _live = self.mark_live(order.id);
-        let up = upstream_order(&ctx.partner.login, &order);
+        let up = self.upstream_order(&ctx.partner.login, &order)?;
         let submitted = self.clock.now();
         let result = self.call(self.backend.submit(&up)).await;
         let outcome = self
@@ -185,7 +185,7 @@ impl Engine {
             if order.state.is_terminal() {
                 continue;
             }
-            let up = upstream_order(&login, &order);
+            let up = self.upstream_order(&login, &order)?;
             let (submitted, result) = match self.call(self.backend.lookup(&up)).await {
                 UpstreamResult::NotFound => (
                     Some(self.clock.now()),
@@ -210,11 +210,27 @@ impl Engine {
     }
 }
 
-pub fn upstream_order(login: &str, order: &Order) -> UpstreamOrder {
-    UpstreamOrder {
-        key: format!("{login}:{}", order.request_id),
-        domain: order.domain.clone(),
-        kind: order.kind.clone(),
+impl Engine {
+    /// The order as the upstream gets it, with the registrant of a registration.
+    pub fn upstream_order(&self, login: &str, order: &Order) -> Result<UpstreamOrder> {
+        let contact = match &order.kind {
+            OrderKind::Register { client, .. } => {
+                let number = crate::command::client::handle_number(client)
+                    .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
+                Some(
+                    self.store
+                        .get::<Client>(&keys::client(login, number))?
+                        .ok_or_else(|| Error::internal(format!("client {client} is missing")))?,
+                )
+            }
+            _ => None,
+        };
+        Ok(UpstreamOrder {
+            key: format!("{login}:{}", order.request_id),
+            domain: order.domain.clone(),
+            kind: order.kind.clone(),
+            contact,
+        })
     }
 }
 

@@ -6,19 +6,24 @@
 //! backend can tell a second delivery of the same order from a new one, and `lookup`
 //! can say what became of an order whose answer was lost.
 
+pub mod regway;
 pub mod sandbox;
 
 use crate::engine::names::Name;
 use crate::error::{Code, Result};
-use crate::store::records::OrderKind;
+use crate::store::records::{Client, OrderKind};
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct UpstreamOrder {
     pub key: String,
     pub domain: String,
     pub kind: OrderKind,
+    /// The registrant of a registration, for upstreams that keep their own contacts.
+    pub contact: Option<Client>,
 }
 
 /// What the upstream did with an order.
@@ -56,4 +61,72 @@ pub trait Backend: Send + Sync {
 
     /// What became of an order submitted earlier (or not at all).
     async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult;
+}
+
+/// Chooses the backend of each order by the zone of its domain: the zone's own, else
+/// the default one.
+pub struct Router {
+    default: Arc<dyn Backend>,
+    /// Zone (ASCII, without the leading dot) → backend.
+    zones: BTreeMap<String, Arc<dyn Backend>>,
+}
+
+impl Router {
+    pub fn new(default: Arc<dyn Backend>, zones: BTreeMap<String, Arc<dyn Backend>>) -> Router {
+        Router { default, zones }
+    }
+
+    /// The backend of a domain name: the longest configured zone it ends in.
+    pub fn route(&self, domain: &str) -> &Arc<dyn Backend> {
+        let mut rest = domain;
+        while let Some((_, tail)) = rest.split_once('.') {
+            if let Some(b) = self.zones.get(tail) {
+                return b;
+            }
+            rest = tail;
+        }
+        &self.default
+    }
+}
+
+#[async_trait]
+impl Backend for Router {
+    /// `sandbox` only when every zone goes to the sandbox (the demo partner is created
+    /// only then).
+    fn name(&self) -> &'static str {
+        let name = self.default.name();
+        if self.zones.values().all(|b| b.name() == name) {
+            name
+        } else {
+            "mixed"
+        }
+    }
+
+    async fn check(&self, names: &[Name]) -> Result<Vec<bool>> {
+        // One call per backend, with that backend's names; answers go back in order.
+        let mut groups: Vec<(&Arc<dyn Backend>, Vec<usize>)> = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            let b = self.route(n.ascii());
+            match groups.iter_mut().find(|(g, _)| Arc::ptr_eq(g, b)) {
+                Some((_, idx)) => idx.push(i),
+                None => groups.push((b, vec![i])),
+            }
+        }
+        let mut out = vec![false; names.len()];
+        for (b, idx) in groups {
+            let these: Vec<Name> = idx.iter().map(|&i| names[i].clone()).collect();
+            for (i, free) in idx.into_iter().zip(b.check(&these).await?) {
+                out[i] = free;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn submit(&self, order: &UpstreamOrder) -> UpstreamResult {
+        self.route(&order.domain).submit(order).await
+    }
+
+    async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult {
+        self.route(&order.domain).lookup(order).await
+    }
 }
