@@ -350,10 +350,17 @@ impl Backend for Regway {
             Ok(a) => a,
             Err(why) => return UpstreamResult::Unknown(why),
         };
+        // Only the nested outcome speaks about the order: a refused `request.status`
+        // (credentials, rate limit) says nothing about it.
         match a.codes[0] {
             1000 => {}
             2303 => return UpstreamResult::NotFound,
-            _ => return order_result(&a, 0, false),
+            c => {
+                return UpstreamResult::Unknown(format!(
+                    "request.status answered {c}: {}",
+                    a.messages[0].trim()
+                ))
+            }
         }
         match (a.attr("request", "state"), a.codes.len()) {
             (Some("pending"), _) => UpstreamResult::Pending,
