@@ -194,8 +194,12 @@ pub async fn start(cfg: Config) -> Result<Running> {
     let worker_engine = engine.clone();
     let interval = Duration::from_millis(cfg.reconcile_interval_ms);
     let worker_stop = rx.clone();
+    let renew_days = cfg.auto_renew_days;
     tasks.push(tokio::spawn(async move {
         let mut stop = std::pin::pin!(stopped(worker_stop));
+        // The daily work runs on the first tick of each UTC day (again after a
+        // restart, which it tolerates: see engine::background).
+        let mut last_day = None;
         loop {
             tokio::select! {
                 _ = &mut stop => break,
@@ -203,6 +207,13 @@ pub async fn start(cfg: Config) -> Result<Running> {
             }
             if let Err(e) = worker_engine.reconcile(alert_after).await {
                 tracing::error!(error = %e, "reconciliation failed");
+            }
+            let today = worker_engine.clock.today();
+            if last_day != Some(today) {
+                match worker_engine.daily(renew_days).await {
+                    Ok(_) => last_day = Some(today),
+                    Err(e) => tracing::error!(error = %e, "daily work failed"),
+                }
             }
         }
     }));

@@ -32,6 +32,8 @@ pub struct Config {
     /// An order whose outcome has been `unknown` this long is logged at error level on
     /// every reconciliation until it is settled (it is listed by `order.list state=unknown`).
     pub unknown_alert_ms: u64,
+    /// Domains with auto-renew on are renewed this many days before they expire.
+    pub auto_renew_days: u32,
     /// The upstream of zones that name none; the sandbox when not given.
     pub upstream: Option<String>,
     /// Upstream backends by name, chosen per zone with `zones.X.upstream = "NAME"`.
@@ -176,6 +178,7 @@ impl Default for Config {
             upstream_timeout_ms: 10_000,
             reconcile_interval_ms: 5_000,
             unknown_alert_ms: 600_000,
+            auto_renew_days: 30,
             upstream: None,
             upstreams: BTreeMap::new(),
             max_body_bytes: 1 << 20,
@@ -271,6 +274,9 @@ impl Config {
         if let Some(v) = get("REGWAY_UNKNOWN_ALERT_MS") {
             self.unknown_alert_ms = parse("REGWAY_UNKNOWN_ALERT_MS", &v)?;
         }
+        if let Some(v) = get("REGWAY_AUTO_RENEW_DAYS") {
+            self.auto_renew_days = parse("REGWAY_AUTO_RENEW_DAYS", &v)?;
+        }
         if let Some(v) = get("REGWAY_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("REGWAY_MAX_BODY_BYTES", &v)?;
         }
@@ -332,6 +338,9 @@ impl Config {
                 "admin_listen {}: the operator channel listens on loopback only",
                 self.admin_listen
             )));
+        }
+        if self.auto_renew_days > 365 {
+            return Err(Error::syntax("auto_renew_days must be 0 to 365"));
         }
         if self.store_max_batch == 0 || self.store_max_batch > 65536 {
             return Err(Error::syntax("store_max_batch must be 1 to 65536"));

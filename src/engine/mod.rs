@@ -3,6 +3,7 @@
 //! idempotency, the ledger and order state all live below this module.
 
 pub mod auth;
+pub mod background;
 pub mod catalogue;
 pub mod clock;
 pub mod money;

@@ -15,13 +15,13 @@
 //! anything unclear (timeout, 5xx without a refusal, garbage, 2308, 2502) → unknown.
 
 use super::{Backend, Done, UpstreamOrder, UpstreamResult};
+use crate::command::params::derived_request_id as protocol_id;
 use crate::config::UpstreamConfig;
 use crate::engine::names::Name;
 use crate::error::{Code, Error, Result};
 use crate::store::records::{Client, OrderKind};
 use async_trait::async_trait;
 use quick_xml::events::Event;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -113,24 +113,6 @@ pub fn parse_answer(status: u16, body: &str) -> std::result::Result<Answer, Stri
         return Err("the answer is not a <response> with a <result>".into());
     }
     Ok(a)
-}
-
-/// A request-id for the parent: `raw` itself when the protocol allows it (1–64 of
-/// `A-Z a-z 0-9 . _ : -`), else `h-` and a SHA-256 prefix of it. A raw id always has a
-/// `:` and a hashed one never does, so the two cannot collide.
-pub fn protocol_id(raw: &str) -> String {
-    let ok = (1..=64).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if ok {
-        return raw.to_string();
-    }
-    let hex: String = Sha256::digest(raw.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("h-{}", &hex[..62])
 }
 
 /// What the `i`th result of an answer about an order means. `definite_2400`: a 2400

@@ -237,3 +237,16 @@ pub async fn start_child(
         .unwrap();
     s
 }
+
+impl TestServer {
+    /// Stops gracefully and starts again on the same data with the clock at `now`.
+    pub async fn restart_at(mut self, now: &str) -> TestServer {
+        let dir = self._dir.take();
+        self.running.take().unwrap().shutdown().await;
+        let mut cfg = test_config(&self.data);
+        cfg.sandbox.clock = Some(now.parse().unwrap());
+        let mut s = start_config(cfg).await;
+        s._dir = dir;
+        s
+    }
+}
