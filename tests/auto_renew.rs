@@ -108,6 +108,15 @@ async fn auto_renewal_and_expiry() {
     assert_eq!(info(&s, "manual-b.ru").await.get("state"), "expired");
     assert_eq!(info(&s, "auto-c.ru").await.get("state"), "expired");
     assert_eq!(s.engine().daily(30).await.unwrap().expired, 0);
+    // An expired domain renewed with its current expiry date is active again.
+    s.engine().topup("demo", "590.00", "test").await.unwrap();
+    expect(
+        s.form("command=domain.renew&request-id=R9&domain=manual-b.ru&period=1&expires=2027-01-15")
+            .await,
+        1000,
+    );
+    let b = info(&s, "manual-b.ru").await;
+    assert_eq!((b.get("state"), b.get("expires")), ("active", "2028-01-15"));
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
