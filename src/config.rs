@@ -411,6 +411,68 @@ mod tests {
     }
 
     #[test]
+    fn sandbox_knobs_are_read_and_clamped() {
+        let env = |k: &str| {
+            match k {
+                "REGWAY_SANDBOX_LATENCY_MS" => Some("999999"),
+                "REGWAY_SANDBOX_FAIL_PERCENT" => Some("60"),
+                "REGWAY_SANDBOX_TIMEOUT_PERCENT" => Some("500"),
+                "REGWAY_SANDBOX_PENDING_PERCENT" => Some("5"),
+                "REGWAY_SANDBOX_PENDING_MS" => Some("250"),
+                _ => None,
+            }
+            .map(String::from)
+        };
+        let mut cfg = Config::default();
+        assert!(!cfg.sandbox.faults.any());
+        cfg.apply_env(env).unwrap();
+        let f = cfg.sandbox.faults.clamped();
+        assert_eq!(
+            f,
+            SandboxFaults {
+                latency_ms: SandboxFaults::MAX_LATENCY_MS,
+                fail_percent: 60,
+                timeout_percent: 40,
+                pending_percent: 0,
+                pending_ms: 250,
+            }
+        );
+        let mut cfg = Config::default();
+        assert!(cfg
+            .apply_env(|k| (k == "REGWAY_SANDBOX_FAIL_PERCENT").then(|| "-1".into()))
+            .is_err());
+    }
+
+    #[test]
+    fn upstream_names_must_exist() {
+        let cfg: Config = toml::from_str(
+            r#"
+            upstream = "parent"
+            [upstreams.parent]
+            type = "regway"
+            url = "http://127.0.0.1:9/api"
+            login = "reseller"
+            password = "x"
+            [zones.ru]
+            periods = [1, 10]
+            prices.RUB = { register = "590.00", renew = "590.00" }
+            upstream = "sandbox"
+            "#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.upstreams["parent"].concurrency, 16);
+        let bad = Config {
+            upstream: Some("nowhere".into()),
+            ..cfg.clone()
+        };
+        assert!(bad.validate().is_err());
+        let mut bad = cfg.clone();
+        bad.upstreams.get_mut("parent").unwrap().url = "ftp://x".into();
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
     fn refuses_unknown_keys_and_bad_values() {
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
         let cfg = Config {
