@@ -58,7 +58,8 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
             zones.insert(zone.clone(), b);
         }
     }
-    let router = Router::new(default, zones);
+    // Licence orders go to the sandbox's licensing service (no licensing backend yet).
+    let router = Router::new(default, zones, sandbox.clone());
     Ok(Arc::new(Engine::new(cfg, store, Arc::new(router), clock)?))
 }
 

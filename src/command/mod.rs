@@ -10,6 +10,7 @@ pub mod domain_register;
 pub mod domain_renew;
 pub mod domain_update;
 pub mod ledger;
+pub mod license;
 pub mod order;
 pub mod params;
 pub mod request;
@@ -53,10 +54,20 @@ pub enum Command {
     LedgerList(ledger::LedgerList),
     #[serde(rename = "request.status")]
     RequestStatus(request::RequestStatus),
+    #[serde(rename = "license.order")]
+    LicenseOrder(license::LicenseOrder),
+    #[serde(rename = "license.renew")]
+    LicenseRenew(license::LicenseRenew),
+    #[serde(rename = "license.set-ip")]
+    LicenseSetIp(license::LicenseSetIp),
+    #[serde(rename = "license.info")]
+    LicenseInfo(license::LicenseInfo),
+    #[serde(rename = "license.list")]
+    LicenseList(license::LicenseList),
 }
 
 /// Every command name, for documentation and tests.
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 20] = [
     "balance.get",
     "domain.check",
     "domain.register",
@@ -72,6 +83,11 @@ pub const NAMES: [&str; 15] = [
     "order.list",
     "ledger.list",
     "request.status",
+    "license.order",
+    "license.renew",
+    "license.set-ip",
+    "license.info",
+    "license.list",
 ];
 
 impl Command {
@@ -99,6 +115,11 @@ impl Command {
             "order.list" => Command::OrderList(order::OrderList::parse(p)?),
             "ledger.list" => Command::LedgerList(ledger::LedgerList::parse(p)?),
             "request.status" => Command::RequestStatus(request::RequestStatus::parse(p, rid())?),
+            "license.order" => Command::LicenseOrder(license::LicenseOrder::parse(p)?),
+            "license.renew" => Command::LicenseRenew(license::LicenseRenew::parse(p)?),
+            "license.set-ip" => Command::LicenseSetIp(license::LicenseSetIp::parse(p)?),
+            "license.info" => Command::LicenseInfo(license::LicenseInfo::parse(p)?),
+            "license.list" => Command::LicenseList(license::LicenseList::parse(p)?),
             "" => return Err(Error::missing("command")),
             other => return Err(Error::unknown_command(other)),
         })
@@ -121,6 +142,11 @@ impl Command {
             Command::OrderList(_) => "order.list",
             Command::LedgerList(_) => "ledger.list",
             Command::RequestStatus(_) => "request.status",
+            Command::LicenseOrder(_) => "license.order",
+            Command::LicenseRenew(_) => "license.renew",
+            Command::LicenseSetIp(_) => "license.set-ip",
+            Command::LicenseInfo(_) => "license.info",
+            Command::LicenseList(_) => "license.list",
         }
     }
 
@@ -133,6 +159,9 @@ impl Command {
                 | Command::DomainSetNs(_)
                 | Command::DomainSetAutorenew(_)
                 | Command::ClientCreate(_)
+                | Command::LicenseOrder(_)
+                | Command::LicenseRenew(_)
+                | Command::LicenseSetIp(_)
         )
     }
 
@@ -161,6 +190,11 @@ impl Command {
             Command::OrderList(c) => done(c.apply(ctx)),
             Command::LedgerList(c) => done(c.apply(ctx)),
             Command::RequestStatus(c) => done(c.apply(ctx)),
+            Command::LicenseOrder(c) => c.apply(ctx).await,
+            Command::LicenseRenew(c) => c.apply(ctx).await,
+            Command::LicenseSetIp(c) => c.apply(ctx).await,
+            Command::LicenseInfo(c) => done(c.apply(ctx)),
+            Command::LicenseList(c) => done(c.apply(ctx)),
         }
     }
 }

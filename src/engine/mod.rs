@@ -6,6 +6,7 @@ pub mod auth;
 pub mod background;
 pub mod catalogue;
 pub mod clock;
+pub mod licenses;
 pub mod money;
 pub mod names;
 pub mod operator;

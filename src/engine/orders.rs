@@ -12,8 +12,8 @@ use crate::engine::money::Money;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
-    Client, Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind, OrderState, Partner,
-    RequestRecord, Transition,
+    Client, Domain, DomainState, EntryKind, LedgerEntry, License, LicenseState, Order, OrderKind,
+    OrderState, Partner, RequestRecord, Transition,
 };
 use crate::store::{keys, Tx};
 use crate::upstream::{UpstreamOrder, UpstreamResult};
@@ -291,6 +291,20 @@ fn settle(
         order.set_state(OrderState::Submitted, t);
     }
     let outcome = match result {
+        UpstreamResult::Done(done) if order.kind.license().is_some() => {
+            order.set_state(OrderState::Completed, now);
+            let license = apply_license(tx, login, &order, done, now)?;
+            Some(match &order.kind {
+                OrderKind::LicenseSetIp { .. } => Outcome::ok(Data::License(Box::new(license))),
+                _ => Outcome::ok(Data::LicenseOrder {
+                    license: Box::new(license),
+                    order: Box::new(order.clone()),
+                    currency: order.currency,
+                    charged: order.amount,
+                    balance: partner.balance,
+                }),
+            })
+        }
         UpstreamResult::Done(done) => {
             order.set_state(OrderState::Completed, now);
             let domain = apply_done(tx, login, &mut partner, &order, done, now)?;
@@ -306,7 +320,7 @@ fn settle(
                         balance: partner.balance,
                     })
                 }
-                OrderKind::SetNs { .. } => Outcome::ok(Data::Domain(Box::new(domain))),
+                _ => Outcome::ok(Data::Domain(Box::new(domain))),
             };
             Some(outcome)
         }
@@ -420,7 +434,74 @@ fn apply_done(
             d.delegated = done.delegated.unwrap_or(!ns.is_empty());
             d
         }
+        _ => return Err(Error::internal("a licence order applied to a domain")),
     };
     tx.put(dkey, &domain)?;
     Ok(domain)
+}
+
+/// Applies a carried-out licence order; returns the licence as it is now.
+fn apply_license(
+    tx: &mut Tx<'_>,
+    login: &str,
+    order: &Order,
+    done: crate::upstream::Done,
+    now: DateTime<Utc>,
+) -> Result<License> {
+    let license = match &order.kind {
+        OrderKind::LicenseOrder {
+            license,
+            product,
+            period,
+            ip,
+            client,
+            auto_renew,
+        } => {
+            let expires = match done.expires {
+                Some(e) => e,
+                None => period
+                    .after(now.date_naive())
+                    .ok_or_else(|| Error::internal("date overflow"))?,
+            };
+            tx.put(keys::license_owner(*license), &login)?;
+            License {
+                id: *license,
+                product: product.clone(),
+                period: *period,
+                ip: ip.clone(),
+                client: client.clone(),
+                state: LicenseState::Active,
+                created: now,
+                expires,
+                auto_renew: *auto_renew,
+            }
+        }
+        OrderKind::LicenseRenew {
+            license,
+            period,
+            expires,
+        } => {
+            let mut l: License = tx
+                .get(&keys::license(login, *license))?
+                .ok_or_else(|| Error::internal("renewed licence has no record"))?;
+            l.expires = match done.expires {
+                Some(e) => e,
+                None => period
+                    .after(*expires)
+                    .ok_or_else(|| Error::internal("date overflow"))?,
+            };
+            l.state = LicenseState::Active;
+            l
+        }
+        OrderKind::LicenseSetIp { license, ip } => {
+            let mut l: License = tx
+                .get(&keys::license(login, *license))?
+                .ok_or_else(|| Error::internal("licence has no record"))?;
+            l.ip = ip.clone();
+            l
+        }
+        _ => return Err(Error::internal("a domain order applied to a licence")),
+    };
+    tx.put(keys::license(login, license.id), &license)?;
+    Ok(license)
 }

@@ -69,11 +69,28 @@ pub struct Router {
     default: Arc<dyn Backend>,
     /// Zone (ASCII, without the leading dot) → backend.
     zones: BTreeMap<String, Arc<dyn Backend>>,
+    /// Where licence orders go.
+    licenses: Arc<dyn Backend>,
 }
 
 impl Router {
-    pub fn new(default: Arc<dyn Backend>, zones: BTreeMap<String, Arc<dyn Backend>>) -> Router {
-        Router { default, zones }
+    pub fn new(
+        default: Arc<dyn Backend>,
+        zones: BTreeMap<String, Arc<dyn Backend>>,
+        licenses: Arc<dyn Backend>,
+    ) -> Router {
+        Router {
+            default,
+            zones,
+            licenses,
+        }
+    }
+
+    fn route_order(&self, order: &UpstreamOrder) -> &Arc<dyn Backend> {
+        match order.kind.license() {
+            Some(_) => &self.licenses,
+            None => self.route(&order.domain),
+        }
     }
 
     /// The backend of a domain name: the longest configured zone it ends in.
@@ -123,10 +140,10 @@ impl Backend for Router {
     }
 
     async fn submit(&self, order: &UpstreamOrder) -> UpstreamResult {
-        self.route(&order.domain).submit(order).await
+        self.route_order(order).submit(order).await
     }
 
     async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult {
-        self.route(&order.domain).lookup(order).await
+        self.route_order(order).lookup(order).await
     }
 }

@@ -316,6 +316,12 @@ impl Backend for Regway {
                 f.push(("expires", expires.to_string()));
             }
             OrderKind::SetNs { ns } => f.extend(ns.iter().map(|n| ("ns", n.clone()))),
+            _ => {
+                return UpstreamResult::Failed {
+                    code: Code::Failed,
+                    reason: "licences are not carried by a regway upstream".into(),
+                }
+            }
         }
         match self.call(&f).await {
             Ok(a) => order_result(&a, 0, a.status == 502),

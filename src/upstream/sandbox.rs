@@ -72,6 +72,18 @@ fn domain_key(name: &str) -> Vec<u8> {
     [b"n\0", name.as_bytes()].concat()
 }
 
+type Change = (Vec<u8>, Vec<u8>);
+
+fn license_key(id: u64) -> Vec<u8> {
+    [b"l\0".as_slice(), &id.to_be_bytes()].concat()
+}
+
+/// What the sandbox's licensing service knows of a licence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RegistryLicense {
+    expires: NaiveDate,
+}
+
 fn order_key(key: &str) -> Vec<u8> {
     [b"k\0", key.as_bytes()].concat()
 }
@@ -105,6 +117,13 @@ impl Sandbox {
         })
     }
 
+    fn license(&self, id: u64) -> Result<Option<RegistryLicense>> {
+        Ok(match self.tree.get(license_key(id))? {
+            Some(v) => Some(serde_json::from_slice(&v)?),
+            None => None,
+        })
+    }
+
     fn performed(&self, key: &str) -> Result<Option<Performed>> {
         Ok(match self.tree.get(order_key(key))? {
             Some(v) => Some(serde_json::from_slice(&v)?),
@@ -113,7 +132,8 @@ impl Sandbox {
     }
 
     /// What carrying out `order` does: its result and the registry change, not yet written.
-    fn perform(&self, order: &UpstreamOrder) -> Result<(Performed, Option<RegistryDomain>)> {
+    /// The change is one key and its new value in the sandbox's tree.
+    fn perform(&self, order: &UpstreamOrder) -> Result<(Performed, Option<Change>)> {
         let name = &order.domain;
         let fail = |code, reason: String| Ok((Performed::Failed { code, reason }, None));
         match &order.kind {
@@ -132,7 +152,7 @@ impl Sandbox {
                         expires: Some(expires),
                         delegated: !ns.is_empty(),
                     },
-                    Some(d),
+                    Some((domain_key(name), serde_json::to_vec(&d)?)),
                 ))
             }
             OrderKind::Renew { period, expires } => {
@@ -152,7 +172,62 @@ impl Sandbox {
                         expires: Some(d.expires),
                         delegated: !d.ns.is_empty(),
                     },
-                    Some(d),
+                    Some((domain_key(name), serde_json::to_vec(&d)?)),
+                ))
+            }
+            OrderKind::LicenseOrder {
+                license, period, ..
+            } => {
+                let expires = period
+                    .after(self.clock.today())
+                    .ok_or_else(|| Error::internal("date overflow"))?;
+                let l = RegistryLicense { expires };
+                Ok((
+                    Performed::Done {
+                        expires: Some(expires),
+                        delegated: false,
+                    },
+                    Some((license_key(*license), serde_json::to_vec(&l)?)),
+                ))
+            }
+            OrderKind::LicenseRenew {
+                license,
+                period,
+                expires,
+            } => {
+                let Some(mut l) = self.license(*license)? else {
+                    return fail(Code::NotFound, format!("licence {license} is not known"));
+                };
+                if l.expires != *expires {
+                    return fail(
+                        Code::NotRenewable,
+                        format!(
+                            "licence {license} expires on {}, not on {expires}",
+                            l.expires
+                        ),
+                    );
+                }
+                l.expires = period
+                    .after(l.expires)
+                    .ok_or_else(|| Error::internal("date overflow"))?;
+                Ok((
+                    Performed::Done {
+                        expires: Some(l.expires),
+                        delegated: false,
+                    },
+                    Some((license_key(*license), serde_json::to_vec(&l)?)),
+                ))
+            }
+            OrderKind::LicenseSetIp { license, .. } => {
+                let Some(l) = self.license(*license)? else {
+                    return fail(Code::NotFound, format!("licence {license} is not known"));
+                };
+                Ok((
+                    Performed::Done {
+                        expires: Some(l.expires),
+                        delegated: false,
+                    },
+                    None,
                 ))
             }
             OrderKind::SetNs { ns } => {
@@ -165,7 +240,7 @@ impl Sandbox {
                         expires: Some(d.expires),
                         delegated: !d.ns.is_empty(),
                     },
-                    Some(d),
+                    Some((domain_key(name), serde_json::to_vec(&d)?)),
                 ))
             }
         }
@@ -280,8 +355,8 @@ impl Sandbox {
         // The registry change and the record of the order that made it go in one
         // atomic batch: a crash can never leave a name registered by no order.
         let mut batch = sled::Batch::default();
-        if let Some(d) = change {
-            batch.insert(domain_key(&order.domain), serde_json::to_vec(&d)?);
+        if let Some((k, v)) = change {
+            batch.insert(k, v);
         }
         batch.insert(order_key(&order.key), serde_json::to_vec(&p)?);
         self.tree.apply_batch(batch)?;
