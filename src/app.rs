@@ -195,7 +195,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
     let worker_engine = engine.clone();
     let interval = Duration::from_millis(cfg.reconcile_interval_ms);
     let worker_stop = rx.clone();
-    let renew_days = cfg.auto_renew_days;
+    let (renew_days, license_renew_days) = (cfg.auto_renew_days, cfg.license_auto_renew_days);
     tasks.push(tokio::spawn(async move {
         let mut stop = std::pin::pin!(stopped(worker_stop));
         // The daily work runs on the first tick of each UTC day (again after a
@@ -211,7 +211,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
             }
             let today = worker_engine.clock.today();
             if last_day != Some(today) {
-                match worker_engine.daily(renew_days).await {
+                match worker_engine.daily(renew_days, license_renew_days).await {
                     Ok(_) => last_day = Some(today),
                     Err(e) => tracing::error!(error = %e, "daily work failed"),
                 }

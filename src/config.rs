@@ -34,6 +34,8 @@ pub struct Config {
     pub unknown_alert_ms: u64,
     /// Domains with auto-renew on are renewed this many days before they expire.
     pub auto_renew_days: u32,
+    /// Licences with auto-renew on are renewed this many days before they expire.
+    pub license_auto_renew_days: u32,
     /// The upstream of zones that name none; the sandbox when not given.
     pub upstream: Option<String>,
     /// Upstream backends by name, chosen per zone with `zones.X.upstream = "NAME"`.
@@ -179,6 +181,7 @@ impl Default for Config {
             reconcile_interval_ms: 5_000,
             unknown_alert_ms: 600_000,
             auto_renew_days: 30,
+            license_auto_renew_days: 3,
             upstream: None,
             upstreams: BTreeMap::new(),
             max_body_bytes: 1 << 20,
@@ -277,6 +280,9 @@ impl Config {
         if let Some(v) = get("REGWAY_AUTO_RENEW_DAYS") {
             self.auto_renew_days = parse("REGWAY_AUTO_RENEW_DAYS", &v)?;
         }
+        if let Some(v) = get("REGWAY_LICENSE_AUTO_RENEW_DAYS") {
+            self.license_auto_renew_days = parse("REGWAY_LICENSE_AUTO_RENEW_DAYS", &v)?;
+        }
         if let Some(v) = get("REGWAY_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("REGWAY_MAX_BODY_BYTES", &v)?;
         }
@@ -339,8 +345,10 @@ impl Config {
                 self.admin_listen
             )));
         }
-        if self.auto_renew_days > 365 {
-            return Err(Error::syntax("auto_renew_days must be 0 to 365"));
+        if self.auto_renew_days > 365 || self.license_auto_renew_days > 27 {
+            return Err(Error::syntax(
+                "auto_renew_days must be 0 to 365, license_auto_renew_days 0 to 27",
+            ));
         }
         if self.store_max_batch == 0 || self.store_max_batch > 65536 {
             return Err(Error::syntax("store_max_batch must be 1 to 65536"));

@@ -45,12 +45,12 @@ async fn auto_renewal_and_expiry() {
     assert_eq!(balance(&s), "0.00");
 
     // Nothing is due a year ahead.
-    let r = s.engine().daily(30).await.unwrap();
+    let r = s.engine().daily(30, 3).await.unwrap();
     assert_eq!(r, Default::default());
 
     // 26 days before expiry: both auto-renewals are due, and unpaid.
     let s = s.restart_at("2026-12-20T03:00:00Z").await;
-    let r = s.engine().daily(30).await.unwrap();
+    let r = s.engine().daily(30, 3).await.unwrap();
     assert_eq!((r.renewed, r.unpaid, r.expired), (0, 2, 0));
     let failed = expect(s.form("command=order.list&state=failed").await, 1000);
     let rows = elems(&failed.body, "order");
@@ -73,7 +73,7 @@ async fn auto_renewal_and_expiry() {
     );
     assert!(status.body.contains("code=\"2104\""), "{}", status.body);
     // The same day again: nothing new.
-    s.engine().daily(30).await.unwrap();
+    s.engine().daily(30, 3).await.unwrap();
     let failed = expect(s.form("command=order.list&state=failed").await, 1000);
     assert_eq!(elems(&failed.body, "order").len(), 2);
     assert!(s.verify().await.problems.is_empty());
@@ -81,14 +81,14 @@ async fn auto_renewal_and_expiry() {
     // Money for one renewal; the next day one is renewed, the other fails again.
     s.engine().topup("demo", "590.00", "test").await.unwrap();
     let s = s.restart_at("2026-12-21T03:00:00Z").await;
-    let r = s.engine().daily(30).await.unwrap();
+    let r = s.engine().daily(30, 3).await.unwrap();
     assert_eq!((r.renewed, r.unpaid), (1, 1));
     assert_eq!(balance(&s), "0.00");
     assert_eq!(info(&s, "auto-a.ru").await.get("expires"), "2028-01-15");
     assert_eq!(info(&s, "auto-c.ru").await.get("expires"), "2027-01-15");
     // Restarted the same day: neither today's renewal nor today's refusal is repeated.
     let s = s.restart_at("2026-12-21T09:00:00Z").await;
-    let r = s.engine().daily(30).await.unwrap();
+    let r = s.engine().daily(30, 3).await.unwrap();
     assert_eq!(r, Default::default());
     let failed = expect(s.form("command=order.list&state=failed").await, 1000);
     assert_eq!(elems(&failed.body, "order").len(), 3);
@@ -102,12 +102,12 @@ async fn auto_renewal_and_expiry() {
 
     // The day after expiry: the two that were not renewed are expired.
     let s = s.restart_at("2027-01-16T00:30:00Z").await;
-    let r = s.engine().daily(30).await.unwrap();
+    let r = s.engine().daily(30, 3).await.unwrap();
     assert_eq!(r.expired, 2);
     assert_eq!(info(&s, "auto-a.ru").await.get("state"), "active");
     assert_eq!(info(&s, "manual-b.ru").await.get("state"), "expired");
     assert_eq!(info(&s, "auto-c.ru").await.get("state"), "expired");
-    assert_eq!(s.engine().daily(30).await.unwrap().expired, 0);
+    assert_eq!(s.engine().daily(30, 3).await.unwrap().expired, 0);
     // An expired domain renewed with its current expiry date is active again.
     s.engine().topup("demo", "590.00", "test").await.unwrap();
     expect(

@@ -154,3 +154,76 @@ async fn licence_lifecycle() {
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn licences_renew_automatically_and_expire() {
+    let s = common::start().await;
+    let client = s.client("C1").await;
+    let mut ids = Vec::new();
+    for (rid, auto) in [("L1", true), ("L2", false)] {
+        let a = expect(
+            s.form(&format!(
+                "command=license.order&request-id={rid}&product=ispmanager6-host&period=month\
+                 &ip=203.0.113.10&client={}&auto-renew={auto}",
+                enc(&client)
+            ))
+            .await,
+            1000,
+        );
+        ids.push(elem(&a.body, "license").get("id").to_string());
+    }
+    // Four days before: not yet.
+    let s = s.restart_at("2026-02-11T03:00:00Z").await;
+    assert_eq!(s.engine().daily(30, 3).await.unwrap(), Default::default());
+    // Two days before: the auto-renewing one is renewed for its period.
+    let s = s.restart_at("2026-02-13T03:00:00Z").await;
+    let r = s.engine().daily(30, 3).await.unwrap();
+    assert_eq!((r.renewed, r.unpaid, r.expired), (1, 0, 0));
+    assert_eq!(info(&s, &ids[0]).await.get("expires"), "2026-03-15");
+    assert_eq!(info(&s, &ids[1]).await.get("expires"), "2026-02-15");
+    let renewals = expect(s.form("command=order.list&type=license.renew").await, 1000);
+    let o = elem(&renewals.body, "order");
+    assert_eq!(
+        o.get("request-id"),
+        format!("auto-renew:2026-02-15:2026-02-13:license.{}", ids[0])
+    );
+    assert_eq!(o.get("amount"), "1390.00");
+    // The day after: the other one is expired.
+    let s = s.restart_at("2026-02-16T03:00:00Z").await;
+    let r = s.engine().daily(30, 3).await.unwrap();
+    assert_eq!((r.renewed, r.expired), (0, 1));
+    assert_eq!(info(&s, &ids[0]).await.get("state"), "active");
+    assert_eq!(info(&s, &ids[1]).await.get("state"), "expired");
+    // An expired licence cannot move; renewing it with its expiry date revives it.
+    expect(
+        s.form(&format!(
+            "command=license.set-ip&request-id=L3&license={}&ip=198.51.100.1",
+            ids[1]
+        ))
+        .await,
+        2304,
+    );
+    expect(
+        s.form(&format!(
+            "command=license.renew&request-id=L4&license={}&period=month&expires=2026-02-15",
+            ids[1]
+        ))
+        .await,
+        1000,
+    );
+    let l = info(&s, &ids[1]).await;
+    assert_eq!((l.get("state"), l.get("expires")), ("active", "2026-03-15"));
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+}
+
+async fn info(s: &common::TestServer, id: &str) -> El {
+    elem(
+        &expect(
+            s.form(&format!("command=license.info&license={id}")).await,
+            1000,
+        )
+        .body,
+        "license",
+    )
+}

@@ -1,22 +1,24 @@
-//! Daily work of the background worker: domains past their expiry date become
-//! `expired`, and domains with auto-renew on are renewed a configured number of days
-//! before they expire, paid from the partner's balance.
+//! Daily work of the background worker: domains and licences past their expiry date
+//! become `expired`, and those with auto-renew on are renewed a configured number of
+//! days before they expire, paid from the partner's balance.
 //!
 //! Restart-safe without bookkeeping of its own: an automatic renewal is an ordinary
-//! order under the request-id `auto-renew:EXPIRES:TODAY:DOMAIN` (hashed when longer than
-//! 64 characters), so running the day's work twice renews nothing twice. When the money
+//! order under the request-id `auto-renew:EXPIRES:TODAY:DOMAIN` (`…:license.ID` for a
+//! licence; hashed when longer than 64 characters), so running the day's work twice renews nothing twice. When the money
 //! is not there, the partner sees a failed order that cost nothing, and the next day
 //! (a new request-id) tries again.
 
 use super::{Ctx, Engine, Fresh};
 use crate::command::domain_renew::DomainRenew;
+use crate::command::license::LicenseRenew;
 use crate::command::params::derived_request_id;
 use crate::command::Command;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::{
-    Domain, DomainState, Order, OrderKind, OrderState, Partner, RequestRecord, Transition,
+    license_object, Domain, DomainState, License, LicenseState, Order, OrderKind, OrderState,
+    Partner, RequestRecord, Transition,
 };
 use chrono::{Duration, NaiveDate};
 
@@ -31,9 +33,26 @@ pub struct DailyReport {
     pub skipped: u64,
 }
 
+impl DailyReport {
+    fn count(&mut self, r: Result<bool>, login: &str, object: &str) {
+        match r {
+            Ok(placed) => self.renewed += u64::from(placed),
+            Err(e) if e.code == Code::Billing => {
+                tracing::warn!(partner = %login, object, "auto-renewal unpaid: {}", e.message);
+                self.unpaid += 1;
+            }
+            Err(e) => {
+                tracing::warn!(partner = %login, object, code = e.code.number(), "auto-renewal not placed: {}", e.message);
+                self.skipped += 1;
+            }
+        }
+    }
+}
+
 impl Engine {
-    /// The day's work for `today`. Idempotent for one day.
-    pub async fn daily(&self, renew_days: u32) -> Result<DailyReport> {
+    /// The day's work for `today`. Idempotent for one day. Domains are renewed
+    /// `renew_days` before they expire, licences `license_renew_days`.
+    pub async fn daily(&self, renew_days: u32, license_renew_days: u32) -> Result<DailyReport> {
         let today = self.clock.today();
         let mut report = DailyReport::default();
         let partners: Vec<Partner> = self
@@ -47,6 +66,43 @@ impl Engine {
                 .scan::<Domain>(&keys::domains(&partner.login), None, false)
                 .map(|r| r.map(|(_, d)| d))
                 .collect::<Result<_>>()?;
+            let licenses: Vec<License> = self
+                .store
+                .scan::<License>(&keys::licenses(&partner.login), None, false)
+                .map(|r| r.map(|(_, l)| l))
+                .collect::<Result<_>>()?;
+            for l in licenses {
+                if l.state != LicenseState::Active
+                    || self
+                        .store
+                        .get::<u64>(&keys::in_flight(&license_object(l.id)))?
+                        .is_some()
+                {
+                    continue;
+                }
+                if l.expires < today {
+                    report.expired +=
+                        u64::from(self.expire_license(&partner.login, l.id, today).await?);
+                } else if l.auto_renew
+                    && l.expires <= today + Duration::days(license_renew_days.into())
+                {
+                    let cmd = Command::LicenseRenew(LicenseRenew {
+                        license: l.id,
+                        period: l.period,
+                        expires: l.expires,
+                    });
+                    let kind = OrderKind::LicenseRenew {
+                        license: l.id,
+                        period: l.period,
+                        expires: l.expires,
+                    };
+                    let what = format!("{}:{today}:license.{}", l.expires, l.id);
+                    let r = self
+                        .renew_now(&partner, cmd, kind, &license_object(l.id), &what)
+                        .await;
+                    report.count(r, &partner.login, &license_object(l.id));
+                }
+            }
             for d in domains {
                 if d.state != DomainState::Active {
                     continue;
@@ -57,17 +113,8 @@ impl Engine {
                 if d.expires < today {
                     report.expired += u64::from(self.expire(&partner.login, &d.name, today).await?);
                 } else if d.auto_renew && d.expires <= today + Duration::days(renew_days.into()) {
-                    match self.auto_renew(&partner, &d, today).await {
-                        Ok(placed) => report.renewed += u64::from(placed),
-                        Err(e) if e.code == Code::Billing => {
-                            tracing::warn!(partner = %partner.login, domain = %d.name, "auto-renewal unpaid: {}", e.message);
-                            report.unpaid += 1;
-                        }
-                        Err(e) => {
-                            tracing::warn!(partner = %partner.login, domain = %d.name, code = e.code.number(), "auto-renewal not placed: {}", e.message);
-                            report.skipped += 1;
-                        }
-                    }
+                    let r = self.auto_renew(&partner, &d, today).await;
+                    report.count(r, &partner.login, &d.name);
                 }
             }
         }
@@ -99,8 +146,29 @@ impl Engine {
             .await
     }
 
-    /// Places the renewal order, or records the refusal when the money is not there.
-    /// `false` when today's attempt was made before (an earlier run the same day).
+    /// Marks a licence expired, if it still is past its date and no order is open for it.
+    async fn expire_license(&self, login: &str, id: u64, today: NaiveDate) -> Result<bool> {
+        let login = login.to_string();
+        self.store
+            .write(move |tx| {
+                if tx.get_raw(&keys::in_flight(&license_object(id)))?.is_some() {
+                    return Ok(false);
+                }
+                let k = keys::license(&login, id);
+                let Some(mut l) = tx.get::<License>(&k)? else {
+                    return Ok(false);
+                };
+                if l.state != LicenseState::Active || l.expires >= today {
+                    return Ok(false);
+                }
+                l.state = LicenseState::Expired;
+                tx.put(k, &l)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Renews a domain (see [`Engine::renew_now`]).
     async fn auto_renew(&self, partner: &Partner, d: &Domain, today: NaiveDate) -> Result<bool> {
         let name = crate::engine::names::parse_name("domain", &d.name)?;
         let period = self.catalogue.zone_of(&name)?.min_period;
@@ -109,7 +177,25 @@ impl Engine {
             period,
             expires: d.expires,
         });
-        let rid = derived_request_id(&format!("auto-renew:{}:{today}:{}", d.expires, d.name));
+        let kind = OrderKind::Renew {
+            period,
+            expires: d.expires,
+        };
+        let what = format!("{}:{today}:{}", d.expires, d.name);
+        self.renew_now(partner, cmd, kind, &d.name, &what).await
+    }
+
+    /// Places a renewal order, or records the refusal when the money is not there.
+    /// `false` when today's attempt was made before (an earlier run the same day).
+    async fn renew_now(
+        &self,
+        partner: &Partner,
+        cmd: Command,
+        kind: OrderKind,
+        object: &str,
+        what: &str,
+    ) -> Result<bool> {
+        let rid = derived_request_id(&format!("auto-renew:{what}"));
         let ctx = Ctx {
             eng: self,
             partner: partner.clone(),
@@ -120,15 +206,11 @@ impl Engine {
             Ok(Fresh::Done(_)) => Ok(true),
             Ok(Fresh::Replay(_)) => Ok(false),
             Err(e) if e.code == Code::Billing => {
-                let kind = OrderKind::Renew {
-                    period,
-                    expires: d.expires,
-                };
                 self.record_unpaid(
                     &partner.login,
                     &rid,
                     &ctx.fingerprint,
-                    &d.name,
+                    object,
                     kind,
                     e.clone(),
                 )
