@@ -9,6 +9,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::server::{self, Limits};
 use crate::store::Store;
+use crate::upstream::ispsystem::Ispsystem;
 use crate::upstream::regway::Regway;
 use crate::upstream::sandbox::Sandbox;
 use crate::upstream::{Backend, Router};
@@ -38,6 +39,7 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
         let b: Arc<dyn Backend> = match u.kind {
             UpstreamKind::Sandbox => sandbox.clone(),
             UpstreamKind::Regway => Arc::new(Regway::new(u)?),
+            UpstreamKind::Ispsystem => Arc::new(Ispsystem::new(u)?),
         };
         named.insert(name, b);
     }
@@ -58,8 +60,8 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
             zones.insert(zone.clone(), b);
         }
     }
-    // Licence orders go to the sandbox's licensing service (no licensing backend yet).
-    let router = Router::new(default, zones, sandbox.clone());
+    let licenses = pick(&cfg.license_upstream)?.unwrap_or_else(|| sandbox.clone());
+    let router = Router::new(default, zones, licenses);
     Ok(Arc::new(Engine::new(cfg, store, Arc::new(router), clock)?))
 }
 

@@ -38,6 +38,8 @@ pub struct Config {
     pub license_auto_renew_days: u32,
     /// The upstream of zones that name none; the sandbox when not given.
     pub upstream: Option<String>,
+    /// The upstream of licence orders; the sandbox when not given.
+    pub license_upstream: Option<String>,
     /// Upstream backends by name, chosen per zone with `zones.X.upstream = "NAME"`.
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// Requests with a larger body are refused with HTTP 413 before it is read.
@@ -100,6 +102,8 @@ pub enum UpstreamKind {
     Sandbox,
     /// A parent regway, spoken to in the native protocol.
     Regway,
+    /// A licensing service in the ISPsystem style (licence orders only).
+    Ispsystem,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +124,9 @@ pub struct UpstreamConfig {
     /// Most requests in flight to this upstream at once; more wait their turn.
     #[serde(default = "default_upstream_concurrency")]
     pub concurrency: usize,
+    /// (ispsystem) catalogue product → the service's price-list id.
+    #[serde(default)]
+    pub products: BTreeMap<String, String>,
 }
 
 fn default_upstream_call_ms() -> u64 {
@@ -183,6 +190,7 @@ impl Default for Config {
             auto_renew_days: 30,
             license_auto_renew_days: 3,
             upstream: None,
+            license_upstream: None,
             upstreams: BTreeMap::new(),
             max_body_bytes: 1 << 20,
             max_connections: 4096,
@@ -371,13 +379,28 @@ impl Config {
                 "upstream = {n:?}: no [upstreams.{n}]"
             )));
         }
+        if let Some(n) = self.license_upstream.as_ref().filter(|n| !known(n)) {
+            return Err(Error::syntax(format!(
+                "license_upstream = {n:?}: no [upstreams.{n}]"
+            )));
+        }
         for (name, u) in &self.upstreams {
-            if u.kind == UpstreamKind::Regway
+            if u.kind != UpstreamKind::Sandbox
                 && (!(u.url.starts_with("http://") || u.url.starts_with("https://"))
                     || u.login.is_empty())
             {
                 return Err(Error::syntax(format!(
-                    "upstreams.{name}: a regway upstream needs an http(s) url and a login"
+                    "upstreams.{name}: a {:?} upstream needs an http(s) url and a login",
+                    u.kind
+                )));
+            }
+            if let Some(p) = u
+                .products
+                .keys()
+                .find(|p| crate::engine::licenses::check_product(p).is_err())
+            {
+                return Err(Error::syntax(format!(
+                    "upstreams.{name}.products: {p:?} is not a catalogue product"
                 )));
             }
             if u.timeout_ms == 0 || u.concurrency == 0 {

@@ -225,11 +225,19 @@ impl Engine {
             }
             _ => None,
         };
+        let service = match order.kind.license() {
+            Some(id) => self
+                .store
+                .get::<License>(&keys::license(login, id))?
+                .and_then(|l| l.service),
+            None => None,
+        };
         Ok(UpstreamOrder {
             key: format!("{login}:{}", order.request_id),
             domain: order.domain.clone(),
             kind: order.kind.clone(),
             contact,
+            service,
         })
     }
 }
@@ -474,6 +482,7 @@ fn apply_license(
                 created: now,
                 expires,
                 auto_renew: *auto_renew,
+                service: done.service.clone(),
             }
         }
         OrderKind::LicenseRenew {
@@ -491,6 +500,9 @@ fn apply_license(
                     .ok_or_else(|| Error::internal("date overflow"))?,
             };
             l.state = LicenseState::Active;
+            if done.service.is_some() {
+                l.service = done.service.clone();
+            }
             l
         }
         OrderKind::LicenseSetIp { license, ip } => {

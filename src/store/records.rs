@@ -262,6 +262,9 @@ pub struct License {
     pub created: DateTime<Utc>,
     pub expires: NaiveDate,
     pub auto_renew: bool,
+    /// The licensing service's own id of the licence, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -6,6 +6,7 @@
 //! backend can tell a second delivery of the same order from a new one, and `lookup`
 //! can say what became of an order whose answer was lost.
 
+pub mod ispsystem;
 pub mod regway;
 pub mod sandbox;
 
@@ -24,6 +25,8 @@ pub struct UpstreamOrder {
     pub kind: OrderKind,
     /// The registrant of a registration, for upstreams that keep their own contacts.
     pub contact: Option<Client>,
+    /// The upstream's own id of the licence a licence order is about, when it gave one.
+    pub service: Option<String>,
 }
 
 /// What the upstream did with an order.
@@ -47,6 +50,8 @@ pub struct Done {
     /// The expiry date the registry now holds for the domain.
     pub expires: Option<NaiveDate>,
     pub delegated: Option<bool>,
+    /// The upstream's own id of a licence it created (an ISPsystem service id).
+    pub service: Option<String>,
 }
 
 #[async_trait]

@@ -133,6 +133,7 @@ fn order_result(a: &Answer, i: usize, definite_2400: bool) -> UpstreamResult {
         Ok(Code::Completed) => UpstreamResult::Done(Done {
             expires: a.attr("domain", "expires").and_then(|d| d.parse().ok()),
             delegated: a.attr("domain", "delegated").and_then(|d| d.parse().ok()),
+            service: None,
         }),
         Ok(Code::Pending) => UpstreamResult::Pending,
         Ok(
@@ -386,7 +387,8 @@ mod tests {
             order_result(&done, 0, false),
             UpstreamResult::Done(Done {
                 expires: Some("2027-01-15".parse().unwrap()),
-                delegated: None
+                delegated: None,
+                service: None,
             })
         );
         let taken = parse_answer(

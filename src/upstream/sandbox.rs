@@ -252,6 +252,7 @@ fn to_result(p: Performed) -> UpstreamResult {
         Performed::Done { expires, delegated } => UpstreamResult::Done(Done {
             expires,
             delegated: Some(delegated),
+            service: None,
         }),
         Performed::Failed { code, reason } => UpstreamResult::Failed { code, reason },
         Performed::Pending { .. } => UpstreamResult::Pending,

@@ -203,6 +203,7 @@ pub fn child_config(data: &Path, url: &str, timeout_ms: u64) -> Config {
             password: "child-password".into(),
             timeout_ms,
             concurrency: 8,
+            products: Default::default(),
         },
     );
     cfg.upstream = Some("parent".into());
