@@ -89,6 +89,21 @@ async fn licences_through_an_ispsystem_service() {
         c.license_upstream = Some("licensing".into());
     })
     .await;
+    // Licences with free demo money must not reach a real service: no demo partner.
+    assert!(!s.engine().has_partners().unwrap());
+    s.engine()
+        .add_partner(regway::engine::operator::NewPartner {
+            login: common::LOGIN.into(),
+            password: Some(common::PASSWORD.into()),
+            currency: Some("RUB".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    s.engine()
+        .topup(common::LOGIN, "10000.00", "test")
+        .await
+        .unwrap();
     let client = s.client("C1").await;
     let order = |rid: &str, product: &str, ip: &str| {
         format!(

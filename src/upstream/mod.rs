@@ -113,11 +113,12 @@ impl Router {
 
 #[async_trait]
 impl Backend for Router {
-    /// `sandbox` only when every zone goes to the sandbox (the demo partner is created
-    /// only then).
+    /// `sandbox` only when every zone and the licences go to the sandbox (the demo
+    /// partner, with its free money, is created only then).
     fn name(&self) -> &'static str {
         let name = self.default.name();
-        if self.zones.values().all(|b| b.name() == name) {
+        let mut all = self.zones.values().chain(std::iter::once(&self.licenses));
+        if all.all(|b| b.name() == name) {
             name
         } else {
             "mixed"
