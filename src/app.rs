@@ -2,13 +2,18 @@
 
 use crate::admin;
 use crate::config::Config;
+use crate::config::UpstreamKind;
 use crate::engine::clock::Clock;
 use crate::engine::operator::NewPartner;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::server::{self, Limits};
 use crate::store::Store;
+use crate::upstream::ispsystem::Ispsystem;
+use crate::upstream::regway::Regway;
 use crate::upstream::sandbox::Sandbox;
+use crate::upstream::{Backend, Router};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +27,42 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
         Some(t) => Clock::Fixed(t),
         None => Clock::System,
     };
-    let sandbox = Sandbox::new(store.tree("sandbox")?, &cfg.sandbox.taken, clock)?;
-    Ok(Arc::new(Engine::new(cfg, store, Arc::new(sandbox), clock)?))
+    let sandbox: Arc<dyn Backend> = Arc::new(Sandbox::new(
+        store.tree("sandbox")?,
+        &cfg.sandbox.taken,
+        clock,
+        cfg.sandbox.faults,
+    )?);
+    let mut named: BTreeMap<&str, Arc<dyn Backend>> = BTreeMap::new();
+    named.insert("sandbox", sandbox.clone());
+    for (name, u) in &cfg.upstreams {
+        let b: Arc<dyn Backend> = match u.kind {
+            UpstreamKind::Sandbox => sandbox.clone(),
+            UpstreamKind::Regway => Arc::new(Regway::new(u)?),
+            UpstreamKind::Ispsystem => Arc::new(Ispsystem::new(u)?),
+        };
+        named.insert(name, b);
+    }
+    let pick = |n: &Option<String>| -> Result<Option<Arc<dyn Backend>>> {
+        n.as_deref()
+            .map(|n| {
+                named
+                    .get(n)
+                    .cloned()
+                    .ok_or_else(|| Error::syntax(format!("no upstream named {n:?}")))
+            })
+            .transpose()
+    };
+    let default = pick(&cfg.upstream)?.unwrap_or_else(|| sandbox.clone());
+    let mut zones = BTreeMap::new();
+    for (zone, z) in &cfg.zones {
+        if let Some(b) = pick(&z.upstream)? {
+            zones.insert(zone.clone(), b);
+        }
+    }
+    let licenses = pick(&cfg.license_upstream)?.unwrap_or_else(|| sandbox.clone());
+    let router = Router::new(default, zones, licenses);
+    Ok(Arc::new(Engine::new(cfg, store, Arc::new(router), clock)?))
 }
 
 /// A running gateway.
@@ -99,7 +138,18 @@ pub async fn start(cfg: Config) -> Result<Running> {
     let engine = open_engine(&cfg)?;
     // Settle orders a previous run left open (a crash between accepting an order and
     // recording the upstream's answer) before taking new requests.
-    let alert_after = Duration::from_millis(cfg.upstream_timeout_ms.saturating_mul(6));
+    let alert_after = Duration::from_millis(cfg.unknown_alert_ms);
+    if cfg.sandbox.faults.any() {
+        let f = cfg.sandbox.faults;
+        tracing::warn!(
+            latency_ms = f.latency_ms,
+            fail_percent = f.fail_percent,
+            timeout_percent = f.timeout_percent,
+            pending_percent = f.pending_percent,
+            pending_ms = f.pending_ms,
+            "sandbox fault injection is on (REGWAY_SANDBOX_*)"
+        );
+    }
     let open = engine.reconcile(alert_after).await?;
     if open > 0 {
         tracing::warn!(open, "orders still open after start-up reconciliation");
@@ -148,8 +198,12 @@ pub async fn start(cfg: Config) -> Result<Running> {
     let worker_engine = engine.clone();
     let interval = Duration::from_millis(cfg.reconcile_interval_ms);
     let worker_stop = rx.clone();
+    let (renew_days, license_renew_days) = (cfg.auto_renew_days, cfg.license_auto_renew_days);
     tasks.push(tokio::spawn(async move {
         let mut stop = std::pin::pin!(stopped(worker_stop));
+        // The daily work runs on the first tick of each UTC day (again after a
+        // restart, which it tolerates: see engine::background).
+        let mut last_day = None;
         loop {
             tokio::select! {
                 _ = &mut stop => break,
@@ -157,6 +211,13 @@ pub async fn start(cfg: Config) -> Result<Running> {
             }
             if let Err(e) = worker_engine.reconcile(alert_after).await {
                 tracing::error!(error = %e, "reconciliation failed");
+            }
+            let today = worker_engine.clock.today();
+            if last_day != Some(today) {
+                match worker_engine.daily(renew_days, license_renew_days).await {
+                    Ok(_) => last_day = Some(today),
+                    Err(e) => tracing::error!(error = %e, "daily work failed"),
+                }
             }
         }
     }));

@@ -29,6 +29,19 @@ pub struct Config {
     pub upstream_timeout_ms: u64,
     /// How often open orders are reconciled with the upstream.
     pub reconcile_interval_ms: u64,
+    /// An order whose outcome has been `unknown` this long is logged at error level on
+    /// every reconciliation until it is settled (it is listed by `order.list state=unknown`).
+    pub unknown_alert_ms: u64,
+    /// Domains with auto-renew on are renewed this many days before they expire.
+    pub auto_renew_days: u32,
+    /// Licences with auto-renew on are renewed this many days before they expire.
+    pub license_auto_renew_days: u32,
+    /// The upstream of zones that name none; the sandbox when not given.
+    pub upstream: Option<String>,
+    /// The upstream of licence orders; the sandbox when not given.
+    pub license_upstream: Option<String>,
+    /// Upstream backends by name, chosen per zone with `zones.X.upstream = "NAME"`.
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// Requests with a larger body are refused with HTTP 413 before it is read.
     pub max_body_bytes: usize,
     /// Connections beyond this wait to be accepted.
@@ -167,6 +180,89 @@ pub struct SandboxConfig {
     pub taken: Vec<String>,
     /// A fixed "now" for every date and time the gateway produces (tests, fixtures).
     pub clock: Option<DateTime<Utc>>,
+    pub faults: SandboxFaults,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// The in-process sandbox registry.
+    Sandbox,
+    /// A parent regway, spoken to in the native protocol.
+    Regway,
+    /// A licensing service in the ISPsystem style (licence orders only).
+    Ispsystem,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    #[serde(rename = "type")]
+    pub kind: UpstreamKind,
+    /// The parent's API endpoint, e.g. `https://parent.example.net/api`.
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub login: String,
+    #[serde(default)]
+    pub password: String,
+    /// How long one HTTP exchange with the upstream may take.
+    #[serde(default = "default_upstream_call_ms")]
+    pub timeout_ms: u64,
+    /// Most requests in flight to this upstream at once; more wait their turn.
+    #[serde(default = "default_upstream_concurrency")]
+    pub concurrency: usize,
+    /// (ispsystem) catalogue product → the service's price-list id.
+    #[serde(default)]
+    pub products: BTreeMap<String, String>,
+}
+
+fn default_upstream_call_ms() -> u64 {
+    10_000
+}
+
+fn default_upstream_concurrency() -> usize {
+    16
+}
+
+/// Faults the sandbox injects on purpose, for integration harnesses (`REGWAY_SANDBOX_*`).
+/// All off by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxFaults {
+    /// Delay before every answer.
+    pub latency_ms: u64,
+    /// Orders refused (2400) without being carried out.
+    pub fail_percent: u8,
+    /// Orders carried out whose answer never comes (the caller times out).
+    pub timeout_percent: u8,
+    /// Orders answered "pending" and carried out `pending_ms` later (seen by `lookup`).
+    pub pending_percent: u8,
+    pub pending_ms: u64,
+}
+
+impl SandboxFaults {
+    pub const MAX_LATENCY_MS: u64 = 60_000;
+    pub const MAX_PENDING_MS: u64 = 3_600_000;
+
+    /// Within bounds: delays capped, and the three percentages add up to at most 100
+    /// (failures first, then timeouts, then pending answers).
+    pub fn clamped(self) -> SandboxFaults {
+        let fail = self.fail_percent.min(100);
+        let timeout = self.timeout_percent.min(100 - fail);
+        let pending = self.pending_percent.min(100 - fail - timeout);
+        SandboxFaults {
+            latency_ms: self.latency_ms.min(Self::MAX_LATENCY_MS),
+            fail_percent: fail,
+            timeout_percent: timeout,
+            pending_percent: pending,
+            pending_ms: self.pending_ms.min(Self::MAX_PENDING_MS),
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        *self != SandboxFaults::default()
+    }
 }
 
 impl Default for Config {
@@ -178,6 +274,12 @@ impl Default for Config {
             client_suffix: "RW-P".into(),
             upstream_timeout_ms: 10_000,
             reconcile_interval_ms: 5_000,
+            unknown_alert_ms: 600_000,
+            auto_renew_days: 30,
+            license_auto_renew_days: 3,
+            upstream: None,
+            license_upstream: None,
+            upstreams: BTreeMap::new(),
             max_body_bytes: 1 << 20,
             max_connections: 4096,
             header_timeout_ms: 10_000,
@@ -226,6 +328,7 @@ impl Default for SandboxConfig {
             .map(String::from)
             .to_vec(),
             clock: None,
+            faults: SandboxFaults::default(),
         }
     }
 }
@@ -243,6 +346,7 @@ impl Config {
             None => Config::default(),
         };
         cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.sandbox.faults = cfg.sandbox.faults.clamped();
         cfg.validate()?;
         Ok(cfg)
     }
@@ -267,6 +371,18 @@ impl Config {
         }
         if let Some(v) = get("REGWAY_UPSTREAM_TIMEOUT_MS") {
             self.upstream_timeout_ms = parse("REGWAY_UPSTREAM_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = get("REGWAY_RECONCILE_INTERVAL_MS") {
+            self.reconcile_interval_ms = parse("REGWAY_RECONCILE_INTERVAL_MS", &v)?;
+        }
+        if let Some(v) = get("REGWAY_UNKNOWN_ALERT_MS") {
+            self.unknown_alert_ms = parse("REGWAY_UNKNOWN_ALERT_MS", &v)?;
+        }
+        if let Some(v) = get("REGWAY_AUTO_RENEW_DAYS") {
+            self.auto_renew_days = parse("REGWAY_AUTO_RENEW_DAYS", &v)?;
+        }
+        if let Some(v) = get("REGWAY_LICENSE_AUTO_RENEW_DAYS") {
+            self.license_auto_renew_days = parse("REGWAY_LICENSE_AUTO_RENEW_DAYS", &v)?;
         }
         if let Some(v) = get("REGWAY_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("REGWAY_MAX_BODY_BYTES", &v)?;
@@ -318,6 +434,25 @@ impl Config {
         if let Some(v) = get("REGWAY_LIMITS_MAX_KEYS") {
             l.max_keys = parse("REGWAY_LIMITS_MAX_KEYS", &v)?;
         }
+        // Fault knobs; a percentage above 100 is clamped, not refused.
+        let f = &mut self.sandbox.faults;
+        if let Some(v) = get("REGWAY_SANDBOX_LATENCY_MS") {
+            f.latency_ms = parse("REGWAY_SANDBOX_LATENCY_MS", &v)?;
+        }
+        let percent =
+            |name: &str, v: &str| -> Result<u8> { Ok(parse::<u32>(name, v)?.min(100) as u8) };
+        if let Some(v) = get("REGWAY_SANDBOX_FAIL_PERCENT") {
+            f.fail_percent = percent("REGWAY_SANDBOX_FAIL_PERCENT", &v)?;
+        }
+        if let Some(v) = get("REGWAY_SANDBOX_TIMEOUT_PERCENT") {
+            f.timeout_percent = percent("REGWAY_SANDBOX_TIMEOUT_PERCENT", &v)?;
+        }
+        if let Some(v) = get("REGWAY_SANDBOX_PENDING_PERCENT") {
+            f.pending_percent = percent("REGWAY_SANDBOX_PENDING_PERCENT", &v)?;
+        }
+        if let Some(v) = get("REGWAY_SANDBOX_PENDING_MS") {
+            f.pending_ms = parse("REGWAY_SANDBOX_PENDING_MS", &v)?;
+        }
         if let Some(v) = get("REGWAY_SANDBOX_TAKEN") {
             self.sandbox.taken = v
                 .split(',')
@@ -345,6 +480,11 @@ impl Config {
                 "admin_listen {}: the operator channel listens on loopback only",
                 self.admin_listen
             )));
+        }
+        if self.auto_renew_days > 365 || self.license_auto_renew_days > 27 {
+            return Err(Error::syntax(
+                "auto_renew_days must be 0 to 365, license_auto_renew_days 0 to 27",
+            ));
         }
         if self.store_max_batch == 0 || self.store_max_batch > 65536 {
             return Err(Error::syntax("store_max_batch must be 1 to 65536"));
@@ -383,6 +523,49 @@ impl Config {
                 "limits: max_keys and housekeeping_s must be positive",
             ));
         }
+        let known = |n: &String| n == "sandbox" || self.upstreams.contains_key(n);
+        for (zone, z) in &self.zones {
+            if let Some(n) = z.upstream.as_ref().filter(|n| !known(n)) {
+                return Err(Error::syntax(format!(
+                    "zones.{zone}.upstream = {n:?}: no [upstreams.{n}]"
+                )));
+            }
+        }
+        if let Some(n) = self.upstream.as_ref().filter(|n| !known(n)) {
+            return Err(Error::syntax(format!(
+                "upstream = {n:?}: no [upstreams.{n}]"
+            )));
+        }
+        if let Some(n) = self.license_upstream.as_ref().filter(|n| !known(n)) {
+            return Err(Error::syntax(format!(
+                "license_upstream = {n:?}: no [upstreams.{n}]"
+            )));
+        }
+        for (name, u) in &self.upstreams {
+            if u.kind != UpstreamKind::Sandbox
+                && (!(u.url.starts_with("http://") || u.url.starts_with("https://"))
+                    || u.login.is_empty())
+            {
+                return Err(Error::syntax(format!(
+                    "upstreams.{name}: a {:?} upstream needs an http(s) url and a login",
+                    u.kind
+                )));
+            }
+            if let Some(p) = u
+                .products
+                .keys()
+                .find(|p| crate::engine::licenses::check_product(p).is_err())
+            {
+                return Err(Error::syntax(format!(
+                    "upstreams.{name}.products: {p:?} is not a catalogue product"
+                )));
+            }
+            if u.timeout_ms == 0 || u.concurrency == 0 {
+                return Err(Error::syntax(format!(
+                    "upstreams.{name}: timeout_ms and concurrency must be positive"
+                )));
+            }
+        }
         if self.upstream_timeout_ms == 0 || self.reconcile_interval_ms == 0 {
             return Err(Error::syntax(
                 "upstream_timeout_ms and reconcile_interval_ms must be positive",
@@ -413,6 +596,68 @@ mod tests {
             .unwrap();
         assert_eq!(cfg.listen.port(), 9100);
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn sandbox_knobs_are_read_and_clamped() {
+        let env = |k: &str| {
+            match k {
+                "REGWAY_SANDBOX_LATENCY_MS" => Some("999999"),
+                "REGWAY_SANDBOX_FAIL_PERCENT" => Some("60"),
+                "REGWAY_SANDBOX_TIMEOUT_PERCENT" => Some("500"),
+                "REGWAY_SANDBOX_PENDING_PERCENT" => Some("5"),
+                "REGWAY_SANDBOX_PENDING_MS" => Some("250"),
+                _ => None,
+            }
+            .map(String::from)
+        };
+        let mut cfg = Config::default();
+        assert!(!cfg.sandbox.faults.any());
+        cfg.apply_env(env).unwrap();
+        let f = cfg.sandbox.faults.clamped();
+        assert_eq!(
+            f,
+            SandboxFaults {
+                latency_ms: SandboxFaults::MAX_LATENCY_MS,
+                fail_percent: 60,
+                timeout_percent: 40,
+                pending_percent: 0,
+                pending_ms: 250,
+            }
+        );
+        let mut cfg = Config::default();
+        assert!(cfg
+            .apply_env(|k| (k == "REGWAY_SANDBOX_FAIL_PERCENT").then(|| "-1".into()))
+            .is_err());
+    }
+
+    #[test]
+    fn upstream_names_must_exist() {
+        let cfg: Config = toml::from_str(
+            r#"
+            upstream = "parent"
+            [upstreams.parent]
+            type = "regway"
+            url = "http://127.0.0.1:9/api"
+            login = "reseller"
+            password = "x"
+            [zones.ru]
+            periods = [1, 10]
+            prices.RUB = { register = "590.00", renew = "590.00" }
+            upstream = "sandbox"
+            "#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.upstreams["parent"].concurrency, 16);
+        let bad = Config {
+            upstream: Some("nowhere".into()),
+            ..cfg.clone()
+        };
+        assert!(bad.validate().is_err());
+        let mut bad = cfg.clone();
+        bad.upstreams.get_mut("parent").unwrap().url = "ftp://x".into();
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::engine::money::Currency;
 use crate::error::{Code, Error, FailKind};
-use crate::store::records::{Client, Domain, DomainState, LedgerEntry, Order};
+use crate::store::records::{Client, Domain, DomainState, LedgerEntry, License, Order};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,19 @@ pub enum Data {
         balance: Decimal,
     },
     Domain(Box<Domain>),
+    /// `license.order` / `license.renew`: the licence, the order, the money.
+    LicenseOrder {
+        license: Box<License>,
+        order: Box<Order>,
+        currency: Currency,
+        charged: Decimal,
+        balance: Decimal,
+    },
+    License(Box<License>),
+    Licenses {
+        rows: Vec<License>,
+        next_cursor: Option<String>,
+    },
     /// An order that did not complete, or completed without a domain to show.
     Order(Box<Order>),
     Domains {

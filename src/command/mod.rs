@@ -10,6 +10,7 @@ pub mod domain_register;
 pub mod domain_renew;
 pub mod domain_update;
 pub mod ledger;
+pub mod license;
 pub mod order;
 pub mod params;
 pub mod programme;
@@ -63,10 +64,20 @@ pub enum Command {
     StatementList(statement::StatementList),
     #[serde(rename = "statement.info")]
     StatementInfo(statement::StatementInfo),
+    #[serde(rename = "license.order")]
+    LicenseOrder(license::LicenseOrder),
+    #[serde(rename = "license.renew")]
+    LicenseRenew(license::LicenseRenew),
+    #[serde(rename = "license.set-ip")]
+    LicenseSetIp(license::LicenseSetIp),
+    #[serde(rename = "license.info")]
+    LicenseInfo(license::LicenseInfo),
+    #[serde(rename = "license.list")]
+    LicenseList(license::LicenseList),
 }
 
 /// Every command name, for documentation and tests.
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 24] = [
     "balance.get",
     "domain.check",
     "domain.register",
@@ -86,6 +97,11 @@ pub const NAMES: [&str; 19] = [
     "programme.status",
     "statement.list",
     "statement.info",
+    "license.order",
+    "license.renew",
+    "license.set-ip",
+    "license.info",
+    "license.list",
 ];
 
 impl Command {
@@ -117,6 +133,11 @@ impl Command {
             "programme.status" => Command::ProgrammeStatus(programme::ProgrammeStatus::parse(p)?),
             "statement.list" => Command::StatementList(statement::StatementList::parse(p)?),
             "statement.info" => Command::StatementInfo(statement::StatementInfo::parse(p)?),
+            "license.order" => Command::LicenseOrder(license::LicenseOrder::parse(p)?),
+            "license.renew" => Command::LicenseRenew(license::LicenseRenew::parse(p)?),
+            "license.set-ip" => Command::LicenseSetIp(license::LicenseSetIp::parse(p)?),
+            "license.info" => Command::LicenseInfo(license::LicenseInfo::parse(p)?),
+            "license.list" => Command::LicenseList(license::LicenseList::parse(p)?),
             "" => return Err(Error::missing("command")),
             other => return Err(Error::unknown_command(other)),
         })
@@ -143,6 +164,11 @@ impl Command {
             Command::ProgrammeStatus(_) => "programme.status",
             Command::StatementList(_) => "statement.list",
             Command::StatementInfo(_) => "statement.info",
+            Command::LicenseOrder(_) => "license.order",
+            Command::LicenseRenew(_) => "license.renew",
+            Command::LicenseSetIp(_) => "license.set-ip",
+            Command::LicenseInfo(_) => "license.info",
+            Command::LicenseList(_) => "license.list",
         }
     }
 
@@ -155,6 +181,9 @@ impl Command {
                 | Command::DomainSetNs(_)
                 | Command::DomainSetAutorenew(_)
                 | Command::ClientCreate(_)
+                | Command::LicenseOrder(_)
+                | Command::LicenseRenew(_)
+                | Command::LicenseSetIp(_)
         )
     }
 
@@ -187,6 +216,11 @@ impl Command {
             Command::ProgrammeStatus(c) => done(c.apply(ctx)),
             Command::StatementList(c) => done(c.apply(ctx)),
             Command::StatementInfo(c) => done(c.apply(ctx)),
+            Command::LicenseOrder(c) => c.apply(ctx).await,
+            Command::LicenseRenew(c) => c.apply(ctx).await,
+            Command::LicenseSetIp(c) => c.apply(ctx).await,
+            Command::LicenseInfo(c) => done(c.apply(ctx)),
+            Command::LicenseList(c) => done(c.apply(ctx)),
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
-use crate::store::records::{Order, OrderState, RequestRecord};
+use crate::store::records::{Order, OrderKind, OrderState, RequestRecord};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,10 +93,10 @@ impl OrderList {
             .transpose()?;
         let kind = p.opt("type")?;
         if let Some(k) = &kind {
-            if !["domain.register", "domain.renew", "domain.set-ns"].contains(&k.as_str()) {
+            if !OrderKind::TYPES.contains(&k.as_str()) {
                 return Err(Error::value(
                     "type",
-                    format!("{k:?}: domain.register, domain.renew or domain.set-ns"),
+                    format!("{k:?}: one of {}", OrderKind::TYPES.join(", ")),
                 ));
             }
         }

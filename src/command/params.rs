@@ -178,6 +178,24 @@ pub fn check_request_id(rid: &str) -> Result<()> {
     }
 }
 
+/// A request-id derived from `raw` (an order key, a background job's name): `raw` itself when the protocol allows it (1–64 of
+/// `A-Z a-z 0-9 . _ : -`), else `h-` and a SHA-256 prefix of it. A raw id always has a
+/// `:` and a hashed one never does, so the two cannot collide.
+pub fn derived_request_id(raw: &str) -> String {
+    let ok = (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        return raw.to_string();
+    }
+    let hex: String = <sha2::Sha256 as sha2::Digest>::digest(raw.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("h-{}", &hex[..62])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use crate::engine::names::Name;
 use crate::engine::{Reply, Request};
 use crate::error::{Error, Result};
 use crate::outcome::{CheckRow, Data, Outcome};
-use crate::store::records::{Client, Domain, LedgerEntry, Order};
+use crate::store::records::{Client, Domain, LedgerEntry, License, Order};
 use base64::Engine as _;
 use bytes::Bytes;
 use rust_decimal::Decimal;
@@ -266,6 +266,25 @@ fn data(d: &Data) -> Vec<El> {
             money_el("balance", *balance, *currency),
         ],
         Data::Domain(d) => vec![domain(d)],
+        Data::LicenseOrder {
+            license: l,
+            order,
+            currency,
+            charged,
+            balance,
+        } => vec![
+            license(l),
+            El::new("order")
+                .attr("id", order.id)
+                .attr("state", order.state.as_str()),
+            money_el("charged", *charged, *currency),
+            money_el("balance", *balance, *currency),
+        ],
+        Data::License(l) => vec![license(l)],
+        Data::Licenses {
+            rows,
+            next_cursor: c,
+        } => rows.iter().map(license).chain(next_cursor(c)).collect(),
         Data::Order(o) => vec![order(o)],
         Data::Domains {
             rows,
@@ -427,7 +446,8 @@ fn order(o: &Order) -> El {
     El::new("order")
         .attr("id", o.id)
         .attr("command", o.kind.command())
-        .attr("domain", &o.domain)
+        .attr_opt("domain", o.kind.license().is_none().then_some(&o.domain))
+        .attr_opt("license", o.kind.license())
         .attr("state", o.state.as_str())
         .attr("amount", amount(o.amount, o.currency))
         .attr("currency", o.currency)
@@ -440,6 +460,22 @@ fn order(o: &Order) -> El {
                 .attr("state", t.state.as_str())
                 .attr("at", ts(&t.at))
         }))
+}
+
+fn license(l: &License) -> El {
+    El::new("license")
+        .attr("id", l.id)
+        .attr("product", &l.product)
+        .attr("period", l.period.as_str())
+        .attr("ip", &l.ip)
+        .attr("client", &l.client)
+        .attr("state", l.state.as_str())
+        .attr(
+            "created",
+            l.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .attr("expires", l.expires)
+        .attr("auto-renew", l.auto_renew)
 }
 
 fn client(c: &Client) -> El {

@@ -21,6 +21,10 @@ pub struct ZoneConfig {
     pub horizon_years: u32,
     /// Currency code → price per year.
     pub prices: BTreeMap<String, PriceConfig>,
+    /// The `[upstreams.NAME]` that carries out this zone's orders; the top-level
+    /// `upstream`, else the sandbox, when not given.
+    #[serde(default)]
+    pub upstream: Option<String>,
     /// The product category the zone's domains belong to (programmes discount by it).
     #[serde(default = "default_category")]
     pub category: String,
@@ -118,6 +122,7 @@ impl Catalogue {
                     periods,
                     horizon_years: default_horizon(),
                     category: default_category(),
+                    upstream: None,
                     prices: prices
                         .iter()
                         .map(|(c, reg, ren)| {

@@ -3,8 +3,10 @@
 //! idempotency, the ledger and order state all live below this module.
 
 pub mod auth;
+pub mod background;
 pub mod catalogue;
 pub mod clock;
+pub mod licenses;
 pub mod limits;
 pub mod money;
 pub mod names;

@@ -12,8 +12,8 @@ use crate::engine::money::Money;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
-    Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind, OrderState, Partner,
-    RequestRecord, Transition,
+    Client, Domain, DomainState, EntryKind, LedgerEntry, License, LicenseState, Order, OrderKind,
+    OrderState, Partner, RequestRecord, Transition,
 };
 use crate::store::{keys, Tx};
 use crate::upstream::{UpstreamOrder, UpstreamResult};
@@ -140,7 +140,7 @@ impl Engine {
             Fresh::Replay(r) => return Ok(Fresh::Replay(r)),
         };
         let _live = self.mark_live(order.id);
-        let up = upstream_order(&ctx.partner.login, &order);
+        let up = self.upstream_order(&ctx.partner.login, &order)?;
         let submitted = self.clock.now();
         let result = self.call(self.backend.submit(&up)).await;
         let outcome = match self
@@ -209,7 +209,7 @@ impl Engine {
             if order.state.is_terminal() {
                 continue;
             }
-            let up = upstream_order(&login, &order);
+            let up = self.upstream_order(&login, &order)?;
             let (submitted, result) = match self.call(self.backend.lookup(&up)).await {
                 UpstreamResult::NotFound => (
                     Some(self.clock.now()),
@@ -234,11 +234,35 @@ impl Engine {
     }
 }
 
-pub fn upstream_order(login: &str, order: &Order) -> UpstreamOrder {
-    UpstreamOrder {
-        key: format!("{login}:{}", order.request_id),
-        domain: order.domain.clone(),
-        kind: order.kind.clone(),
+impl Engine {
+    /// The order as the upstream gets it, with the registrant of a registration.
+    pub fn upstream_order(&self, login: &str, order: &Order) -> Result<UpstreamOrder> {
+        let contact = match &order.kind {
+            OrderKind::Register { client, .. } => {
+                let number = crate::command::client::handle_number(client)
+                    .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
+                Some(
+                    self.store
+                        .get::<Client>(&keys::client(login, number))?
+                        .ok_or_else(|| Error::internal(format!("client {client} is missing")))?,
+                )
+            }
+            _ => None,
+        };
+        let service = match order.kind.license() {
+            Some(id) => self
+                .store
+                .get::<License>(&keys::license(login, id))?
+                .and_then(|l| l.service),
+            None => None,
+        };
+        Ok(UpstreamOrder {
+            key: format!("{login}:{}", order.request_id),
+            domain: order.domain.clone(),
+            kind: order.kind.clone(),
+            contact,
+            service,
+        })
     }
 }
 
@@ -311,6 +335,20 @@ fn settle(
         order.set_state(OrderState::Submitted, t);
     }
     let outcome = match result {
+        UpstreamResult::Done(done) if order.kind.license().is_some() => {
+            order.set_state(OrderState::Completed, now);
+            let license = apply_license(tx, login, &order, done, now)?;
+            Some(match &order.kind {
+                OrderKind::LicenseSetIp { .. } => Outcome::ok(Data::License(Box::new(license))),
+                _ => Outcome::ok(Data::LicenseOrder {
+                    license: Box::new(license),
+                    order: Box::new(order.clone()),
+                    currency: order.currency,
+                    charged: order.amount,
+                    balance: partner.balance,
+                }),
+            })
+        }
         UpstreamResult::Done(done) => {
             order.set_state(OrderState::Completed, now);
             let domain = apply_done(tx, login, &mut partner, &order, done, now)?;
@@ -326,7 +364,7 @@ fn settle(
                         balance: partner.balance,
                     })
                 }
-                OrderKind::SetNs { .. } => Outcome::ok(Data::Domain(Box::new(domain))),
+                _ => Outcome::ok(Data::Domain(Box::new(domain))),
             };
             Some(outcome)
         }
@@ -440,7 +478,78 @@ fn apply_done(
             d.delegated = done.delegated.unwrap_or(!ns.is_empty());
             d
         }
+        _ => return Err(Error::internal("a licence order applied to a domain")),
     };
     tx.put(dkey, &domain)?;
     Ok(domain)
+}
+
+/// Applies a carried-out licence order; returns the licence as it is now.
+fn apply_license(
+    tx: &mut Tx<'_>,
+    login: &str,
+    order: &Order,
+    done: crate::upstream::Done,
+    now: DateTime<Utc>,
+) -> Result<License> {
+    let license = match &order.kind {
+        OrderKind::LicenseOrder {
+            license,
+            product,
+            period,
+            ip,
+            client,
+            auto_renew,
+        } => {
+            let expires = match done.expires {
+                Some(e) => e,
+                None => period
+                    .after(now.date_naive())
+                    .ok_or_else(|| Error::internal("date overflow"))?,
+            };
+            tx.put(keys::license_owner(*license), &login)?;
+            License {
+                id: *license,
+                product: product.clone(),
+                period: *period,
+                ip: ip.clone(),
+                client: client.clone(),
+                state: LicenseState::Active,
+                created: now,
+                expires,
+                auto_renew: *auto_renew,
+                service: done.service.clone(),
+            }
+        }
+        OrderKind::LicenseRenew {
+            license,
+            period,
+            expires,
+        } => {
+            let mut l: License = tx
+                .get(&keys::license(login, *license))?
+                .ok_or_else(|| Error::internal("renewed licence has no record"))?;
+            l.expires = match done.expires {
+                Some(e) => e,
+                None => period
+                    .after(*expires)
+                    .ok_or_else(|| Error::internal("date overflow"))?,
+            };
+            l.state = LicenseState::Active;
+            if done.service.is_some() {
+                l.service = done.service.clone();
+            }
+            l
+        }
+        OrderKind::LicenseSetIp { license, ip } => {
+            let mut l: License = tx
+                .get(&keys::license(login, *license))?
+                .ok_or_else(|| Error::internal("licence has no record"))?;
+            l.ip = ip.clone();
+            l
+        }
+        _ => return Err(Error::internal("a domain order applied to a licence")),
+    };
+    tx.put(keys::license(login, license.id), &license)?;
+    Ok(license)
 }

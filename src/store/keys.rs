@@ -14,6 +14,8 @@
 //! r\0{login}\0{request-id}         idempotency record
 //! F\0{domain}                      id of the order in flight for the domain
 //! q\0{order#8}                     login, for every order not yet completed or failed
+//! S\0{license#8}                   login of the licence's owner
+//! s\0{login}\0{license#8}          licence record
 //! N\0{counter}                     counters
 //! ```
 //! `#8` is a big-endian u64, so numeric order is key order. Logins, domain names and
@@ -96,6 +98,15 @@ pub fn open_order(order: u64) -> Vec<u8> {
 }
 pub fn open_orders() -> Vec<u8> {
     key(b'q', &[])
+}
+pub fn license_owner(license: u64) -> Vec<u8> {
+    key(b'S', &[&license.to_be_bytes()])
+}
+pub fn license(login: &str, license: u64) -> Vec<u8> {
+    key(b's', &[login.as_bytes(), &license.to_be_bytes()])
+}
+pub fn licenses(login: &str) -> Vec<u8> {
+    key(b's', &[login.as_bytes(), b""])
 }
 pub fn counter(name: &str) -> Vec<u8> {
     key(b'N', &[name.as_bytes()])

@@ -140,6 +140,23 @@ pub enum OrderKind {
     Renew { period: u32, expires: NaiveDate },
     #[serde(rename = "domain.set-ns")]
     SetNs { ns: Vec<String> },
+    #[serde(rename = "license.order")]
+    LicenseOrder {
+        license: u64,
+        product: String,
+        period: LicensePeriod,
+        ip: String,
+        client: String,
+        auto_renew: bool,
+    },
+    #[serde(rename = "license.renew")]
+    LicenseRenew {
+        license: u64,
+        period: LicensePeriod,
+        expires: NaiveDate,
+    },
+    #[serde(rename = "license.set-ip")]
+    LicenseSetIp { license: u64, ip: String },
 }
 
 impl OrderKind {
@@ -148,8 +165,106 @@ impl OrderKind {
             OrderKind::Register { .. } => "domain.register",
             OrderKind::Renew { .. } => "domain.renew",
             OrderKind::SetNs { .. } => "domain.set-ns",
+            OrderKind::LicenseOrder { .. } => "license.order",
+            OrderKind::LicenseRenew { .. } => "license.renew",
+            OrderKind::LicenseSetIp { .. } => "license.set-ip",
         }
     }
+
+    /// The licence an order is about, for licence orders.
+    pub fn license(&self) -> Option<u64> {
+        match self {
+            OrderKind::LicenseOrder { license, .. }
+            | OrderKind::LicenseRenew { license, .. }
+            | OrderKind::LicenseSetIp { license, .. } => Some(*license),
+            _ => None,
+        }
+    }
+
+    /// Every order type, as `order.list type=` takes them.
+    pub const TYPES: [&'static str; 6] = [
+        "domain.register",
+        "domain.renew",
+        "domain.set-ns",
+        "license.order",
+        "license.renew",
+        "license.set-ip",
+    ];
+}
+
+/// The name an order for licence `id` locks (in place of a domain name).
+pub fn license_object(id: u64) -> String {
+    format!("license/{id}")
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LicensePeriod {
+    Month,
+    Year,
+}
+
+impl LicensePeriod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicensePeriod::Month => "month",
+            LicensePeriod::Year => "year",
+        }
+    }
+    pub fn months(self) -> u32 {
+        match self {
+            LicensePeriod::Month => 1,
+            LicensePeriod::Year => 12,
+        }
+    }
+    /// `date` one period later (the end of the month when that day does not exist).
+    pub fn after(self, date: NaiveDate) -> Option<NaiveDate> {
+        date.checked_add_months(chrono::Months::new(self.months()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LicenseState {
+    Active,
+    Suspended,
+    Expired,
+}
+
+impl LicenseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicenseState::Active => "active",
+            LicenseState::Suspended => "suspended",
+            LicenseState::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<LicenseState> {
+        [
+            LicenseState::Active,
+            LicenseState::Suspended,
+            LicenseState::Expired,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// A software licence (ISPmanager), bound to one IP address.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct License {
+    pub id: u64,
+    pub product: String,
+    pub period: LicensePeriod,
+    pub ip: String,
+    pub client: String,
+    pub state: LicenseState,
+    pub created: DateTime<Utc>,
+    pub expires: NaiveDate,
+    pub auto_renew: bool,
+    /// The licensing service's own id of the licence, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

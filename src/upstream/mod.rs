@@ -6,19 +6,27 @@
 //! backend can tell a second delivery of the same order from a new one, and `lookup`
 //! can say what became of an order whose answer was lost.
 
+pub mod ispsystem;
+pub mod regway;
 pub mod sandbox;
 
 use crate::engine::names::Name;
 use crate::error::{Code, Result};
-use crate::store::records::OrderKind;
+use crate::store::records::{Client, OrderKind};
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct UpstreamOrder {
     pub key: String,
     pub domain: String,
     pub kind: OrderKind,
+    /// The registrant of a registration, for upstreams that keep their own contacts.
+    pub contact: Option<Client>,
+    /// The upstream's own id of the licence a licence order is about, when it gave one.
+    pub service: Option<String>,
 }
 
 /// What the upstream did with an order.
@@ -42,6 +50,8 @@ pub struct Done {
     /// The expiry date the registry now holds for the domain.
     pub expires: Option<NaiveDate>,
     pub delegated: Option<bool>,
+    /// The upstream's own id of a licence it created (an ISPsystem service id).
+    pub service: Option<String>,
 }
 
 #[async_trait]
@@ -119,5 +129,91 @@ impl Backend for Measured {
         let r = self.inner.lookup(order).await;
         g.ok = Some(clear(&r));
         r
+    }
+}
+
+/// Chooses the backend of each order by the zone of its domain: the zone's own, else
+/// the default one.
+pub struct Router {
+    default: Arc<dyn Backend>,
+    /// Zone (ASCII, without the leading dot) → backend.
+    zones: BTreeMap<String, Arc<dyn Backend>>,
+    /// Where licence orders go.
+    licenses: Arc<dyn Backend>,
+}
+
+impl Router {
+    pub fn new(
+        default: Arc<dyn Backend>,
+        zones: BTreeMap<String, Arc<dyn Backend>>,
+        licenses: Arc<dyn Backend>,
+    ) -> Router {
+        Router {
+            default,
+            zones,
+            licenses,
+        }
+    }
+
+    fn route_order(&self, order: &UpstreamOrder) -> &Arc<dyn Backend> {
+        match order.kind.license() {
+            Some(_) => &self.licenses,
+            None => self.route(&order.domain),
+        }
+    }
+
+    /// The backend of a domain name: the longest configured zone it ends in.
+    pub fn route(&self, domain: &str) -> &Arc<dyn Backend> {
+        let mut rest = domain;
+        while let Some((_, tail)) = rest.split_once('.') {
+            if let Some(b) = self.zones.get(tail) {
+                return b;
+            }
+            rest = tail;
+        }
+        &self.default
+    }
+}
+
+#[async_trait]
+impl Backend for Router {
+    /// `sandbox` only when every zone and the licences go to the sandbox (the demo
+    /// partner, with its free money, is created only then).
+    fn name(&self) -> &'static str {
+        let name = self.default.name();
+        let mut all = self.zones.values().chain(std::iter::once(&self.licenses));
+        if all.all(|b| b.name() == name) {
+            name
+        } else {
+            "mixed"
+        }
+    }
+
+    async fn check(&self, names: &[Name]) -> Result<Vec<bool>> {
+        // One call per backend, with that backend's names; answers go back in order.
+        let mut groups: Vec<(&Arc<dyn Backend>, Vec<usize>)> = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            let b = self.route(n.ascii());
+            match groups.iter_mut().find(|(g, _)| Arc::ptr_eq(g, b)) {
+                Some((_, idx)) => idx.push(i),
+                None => groups.push((b, vec![i])),
+            }
+        }
+        let mut out = vec![false; names.len()];
+        for (b, idx) in groups {
+            let these: Vec<Name> = idx.iter().map(|&i| names[i].clone()).collect();
+            for (i, free) in idx.into_iter().zip(b.check(&these).await?) {
+                out[i] = free;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn submit(&self, order: &UpstreamOrder) -> UpstreamResult {
+        self.route_order(order).submit(order).await
+    }
+
+    async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult {
+        self.route_order(order).lookup(order).await
     }
 }

@@ -4,8 +4,13 @@
 //! registers, renews and changes nameservers, and reports delegation. Its state lives
 //! in its own tree of the gateway's store, so it survives restarts and is written to
 //! the same log as the orders (a crash never leaves it ahead of what `lookup` can find).
+//!
+//! For integration harnesses it injects faults on purpose ([`SandboxFaults`], the
+//! `REGWAY_SANDBOX_*` knobs): latency, refusals, answers lost after the work is done,
+//! and "pending" answers whose work is done later and found by `lookup`.
 
 use super::{Backend, Done, UpstreamOrder, UpstreamResult};
+use crate::config::SandboxFaults;
 use crate::engine::clock::{add_years, Clock};
 use crate::engine::names::Name;
 use crate::error::{Code, Error, Result};
@@ -23,6 +28,15 @@ pub struct Sandbox {
     /// Serialises check-then-write on the registry; held for microseconds, never
     /// across an await.
     lock: Mutex<()>,
+    faults: SandboxFaults,
+}
+
+/// What the fault dice decided for a new order.
+enum Fault {
+    None,
+    Fail,
+    Timeout,
+    Pending,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,10 +55,33 @@ enum Performed {
         code: Code,
         reason: String,
     },
+    /// Answered "pending"; carried out when asked again at or after `due` (Unix ms).
+    Pending {
+        due: u64,
+    },
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn domain_key(name: &str) -> Vec<u8> {
     [b"n\0", name.as_bytes()].concat()
+}
+
+type Change = (Vec<u8>, Vec<u8>);
+
+fn license_key(id: u64) -> Vec<u8> {
+    [b"l\0".as_slice(), &id.to_be_bytes()].concat()
+}
+
+/// What the sandbox's licensing service knows of a licence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RegistryLicense {
+    expires: NaiveDate,
 }
 
 fn order_key(key: &str) -> Vec<u8> {
@@ -52,7 +89,12 @@ fn order_key(key: &str) -> Vec<u8> {
 }
 
 impl Sandbox {
-    pub fn new(tree: sled::Tree, taken: &[String], clock: Clock) -> Result<Sandbox> {
+    pub fn new(
+        tree: sled::Tree,
+        taken: &[String],
+        clock: Clock,
+        faults: SandboxFaults,
+    ) -> Result<Sandbox> {
         let mut set = HashSet::new();
         for t in taken {
             let n = crate::engine::names::parse_name("sandbox.taken", t)
@@ -64,11 +106,19 @@ impl Sandbox {
             taken: set,
             clock,
             lock: Mutex::new(()),
+            faults: faults.clamped(),
         })
     }
 
     fn registered(&self, name: &str) -> Result<Option<RegistryDomain>> {
         Ok(match self.tree.get(domain_key(name))? {
+            Some(v) => Some(serde_json::from_slice(&v)?),
+            None => None,
+        })
+    }
+
+    fn license(&self, id: u64) -> Result<Option<RegistryLicense>> {
+        Ok(match self.tree.get(license_key(id))? {
             Some(v) => Some(serde_json::from_slice(&v)?),
             None => None,
         })
@@ -82,7 +132,8 @@ impl Sandbox {
     }
 
     /// What carrying out `order` does: its result and the registry change, not yet written.
-    fn perform(&self, order: &UpstreamOrder) -> Result<(Performed, Option<RegistryDomain>)> {
+    /// The change is one key and its new value in the sandbox's tree.
+    fn perform(&self, order: &UpstreamOrder) -> Result<(Performed, Option<Change>)> {
         let name = &order.domain;
         let fail = |code, reason: String| Ok((Performed::Failed { code, reason }, None));
         match &order.kind {
@@ -101,7 +152,7 @@ impl Sandbox {
                         expires: Some(expires),
                         delegated: !ns.is_empty(),
                     },
-                    Some(d),
+                    Some((domain_key(name), serde_json::to_vec(&d)?)),
                 ))
             }
             OrderKind::Renew { period, expires } => {
@@ -121,7 +172,62 @@ impl Sandbox {
                         expires: Some(d.expires),
                         delegated: !d.ns.is_empty(),
                     },
-                    Some(d),
+                    Some((domain_key(name), serde_json::to_vec(&d)?)),
+                ))
+            }
+            OrderKind::LicenseOrder {
+                license, period, ..
+            } => {
+                let expires = period
+                    .after(self.clock.today())
+                    .ok_or_else(|| Error::internal("date overflow"))?;
+                let l = RegistryLicense { expires };
+                Ok((
+                    Performed::Done {
+                        expires: Some(expires),
+                        delegated: false,
+                    },
+                    Some((license_key(*license), serde_json::to_vec(&l)?)),
+                ))
+            }
+            OrderKind::LicenseRenew {
+                license,
+                period,
+                expires,
+            } => {
+                let Some(mut l) = self.license(*license)? else {
+                    return fail(Code::NotFound, format!("licence {license} is not known"));
+                };
+                if l.expires != *expires {
+                    return fail(
+                        Code::NotRenewable,
+                        format!(
+                            "licence {license} expires on {}, not on {expires}",
+                            l.expires
+                        ),
+                    );
+                }
+                l.expires = period
+                    .after(l.expires)
+                    .ok_or_else(|| Error::internal("date overflow"))?;
+                Ok((
+                    Performed::Done {
+                        expires: Some(l.expires),
+                        delegated: false,
+                    },
+                    Some((license_key(*license), serde_json::to_vec(&l)?)),
+                ))
+            }
+            OrderKind::LicenseSetIp { license, .. } => {
+                let Some(l) = self.license(*license)? else {
+                    return fail(Code::NotFound, format!("licence {license} is not known"));
+                };
+                Ok((
+                    Performed::Done {
+                        expires: Some(l.expires),
+                        delegated: false,
+                    },
+                    None,
                 ))
             }
             OrderKind::SetNs { ns } => {
@@ -134,7 +240,7 @@ impl Sandbox {
                         expires: Some(d.expires),
                         delegated: !d.ns.is_empty(),
                     },
-                    Some(d),
+                    Some((domain_key(name), serde_json::to_vec(&d)?)),
                 ))
             }
         }
@@ -146,8 +252,10 @@ fn to_result(p: Performed) -> UpstreamResult {
         Performed::Done { expires, delegated } => UpstreamResult::Done(Done {
             expires,
             delegated: Some(delegated),
+            service: None,
         }),
         Performed::Failed { code, reason } => UpstreamResult::Failed { code, reason },
+        Performed::Pending { .. } => UpstreamResult::Pending,
     }
 }
 
@@ -165,33 +273,94 @@ impl Backend for Sandbox {
     }
 
     async fn submit(&self, order: &UpstreamOrder) -> UpstreamResult {
-        let r = (|| {
-            let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(p) = self.performed(&order.key)? {
-                return Ok(p);
+        self.delay().await;
+        match self.deliver(order, true) {
+            Ok(Some((p, Fault::Timeout))) => {
+                // The work is done and recorded; the answer never comes. The caller's
+                // timeout ends the wait.
+                drop(p);
+                std::future::pending::<()>().await;
+                UpstreamResult::Unknown("sandbox: unreachable".into())
             }
-            let (p, change) = self.perform(order)?;
-            // The registry change and the record of the order that made it go in one
-            // atomic batch: a crash can never leave a name registered by no order.
-            let mut batch = sled::Batch::default();
-            if let Some(d) = change {
-                batch.insert(domain_key(&order.domain), serde_json::to_vec(&d)?);
-            }
-            batch.insert(order_key(&order.key), serde_json::to_vec(&p)?);
-            self.tree.apply_batch(batch)?;
-            Ok::<_, Error>(p)
-        })();
-        match r {
-            Ok(p) => to_result(p),
+            Ok(Some((p, _))) => to_result(p),
+            Ok(None) => UpstreamResult::Unknown("sandbox: a submit found nothing".into()),
             Err(e) => UpstreamResult::Unknown(format!("sandbox: {}", e.message)),
         }
     }
 
     async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult {
-        match self.performed(&order.key) {
-            Ok(Some(p)) => to_result(p),
+        self.delay().await;
+        match self.deliver(order, false) {
+            Ok(Some((p, _))) => to_result(p),
             Ok(None) => UpstreamResult::NotFound,
             Err(e) => UpstreamResult::Unknown(format!("sandbox: {}", e.message)),
         }
+    }
+}
+
+impl Sandbox {
+    async fn delay(&self) {
+        if self.faults.latency_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(self.faults.latency_ms)).await;
+        }
+    }
+
+    fn roll(&self) -> Fault {
+        let f = &self.faults;
+        if f.fail_percent == 0 && f.timeout_percent == 0 && f.pending_percent == 0 {
+            return Fault::None;
+        }
+        let r: u8 = rand::Rng::gen_range(&mut rand::thread_rng(), 0..100);
+        let (fail, timeout) = (f.fail_percent, f.fail_percent + f.timeout_percent);
+        if r < fail {
+            Fault::Fail
+        } else if r < timeout {
+            Fault::Timeout
+        } else if r < timeout + f.pending_percent {
+            Fault::Pending
+        } else {
+            Fault::None
+        }
+    }
+
+    /// A delivery of `order`: its recorded result when it was seen before (a pending one
+    /// carried out once due), else — for a submit — a new result, faults included; for
+    /// a lookup, `None` when the order was never seen.
+    fn deliver(&self, order: &UpstreamOrder, submit: bool) -> Result<Option<(Performed, Fault)>> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let fault = match self.performed(&order.key)? {
+            Some(Performed::Pending { due }) if unix_ms() < due => {
+                return Ok(Some((Performed::Pending { due }, Fault::None)))
+            }
+            Some(Performed::Pending { .. }) => Fault::None,
+            Some(p) => return Ok(Some((p, Fault::None))),
+            None if !submit => return Ok(None),
+            None => self.roll(),
+        };
+        let (p, change) = match fault {
+            Fault::Fail => (
+                Performed::Failed {
+                    code: Code::Failed,
+                    reason: "the sandbox refused the order (injected failure)".into(),
+                },
+                None,
+            ),
+            Fault::Pending => (
+                Performed::Pending {
+                    due: unix_ms() + self.faults.pending_ms,
+                },
+                None,
+            ),
+            Fault::None | Fault::Timeout => self.perform(order)?,
+        };
+        // The registry change and the record of the order that made it go in one
+        // atomic batch: a crash can never leave a name registered by no order.
+        let mut batch = sled::Batch::default();
+        if let Some((k, v)) = change {
+            batch.insert(k, v);
+        }
+        batch.insert(order_key(&order.key), serde_json::to_vec(&p)?);
+        self.tree.apply_batch(batch)?;
+        Ok(Some((p, fault)))
     }
 }

@@ -196,3 +196,84 @@ impl TestServer {
         }
     }
 }
+
+/// A parent gateway for chain tests: `f` adjusts its configuration, and it gets a
+/// partner `child` (password `child-password`) with `balance` RUB.
+pub async fn start_parent(balance: &str, f: impl FnOnce(&mut Config)) -> TestServer {
+    let s = start_with(f).await;
+    s.engine()
+        .add_partner(regway::engine::operator::NewPartner {
+            login: "child".into(),
+            password: Some("child-password".into()),
+            currency: Some("RUB".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    s.engine()
+        .topup("child", balance, "chain test")
+        .await
+        .unwrap();
+    s
+}
+
+/// A configuration whose every zone goes to the regway parent at `url` (as `child`).
+pub fn child_config(data: &Path, url: &str, timeout_ms: u64) -> Config {
+    let mut cfg = test_config(data);
+    cfg.upstreams.insert(
+        "parent".into(),
+        regway::config::UpstreamConfig {
+            kind: regway::config::UpstreamKind::Regway,
+            url: url.into(),
+            login: "child".into(),
+            password: "child-password".into(),
+            timeout_ms,
+            concurrency: 8,
+            products: Default::default(),
+        },
+    );
+    cfg.upstream = Some("parent".into());
+    cfg
+}
+
+/// A child gateway in front of the parent at `url`, with the demo partner created by
+/// hand (the demo is automatic only in front of the sandbox) holding `balance` RUB.
+pub async fn start_child(
+    url: &str,
+    balance: &str,
+    timeout_ms: u64,
+    f: impl FnOnce(&mut Config),
+) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = child_config(dir.path(), url, timeout_ms);
+    f(&mut cfg);
+    let mut s = start_config(cfg).await;
+    s._dir = Some(dir);
+    s.engine()
+        .add_partner(regway::engine::operator::NewPartner {
+            login: LOGIN.into(),
+            password: Some(PASSWORD.into()),
+            currency: Some("RUB".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    s.engine()
+        .topup(LOGIN, balance, "chain test")
+        .await
+        .unwrap();
+    s
+}
+
+impl TestServer {
+    /// Stops gracefully and starts again on the same data with the clock at `now`.
+    pub async fn restart_at(mut self, now: &str) -> TestServer {
+        let dir = self._dir.take();
+        self.running.take().unwrap().shutdown().await;
+        let mut cfg = test_config(&self.data);
+        cfg.sandbox.clock = Some(now.parse().unwrap());
+        let mut s = start_config(cfg).await;
+        s._dir = dir;
+        s
+    }
+}

@@ -1,0 +1,280 @@
+//! `license.order`, `license.renew`, `license.set-ip`, `license.info`, `license.list`:
+//! software licences (ISPmanager 6, built-in catalogue in `engine::licenses`), each bound
+//! to one IP address. Ordering, renewing and moving a licence are orders, like domain
+//! registrations: paid at once, carried out by the licensing service, settled the same way.
+
+use super::client::owned_client;
+use super::domain_renew::parse_date;
+use super::params::Params;
+use crate::engine::licenses;
+use crate::engine::money::Money;
+use crate::engine::orders::NewOrder;
+use crate::engine::{Ctx, Fresh};
+use crate::error::{Error, Result};
+use crate::outcome::{Data, Outcome};
+use crate::store::records::{license_object, License, LicensePeriod, LicenseState, OrderKind};
+use crate::store::{keys, Read};
+use chrono::NaiveDate;
+use serde::Serialize;
+use std::net::IpAddr;
+
+fn period(p: &mut Params) -> Result<LicensePeriod> {
+    match p.req("period")?.as_str() {
+        "month" => Ok(LicensePeriod::Month),
+        "year" => Ok(LicensePeriod::Year),
+        v => Err(Error::value("period", format!("{v:?}: month or year"))),
+    }
+}
+
+fn ip(p: &mut Params) -> Result<String> {
+    let v = p.req("ip")?;
+    let ip: IpAddr = v
+        .parse()
+        .map_err(|_| Error::value("ip", format!("{v:?} is not an IP address")))?;
+    if ip.is_unspecified() || ip.is_loopback() || ip.is_multicast() {
+        return Err(Error::policy("ip", format!("{ip} cannot hold a licence")));
+    }
+    Ok(ip.to_string())
+}
+
+fn license_id(p: &mut Params) -> Result<u64> {
+    let v = p.req("license")?;
+    if v.is_empty() || v.len() > 19 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::value(
+            "license",
+            format!("{v:?} is not a licence id"),
+        ));
+    }
+    v.parse()
+        .map_err(|_| Error::value("license", "not a licence id"))
+}
+
+/// The partner's own licence: 2303 when there is none, 2201 when it is another's.
+pub fn owned_license(r: &impl Read, login: &str, id: u64) -> Result<License> {
+    let missing = || Error::not_found(format!("no licence {id}"));
+    match r.read::<String>(&keys::license_owner(id))? {
+        None => Err(missing()),
+        Some(owner) if owner != login => Err(Error::forbidden(format!(
+            "licence {id} belongs to another partner"
+        ))),
+        Some(_) => r.read(&keys::license(login, id))?.ok_or_else(missing),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenseOrder {
+    pub product: String,
+    pub period: LicensePeriod,
+    pub ip: String,
+    pub client: String,
+    pub auto_renew: bool,
+}
+
+impl LicenseOrder {
+    pub fn parse(p: &mut Params) -> Result<LicenseOrder> {
+        let product = p.req("product")?;
+        licenses::check_product(&product)?;
+        Ok(LicenseOrder {
+            product,
+            period: period(p)?,
+            ip: ip(p)?,
+            client: super::client::parse_handle(&p.req("client")?)?,
+            auto_renew: p.bool_opt("auto-renew")?.unwrap_or(false),
+        })
+    }
+
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let eng = ctx.eng;
+        let price = licenses::price(&self.product, self.period, ctx.partner.currency)?;
+        // The licence number is taken before the order is accepted, so the order can
+        // lock it; a refused order leaves a gap.
+        let id = eng.store.write(|tx| tx.next_id("license")).await?;
+        let client = self.client.clone();
+        let order = NewOrder {
+            domain: license_object(id),
+            kind: OrderKind::LicenseOrder {
+                license: id,
+                product: self.product.clone(),
+                period: self.period,
+                ip: self.ip.clone(),
+                client: self.client.clone(),
+                auto_renew: self.auto_renew,
+            },
+            amount: price,
+            // Licences are priced from their own catalogue; programmes do not
+            // discount them yet, so the charge records the list price.
+            priced: Some(catalogue_price(price)),
+        };
+        eng.place_order(ctx, order, move |tx, partner| {
+            owned_client(tx, &partner.login, &client).map(|_| ())
+        })
+        .await
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenseRenew {
+    pub license: u64,
+    pub period: LicensePeriod,
+    pub expires: NaiveDate,
+}
+
+impl LicenseRenew {
+    pub fn parse(p: &mut Params) -> Result<LicenseRenew> {
+        Ok(LicenseRenew {
+            license: license_id(p)?,
+            period: period(p)?,
+            expires: parse_date("expires", &p.req("expires")?)?,
+        })
+    }
+
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let eng = ctx.eng;
+        let l = owned_license(&eng.store, &ctx.partner.login, self.license)?;
+        let price = licenses::price(&l.product, self.period, ctx.partner.currency)?;
+        let (id, expires) = (self.license, self.expires);
+        let order = NewOrder {
+            domain: license_object(id),
+            kind: OrderKind::LicenseRenew {
+                license: id,
+                period: self.period,
+                expires,
+            },
+            amount: price,
+            // Licences are priced from their own catalogue; programmes do not
+            // discount them yet, so the charge records the list price.
+            priced: Some(catalogue_price(price)),
+        };
+        eng.place_order(ctx, order, move |tx, partner| {
+            let l = owned_license(tx, &partner.login, id)?;
+            if l.expires != expires {
+                return Err(Error::not_renewable(format!(
+                    "licence {id} expires on {}, not on {expires}: renew names the current expiry date",
+                    l.expires
+                )));
+            }
+            if l.state == LicenseState::Suspended {
+                return Err(Error::prohibited(format!("licence {id} is suspended")));
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenseSetIp {
+    pub license: u64,
+    pub ip: String,
+}
+
+impl LicenseSetIp {
+    pub fn parse(p: &mut Params) -> Result<LicenseSetIp> {
+        Ok(LicenseSetIp {
+            license: license_id(p)?,
+            ip: ip(p)?,
+        })
+    }
+
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let id = self.license;
+        let order = NewOrder {
+            domain: license_object(id),
+            kind: OrderKind::LicenseSetIp {
+                license: id,
+                ip: self.ip.clone(),
+            },
+            amount: Money::zero(ctx.partner.currency),
+            priced: None,
+        };
+        ctx.eng
+            .place_order(ctx, order, move |tx, partner| {
+                let l = owned_license(tx, &partner.login, id)?;
+                if l.state != LicenseState::Active {
+                    return Err(Error::prohibited(format!(
+                        "licence {id} is {}",
+                        l.state.as_str()
+                    )));
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenseInfo {
+    pub license: u64,
+}
+
+impl LicenseInfo {
+    pub fn parse(p: &mut Params) -> Result<LicenseInfo> {
+        Ok(LicenseInfo {
+            license: license_id(p)?,
+        })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let l = owned_license(&ctx.eng.store, &ctx.partner.login, self.license)?;
+        Ok(Outcome::ok(Data::License(Box::new(l))))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenseList {
+    pub state: Option<LicenseState>,
+    pub limit: usize,
+    pub cursor: Option<u64>,
+}
+
+impl LicenseList {
+    pub fn parse(p: &mut Params) -> Result<LicenseList> {
+        let state = p
+            .opt("state")?
+            .map(|s| {
+                LicenseState::parse(&s).ok_or_else(|| {
+                    Error::value("state", format!("{s:?}: active, suspended or expired"))
+                })
+            })
+            .transpose()?;
+        let (limit, cursor) = p.page()?;
+        let cursor = cursor
+            .map(|c| {
+                c.parse::<u64>()
+                    .map_err(|_| Error::value("cursor", format!("{c:?} is not a cursor")))
+            })
+            .transpose()?;
+        Ok(LicenseList {
+            state,
+            limit,
+            cursor,
+        })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let login = &ctx.partner.login;
+        let after = self.cursor.map(|id| keys::license(login, id));
+        let rows = ctx
+            .eng
+            .store
+            .scan::<License>(&keys::licenses(login), after.as_deref(), false)
+            .map(|r| r.map(|(_, l)| l))
+            .filter(|r| {
+                r.as_ref()
+                    .map_or(true, |l| self.state.is_none_or(|s| l.state == s))
+            });
+        let (rows, next_cursor) = super::page(rows, self.limit, |l: &License| l.id.to_string())?;
+        Ok(Outcome::ok(Data::Licenses { rows, next_cursor }))
+    }
+}
+
+/// A licence charge at list price, recorded as such in the ledger.
+fn catalogue_price(price: crate::engine::money::Money) -> crate::engine::programme::Priced {
+    crate::engine::programme::Priced {
+        list: price,
+        net: price,
+        rule: "catalogue".into(),
+        tier: None,
+        discount: None,
+    }
+}

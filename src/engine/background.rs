@@ -1,0 +1,288 @@
+//! Daily work of the background worker: domains and licences past their expiry date
+//! become `expired`, and those with auto-renew on are renewed a configured number of
+//! days before they expire, paid from the partner's balance.
+//!
+//! Restart-safe without bookkeeping of its own: an automatic renewal is an ordinary
+//! order under the request-id `auto-renew:EXPIRES:TODAY:DOMAIN` (`…:license.ID` for a
+//! licence; hashed when longer than 64 characters), so running the day's work twice renews nothing twice. When the money
+//! is not there, the partner sees a failed order that cost nothing, and the next day
+//! (a new request-id) tries again.
+
+use super::{Ctx, Engine, Fresh};
+use crate::command::domain_renew::DomainRenew;
+use crate::command::license::LicenseRenew;
+use crate::command::params::derived_request_id;
+use crate::command::Command;
+use crate::error::{Code, Error, Result};
+use crate::outcome::{Data, Outcome};
+use crate::store::keys;
+use crate::store::records::{
+    license_object, Domain, DomainState, License, LicenseState, Order, OrderKind, OrderState,
+    Partner, RequestRecord, Transition,
+};
+use chrono::{Duration, NaiveDate};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DailyReport {
+    pub expired: u64,
+    /// Renewal orders placed by this run (completed or still open).
+    pub renewed: u64,
+    /// Renewals refused for want of money by this run (a failed order each).
+    pub unpaid: u64,
+    /// Renewals that could not be placed for another reason (logged).
+    pub skipped: u64,
+}
+
+impl DailyReport {
+    fn count(&mut self, r: Result<bool>, login: &str, object: &str) {
+        match r {
+            Ok(placed) => self.renewed += u64::from(placed),
+            Err(e) if e.code == Code::Billing => {
+                tracing::warn!(partner = %login, object, "auto-renewal unpaid: {}", e.message);
+                self.unpaid += 1;
+            }
+            Err(e) => {
+                tracing::warn!(partner = %login, object, code = e.code.number(), "auto-renewal not placed: {}", e.message);
+                self.skipped += 1;
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// The day's work for `today`. Idempotent for one day. Domains are renewed
+    /// `renew_days` before they expire, licences `license_renew_days`.
+    pub async fn daily(&self, renew_days: u32, license_renew_days: u32) -> Result<DailyReport> {
+        let today = self.clock.today();
+        let mut report = DailyReport::default();
+        let partners: Vec<Partner> = self
+            .store
+            .scan::<Partner>(&keys::partners(), None, false)
+            .map(|r| r.map(|(_, p)| p))
+            .collect::<Result<_>>()?;
+        for partner in partners {
+            let domains: Vec<Domain> = self
+                .store
+                .scan::<Domain>(&keys::domains(&partner.login), None, false)
+                .map(|r| r.map(|(_, d)| d))
+                .collect::<Result<_>>()?;
+            let licenses: Vec<License> = self
+                .store
+                .scan::<License>(&keys::licenses(&partner.login), None, false)
+                .map(|r| r.map(|(_, l)| l))
+                .collect::<Result<_>>()?;
+            for l in licenses {
+                if l.state != LicenseState::Active
+                    || self
+                        .store
+                        .get::<u64>(&keys::in_flight(&license_object(l.id)))?
+                        .is_some()
+                {
+                    continue;
+                }
+                if l.expires < today {
+                    report.expired +=
+                        u64::from(self.expire_license(&partner.login, l.id, today).await?);
+                } else if l.auto_renew
+                    && l.expires <= today + Duration::days(license_renew_days.into())
+                {
+                    let cmd = Command::LicenseRenew(LicenseRenew {
+                        license: l.id,
+                        period: l.period,
+                        expires: l.expires,
+                    });
+                    let kind = OrderKind::LicenseRenew {
+                        license: l.id,
+                        period: l.period,
+                        expires: l.expires,
+                    };
+                    let what = format!("{}:{today}:license.{}", l.expires, l.id);
+                    let r = self
+                        .renew_now(&partner, cmd, kind, &license_object(l.id), &what)
+                        .await;
+                    report.count(r, &partner.login, &license_object(l.id));
+                }
+            }
+            for d in domains {
+                if d.state != DomainState::Active {
+                    continue;
+                }
+                if self.store.get::<u64>(&keys::in_flight(&d.name))?.is_some() {
+                    continue;
+                }
+                if d.expires < today {
+                    report.expired += u64::from(self.expire(&partner.login, &d.name, today).await?);
+                } else if d.auto_renew && d.expires <= today + Duration::days(renew_days.into()) {
+                    let r = self.auto_renew(&partner, &d, today).await;
+                    report.count(r, &partner.login, &d.name);
+                }
+            }
+        }
+        if report != DailyReport::default() {
+            tracing::info!(?report, %today, "daily work done");
+        }
+        Ok(report)
+    }
+
+    /// Marks a domain expired, if it still is past its date and no order is open for it.
+    async fn expire(&self, login: &str, name: &str, today: NaiveDate) -> Result<bool> {
+        let (login, name) = (login.to_string(), name.to_string());
+        self.store
+            .write(move |tx| {
+                if tx.get_raw(&keys::in_flight(&name))?.is_some() {
+                    return Ok(false);
+                }
+                let k = keys::domain(&login, &name);
+                let Some(mut d) = tx.get::<Domain>(&k)? else {
+                    return Ok(false);
+                };
+                if d.state != DomainState::Active || d.expires >= today {
+                    return Ok(false);
+                }
+                d.state = DomainState::Expired;
+                tx.put(k, &d)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Marks a licence expired, if it still is past its date and no order is open for it.
+    async fn expire_license(&self, login: &str, id: u64, today: NaiveDate) -> Result<bool> {
+        let login = login.to_string();
+        self.store
+            .write(move |tx| {
+                if tx.get_raw(&keys::in_flight(&license_object(id)))?.is_some() {
+                    return Ok(false);
+                }
+                let k = keys::license(&login, id);
+                let Some(mut l) = tx.get::<License>(&k)? else {
+                    return Ok(false);
+                };
+                if l.state != LicenseState::Active || l.expires >= today {
+                    return Ok(false);
+                }
+                l.state = LicenseState::Expired;
+                tx.put(k, &l)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Renews a domain (see [`Engine::renew_now`]).
+    async fn auto_renew(&self, partner: &Partner, d: &Domain, today: NaiveDate) -> Result<bool> {
+        let name = crate::engine::names::parse_name("domain", &d.name)?;
+        let period = self.catalogue.zone_of(&name)?.min_period;
+        let cmd = Command::DomainRenew(DomainRenew {
+            domain: name,
+            period,
+            expires: d.expires,
+        });
+        let kind = OrderKind::Renew {
+            period,
+            expires: d.expires,
+        };
+        let what = format!("{}:{today}:{}", d.expires, d.name);
+        self.renew_now(partner, cmd, kind, &d.name, &what).await
+    }
+
+    /// Places a renewal order, or records the refusal when the money is not there.
+    /// `false` when today's attempt was made before (an earlier run the same day).
+    async fn renew_now(
+        &self,
+        partner: &Partner,
+        cmd: Command,
+        kind: OrderKind,
+        object: &str,
+        what: &str,
+    ) -> Result<bool> {
+        let rid = derived_request_id(&format!("auto-renew:{what}"));
+        let ctx = Ctx {
+            eng: self,
+            partner: partner.clone(),
+            request_id: Some(rid.clone()),
+            fingerprint: cmd.fingerprint(),
+        };
+        match cmd.apply(&ctx).await {
+            Ok(Fresh::Done(_)) => Ok(true),
+            Ok(Fresh::Replay(_)) => Ok(false),
+            Err(e) if e.code == Code::Billing => {
+                self.record_unpaid(
+                    &partner.login,
+                    &rid,
+                    &ctx.fingerprint,
+                    object,
+                    kind,
+                    e.clone(),
+                )
+                .await?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores a failed order that moved no money, with its request record, so that the
+    /// partner sees the refused renewal in `order.list` and `request.status`.
+    async fn record_unpaid(
+        &self,
+        login: &str,
+        rid: &str,
+        fingerprint: &str,
+        domain: &str,
+        kind: OrderKind,
+        e: Error,
+    ) -> Result<()> {
+        let (login, rid, fingerprint, domain) = (
+            login.to_string(),
+            rid.to_string(),
+            fingerprint.to_string(),
+            domain.to_string(),
+        );
+        let now = self.clock.now();
+        self.store
+            .write(move |tx| {
+                if tx.get_raw(&keys::request(&login, &rid))?.is_some() {
+                    return Ok(());
+                }
+                let mut partner: Partner = tx
+                    .get(&keys::partner(&login))?
+                    .ok_or_else(|| Error::internal("partner vanished"))?;
+                let id = tx.next_id("order")?;
+                partner.orders += 1;
+                let order = Order {
+                    id,
+                    request_id: rid.clone(),
+                    domain,
+                    kind,
+                    amount: rust_decimal::Decimal::ZERO,
+                    currency: partner.currency,
+                    state: OrderState::Failed,
+                    created: now,
+                    updated: now,
+                    history: vec![Transition {
+                        state: OrderState::Failed,
+                        at: now,
+                    }],
+                    reason: Some(e.message.clone()),
+                };
+                let mut outcome = Outcome::error(e).with_data(Data::Order(Box::new(order.clone())));
+                outcome.request_id = Some(rid.clone());
+                tx.put(keys::partner(&login), &partner)?;
+                tx.put(keys::order(&login, id), &order)?;
+                tx.put(keys::order_owner(id), &login)?;
+                tx.put(
+                    keys::request(&login, &rid),
+                    &RequestRecord {
+                        request_id: rid,
+                        command: order.kind.command().to_string(),
+                        params: fingerprint,
+                        created: now,
+                        order: Some(id),
+                        outcome: Some(outcome),
+                    },
+                )?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,446 @@
+//! The `regway` backend: a parent regway, spoken to in the native protocol
+//! (`protocol/native.md`), so that resellers can chain gateways.
+//!
+//! Every order goes up under a request-id derived from its key (`login:request-id`),
+//! so the parent's idempotency makes a second delivery harmless, and `lookup` is the
+//! parent's `request.status` for that request-id. A registrant goes up once, as a
+//! `client.create` under a request-id derived from its handle.
+//!
+//! ```text
+//! POST {url}  (HTTP Basic login:password)
+//! command=domain.register&request-id=shop:R1&domain=example.ru&period=1&client=1000/RW-P
+//! ```
+//!
+//! Answers: 1000 → done, 1001 → pending, a definite refusal → failed (nothing done),
+//! anything unclear (timeout, 5xx without a refusal, garbage, 2308, 2502) → unknown.
+
+use super::{Backend, Done, UpstreamOrder, UpstreamResult};
+use crate::command::params::derived_request_id as protocol_id;
+use crate::config::UpstreamConfig;
+use crate::engine::names::Name;
+use crate::error::{Code, Error, Result};
+use crate::store::records::{Client, OrderKind};
+use async_trait::async_trait;
+use quick_xml::events::Event;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+pub struct Regway {
+    http: reqwest::Client,
+    url: String,
+    login: String,
+    password: String,
+    /// Bounds the requests in flight to the parent.
+    permits: Semaphore,
+    /// Registrant handle here → handle on the parent. Held for a map lookup only.
+    clients: Mutex<HashMap<String, String>>,
+}
+
+/// The parts of a native answer this backend reads.
+#[derive(Debug, Default, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    /// Every `<result code>` in document order: the answer's own first, then those of
+    /// nested responses (`request.status`).
+    pub codes: Vec<u16>,
+    /// The text of each `<result>`, as `codes`.
+    pub messages: Vec<String>,
+    /// Every element with its attributes, in document order.
+    pub elements: Vec<(String, Vec<(String, String)>)>,
+}
+
+impl Answer {
+    /// The first element called `name`, and its attribute `attr`.
+    pub fn attr(&self, name: &str, attr: &str) -> Option<&str> {
+        self.elements
+            .iter()
+            .filter(|(n, _)| n == name)
+            .find_map(|(_, a)| a.iter().find(|(k, _)| k == attr).map(|(_, v)| v.as_str()))
+    }
+}
+
+/// Reads a native answer, tolerating what it does not know. `Err` when it is not one.
+pub fn parse_answer(status: u16, body: &str) -> std::result::Result<Answer, String> {
+    let mut r = quick_xml::Reader::from_str(body);
+    let mut a = Answer {
+        status,
+        ..Answer::default()
+    };
+    let mut in_result = false;
+    let mut root = None;
+    loop {
+        match r.read_event() {
+            Err(e) => return Err(format!("the answer is not XML: {e}")),
+            Ok(Event::Eof) => break,
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                let name = AsRef::<str>::as_ref(&e.local_name()).to_string();
+                let mut attrs = Vec::new();
+                for at in e.attributes().flatten() {
+                    let k = AsRef::<str>::as_ref(&at.key.local_name()).to_string();
+                    let v = at
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map(|v| v.into_owned())
+                        .unwrap_or_else(|_| at.value.to_string());
+                    attrs.push((k, v));
+                }
+                if root.is_none() {
+                    root = Some(name.clone());
+                }
+                if name == "result" {
+                    let code = attrs
+                        .iter()
+                        .find(|(k, _)| k == "code")
+                        .and_then(|(_, v)| v.trim().parse::<u16>().ok())
+                        .ok_or("a <result> without a numeric code")?;
+                    in_result = true;
+                    a.codes.push(code);
+                    a.messages.push(String::new());
+                }
+                a.elements.push((name, attrs));
+            }
+            Ok(Event::Text(t)) if in_result => {
+                if let Some(m) = a.messages.last_mut() {
+                    m.push_str(&t.xml10_content());
+                }
+            }
+            Ok(Event::End(_)) => in_result = false,
+            Ok(_) => {}
+        }
+    }
+    if root.as_deref() != Some("response") || a.codes.is_empty() {
+        return Err("the answer is not a <response> with a <result>".into());
+    }
+    Ok(a)
+}
+
+/// What the `i`th result of an answer about an order means. `definite_2400`: a 2400
+/// there is a refusal (a stored outcome, or HTTP 502); otherwise it may be the parent's
+/// own trouble.
+fn order_result(a: &Answer, i: usize, definite_2400: bool) -> UpstreamResult {
+    let code = a.codes[i];
+    let message = a.messages[i].trim();
+    let fail = |code: Code| UpstreamResult::Failed {
+        code,
+        reason: message.to_string(),
+    };
+    let refused = |why: &str| UpstreamResult::Failed {
+        code: Code::Failed,
+        reason: format!("the parent refused the order ({code}: {why})"),
+    };
+    match Code::try_from(code) {
+        Ok(Code::Completed) => UpstreamResult::Done(Done {
+            expires: a.attr("domain", "expires").and_then(|d| d.parse().ok()),
+            delegated: a.attr("domain", "delegated").and_then(|d| d.parse().ok()),
+            service: None,
+        }),
+        Ok(Code::Pending) => UpstreamResult::Pending,
+        Ok(
+            c @ (Code::Exists
+            | Code::NotFound
+            | Code::NotRenewable
+            | Code::StatusProhibits
+            | Code::Policy
+            | Code::Range
+            | Code::ValueSyntax),
+        ) => fail(c),
+        Ok(Code::Failed) if definite_2400 => fail(Code::Failed),
+        Ok(
+            Code::UnknownCommand
+            | Code::Syntax
+            | Code::Missing
+            | Code::Billing
+            | Code::Auth
+            | Code::Forbidden,
+        ) => refused(message),
+        _ => UpstreamResult::Unknown(format!("the parent answered {code}: {message}")),
+    }
+}
+
+impl Regway {
+    pub fn new(cfg: &UpstreamConfig) -> Result<Regway> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(cfg.timeout_ms))
+            .pool_max_idle_per_host(cfg.concurrency)
+            .build()
+            .map_err(|e| Error::internal(format!("HTTP client: {e}")))?;
+        Ok(Regway {
+            http,
+            url: cfg.url.clone(),
+            login: cfg.login.clone(),
+            password: cfg.password.clone(),
+            permits: Semaphore::new(cfg.concurrency),
+            clients: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// One exchange with the parent. `Err` when there is no readable answer.
+    async fn call(&self, fields: &[(&str, String)]) -> std::result::Result<Answer, String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| "the upstream is closed".to_string())?;
+        let resp = self
+            .http
+            .post(&self.url)
+            .basic_auth(&self.login, Some(&self.password))
+            .form(fields)
+            .send()
+            .await
+            .map_err(|e| format!("the parent did not answer: {e}"))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| format!("the parent's answer was cut: {e}"))?;
+        parse_answer(status, &body).map_err(|e| format!("HTTP {status}: {e}"))
+    }
+
+    /// The registrant's handle on the parent, created there the first time.
+    async fn parent_client(&self, c: &Client) -> std::result::Result<String, UpstreamResult> {
+        let cached = self
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&c.id)
+            .cloned();
+        if let Some(h) = cached {
+            return Ok(h);
+        }
+        let mut f = vec![
+            ("command", "client.create".to_string()),
+            (
+                "request-id",
+                protocol_id(&format!("client:{}", c.id.replace('/', "."))),
+            ),
+            ("type", c.kind.as_str().to_string()),
+            ("name", c.name.clone()),
+            ("email", c.email.clone()),
+            ("phone", c.phone.clone()),
+            ("country", c.country.clone()),
+            ("address", c.address.clone()),
+        ];
+        for (k, v) in &c.extra {
+            f.push((k.as_str(), v.clone()));
+        }
+        let a = self.call(&f).await.map_err(UpstreamResult::Unknown)?;
+        let code = a.codes[0];
+        match (code, a.attr("client", "id")) {
+            (1000, Some(h)) => {
+                let h = h.to_string();
+                self.clients
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(c.id.clone(), h.clone());
+                Ok(h)
+            }
+            (1000, None) => Err(UpstreamResult::Unknown(
+                "the parent created the registrant without naming it".into(),
+            )),
+            _ => Err(match order_result(&a, 0, a.status == 502) {
+                UpstreamResult::Done(_) | UpstreamResult::Pending => {
+                    UpstreamResult::Unknown(format!("client.create answered {code}"))
+                }
+                r => r,
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for Regway {
+    fn name(&self) -> &'static str {
+        "regway"
+    }
+
+    async fn check(&self, names: &[Name]) -> Result<Vec<bool>> {
+        let mut out = Vec::with_capacity(names.len());
+        for chunk in names.chunks(50) {
+            let mut f = vec![("command", "domain.check".to_string())];
+            f.extend(chunk.iter().map(|n| ("domain", n.ascii().to_string())));
+            let a = self.call(&f).await.map_err(Error::upstream)?;
+            if a.codes[0] != 1000 {
+                return Err(Error::upstream(format!(
+                    "the parent answered {}: {}",
+                    a.codes[0],
+                    a.messages[0].trim()
+                )));
+            }
+            for n in chunk {
+                let row = a.elements.iter().find(|(e, attrs)| {
+                    e == "domain" && attrs.iter().any(|(k, v)| k == "name" && v == n.ascii())
+                });
+                let free = row
+                    .and_then(|(_, attrs)| attrs.iter().find(|(k, _)| k == "available"))
+                    .map(|(_, v)| v == "true")
+                    .ok_or_else(|| {
+                        Error::upstream(format!("the parent did not answer for {}", n.ascii()))
+                    })?;
+                out.push(free);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn submit(&self, order: &UpstreamOrder) -> UpstreamResult {
+        let mut f = vec![
+            ("command", order.kind.command().to_string()),
+            ("request-id", protocol_id(&order.key)),
+            ("domain", order.domain.clone()),
+        ];
+        match &order.kind {
+            OrderKind::Register {
+                period,
+                ns,
+                auto_renew,
+                ..
+            } => {
+                let Some(contact) = &order.contact else {
+                    return UpstreamResult::Failed {
+                        code: Code::Failed,
+                        reason: "a registration without its registrant".into(),
+                    };
+                };
+                let handle = match self.parent_client(contact).await {
+                    Ok(h) => h,
+                    Err(r) => return r,
+                };
+                f.push(("period", period.to_string()));
+                f.push(("client", handle));
+                f.extend(ns.iter().map(|n| ("ns", n.clone())));
+                f.push(("auto-renew", auto_renew.to_string()));
+            }
+            OrderKind::Renew { period, expires } => {
+                f.push(("period", period.to_string()));
+                f.push(("expires", expires.to_string()));
+            }
+            OrderKind::SetNs { ns } => f.extend(ns.iter().map(|n| ("ns", n.clone()))),
+            _ => {
+                return UpstreamResult::Failed {
+                    code: Code::Failed,
+                    reason: "licences are not carried by a regway upstream".into(),
+                }
+            }
+        }
+        match self.call(&f).await {
+            Ok(a) => order_result(&a, 0, a.status == 502),
+            Err(why) => UpstreamResult::Unknown(why),
+        }
+    }
+
+    async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult {
+        let f = [
+            ("command", "request.status".to_string()),
+            ("request-id", protocol_id(&order.key)),
+        ];
+        let a = match self.call(&f).await {
+            Ok(a) => a,
+            Err(why) => return UpstreamResult::Unknown(why),
+        };
+        // Only the nested outcome speaks about the order: a refused `request.status`
+        // (credentials, rate limit) says nothing about it.
+        match a.codes[0] {
+            1000 => {}
+            2303 => return UpstreamResult::NotFound,
+            c => {
+                return UpstreamResult::Unknown(format!(
+                    "request.status answered {c}: {}",
+                    a.messages[0].trim()
+                ))
+            }
+        }
+        match (a.attr("request", "state"), a.codes.len()) {
+            (Some("pending"), _) => UpstreamResult::Pending,
+            // A stored outcome is final: a 2400 in it is a refusal.
+            (Some("done"), 2..) => order_result(&a, 1, true),
+            _ => UpstreamResult::Unknown("request.status: an answer without a state".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_stay_protocol_safe() {
+        assert_eq!(protocol_id("shop:R-1.a_b"), "shop:R-1.a_b");
+        let long = format!("shop:{}", "x".repeat(64));
+        let h = protocol_id(&long);
+        assert_eq!(h.len(), 64);
+        assert!(h.starts_with("h-") && !h.contains(':'));
+        assert_ne!(h, protocol_id(&format!("shop:{}", "y".repeat(64))));
+        assert!(protocol_id("client:1000/RW-P").starts_with("h-"));
+    }
+
+    #[test]
+    fn answers_map_to_results() {
+        let done = parse_answer(
+            200,
+            r#"<?xml version="1.0"?><response><result code="1000">ok</result>
+            <data><domain name="a.ru" expires="2027-01-15" state="active"/><order id="1" state="completed"/></data></response>"#,
+        )
+        .unwrap();
+        assert_eq!(
+            order_result(&done, 0, false),
+            UpstreamResult::Done(Done {
+                expires: Some("2027-01-15".parse().unwrap()),
+                delegated: None,
+                service: None,
+            })
+        );
+        let taken = parse_answer(
+            409,
+            r#"<response><result code="2302">taken</result></response>"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            order_result(&taken, 0, false),
+            UpstreamResult::Failed {
+                code: Code::Exists,
+                ..
+            }
+        ));
+        let internal = parse_answer(
+            500,
+            r#"<response><result code="2400">oops</result></response>"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            order_result(&internal, 0, false),
+            UpstreamResult::Unknown(_)
+        ));
+        let reused = parse_answer(
+            409,
+            r#"<response><result code="2308">x</result></response>"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            order_result(&reused, 0, false),
+            UpstreamResult::Unknown(_)
+        ));
+        assert!(parse_answer(502, "<html>Bad gateway</html>").is_err());
+        assert!(parse_answer(200, "not xml <<<").is_err());
+        assert!(parse_answer(200, "").is_err());
+    }
+
+    #[test]
+    fn request_status_reads_the_nested_outcome() {
+        let a = parse_answer(
+            200,
+            r#"<response><result code="1000">ok</result><data>
+            <request request-id="s:R1" command="domain.register" state="done" order="7"/>
+            <response><result code="2400">refused</result></response></data></response>"#,
+        )
+        .unwrap();
+        assert_eq!(a.codes, vec![1000, 2400]);
+        assert_eq!(a.attr("request", "state"), Some("done"));
+        assert_eq!(a.messages, vec!["ok", "refused"]);
+        assert!(matches!(
+            order_result(&a, 1, true),
+            UpstreamResult::Failed { code: Code::Failed, ref reason } if reason == "refused"
+        ));
+    }
+}
