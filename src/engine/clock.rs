@@ -27,3 +27,12 @@ impl Clock {
 pub fn add_years(date: NaiveDate, years: u32) -> Option<NaiveDate> {
     date.checked_add_months(Months::new(years.checked_mul(12)?))
 }
+
+/// Midnight UTC on the first day of month `m` of year `y` (`m` in 1..=12).
+pub fn month_start(y: i32, m: u32) -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(y, m, 1)
+        .expect("valid month")
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+}

@@ -22,6 +22,7 @@
 //! discount = { vps = 3, dedicated = 1, ssl = 1 }
 //! ```
 
+use crate::engine::clock::month_start;
 use crate::engine::money::{Currency, Money};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -589,14 +590,6 @@ pub struct Measure {
     pub months_below: u32,
     /// The status is lost: no tier applies.
     pub lost: bool,
-}
-
-fn month_start(y: i32, m: u32) -> DateTime<Utc> {
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .expect("valid month")
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
 }
 
 fn prev_month(y: i32, m: u32) -> (i32, u32) {

@@ -7,6 +7,7 @@
 //! what was owed at its end (minus the balance going below zero, so a credit line used in
 //! the month is what is owed).
 
+use crate::engine::clock::month_start;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -66,14 +67,6 @@ pub struct Statement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_at: Option<DateTime<Utc>>,
     pub state: State,
-}
-
-fn month_start(y: i32, m: u32) -> DateTime<Utc> {
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .expect("valid month")
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
 }
 
 fn next_month(y: i32, m: u32) -> (i32, u32) {
