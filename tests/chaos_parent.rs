@@ -218,9 +218,12 @@ async fn run(s: &Setup, rounds: usize) {
         if unanswered > 0 {
             kills_in_flight += 1;
         }
+        let killed = Instant::now();
         child.kill();
         child = serve_env(&s.child_data, &s.log("child"), &http, &s.child_env).await;
         *url.write().unwrap() = child.api();
+        // Start-up reconciliation settles the open orders before the child listens.
+        let restart = killed.elapsed().as_millis();
         let mut codes: BTreeMap<u16, usize> = BTreeMap::new();
         for t in tasks {
             let s = t.await.unwrap();
@@ -238,7 +241,7 @@ async fn run(s: &Setup, rounds: usize) {
         let completed = check(&http, &child.api(), &parent.api(), s, &sent).await;
         println!(
             "round {}: child killed after {delay} ms with {unanswered} of {ORDERS_PER_ROUND} \
-             orders unanswered; all answered in {answered_in:?}; answers by code {codes:?}; \
+             orders unanswered, up again in {restart} ms; all answered in {answered_in:?}; answers by code {codes:?}; \
              {completed} completed on both sides; checks pass ({:?} for the round)",
             round + 1,
             round_start.elapsed()
