@@ -56,6 +56,17 @@ pub fn cli(data: &Path) -> Command {
 
 /// Starts `regway serve` on a free port and waits until it answers.
 pub async fn serve(data: &Path, log: &Path, http: &reqwest::Client) -> Server {
+    serve_env(data, log, http, &[]).await
+}
+
+/// Starts `regway serve` with more environment (`REGWAY_CONFIG`, fault knobs, …) on a
+/// free port and waits until it answers.
+pub async fn serve_env(
+    data: &Path,
+    log: &Path,
+    http: &reqwest::Client,
+    env: &[(&str, String)],
+) -> Server {
     let port = free_port();
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -65,6 +76,7 @@ pub async fn serve(data: &Path, log: &Path, http: &reqwest::Client) -> Server {
     let child = cli(data)
         .arg("serve")
         .env("REGWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
