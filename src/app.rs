@@ -150,10 +150,6 @@ pub async fn start(cfg: Config) -> Result<Running> {
             "sandbox fault injection is on (REGWAY_SANDBOX_*)"
         );
     }
-    let open = engine.reconcile(alert_after).await?;
-    if open > 0 {
-        tracing::warn!(open, "orders still open after start-up reconciliation");
-    }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| Error::internal(format!("listening on {}: {e}", cfg.listen)))?;
@@ -204,16 +200,35 @@ pub async fn start(cfg: Config) -> Result<Running> {
         // The daily work runs on the first tick of each UTC day (again after a
         // restart, which it tolerates: see engine::background).
         let mut last_day = None;
+        // The first round settles what a previous run left open (a crash between
+        // accepting an order and recording the upstream's answer). It runs while the
+        // gateway already serves: those orders are in the open-order queue with their
+        // domains locked, so a new order for such a domain gets 2304 and a retry of
+        // such a request-id gets 1001, and opening the port does not wait for a slow
+        // upstream. A stop cancels a round; what it did not settle stays open, safely.
+        let mut first = true;
         loop {
-            tokio::select! {
+            if !first {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+            }
+            let round = tokio::select! {
                 _ = &mut stop => break,
-                _ = tokio::time::sleep(interval) => {}
+                r = worker_engine.reconcile(alert_after) => r,
+            };
+            match round {
+                Ok(open) if first && open > 0 => {
+                    tracing::warn!(open, "orders still open after the start-up reconciliation")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "reconciliation failed"),
             }
-            if let Err(e) = worker_engine.reconcile(alert_after).await {
-                tracing::error!(error = %e, "reconciliation failed");
-            }
+            // The daily work waits for the first interval, as it always has.
+            let was_first = std::mem::replace(&mut first, false);
             let today = worker_engine.clock.today();
-            if last_day != Some(today) {
+            if !was_first && last_day != Some(today) {
                 match worker_engine.daily(renew_days, license_renew_days).await {
                     Ok(_) => last_day = Some(today),
                     Err(e) => tracing::error!(error = %e, "daily work failed"),
