@@ -175,6 +175,9 @@ pub struct Limiter {
     failures: Option<Keyed<FailKey>>,
     locked: Mutex<HashMap<FailKey, Instant>>,
     rejected: [AtomicU64; 4],
+    /// Made once: creating a quanta clock calibrates it (cpuid and all), far too
+    /// costly for every request.
+    clock: DefaultClock,
 }
 
 impl Limiter {
@@ -208,6 +211,7 @@ impl Limiter {
             failures,
             locked: Mutex::new(HashMap::new()),
             rejected: Default::default(),
+            clock: DefaultClock::default(),
             cfg: cfg.clone(),
         }
     }
@@ -227,7 +231,6 @@ impl Limiter {
 
     /// Takes one request of `action` from an authenticated partner's bucket.
     pub fn partner(&self, login: &str, action: Action) -> Result<(), Error> {
-        let now = DefaultClock::default().now();
         let res = match self.overrides.get(login) {
             Some((read, order)) => {
                 let l = if action == Action::Order { order } else { read };
@@ -248,7 +251,7 @@ impl Limiter {
                 }
             }
         };
-        res.map_err(|n| self.reject(action, n.wait_time_from(now)))
+        res.map_err(|n| self.reject(action, n.wait_time_from(self.clock.now())))
     }
 
     fn keyed_check<K: std::hash::Hash + Eq + Clone>(
@@ -264,9 +267,8 @@ impl Limiter {
         let Some(l) = &self.anonymous else {
             return Ok(());
         };
-        let now = DefaultClock::default().now();
         self.keyed_check(l, &source_key(peer))
-            .map_err(|n| self.reject(Action::Anonymous, n.wait_time_from(now)))
+            .map_err(|n| self.reject(Action::Anonymous, n.wait_time_from(self.clock.now())))
     }
 
     /// Refuses, before any password is checked, an address or a login that is locked out.
