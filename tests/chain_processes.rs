@@ -66,36 +66,6 @@ async fn balance_of(http: &reqwest::Client, api: &str, login: &str, password: &s
     text(&expect(a, 1000).body, "balance").unwrap()
 }
 
-/// Every row of a listing, as `login`.
-async fn walk_as(
-    http: &reqwest::Client,
-    api: &str,
-    login: &str,
-    password: &str,
-    command: &str,
-    row: &str,
-) -> Vec<El> {
-    let mut rows = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let a = post_as(
-            http,
-            api,
-            login,
-            password,
-            format!("command={command}&limit=1000{cursor}"),
-        )
-        .await
-        .unwrap();
-        let a = expect(a, 1000);
-        rows.extend(elems(&a.body, row));
-        match text(&a.body, "next-cursor") {
-            Some(c) => cursor = format!("&cursor={}", enc(&c)),
-            None => return rows,
-        }
-    }
-}
-
 /// What a partner paid, by kind of ledger entry, in cents.
 async fn ledger_sums(
     http: &reqwest::Client,

@@ -239,42 +239,13 @@ async fn retry_until_definite(
     }
 }
 
-/// Every row of a listing of one partner.
-async fn walk_as(
-    http: &reqwest::Client,
-    url: &str,
-    who: &Who,
-    command: &str,
-    row: &str,
-) -> Vec<El> {
-    let mut rows = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let a = post_as(
-            http,
-            url,
-            who.login,
-            who.password,
-            format!("command={command}&limit=1000{cursor}"),
-        )
-        .await
-        .unwrap();
-        let a = expect(a, 1000);
-        rows.extend(elems(&a.body, row));
-        match text(&a.body, "next-cursor") {
-            Some(c) => cursor = format!("&cursor={}", enc(&c)),
-            None => return rows,
-        }
-    }
-}
-
 async fn check(http: &reqwest::Client, url: &str, data: &Path, who: &[Who], sent: &[Sent]) {
     let (ok, out) = operator(data, &["verify"]).await;
     assert!(ok && out.contains("verify: OK"), "regway verify:\n{out}");
     assert!(out.contains("(0 open)"), "{out}");
 
     for (w, p) in who.iter().enumerate() {
-        let orders = walk_as(http, url, p, "order.list", "order").await;
+        let orders = walk_as(http, url, p.login, p.password, "order.list", "order").await;
         let mut order_of_rid: BTreeMap<String, String> = BTreeMap::new();
         let mut state_of: BTreeMap<String, String> = BTreeMap::new();
         for o in &orders {
@@ -319,57 +290,6 @@ async fn check(http: &reqwest::Client, url: &str, data: &Path, who: &[Who], sent
         }
 
         // One charge per order, refunds only of failed orders, and the money adds up.
-        let entries = walk_as(http, url, p, "ledger.list", "entry").await;
-        let (mut topups, mut charges, mut refunds) = (0i64, 0i64, 0i64);
-        let mut charged: BTreeMap<String, usize> = BTreeMap::new();
-        let mut refunded: BTreeMap<String, usize> = BTreeMap::new();
-        for e in &entries {
-            let amount = cents(e.get("amount"));
-            match e.get("kind") {
-                "topup" => topups += amount,
-                "charge" => {
-                    charges -= amount;
-                    *charged.entry(e.get("order").into()).or_default() += 1;
-                }
-                "refund" => {
-                    refunds += amount;
-                    let o = e.get("order");
-                    assert_eq!(
-                        state_of.get(o).map(String::as_str),
-                        Some("failed"),
-                        "refund of {e:?}"
-                    );
-                    *refunded.entry(o.into()).or_default() += 1;
-                }
-                k => panic!("unexpected ledger entry {k}"),
-            }
-        }
-        assert!(
-            charged.values().all(|&n| n == 1),
-            "{}: an order charged twice",
-            p.login
-        );
-        assert!(
-            refunded.values().all(|&n| n == 1),
-            "{}: an order refunded twice",
-            p.login
-        );
-        assert_eq!(
-            charged.len(),
-            orders.len(),
-            "{}: orders without a charge",
-            p.login
-        );
-        assert_eq!(topups, p.topups, "{}: top-ups in {entries:?}", p.login);
-        let a = post_as(http, url, p.login, p.password, "command=balance.get".into())
-            .await
-            .unwrap();
-        let balance = cents(&text(&expect(a, 1000).body, "balance").unwrap());
-        assert_eq!(
-            balance + charges - refunds,
-            p.topups,
-            "{}: balance {balance} + charges {charges} - refunds {refunds} != top-ups",
-            p.login
-        );
+        audit_money(http, url, p.login, p.password, &state_of, p.topups).await;
     }
 }

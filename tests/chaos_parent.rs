@@ -278,35 +278,6 @@ async fn retry_until_definite(http: &reqwest::Client, url: &RwLock<String>, body
     }
 }
 
-async fn walk_as(
-    http: &reqwest::Client,
-    url: &str,
-    login: &str,
-    password: &str,
-    command: &str,
-    row: &str,
-) -> Vec<El> {
-    let mut rows = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let a = post_as(
-            http,
-            url,
-            login,
-            password,
-            format!("command={command}&limit=1000{cursor}"),
-        )
-        .await
-        .unwrap();
-        let a = expect(a, 1000);
-        rows.extend(elems(&a.body, row));
-        match text(&a.body, "next-cursor") {
-            Some(c) => cursor = format!("&cursor={}", enc(&c)),
-            None => return rows,
-        }
-    }
-}
-
 /// `regway verify` until it passes with no open order (the parent may still be
 /// settling an order whose answer its child no longer waits for).
 async fn verify_settled(data: &Path, what: &str) {
@@ -340,66 +311,6 @@ fn by_rid(orders: &[El], prefix: &str) -> BTreeMap<String, (String, String, Stri
         assert!(prev.is_none(), "request-id with two orders: {o:?}");
     }
     m
-}
-
-/// One partner's money: one charge per order, refunds only of failed orders, once each,
-/// and balance + charges − refunds = top-ups. Returns what the partner paid net.
-async fn money(
-    http: &reqwest::Client,
-    url: &str,
-    login: &str,
-    password: &str,
-    state_of: &BTreeMap<String, String>,
-) -> i64 {
-    let entries = walk_as(http, url, login, password, "ledger.list", "entry").await;
-    let (mut topups, mut charges, mut refunds) = (0i64, 0i64, 0i64);
-    let mut charged: BTreeMap<String, usize> = BTreeMap::new();
-    let mut refunded: BTreeMap<String, usize> = BTreeMap::new();
-    for e in &entries {
-        let amount = cents(e.get("amount"));
-        match e.get("kind") {
-            "topup" => topups += amount,
-            "charge" => {
-                charges -= amount;
-                *charged.entry(e.get("order").into()).or_default() += 1;
-            }
-            "refund" => {
-                refunds += amount;
-                let o = e.get("order");
-                assert_eq!(
-                    state_of.get(o).map(String::as_str),
-                    Some("failed"),
-                    "{login}: refund of {e:?}"
-                );
-                *refunded.entry(o.into()).or_default() += 1;
-            }
-            k => panic!("{login}: unexpected ledger entry {k}"),
-        }
-    }
-    assert!(
-        charged.values().all(|&n| n == 1),
-        "{login}: an order charged twice"
-    );
-    assert!(
-        refunded.values().all(|&n| n == 1),
-        "{login}: an order refunded twice"
-    );
-    assert_eq!(
-        charged.len(),
-        state_of.len(),
-        "{login}: orders without a charge"
-    );
-    assert_eq!(topups, cents(TOPUP), "{login}: top-ups");
-    let a = post_as(http, url, login, password, "command=balance.get".into())
-        .await
-        .unwrap();
-    let balance = cents(&text(&expect(a, 1000).body, "balance").unwrap());
-    assert_eq!(
-        balance + charges - refunds,
-        topups,
-        "{login}: balance {balance} + charges {charges} - refunds {refunds} != top-ups"
-    );
-    charges - refunds
 }
 
 /// Returns the number of completed orders.
@@ -484,8 +395,16 @@ async fn check(
             .map(|(id, st, _)| (id.clone(), st.clone()))
             .collect()
     };
-    let paid_down = money(http, child, LOGIN, PASSWORD, &states(&down)).await;
-    let paid_up = money(http, parent, CHILD, CHILD_PASSWORD, &states(&up)).await;
+    let paid_down = audit_money(http, child, LOGIN, PASSWORD, &states(&down), cents(TOPUP)).await;
+    let paid_up = audit_money(
+        http,
+        parent,
+        CHILD,
+        CHILD_PASSWORD,
+        &states(&up),
+        cents(TOPUP),
+    )
+    .await;
     assert_eq!(
         paid_down, paid_up,
         "the child and its partner paid differently"

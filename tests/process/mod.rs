@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use super::common::{self, Answer, LOGIN, PASSWORD};
+use super::support::{cents, elems, enc, expect, text, El};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -167,4 +169,97 @@ pub async fn definite(http: &reqwest::Client, url: &str, body: &str) -> Answer {
         assert!(Instant::now() < deadline, "no definite answer for {body}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Every row of a listing, as `login`, following `next-cursor` to the end.
+pub async fn walk_as(
+    http: &reqwest::Client,
+    url: &str,
+    login: &str,
+    password: &str,
+    command: &str,
+    row: &str,
+) -> Vec<El> {
+    let mut rows = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let a = post_as(
+            http,
+            url,
+            login,
+            password,
+            format!("command={command}&limit=1000{cursor}"),
+        )
+        .await
+        .unwrap();
+        let a = expect(a, 1000);
+        rows.extend(elems(&a.body, row));
+        match text(&a.body, "next-cursor") {
+            Some(c) => cursor = format!("&cursor={}", enc(&c)),
+            None => return rows,
+        }
+    }
+}
+
+/// One partner's money, from its ledger: exactly one charge per order in `state_of`
+/// (order id → state), refunds only of failed orders and once each, top-ups equal to
+/// `topups` (cents), and balance + charges − refunds = top-ups. Returns what the
+/// partner paid net (charges − refunds, cents).
+pub async fn audit_money(
+    http: &reqwest::Client,
+    url: &str,
+    login: &str,
+    password: &str,
+    state_of: &BTreeMap<String, String>,
+    topups_given: i64,
+) -> i64 {
+    let entries = walk_as(http, url, login, password, "ledger.list", "entry").await;
+    let (mut topups, mut charges, mut refunds) = (0i64, 0i64, 0i64);
+    let mut charged: BTreeMap<String, usize> = BTreeMap::new();
+    let mut refunded: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &entries {
+        let amount = cents(e.get("amount"));
+        match e.get("kind") {
+            "topup" => topups += amount,
+            "charge" => {
+                charges -= amount;
+                *charged.entry(e.get("order").into()).or_default() += 1;
+            }
+            "refund" => {
+                refunds += amount;
+                let o = e.get("order");
+                assert_eq!(
+                    state_of.get(o).map(String::as_str),
+                    Some("failed"),
+                    "{login}: refund of {e:?}"
+                );
+                *refunded.entry(o.into()).or_default() += 1;
+            }
+            k => panic!("{login}: unexpected ledger entry {k}"),
+        }
+    }
+    assert!(
+        charged.values().all(|&n| n == 1),
+        "{login}: an order charged twice"
+    );
+    assert!(
+        refunded.values().all(|&n| n == 1),
+        "{login}: an order refunded twice"
+    );
+    assert_eq!(
+        charged.len(),
+        state_of.len(),
+        "{login}: orders without a charge"
+    );
+    assert_eq!(topups, topups_given, "{login}: top-ups in {entries:?}");
+    let a = post_as(http, url, login, password, "command=balance.get".into())
+        .await
+        .unwrap();
+    let balance = cents(&text(&expect(a, 1000).body, "balance").unwrap());
+    assert_eq!(
+        balance + charges - refunds,
+        topups,
+        "{login}: balance {balance} + charges {charges} - refunds {refunds} != top-ups"
+    );
+    charges - refunds
 }
