@@ -57,6 +57,10 @@ pub struct Config {
     pub zones: BTreeMap<String, ZoneConfig>,
     /// Keep the built-in zones; `false` offers only the zones configured here.
     pub builtin_zones: bool,
+    /// Licence products, added to the built-in ones or replacing one of the same id.
+    pub licenses: BTreeMap<String, crate::engine::licenses::LicenseConfig>,
+    /// Keep the built-in licence products; `false` offers only the ones configured here.
+    pub builtin_licenses: bool,
     /// Per-partner prices that replace the catalogue's for one zone.
     pub partner_prices: Vec<PartnerPrice>,
     /// Product categories programmes may name; every product belongs to one.
@@ -288,6 +292,8 @@ impl Default for Config {
             demo: DemoConfig::default(),
             zones: BTreeMap::new(),
             builtin_zones: true,
+            licenses: BTreeMap::new(),
+            builtin_licenses: true,
             partner_prices: Vec::new(),
             categories: crate::engine::programme::DEFAULT_CATEGORIES
                 .map(String::from)
@@ -551,11 +557,9 @@ impl Config {
                     u.kind
                 )));
             }
-            if let Some(p) = u
-                .products
-                .keys()
-                .find(|p| crate::engine::licenses::check_product(p).is_err())
-            {
+            let catalogue =
+                crate::engine::licenses::Licenses::new(self.builtin_licenses, &self.licenses)?;
+            if let Some(p) = u.products.keys().find(|p| catalogue.product(p).is_err()) {
                 return Err(Error::syntax(format!(
                     "upstreams.{name}.products: {p:?} is not a catalogue product"
                 )));

@@ -131,11 +131,17 @@ pub struct CheckRow {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PriceRow {
-    pub zone: String,
+    /// A domain zone's row, or
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// a licence product's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
     pub category: String,
-    /// `register` or `renew`.
+    /// `register` or `renew` (zones), `order` or `renew` (licences).
     pub operation: String,
-    pub period: u32,
+    /// Years (zones), `month` or `year` (licences).
+    pub period: String,
     pub list: Decimal,
     pub price: Decimal,
     pub rule: String,

@@ -6,7 +6,6 @@
 use super::client::owned_client;
 use super::domain_renew::parse_date;
 use super::params::Params;
-use crate::engine::licenses;
 use crate::engine::money::Money;
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
@@ -72,10 +71,8 @@ pub struct LicenseOrder {
 
 impl LicenseOrder {
     pub fn parse(p: &mut Params) -> Result<LicenseOrder> {
-        let product = p.req("product")?;
-        licenses::check_product(&product)?;
         Ok(LicenseOrder {
-            product,
+            product: p.req("product")?,
             period: period(p)?,
             ip: ip(p)?,
             client: super::client::parse_handle(&p.req("client")?)?,
@@ -85,7 +82,7 @@ impl LicenseOrder {
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
-        let price = licenses::price(&self.product, self.period, ctx.partner.currency)?;
+        let priced = eng.quote_license(&ctx.partner, &self.product, self.period)?;
         // The licence number is taken before the order is accepted, so the order can
         // lock it; a refused order leaves a gap.
         let id = eng.store.write(|tx| tx.next_id("license")).await?;
@@ -100,10 +97,8 @@ impl LicenseOrder {
                 client: self.client.clone(),
                 auto_renew: self.auto_renew,
             },
-            amount: price,
-            // Licences are priced from their own catalogue; programmes do not
-            // discount them yet, so the charge records the list price.
-            priced: Some(catalogue_price(price)),
+            amount: priced.net,
+            priced: Some(priced),
         };
         eng.place_order(ctx, order, move |tx, partner| {
             owned_client(tx, &partner.login, &client).map(|_| ())
@@ -131,7 +126,7 @@ impl LicenseRenew {
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
         let l = owned_license(&eng.store, &ctx.partner.login, self.license)?;
-        let price = licenses::price(&l.product, self.period, ctx.partner.currency)?;
+        let priced = eng.quote_license(&ctx.partner, &l.product, self.period)?;
         let (id, expires) = (self.license, self.expires);
         let order = NewOrder {
             domain: license_object(id),
@@ -140,10 +135,8 @@ impl LicenseRenew {
                 period: self.period,
                 expires,
             },
-            amount: price,
-            // Licences are priced from their own catalogue; programmes do not
-            // discount them yet, so the charge records the list price.
-            priced: Some(catalogue_price(price)),
+            amount: priced.net,
+            priced: Some(priced),
         };
         eng.place_order(ctx, order, move |tx, partner| {
             let l = owned_license(tx, &partner.login, id)?;
@@ -265,16 +258,5 @@ impl LicenseList {
             });
         let (rows, next_cursor) = super::page(rows, self.limit, |l: &License| l.id.to_string())?;
         Ok(Outcome::ok(Data::Licenses { rows, next_cursor }))
-    }
-}
-
-/// A licence charge at list price, recorded as such in the ledger.
-fn catalogue_price(price: crate::engine::money::Money) -> crate::engine::programme::Priced {
-    crate::engine::programme::Priced {
-        list: price,
-        net: price,
-        rule: "catalogue".into(),
-        tier: None,
-        discount: None,
     }
 }

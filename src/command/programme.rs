@@ -3,18 +3,21 @@
 
 use super::params::Params;
 use crate::engine::catalogue::Operation;
+use crate::engine::licenses::Product;
 use crate::engine::pricing::Standing;
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome, PriceRow};
 use crate::store::keys;
-use crate::store::records::Partner;
+use crate::store::records::{LicensePeriod, Partner};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PriceList {
-    /// One zone (ASCII, without the dot), or every zone.
+    /// One zone (ASCII, without the dot), or
     pub zone: Option<String>,
+    /// one licence product; neither: every zone and product.
+    pub product: Option<String>,
 }
 
 impl PriceList {
@@ -29,7 +32,11 @@ impl PriceList {
                 .map(|n| n.ascii()[2..].to_string())
             })
             .transpose()?;
-        Ok(PriceList { zone })
+        let product = p.opt("product")?;
+        if zone.is_some() && product.is_some() {
+            return Err(Error::value("product", "give zone or product, not both"));
+        }
+        Ok(PriceList { zone, product })
     }
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
@@ -39,7 +46,7 @@ impl PriceList {
         let mut rows = Vec::new();
         let mut found = false;
         for zone in eng.catalogue.zones() {
-            if self.zone.as_ref().is_some_and(|z| *z != zone.name) {
+            if self.product.is_some() || self.zone.as_ref().is_some_and(|z| *z != zone.name) {
                 continue;
             }
             found = true;
@@ -53,10 +60,11 @@ impl PriceList {
                         continue;
                     };
                     rows.push(PriceRow {
-                        zone: zone.name.clone(),
+                        zone: Some(zone.name.clone()),
+                        product: None,
                         category: zone.category.clone(),
                         operation: op_name.into(),
-                        period,
+                        period: period.to_string(),
                         list: p.list.amount,
                         price: p.net.amount,
                         rule: p.rule,
@@ -68,6 +76,33 @@ impl PriceList {
         }
         if let (Some(z), false) = (&self.zone, found) {
             return Err(Error::policy("zone", format!(".{z} is not offered")));
+        }
+        let products: Vec<&Product> = match (&self.product, &self.zone) {
+            (Some(id), _) => vec![eng.licenses.product(id)?],
+            (None, Some(_)) => Vec::new(),
+            (None, None) => eng.licenses.products().collect(),
+        };
+        for product in products {
+            for period in [LicensePeriod::Month, LicensePeriod::Year] {
+                // A product not offered in the partner's currency is left out.
+                let Ok(p) = terms.price_license(product, period) else {
+                    continue;
+                };
+                for op in ["order", "renew"] {
+                    rows.push(PriceRow {
+                        zone: None,
+                        product: Some(product.id.clone()),
+                        category: product.category.clone(),
+                        operation: op.into(),
+                        period: period.as_str().into(),
+                        list: p.list.amount,
+                        price: p.net.amount,
+                        rule: p.rule.clone(),
+                        tier: p.tier.clone(),
+                        discount: p.discount,
+                    });
+                }
+            }
         }
         Ok(Outcome::ok(Data::PriceList {
             currency: partner.currency,

@@ -318,10 +318,11 @@ fn data(d: &Data) -> Vec<El> {
             .iter()
             .map(|r| {
                 El::new("price")
-                    .attr("zone", &r.zone)
+                    .attr_opt("zone", r.zone.as_ref())
+                    .attr_opt("product", r.product.as_ref())
                     .attr("category", &r.category)
                     .attr("operation", &r.operation)
-                    .attr("period", r.period)
+                    .attr("period", &r.period)
                     .attr("list", amount(r.list, *currency))
                     .attr("price", amount(r.price, *currency))
                     .attr("currency", currency)

@@ -35,6 +35,7 @@ pub struct Engine {
     pub store: Store,
     pub backend: Arc<dyn Backend>,
     pub catalogue: Catalogue,
+    pub licenses: licenses::Licenses,
     pub programmes: programme::Programmes,
     pub clock: Clock,
     pub client_suffix: String,
@@ -103,12 +104,24 @@ impl Engine {
                 )));
             }
         }
+        let licenses = licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)?;
+        for p in licenses.products() {
+            if !cfg.categories.contains(&p.category) {
+                return Err(Error::syntax(format!(
+                    "licenses.{}: unknown category {:?} (configured: {})",
+                    p.id,
+                    p.category,
+                    cfg.categories.join(", ")
+                )));
+            }
+        }
         let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
         let programmes = pricing::load_programmes(cfg, &zones)?;
         check_programme_currencies(&store, &programmes)?;
         let metrics = Arc::new(crate::metrics::Metrics::default());
         Ok(Engine {
             catalogue,
+            licenses,
             programmes,
             store,
             backend: Arc::new(crate::upstream::Measured {

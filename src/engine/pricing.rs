@@ -4,6 +4,7 @@
 //! the store and passes `now` in.
 
 use super::catalogue::{Operation, Zone};
+use super::licenses::Product;
 use super::names::Name;
 use super::programme::{self, Facts, Measure, Metric, Priced, Programme, Programmes, Tier};
 use super::statement::{self, Line, Statement};
@@ -11,7 +12,7 @@ use super::Engine;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::keys;
-use crate::store::records::{Domain, DomainState, EntryKind, LedgerEntry, Partner};
+use crate::store::records::{Domain, DomainState, EntryKind, LedgerEntry, LicensePeriod, Partner};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -189,6 +190,20 @@ impl Engine {
         self.check_statements(partner)?;
         let priced = self.terms(partner)?.price(zone, op, period)?;
         Ok((zone, priced))
+    }
+
+    /// What one `period` of licence `product` costs `partner` now (ordering and renewing
+    /// cost the same). Refused while a postpay statement is overdue, like domain orders.
+    pub fn quote_license(
+        &self,
+        partner: &Partner,
+        product: &str,
+        period: LicensePeriod,
+    ) -> Result<Priced> {
+        let product = self.licenses.product(product)?;
+        product.price(period, partner.currency)?;
+        self.check_statements(partner)?;
+        self.terms(partner)?.price_license(product, period)
     }
 
     /// The partner's postpay statements, oldest first; `None` when it is not on postpay
@@ -382,6 +397,14 @@ impl Terms<'_> {
             },
         };
         programme::price(list, special, self.tier(), &zone.category)
+            .ok_or_else(|| Error::internal("price overflow"))
+    }
+
+    /// What one `period` of a licence `product` costs this partner now, and why. Special
+    /// prices are per zone, so only a programme's discount applies to licences.
+    pub fn price_license(&self, product: &Product, period: LicensePeriod) -> Result<Priced> {
+        let list = product.price(period, self.partner.currency)?;
+        programme::price(list, None, self.tier(), &product.category)
             .ok_or_else(|| Error::internal("price overflow"))
     }
 
