@@ -9,6 +9,7 @@
 //! ```text
 //! POST /partner/add     {"login":"acme","currency":"RUB","credit_limit":"0","allow_ips":[]}
 //! POST /partner/topup   {"login":"acme","amount":"1000.00","note":"invoice 17"}
+//! POST /partner/withdraw {"login":"acme","amount":"500.00","note":"…","commission":false}
 //! POST /partner/show    {"login":"acme"}
 //! POST /verify          {}
 //! error: {"code":2303,"message":"no partner acme"} with the code's HTTP status
@@ -111,6 +112,16 @@ struct Topup {
     note: String,
 }
 
+#[derive(Deserialize)]
+struct Withdraw {
+    login: String,
+    amount: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    commission: bool,
+}
+
 fn json_response(status: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
@@ -163,6 +174,15 @@ async fn handle(engine: &Engine, token: &str, req: Request<Incoming>) -> Respons
                 let t: Topup =
                     serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
                 serde_json::to_vec(&engine.topup(&t.login, &t.amount, &t.note).await?)?
+            }
+            "/partner/withdraw" => {
+                let w: Withdraw =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(
+                    &engine
+                        .withdraw(&w.login, &w.amount, &w.note, w.commission)
+                        .await?,
+                )?
             }
             "/partner/show" => {
                 let l: Login =

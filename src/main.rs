@@ -137,6 +137,16 @@ enum PartnerCmd {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Record money paid back to a partner: out of its balance (only down to zero), or
+    /// with --commission out of its commission account.
+    Withdraw {
+        login: String,
+        amount: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long)]
+        commission: bool,
+    },
     /// Balance, credit limit and counts of a partner.
     Show { login: String },
 }
@@ -315,6 +325,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             print_partner(&v);
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Partner(PartnerCmd::Withdraw {
+            login,
+            amount,
+            note,
+            commission,
+        }) => {
+            let body = serde_json::json!({"login": login, "amount": amount, "note": note,
+                "commission": commission});
+            let v: PartnerView = operate(&cfg, "/partner/withdraw", body, |e| async move {
+                e.withdraw(&login, &amount, &note, commission).await
+            })
+            .await?;
+            print_partner(&v);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Partner(PartnerCmd::Show { login }) => {
             let body = serde_json::json!({"login": login});
             let v: PartnerView = operate(&cfg, "/partner/show", body, |e| async move {
@@ -392,6 +417,15 @@ fn print_partner(v: &PartnerView) {
     println!("clients:      {}", v.clients);
     println!("domains:      {}", v.domains);
     println!("orders:       {}", v.orders);
+    if v.commission_earned
+        .bytes()
+        .any(|b| (b'1'..=b'9').contains(&b))
+    {
+        println!(
+            "commission:   {} {} withdrawable, {} earned in all",
+            v.commission, v.currency, v.commission_earned
+        );
+    }
 }
 
 async fn serve(cfg: Config) -> Result<ExitCode> {

@@ -5,7 +5,9 @@
 
 use crate::engine::money::Currency;
 use crate::error::{Code, Error, FailKind};
-use crate::store::records::{Client, Domain, DomainState, LedgerEntry, License, Order};
+use crate::store::records::{
+    Client, CommissionEntry, Domain, DomainState, LedgerEntry, License, Order,
+};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -94,10 +96,29 @@ pub enum Data {
         currency: Currency,
         rows: Vec<PriceRow>,
     },
-    /// `programme.status`: where the partner stands in each of its programmes.
+    /// `programme.status`: where the partner stands in each of its programmes, and its
+    /// commission account (earned in all, withdrawable now) when it has one.
     Programmes {
         currency: Currency,
         rows: Vec<crate::engine::pricing::Standing>,
+        commission: Option<(Decimal, Decimal)>,
+    },
+    /// `commission.list`: the commission account, newest entry first.
+    Commissions {
+        currency: Currency,
+        earned: Decimal,
+        withdrawable: Decimal,
+        rows: Vec<CommissionEntry>,
+        next_cursor: Option<String>,
+    },
+    /// `commission.transfer`: the spending entry, the ledger entry it credited, and both
+    /// balances after it.
+    CommissionTransfer {
+        currency: Currency,
+        entry: Box<CommissionEntry>,
+        ledger: u64,
+        balance: Decimal,
+        withdrawable: Decimal,
     },
     /// `statement.list` / `statement.info`: postpay statements; `entries` are what one
     /// month's statement is made of (`statement.info` only).
@@ -226,6 +247,7 @@ mod tests {
                 at: t,
             }],
             reason: Some("no".into()),
+            commission: None,
         };
         for data in [
             Data::Order(Box::new(order.clone())),

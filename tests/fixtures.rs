@@ -159,6 +159,15 @@ async fn setup(s: &common::TestServer) {
     eng.topup("vip", "2800.00", "promotion prepayment")
         .await
         .unwrap();
+    // A partner in programme E on a credit line: no top-up, so no ledger entry.
+    eng.add_partner(NewPartner {
+        login: "agent".into(),
+        password: Some("agent-password".into()),
+        credit_limit: Some("20000.00".into()),
+        ..NewPartner::default()
+    })
+    .await
+    .unwrap();
     eng.add_partner(NewPartner {
         login: "locked".into(),
         password: Some("locked-password".into()),
@@ -253,7 +262,8 @@ async fn native_fixtures_replay() {
     let programmes = tempfile::tempdir().unwrap();
     let b = programme_for(programmes.path(), "b-turnover.toml", "other");
     let a = programme_for(programmes.path(), "a-special-prices.toml", "vip");
-    let s = common::start_with(|cfg| cfg.programmes = vec![b, a]).await;
+    let e = programme_for(programmes.path(), "e-clients.toml", "agent");
+    let s = common::start_with(|cfg| cfg.programmes = vec![b, a, e]).await;
     setup(&s).await;
     let mut failures = Vec::new();
     let stems = stems(&dir);

@@ -163,6 +163,8 @@ fn partner_rows(
         clients,
         domains,
         orders: domains,
+        commission: Decimal::ZERO,
+        commission_earned: Decimal::ZERO,
     };
     let mut handles = Vec::new();
     for c in 0..clients {
@@ -178,6 +180,7 @@ fn partner_rows(
             address: "Moscow".into(),
             extra: Default::default(),
             created: now,
+            deleted: None,
         };
         put(keys::client_owner(number), serde_json::to_vec(&login)?);
         put(keys::client(&login, number), serde_json::to_vec(&client)?);
@@ -238,6 +241,7 @@ fn partner_rows(
             updated: now,
             history,
             reason: None,
+            commission: None,
         };
         *ledger_id += 1;
         partner.balance -= PRICE;

@@ -177,6 +177,7 @@ impl ClientCreate {
                     address: c.address,
                     extra: c.extra,
                     created: now,
+                    deleted: None,
                 };
                 let mut p = partner.clone();
                 p.clients += 1;
@@ -245,4 +246,49 @@ impl ClientList {
         let (rows, next_cursor) = super::page(rows, self.limit, |c: &Client| c.number.to_string())?;
         Ok(Outcome::ok(Data::Clients { rows, next_cursor }))
     }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientDelete {
+    pub client: String,
+}
+
+impl ClientDelete {
+    pub fn parse(p: &mut Params) -> Result<ClientDelete> {
+        Ok(ClientDelete {
+            client: parse_handle(&p.req("client")?)?,
+        })
+    }
+
+    /// Marks the client deleted. Its domains and licences stay the partner's (they can
+    /// be renewed), but no new order names it, and it earns no more commission.
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let handle = self.client.clone();
+        let now = ctx.eng.clock.now();
+        ctx.eng
+            .write_once(ctx, "client.delete", move |tx, partner: &Partner| {
+                let mut c = owned_client(tx, &partner.login, &handle)?;
+                if let Some(at) = c.deleted {
+                    return Err(Error::prohibited(format!(
+                        "client {handle} was deleted at {}",
+                        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )));
+                }
+                c.deleted = Some(now);
+                tx.put(keys::client(&partner.login, c.number), &c)?;
+                Ok(Outcome::ok(Data::Client(Box::new(c))))
+            })
+            .await
+    }
+}
+
+/// A client new orders may name: the partner's own, not deleted (2304).
+pub fn live_client(r: &impl Read, login: &str, handle: &str) -> Result<Client> {
+    let c = owned_client(r, login, handle)?;
+    if c.deleted.is_some() {
+        return Err(Error::prohibited(format!(
+            "client {handle} was deleted: new orders cannot name it"
+        )));
+    }
+    Ok(c)
 }

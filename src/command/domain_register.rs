@@ -1,7 +1,7 @@
 //! `domain.register`: a new domain for one of the partner's clients, paid from its
 //! balance (or credit line) at once.
 
-use super::client::owned_client;
+use super::client::live_client;
 use super::params::Params;
 use crate::engine::catalogue::Operation;
 use crate::engine::names::{check_nameservers, Name, Nameserver};
@@ -61,7 +61,7 @@ impl DomainRegister {
             priced: Some(priced),
         };
         eng.place_order(ctx, order, move |tx, partner| {
-            owned_client(tx, &partner.login, &client)?;
+            live_client(tx, &partner.login, &client)?;
             if tx.get_raw(&keys::domain_owner(&name))?.is_some() {
                 return Err(Error::exists(format!("{name} is already registered")));
             }

@@ -3,7 +3,7 @@
 //! to one IP address. Ordering, renewing and moving a licence are orders, like domain
 //! registrations: paid at once, carried out by the licensing service, settled the same way.
 
-use super::client::owned_client;
+use super::client::live_client;
 use super::domain_renew::parse_date;
 use super::params::Params;
 use crate::engine::money::Money;
@@ -101,7 +101,7 @@ impl LicenseOrder {
             priced: Some(priced),
         };
         eng.place_order(ctx, order, move |tx, partner| {
-            owned_client(tx, &partner.login, &client).map(|_| ())
+            live_client(tx, &partner.login, &client).map(|_| ())
         })
         .await
     }

@@ -4,6 +4,7 @@
 
 pub mod balance;
 pub mod client;
+pub mod commission;
 pub mod domain_check;
 pub mod domain_read;
 pub mod domain_register;
@@ -44,6 +45,8 @@ pub enum Command {
     DomainList(domain_read::DomainList),
     #[serde(rename = "client.create")]
     ClientCreate(client::ClientCreate),
+    #[serde(rename = "client.delete")]
+    ClientDelete(client::ClientDelete),
     #[serde(rename = "client.info")]
     ClientInfo(client::ClientInfo),
     #[serde(rename = "client.list")]
@@ -74,10 +77,14 @@ pub enum Command {
     LicenseInfo(license::LicenseInfo),
     #[serde(rename = "license.list")]
     LicenseList(license::LicenseList),
+    #[serde(rename = "commission.list")]
+    CommissionList(commission::CommissionList),
+    #[serde(rename = "commission.transfer")]
+    CommissionTransfer(commission::CommissionTransfer),
 }
 
 /// Every command name, for documentation and tests.
-pub const NAMES: [&str; 24] = [
+pub const NAMES: [&str; 27] = [
     "balance.get",
     "domain.check",
     "domain.register",
@@ -87,6 +94,7 @@ pub const NAMES: [&str; 24] = [
     "domain.info",
     "domain.list",
     "client.create",
+    "client.delete",
     "client.info",
     "client.list",
     "order.info",
@@ -102,6 +110,8 @@ pub const NAMES: [&str; 24] = [
     "license.set-ip",
     "license.info",
     "license.list",
+    "commission.list",
+    "commission.transfer",
 ];
 
 impl Command {
@@ -123,6 +133,7 @@ impl Command {
             "domain.info" => Command::DomainInfo(domain_read::DomainInfo::parse(p)?),
             "domain.list" => Command::DomainList(domain_read::DomainList::parse(p)?),
             "client.create" => Command::ClientCreate(client::ClientCreate::parse(p)?),
+            "client.delete" => Command::ClientDelete(client::ClientDelete::parse(p)?),
             "client.info" => Command::ClientInfo(client::ClientInfo::parse(p)?),
             "client.list" => Command::ClientList(client::ClientList::parse(p)?),
             "order.info" => Command::OrderInfo(order::OrderInfo::parse(p, rid())?),
@@ -138,6 +149,10 @@ impl Command {
             "license.set-ip" => Command::LicenseSetIp(license::LicenseSetIp::parse(p)?),
             "license.info" => Command::LicenseInfo(license::LicenseInfo::parse(p)?),
             "license.list" => Command::LicenseList(license::LicenseList::parse(p)?),
+            "commission.list" => Command::CommissionList(commission::CommissionList::parse(p)?),
+            "commission.transfer" => {
+                Command::CommissionTransfer(commission::CommissionTransfer::parse(p)?)
+            }
             "" => return Err(Error::missing("command")),
             other => return Err(Error::unknown_command(other)),
         })
@@ -154,6 +169,7 @@ impl Command {
             Command::DomainInfo(_) => "domain.info",
             Command::DomainList(_) => "domain.list",
             Command::ClientCreate(_) => "client.create",
+            Command::ClientDelete(_) => "client.delete",
             Command::ClientInfo(_) => "client.info",
             Command::ClientList(_) => "client.list",
             Command::OrderInfo(_) => "order.info",
@@ -169,6 +185,8 @@ impl Command {
             Command::LicenseSetIp(_) => "license.set-ip",
             Command::LicenseInfo(_) => "license.info",
             Command::LicenseList(_) => "license.list",
+            Command::CommissionList(_) => "commission.list",
+            Command::CommissionTransfer(_) => "commission.transfer",
         }
     }
 
@@ -181,6 +199,8 @@ impl Command {
                 | Command::DomainSetNs(_)
                 | Command::DomainSetAutorenew(_)
                 | Command::ClientCreate(_)
+                | Command::ClientDelete(_)
+                | Command::CommissionTransfer(_)
                 | Command::LicenseOrder(_)
                 | Command::LicenseRenew(_)
                 | Command::LicenseSetIp(_)
@@ -206,6 +226,7 @@ impl Command {
             Command::DomainInfo(c) => done(c.apply(ctx)),
             Command::DomainList(c) => done(c.apply(ctx)),
             Command::ClientCreate(c) => c.apply(ctx).await,
+            Command::ClientDelete(c) => c.apply(ctx).await,
             Command::ClientInfo(c) => done(c.apply(ctx)),
             Command::ClientList(c) => done(c.apply(ctx)),
             Command::OrderInfo(c) => done(c.apply(ctx)),
@@ -221,6 +242,8 @@ impl Command {
             Command::LicenseSetIp(c) => c.apply(ctx).await,
             Command::LicenseInfo(c) => done(c.apply(ctx)),
             Command::LicenseList(c) => done(c.apply(ctx)),
+            Command::CommissionList(c) => done(c.apply(ctx)),
+            Command::CommissionTransfer(c) => c.apply(ctx).await,
         }
     }
 }

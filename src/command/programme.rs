@@ -122,9 +122,20 @@ impl ProgrammeStatus {
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
         let partner = fresh(ctx)?;
         let rows: Vec<Standing> = ctx.eng.terms(&partner)?.standings();
+        // The commission account shows once a programme pays commission or some was
+        // earned.
+        let pays = rows.iter().any(|s| !s.commission.is_empty())
+            || ctx
+                .eng
+                .programmes
+                .discount_for(&partner.login)
+                .is_some_and(|p| p.tiers.iter().any(|t| !t.commission.is_empty()));
+        let commission = (pays || !partner.commission_earned.is_zero())
+            .then_some((partner.commission_earned, partner.commission));
         Ok(Outcome::ok(Data::Programmes {
             currency: partner.currency,
             rows,
+            commission,
         }))
     }
 }

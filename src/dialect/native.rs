@@ -21,7 +21,7 @@ use crate::engine::names::Name;
 use crate::engine::{Reply, Request};
 use crate::error::{Error, Result};
 use crate::outcome::{CheckRow, Data, Outcome};
-use crate::store::records::{Client, Domain, LedgerEntry, License, Order};
+use crate::store::records::{Client, CommissionEntry, Domain, LedgerEntry, License, Order};
 use base64::Engine as _;
 use bytes::Bytes;
 use rust_decimal::Decimal;
@@ -331,9 +331,39 @@ fn data(d: &Data) -> Vec<El> {
                     .attr_opt("discount", r.discount)
             })
             .collect(),
-        Data::Programmes { currency, rows } => {
-            rows.iter().map(|s| standing(s, *currency)).collect()
+        Data::Programmes {
+            currency,
+            rows,
+            commission,
+        } => {
+            rows.iter()
+                .map(|s| standing(s, *currency))
+                .chain(commission.map(|(earned, withdrawable)| {
+                    commission_account(earned, withdrawable, *currency)
+                }))
+                .collect()
         }
+        Data::Commissions {
+            currency,
+            earned,
+            withdrawable,
+            rows,
+            next_cursor: c,
+        } => std::iter::once(commission_account(*earned, *withdrawable, *currency))
+            .chain(rows.iter().map(|e| commission_entry(e, *currency)))
+            .chain(next_cursor(c))
+            .collect(),
+        Data::CommissionTransfer {
+            currency,
+            entry,
+            balance,
+            withdrawable,
+            ..
+        } => vec![
+            commission_entry(entry, *currency),
+            money_el("balance", *balance, *currency),
+            money_el("commission", *withdrawable, *currency),
+        ],
         Data::Statements {
             currency,
             rows,
@@ -487,6 +517,11 @@ fn client(c: &Client) -> El {
             "created",
             c.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         )
+        .attr_opt(
+            "deleted",
+            c.deleted
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        )
         .child(El::new("name").text(&c.name))
         .child(El::new("email").text(&c.email))
         .child(El::new("phone").text(&c.phone))
@@ -497,6 +532,36 @@ fn client(c: &Client) -> El {
                 .iter()
                 .map(|(k, v)| El::new("extra").attr("name", k).text(v)),
         )
+}
+
+fn commission_account(earned: Decimal, withdrawable: Decimal, c: Currency) -> El {
+    El::new("commission-account")
+        .attr("earned", amount(earned, c))
+        .attr("withdrawable", amount(withdrawable, c))
+        .attr("currency", c)
+}
+
+fn commission_entry(e: &CommissionEntry, c: Currency) -> El {
+    let rate = e.rate.as_ref();
+    El::new("commission-entry")
+        .attr("id", e.id)
+        .attr(
+            "time",
+            e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .attr("kind", e.kind.as_str())
+        .attr("amount", amount(e.amount, c))
+        .attr("balance-after", amount(e.balance_after, c))
+        .attr("currency", c)
+        .attr_opt("order", e.order)
+        .attr_opt("client", e.client.as_ref())
+        .attr_opt("base", e.base.map(|a| amount(a, c)))
+        .attr_opt("category", rate.map(|r| &r.category))
+        .attr_opt("percent", rate.map(|r| r.percent))
+        .attr_opt("rule", rate.map(|r| &r.rule))
+        .attr_opt("tier", rate.map(|r| &r.tier))
+        .attr_opt("ledger-entry", e.ledger)
+        .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
 }
 
 fn entry(e: &LedgerEntry, c: Currency) -> El {

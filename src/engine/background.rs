@@ -264,6 +264,7 @@ impl Engine {
                         at: now,
                     }],
                     reason: Some(e.message.clone()),
+                    commission: None,
                 };
                 let mut outcome = Outcome::error(e).with_data(Data::Order(Box::new(order.clone())));
                 outcome.request_id = Some(rid.clone());

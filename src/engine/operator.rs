@@ -7,12 +7,13 @@ use super::orders::append_entry;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::store::records::{
-    Domain, EntryKind, LedgerEntry, Order, OrderState, Partner, RequestRecord,
+    CommissionEntry, CommissionKind, Domain, EntryKind, LedgerEntry, Order, OrderState, Partner,
+    RequestRecord,
 };
 use crate::store::{keys, QuietView};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct NewPartner {
@@ -36,6 +37,11 @@ pub struct PartnerView {
     pub clients: u64,
     pub domains: u64,
     pub orders: u64,
+    /// The commission account: withdrawable now, and earned in all.
+    #[serde(default)]
+    pub commission: String,
+    #[serde(default)]
+    pub commission_earned: String,
     /// Set only when the password was generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
@@ -70,6 +76,8 @@ pub fn view(p: &Partner) -> PartnerView {
         clients: p.clients,
         domains: p.domains,
         orders: p.orders,
+        commission: m(p.commission),
+        commission_earned: m(p.commission_earned),
         password: None,
     }
 }
@@ -133,6 +141,8 @@ impl Engine {
             clients: 0,
             domains: 0,
             orders: 0,
+            commission: Decimal::ZERO,
+            commission_earned: Decimal::ZERO,
         };
         let stored = partner.clone();
         self.store
@@ -178,6 +188,82 @@ impl Engine {
         Ok(view(&partner))
     }
 
+    /// Records money paid back to a partner: out of its prepaid balance (a `withdrawal`
+    /// ledger entry), only down to zero, so what it owes and what it borrowed on its
+    /// credit line stay; or, with `commission`, out of its commission account, up to what
+    /// is withdrawable.
+    pub async fn withdraw(
+        &self,
+        login: &str,
+        amount: &str,
+        note: &str,
+        commission: bool,
+    ) -> Result<PartnerView> {
+        let login = login.to_string();
+        let amount = amount.to_string();
+        let note = note.chars().take(500).collect::<String>();
+        let now = self.clock.now();
+        let partner = self
+            .store
+            .write(move |tx| {
+                let mut p: Partner = tx
+                    .get(&keys::partner(&login))?
+                    .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
+                let m = Money::parse("amount", &amount, p.currency, false)?;
+                if !m.is_positive() {
+                    return Err(Error::range("amount", "a withdrawal must be positive"));
+                }
+                let money = |a: Decimal| Money {
+                    amount: a,
+                    currency: p.currency,
+                };
+                if commission {
+                    if m.amount > p.commission {
+                        return Err(Error::billing(format!(
+                            "{login} can withdraw {} of commission, not {m}",
+                            money(p.commission)
+                        )));
+                    }
+                    p.commission -= m.amount;
+                    let id = tx.next_id("commission")?;
+                    tx.put(
+                        keys::commission_entry(&login, id),
+                        &CommissionEntry {
+                            id,
+                            time: now,
+                            kind: CommissionKind::Withdrawn,
+                            amount: -m.amount,
+                            balance_after: p.commission,
+                            order: None,
+                            client: None,
+                            base: None,
+                            rate: None,
+                            ledger: None,
+                            note,
+                        },
+                    )?;
+                } else {
+                    if m.amount > p.balance {
+                        return Err(Error::billing(format!(
+                            "{login} can withdraw {} of its balance, not {m}: the balance may only go down to zero",
+                            money(p.balance.max(Decimal::ZERO))
+                        )));
+                    }
+                    let id = append_entry(tx, &mut p, EntryKind::Withdrawal, -m.amount, None, now)?;
+                    if !note.is_empty() {
+                        let key = keys::ledger_entry(&login, id);
+                        let mut e: LedgerEntry = tx.get(&key)?.expect("just written");
+                        e.note = note;
+                        tx.put(key, &e)?;
+                    }
+                }
+                tx.put(keys::partner(&login), &p)?;
+                Ok(p)
+            })
+            .await?;
+        Ok(view(&partner))
+    }
+
     pub fn show_partner(&self, login: &str) -> Result<PartnerView> {
         let p: Partner = self
             .store
@@ -198,6 +284,64 @@ impl Engine {
     pub async fn verify(&self) -> Result<VerifyReport> {
         self.store.quiet(verify_view).await?
     }
+}
+
+/// The commission account: its entries add up to what the partner can withdraw, which
+/// is never below zero; each completed order earned at most once; each spending
+/// credited the prepaid balance with one ledger entry of the same amount.
+fn verify_commission(v: &QuietView<'_>, p: &Partner, r: &mut VerifyReport) -> Result<()> {
+    let login = &p.login;
+    let (mut sum, mut earned) = (Decimal::ZERO, Decimal::ZERO);
+    let mut orders = HashSet::new();
+    for e in v.scan::<CommissionEntry>(&keys::commissions(login)) {
+        let (_, e) = e?;
+        sum += e.amount;
+        if e.balance_after != sum || sum < Decimal::ZERO {
+            r.problems.push(format!(
+                "{login}: commission entry {} says {} but the entries add up to {sum}",
+                e.id, e.balance_after
+            ));
+        }
+        match e.kind {
+            CommissionKind::Earned => {
+                earned += e.amount;
+                let completed = match e.order {
+                    Some(o) => v
+                        .get::<Order>(&keys::order(login, o))?
+                        .is_some_and(|o| o.state == OrderState::Completed),
+                    None => false,
+                };
+                if !completed || !orders.insert(e.order) {
+                    r.problems.push(format!(
+                        "{login}: commission entry {} is earned on order {:?}, which is not completed or earned twice",
+                        e.id, e.order
+                    ));
+                }
+            }
+            CommissionKind::Spent => {
+                let credited = match e.ledger {
+                    Some(l) => v
+                        .get::<LedgerEntry>(&keys::ledger_entry(login, l))?
+                        .is_some_and(|l| l.kind == EntryKind::Commission && l.amount == -e.amount),
+                    None => false,
+                };
+                if !credited {
+                    r.problems.push(format!(
+                        "{login}: commission entry {} was spent without its ledger entry",
+                        e.id
+                    ));
+                }
+            }
+            CommissionKind::Withdrawn => {}
+        }
+    }
+    if sum != p.commission || earned != p.commission_earned {
+        r.problems.push(format!(
+            "{login}: commission {} (earned {}) but its entries add up to {sum} (earned {earned})",
+            p.commission, p.commission_earned
+        ));
+    }
+    Ok(())
 }
 
 fn verify_view(v: &QuietView<'_>) -> Result<VerifyReport> {
@@ -327,6 +471,7 @@ fn verify_view(v: &QuietView<'_>) -> Result<VerifyReport> {
                 p.domains
             ));
         }
+        verify_commission(v, p, &mut r)?;
         let clients = v.scan::<serde_json::Value>(&keys::clients(login)).count() as u64;
         if clients != p.clients {
             r.problems.push(format!(

@@ -12,8 +12,8 @@ use crate::engine::money::Money;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
-    Client, Domain, DomainState, EntryKind, LedgerEntry, License, LicenseState, Order, OrderKind,
-    OrderState, Partner, RequestRecord, Transition,
+    Client, CommissionEntry, CommissionKind, Domain, DomainState, EntryKind, LedgerEntry, License,
+    LicenseState, Order, OrderKind, OrderState, Partner, RequestRecord, Transition,
 };
 use crate::store::{keys, Tx};
 use crate::upstream::{UpstreamOrder, UpstreamResult};
@@ -115,6 +115,7 @@ impl Engine {
                         at: now,
                     }],
                     reason: None,
+                    commission: new.priced.as_ref().and_then(|p| p.commission.clone()),
                 };
                 tx.put(keys::partner(&login), &partner)?;
                 tx.put(keys::order(&login, id), &order)?;
@@ -308,6 +309,72 @@ pub fn append_entry(
     Ok(id)
 }
 
+/// Credits the commission a completed order earns to the partner's commission account
+/// (the caller stores the partner): the rate it was priced with, on what it was charged,
+/// rounded half-up once. A client deleted since earns nothing.
+fn accrue_commission(
+    tx: &mut Tx<'_>,
+    partner: &mut Partner,
+    order: &Order,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(rate) = &order.commission else {
+        return Ok(());
+    };
+    let login = partner.login.clone();
+    let client = match &order.kind {
+        OrderKind::Register { client, .. } | OrderKind::LicenseOrder { client, .. } => {
+            Some(client.clone())
+        }
+        OrderKind::Renew { .. } => tx
+            .get::<Domain>(&keys::domain(&login, &order.domain))?
+            .map(|d| d.client),
+        OrderKind::LicenseRenew { license, .. } => tx
+            .get::<License>(&keys::license(&login, *license))?
+            .map(|l| l.client),
+        _ => None,
+    };
+    let Some(client) = client else {
+        return Ok(());
+    };
+    let current = match crate::command::client::handle_number(&client) {
+        Some(n) => tx.get::<Client>(&keys::client(&login, n))?,
+        None => None,
+    };
+    if current.is_none_or(|c| c.deleted.is_some()) {
+        return Ok(());
+    }
+    let amount = (order.amount.checked_mul(rate.percent))
+        .map(|a| a / rust_decimal::Decimal::ONE_HUNDRED)
+        .ok_or_else(|| Error::internal("commission overflow"))?
+        .round_dp_with_strategy(
+            order.currency.minor_digits(),
+            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+        );
+    if amount <= rust_decimal::Decimal::ZERO {
+        return Ok(());
+    }
+    partner.commission += amount;
+    partner.commission_earned += amount;
+    let id = tx.next_id("commission")?;
+    tx.put(
+        keys::commission_entry(&login, id),
+        &CommissionEntry {
+            id,
+            time: now,
+            kind: CommissionKind::Earned,
+            amount,
+            balance_after: partner.commission,
+            order: Some(order.id),
+            client: Some(client),
+            base: Some(order.amount),
+            rate: Some(rate.clone()),
+            ledger: None,
+            note: String::new(),
+        },
+    )
+}
+
 fn settle(
     tx: &mut Tx<'_>,
     login: &str,
@@ -338,6 +405,7 @@ fn settle(
         UpstreamResult::Done(done) if order.kind.license().is_some() => {
             order.set_state(OrderState::Completed, now);
             let license = apply_license(tx, login, &order, done, now)?;
+            accrue_commission(tx, &mut partner, &order, now)?;
             Some(match &order.kind {
                 OrderKind::LicenseSetIp { .. } => Outcome::ok(Data::License(Box::new(license))),
                 _ => Outcome::ok(Data::LicenseOrder {
@@ -352,6 +420,7 @@ fn settle(
         UpstreamResult::Done(done) => {
             order.set_state(OrderState::Completed, now);
             let domain = apply_done(tx, login, &mut partner, &order, done, now)?;
+            accrue_commission(tx, &mut partner, &order, now)?;
             let outcome = match &order.kind {
                 OrderKind::Register { .. } | OrderKind::Renew { .. } => {
                     Outcome::ok(Data::DomainOrder {

@@ -12,7 +12,10 @@ use super::Engine;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::keys;
-use crate::store::records::{Domain, DomainState, EntryKind, LedgerEntry, LicensePeriod, Partner};
+use crate::store::records::{
+    Client, Domain, DomainState, EntryKind, LedgerEntry, License, LicensePeriod, LicenseState,
+    Partner,
+};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -218,7 +221,8 @@ impl Engine {
             .map(|r| {
                 r.map(|(_, e)| Line {
                     time: e.time,
-                    payment: e.kind == EntryKind::Topup,
+                    // Commission moved into the balance pays debts like a top-up.
+                    payment: matches!(e.kind, EntryKind::Topup | EntryKind::Commission),
                     activity: matches!(e.kind, EntryKind::Charge | EntryKind::Refund),
                     amount: e.amount,
                     balance_after: e.balance_after,
@@ -331,7 +335,9 @@ impl Engine {
                     EntryKind::Charge | EntryKind::Refund => {
                         facts.turnover.push((e.time, -e.amount))
                     }
-                    EntryKind::Adjustment => {}
+                    // Money paid back out of the balance is a payment undone.
+                    EntryKind::Withdrawal => facts.payments.push((e.time, e.amount)),
+                    EntryKind::Adjustment | EntryKind::Commission => {}
                 }
             }
         }
@@ -352,6 +358,37 @@ impl Engine {
                     .and_then(|n| self.catalogue.zone_of(&n).ok().map(|z| z.category.clone()))
                     .unwrap_or_else(|| "domains".into());
                 facts.services.push((d.client.clone(), category));
+            }
+            for row in self
+                .store
+                .scan::<License>(&keys::licenses(&partner.login), None, false)
+            {
+                let (_, l) = row?;
+                if l.state != LicenseState::Active {
+                    continue;
+                }
+                let category = self
+                    .licenses
+                    .product(&l.product)
+                    .map(|p| p.category.clone())
+                    .unwrap_or_else(|_| "licences".into());
+                facts.services.push((l.client.clone(), category));
+            }
+            // A deleted client no longer counts among the clients with active services;
+            // its services are still the partner's.
+            if matches!(metric, Some(Metric::ActiveClients { .. })) {
+                let deleted: std::collections::HashSet<String> = self
+                    .store
+                    .scan::<Client>(&keys::clients(&partner.login), None, false)
+                    .filter_map(|r| match r {
+                        Ok((_, c)) if c.deleted.is_some() => Some(Ok(c.id)),
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<Result<_>>()?;
+                facts
+                    .services
+                    .retain(|(client, _)| !deleted.contains(client));
             }
         }
         Ok(facts)

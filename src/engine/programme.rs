@@ -24,6 +24,7 @@
 
 use crate::engine::clock::month_start;
 use crate::engine::money::{Currency, Money};
+use crate::store::records::Commission;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
@@ -182,7 +183,7 @@ pub struct Tier {
     pub to: Option<Decimal>,
     /// Category → percent off the list price.
     pub discount: BTreeMap<String, Decimal>,
-    /// Category → percent of clients' orders (shown; not accrued yet).
+    /// Category → percent of the orders for the partner's clients, earned on completion.
     pub commission: BTreeMap<String, Decimal>,
 }
 
@@ -763,6 +764,10 @@ pub struct Priced {
     /// Percent off `list`, when a tier applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<Decimal>,
+    /// The commission the order earns when it completes, when the tier pays one for
+    /// the product's category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission: Option<Commission>,
 }
 
 /// `list` less `percent`, rounded once, half-up, to the currency's minor unit.
@@ -790,6 +795,17 @@ pub fn price(
     category: &str,
 ) -> Option<Priced> {
     let pct = tier.and_then(|(p, t)| t.discount.get(category).map(|d| (p, t, *d)));
+    let commission = tier.and_then(|(p, t)| {
+        t.commission
+            .get(category)
+            .filter(|c| **c > Decimal::ZERO)
+            .map(|c| Commission {
+                percent: *c,
+                category: category.to_string(),
+                rule: p.name.clone(),
+                tier: t.name.clone(),
+            })
+    });
     match (pct, special) {
         (Some((p, t, d)), special) if d > Decimal::ZERO => {
             let base = match special {
@@ -802,6 +818,7 @@ pub fn price(
                 rule: p.name.clone(),
                 tier: Some(t.name.clone()),
                 discount: Some(d),
+                commission,
             })
         }
         (_, Some((s, rule))) => Some(Priced {
@@ -810,6 +827,7 @@ pub fn price(
             rule,
             tier: None,
             discount: None,
+            commission,
         }),
         (pct, None) => Some(Priced {
             list,
@@ -819,6 +837,7 @@ pub fn price(
                 .unwrap_or_else(|| "catalogue".into()),
             tier: pct.map(|(_, t, _)| t.name.clone()),
             discount: pct.map(|(_, _, d)| d),
+            commission,
         }),
     }
 }

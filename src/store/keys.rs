@@ -81,6 +81,13 @@ pub fn ledger_entry(login: &str, entry: u64) -> Vec<u8> {
 pub fn ledger(login: &str) -> Vec<u8> {
     key(b'l', &[login.as_bytes(), b""])
 }
+/// The commission account's entries, apart from the ledger of the prepaid balance.
+pub fn commission_entry(login: &str, entry: u64) -> Vec<u8> {
+    key(b'm', &[login.as_bytes(), &entry.to_be_bytes()])
+}
+pub fn commissions(login: &str) -> Vec<u8> {
+    key(b'm', &[login.as_bytes(), b""])
+}
 pub fn request(login: &str, request_id: &str) -> Vec<u8> {
     key(b'r', &[login.as_bytes(), request_id.as_bytes()])
 }

@@ -26,6 +26,13 @@ pub struct Partner {
     pub domains: u64,
     #[serde(default)]
     pub orders: u64,
+    /// The commission account: what can be withdrawn or spent now (the sum of its
+    /// entries), and
+    #[serde(default)]
+    pub commission: Decimal,
+    /// all commission ever earned.
+    #[serde(default)]
+    pub commission_earned: Decimal,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -87,6 +94,10 @@ pub struct Client {
     #[serde(default)]
     pub extra: std::collections::BTreeMap<String, String>,
     pub created: DateTime<Utc>,
+    /// When the partner deleted it: no new orders for it, no commission from it, and it
+    /// no longer counts as a client with active services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -289,6 +300,19 @@ pub struct Order {
     /// Why it failed, in words for the partner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The commission the order earns when it completes, set when it was priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission: Option<Commission>,
+}
+
+/// A commission rate an order was priced with: the partner's programme and level, and
+/// the product's category.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Commission {
+    pub percent: Decimal,
+    pub category: String,
+    pub rule: String,
+    pub tier: String,
 }
 
 impl Order {
@@ -306,6 +330,10 @@ pub enum EntryKind {
     Charge,
     Refund,
     Adjustment,
+    /// Commission moved into the prepaid balance (`commission.transfer`).
+    Commission,
+    /// Money paid back to the partner out of its balance (operator).
+    Withdrawal,
 }
 
 impl EntryKind {
@@ -315,8 +343,57 @@ impl EntryKind {
             EntryKind::Charge => "charge",
             EntryKind::Refund => "refund",
             EntryKind::Adjustment => "adjustment",
+            EntryKind::Commission => "commission",
+            EntryKind::Withdrawal => "withdrawal",
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CommissionKind {
+    /// Earned on a completed order.
+    Earned,
+    /// Moved into the prepaid balance.
+    Spent,
+    /// Paid out to the partner (operator).
+    Withdrawn,
+}
+
+impl CommissionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommissionKind::Earned => "earned",
+            CommissionKind::Spent => "spent",
+            CommissionKind::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// One line of the append-only commission account. `amount` is signed: spending and
+/// withdrawing are negative.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CommissionEntry {
+    pub id: u64,
+    pub time: DateTime<Utc>,
+    pub kind: CommissionKind,
+    pub amount: Decimal,
+    pub balance_after: Decimal,
+    /// Earned: the order, its client, and the amount it was charged;
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Decimal>,
+    /// and the rate it was priced with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Commission>,
+    /// Spent: the ledger entry that credited the prepaid balance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<u64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 /// One line of the append-only ledger. `amount` is signed: charges are negative.

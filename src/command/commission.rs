@@ -1,0 +1,125 @@
+//! `commission.list` and `commission.transfer`: the commission account, kept apart from
+//! the prepaid balance. Orders for the partner's clients earn commission when they
+//! complete (programmes C and E); the partner spends it by moving it into its prepaid
+//! balance, and the operator pays it out (`regway partner withdraw --commission`).
+
+use super::params::Params;
+use crate::engine::money::Money;
+use crate::engine::orders::append_entry;
+use crate::engine::{Ctx, Fresh};
+use crate::error::{Error, Result};
+use crate::outcome::{Data, Outcome};
+use crate::store::keys;
+use crate::store::records::{CommissionEntry, CommissionKind, EntryKind, Partner};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommissionList {
+    pub limit: usize,
+    pub cursor: Option<u64>,
+}
+
+impl CommissionList {
+    pub fn parse(p: &mut Params) -> Result<CommissionList> {
+        let (limit, cursor) = p.page_by_id()?;
+        Ok(CommissionList { limit, cursor })
+    }
+
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let login = &ctx.partner.login;
+        let partner: Partner = ctx
+            .eng
+            .store
+            .get(&keys::partner(login))?
+            .ok_or_else(|| Error::internal("partner vanished"))?;
+        let after = self.cursor.map(|id| keys::commission_entry(login, id));
+        let rows = ctx
+            .eng
+            .store
+            .scan::<CommissionEntry>(&keys::commissions(login), after.as_deref(), true)
+            .map(|r| r.map(|(_, e)| e));
+        let (rows, next_cursor) =
+            super::page(rows, self.limit, |e: &CommissionEntry| e.id.to_string())?;
+        Ok(Outcome::ok(Data::Commissions {
+            currency: partner.currency,
+            earned: partner.commission_earned,
+            withdrawable: partner.commission,
+            rows,
+            next_cursor,
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommissionTransfer {
+    /// Normalised (`10.5`), so `10.50` and `10.5` are the same request.
+    pub amount: Decimal,
+}
+
+impl CommissionTransfer {
+    pub fn parse(p: &mut Params) -> Result<CommissionTransfer> {
+        let v = p.req("amount")?;
+        let amount: Decimal = v
+            .parse()
+            .ok()
+            .filter(|_| v.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+            .ok_or_else(|| Error::value("amount", format!("{v:?} is not an amount")))?;
+        if amount <= Decimal::ZERO {
+            return Err(Error::range("amount", "must be more than zero"));
+        }
+        Ok(CommissionTransfer {
+            amount: amount.normalize(),
+        })
+    }
+
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let amount = Money::parse(
+            "amount",
+            &self.amount.to_string(),
+            ctx.partner.currency,
+            false,
+        )?;
+        let now = ctx.eng.clock.now();
+        ctx.eng
+            .write_once(ctx, "commission.transfer", move |tx, partner: &Partner| {
+                let mut p = partner.clone();
+                if amount.amount > p.commission {
+                    return Err(Error::billing(format!(
+                        "not enough commission: {amount} asked, {} withdrawable",
+                        Money {
+                            amount: p.commission,
+                            currency: p.currency
+                        }
+                    )));
+                }
+                let ledger =
+                    append_entry(tx, &mut p, EntryKind::Commission, amount.amount, None, now)?;
+                p.commission -= amount.amount;
+                let id = tx.next_id("commission")?;
+                let spent = CommissionEntry {
+                    id,
+                    time: now,
+                    kind: CommissionKind::Spent,
+                    amount: -amount.amount,
+                    balance_after: p.commission,
+                    order: None,
+                    client: None,
+                    base: None,
+                    rate: None,
+                    ledger: Some(ledger),
+                    note: String::new(),
+                };
+                tx.put(keys::commission_entry(&p.login, id), &spent)?;
+                tx.put(keys::partner(&p.login), &p)?;
+                Ok(Outcome::ok(Data::CommissionTransfer {
+                    currency: p.currency,
+                    entry: Box::new(spent),
+                    ledger,
+                    balance: p.balance,
+                    withdrawable: p.commission,
+                }))
+            })
+            .await
+    }
+}
