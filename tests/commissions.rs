@@ -251,3 +251,78 @@ async fn a_deposit_is_withdrawn_only_down_to_what_is_owed() {
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
+
+/// Orders settled by the reconciler (the upstream answered "pending") earn their
+/// commission once, when they complete; one whose client is deleted in between earns
+/// nothing.
+#[tokio::test]
+async fn commission_is_earned_once_when_a_late_order_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = e_programme(dir.path());
+    let s = common::start_with(|cfg| {
+        cfg.programmes = vec![file];
+        cfg.sandbox.faults = regway::config::SandboxFaults {
+            pending_percent: 100,
+            pending_ms: 50,
+            ..Default::default()
+        };
+        cfg.reconcile_interval_ms = 3_600_000;
+    })
+    .await;
+    let settle = || async {
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        assert_eq!(
+            s.engine()
+                .reconcile(std::time::Duration::ZERO)
+                .await
+                .unwrap(),
+            0
+        );
+    };
+    let mut clients = Vec::new();
+    for i in 1..=3 {
+        let c = s.client(&format!("C-{i}")).await;
+        let a = s
+            .form(&format!(
+                "command=domain.register&request-id=R-{i}&domain=late-{i}.com&client={c}"
+            ))
+            .await;
+        assert_eq!(a.code(), 1001, "{}", a.body);
+        clients.push(c);
+    }
+    settle().await;
+    // Bronze now: two orders accepted at that level, both still open.
+    for (rid, name, client) in [
+        ("R-4", "late-4.com", &clients[0]),
+        ("R-5", "late-5.com", &clients[1]),
+    ] {
+        let a = s
+            .form(&format!(
+                "command=domain.register&request-id={rid}&domain={name}&client={client}"
+            ))
+            .await;
+        assert_eq!(a.code(), 1001, "{}", a.body);
+    }
+    let d = s
+        .form(&format!(
+            "command=client.delete&request-id=D-1&client={}",
+            clients[1]
+        ))
+        .await;
+    assert_eq!(d.code(), 1000, "{}", d.body);
+    settle().await;
+    settle().await;
+    let l = s.form("command=commission.list").await;
+    assert!(
+        l.body.contains(
+            r#"<commission-account earned="129.00" withdrawable="129.00" currency="RUB"/>"#
+        ),
+        "{}",
+        l.body
+    );
+    assert_eq!(l.body.matches("<commission-entry").count(), 1, "{}", l.body);
+    assert!(l.body.contains(r#"order="4""#), "{}", l.body);
+    let report = s.verify().await;
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    s.stop().await;
+}

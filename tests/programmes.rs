@@ -560,3 +560,39 @@ async fn programme_d_prices_licences_by_last_months_turnover() {
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
+
+/// Programme C as shipped: from 10 active services in a category, 5% off it.
+#[tokio::test]
+async fn programme_c_discounts_from_the_tenth_active_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/c-services.toml"),
+    )
+    .unwrap()
+    .replace("\npartners = []\n", "\npartners = [\"demo\"]\n");
+    let file = write(dir.path(), "c.toml", &text);
+    let s = common::start_with(|cfg| cfg.programmes = vec![file]).await;
+    let client = s.client("C-1").await;
+    for i in 1..=11 {
+        let a = s
+            .form(&format!(
+                "command=domain.register&request-id=R-{i}&domain=service-{i}.ru&client={client}"
+            ))
+            .await;
+        assert_eq!(a.code(), 1000, "{}", a.body);
+        let want = if i <= 10 { "590.00" } else { "560.50" };
+        assert!(
+            a.body
+                .contains(&format!("<charged currency=\"RUB\">{want}</charged>")),
+            "order {i}: {}",
+            a.body
+        );
+    }
+    let l = s.form("command=ledger.list&limit=1").await;
+    assert_eq!(
+        first_entry(&l.body),
+        r#"<entry id="12" time="2026-01-15T10:00:00Z" kind="charge" amount="-560.50" balance-after="3539.50" currency="RUB" order="11" list-price="590.00" rule="c-services" tier="10 services" discount="5"/>"#
+    );
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+}
