@@ -71,20 +71,45 @@ impl Store {
         let max_batch = max_batch.max(1);
         std::fs::create_dir_all(path)
             .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
-        let db = sled::Config::new()
-            .path(path.join("store"))
-            .cache_capacity(64 * 1024 * 1024)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    Error::internal(format!(
+        let open = || {
+            sled::Config::new()
+                .path(path.join("store"))
+                .cache_capacity(64 * 1024 * 1024)
+                .flush_every_ms(None)
+                .open()
+        };
+        let locked = |e: &sled::Error| match e {
+            sled::Error::Io(io) => {
+                io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("could not acquire lock")
+            }
+            _ => false,
+        };
+        // The lock of a store just closed in this process (a restart) can outlive the
+        // close by a few milliseconds while sled's IO threads finish; another process
+        // holding it keeps it, and is named after a short wait.
+        let mut tries = 0;
+        let db = loop {
+            match open() {
+                Err(e) if locked(&e) && tries < 150 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) if locked(&e) => {
+                    return Err(Error::internal(format!(
                         "the store in {} is in use by another regway process",
                         path.display()
-                    ))
+                    )))
                 }
-                e => Error::internal(format!("opening store in {}: {e}", path.display())),
-            })?;
+                Err(e) => {
+                    return Err(Error::internal(format!(
+                        "opening store in {}: {e}",
+                        path.display()
+                    )))
+                }
+                Ok(db) => break db,
+            }
+        };
         let state = db.open_tree("state")?;
         let (tx, rx) = mpsc::channel::<Job>();
         let committer_db = db.clone();
@@ -107,6 +132,18 @@ impl Store {
     /// (the sandbox registry).
     pub fn tree(&self, name: &str) -> Result<sled::Tree> {
         Ok(self.inner.db.open_tree(name)?)
+    }
+
+    /// Writes `rows` at once and flushes, bypassing the committer: only for start-up
+    /// migrations, before the store takes any other write.
+    pub fn migrate(&self, rows: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in rows {
+            batch.insert(k, v);
+        }
+        self.inner.state.apply_batch(batch)?;
+        self.inner.db.flush()?;
+        Ok(())
     }
 
     pub fn db(&self) -> &sled::Db {
