@@ -61,3 +61,71 @@ async fn verify_passes_on_a_live_gateway_and_names_a_tampered_balance() {
         "{text}"
     );
 }
+
+/// A store written before per-day totals were kept gets them built at start-up, with
+/// the same programme figures; totals that disagree with the ledger are named.
+#[tokio::test]
+async fn per_day_totals_are_built_once_and_checked_against_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let s = common::start_config(common::test_config(&data)).await;
+    s.engine().topup("demo", "250.00", "").await.unwrap();
+    let client = s.client("C1").await;
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R1&domain=totals.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    s.stop().await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    let read = |store: &Store| -> regway::store::records::DayTotals {
+        store.get(&keys::day_totals("demo", day)).unwrap().unwrap()
+    };
+    {
+        let store = Store::open(&data).unwrap();
+        let t = read(&store);
+        assert_eq!(
+            (t.payments.to_string(), t.turnover.to_string()),
+            ("10250.00".into(), "590.00".into())
+        );
+        // As an older store: no totals, no marker.
+        store
+            .write(move |tx| {
+                tx.remove(keys::day_totals("demo", day));
+                tx.remove(keys::meta("day-totals"));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
+        assert!(store
+            .get::<bool>(&keys::day_totals("demo", day))
+            .unwrap()
+            .is_none());
+    }
+    let s = common::start_config(common::test_config(&data)).await;
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+    {
+        let store = Store::open(&data).unwrap();
+        assert_eq!(read(&store).payments.to_string(), "10250.00");
+        store
+            .write(move |tx| {
+                let mut t: regway::store::records::DayTotals =
+                    tx.get(&keys::day_totals("demo", day))?.unwrap();
+                t.payments += rust_decimal::Decimal::ONE;
+                tx.put(keys::day_totals("demo", day), &t)
+            })
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
+    }
+    let s = common::start_config(common::test_config(&data)).await;
+    let problems = s.verify().await.problems;
+    assert_eq!(
+        problems,
+        ["demo: the per-day payment and turnover totals disagree with the ledger"]
+    );
+    s.stop().await;
+}

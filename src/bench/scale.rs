@@ -17,8 +17,8 @@ use crate::engine::money::Currency;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
-    Client, ClientKind, Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind, OrderState,
-    Partner, RequestRecord, Transition,
+    Client, ClientKind, DayTotals, Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind,
+    OrderState, Partner, RequestRecord, Transition,
 };
 use crate::store::{keys, Store};
 use chrono::{DateTime, Utc};
@@ -109,6 +109,7 @@ pub async fn load(data: &Path, shape: Shape) -> Result<Duration> {
             ] {
                 rows.push((keys::counter(name), serde_json::to_vec(&n)?));
             }
+            rows.push((keys::meta("day-totals"), serde_json::to_vec(&true)?));
         }
         // Two writes in flight: the next chunk is built while the last one is flushed.
         if in_flight.len() >= 2 {
@@ -206,6 +207,14 @@ fn partner_rows(
     put(
         keys::ledger_entry(&login, entry.id),
         serde_json::to_vec(&entry)?,
+    );
+    // Every entry is dated `now`: one day of totals, as the engine keeps them.
+    put(
+        keys::day_totals(&login, now.date_naive()),
+        serde_json::to_vec(&DayTotals {
+            payments: topup,
+            turnover: PRICE * Decimal::from(domains),
+        })?,
     );
     let expires = crate::engine::clock::add_years(now.date_naive(), 1)
         .ok_or_else(|| Error::internal("date overflow"))?;

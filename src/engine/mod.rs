@@ -117,6 +117,7 @@ impl Engine {
         }
         let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
         let programmes = pricing::load_programmes(cfg, &zones)?;
+        pricing::build_day_totals(&store)?;
         check_programme_currencies(&store, &programmes)?;
         let metrics = Arc::new(crate::metrics::Metrics::default());
         Ok(Engine {

@@ -7,8 +7,8 @@ use super::orders::append_entry;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::store::records::{
-    CommissionEntry, CommissionKind, Domain, EntryKind, LedgerEntry, Order, OrderState, Partner,
-    RequestRecord,
+    CommissionEntry, CommissionKind, DayTotals, Domain, EntryKind, LedgerEntry, Order, OrderState,
+    Partner, RequestRecord,
 };
 use crate::store::{keys, QuietView};
 use rust_decimal::Decimal;
@@ -355,10 +355,14 @@ fn verify_view(v: &QuietView<'_>) -> Result<VerifyReport> {
         let login = &p.login;
         let mut sum = Decimal::ZERO;
         let mut per_order: HashMap<u64, (Decimal, u32, u32)> = HashMap::new();
+        let mut days: std::collections::BTreeMap<chrono::NaiveDate, DayTotals> = Default::default();
         for e in v.scan::<LedgerEntry>(&keys::ledger(login)) {
             let (_, e) = e?;
             r.ledger_entries += 1;
             sum += e.amount;
+            days.entry(e.time.date_naive())
+                .or_default()
+                .add(DayTotals::of(e.kind, e.amount));
             if e.balance_after != sum {
                 r.problems.push(format!(
                     "{login}: ledger entry {} says balance {} but the entries add up to {sum}",
@@ -374,6 +378,26 @@ fn verify_view(v: &QuietView<'_>) -> Result<VerifyReport> {
                     _ => {}
                 }
             }
+        }
+        days.retain(|_, t| !t.is_zero());
+        let kept: std::collections::BTreeMap<chrono::NaiveDate, DayTotals> = v
+            .scan::<DayTotals>(&keys::day_totals_all(login))
+            .map(|row| {
+                let (k, t) = row?;
+                let day = std::str::from_utf8(&k[k.len() - 10..])
+                    .ok()
+                    .and_then(|d| d.parse().ok())
+                    .ok_or_else(|| Error::internal("malformed day-totals key"))?;
+                Ok((day, t))
+            })
+            .filter(|r: &Result<(chrono::NaiveDate, DayTotals)>| {
+                r.as_ref().map_or(true, |(_, t)| !t.is_zero())
+            })
+            .collect::<Result<_>>()?;
+        if kept != days {
+            r.problems.push(format!(
+                "{login}: the per-day payment and turnover totals disagree with the ledger"
+            ));
         }
         if sum != p.balance {
             r.problems.push(format!(

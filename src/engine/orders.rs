@@ -12,8 +12,9 @@ use crate::engine::money::Money;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
-    Client, CommissionEntry, CommissionKind, Domain, DomainState, EntryKind, LedgerEntry, License,
-    LicenseState, Order, OrderKind, OrderState, Partner, RequestRecord, Transition,
+    Client, CommissionEntry, CommissionKind, DayTotals, Domain, DomainState, EntryKind,
+    LedgerEntry, License, LicenseState, Order, OrderKind, OrderState, Partner, RequestRecord,
+    Transition,
 };
 use crate::store::{keys, Tx};
 use crate::upstream::{UpstreamOrder, UpstreamResult};
@@ -289,6 +290,13 @@ pub fn append_entry(
             "amount",
             "the balance would pass the largest amount the gateway keeps",
         ));
+    }
+    let moved = DayTotals::of(kind, amount);
+    if !moved.is_zero() {
+        let key = keys::day_totals(&partner.login, now.date_naive());
+        let mut day: DayTotals = tx.get(&key)?.unwrap_or_default();
+        day.add(moved);
+        tx.put(key, &day)?;
     }
     tx.put(
         keys::ledger_entry(&partner.login, id),

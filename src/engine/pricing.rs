@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::keys;
 use crate::store::records::{
-    Client, Domain, DomainState, EntryKind, LedgerEntry, License, LicensePeriod, LicenseState,
-    Partner,
+    Client, DayTotals, Domain, DomainState, EntryKind, LedgerEntry, License, LicensePeriod,
+    LicenseState, Partner,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -34,6 +34,35 @@ pub fn load_programmes(cfg: &Config, zones: &[String]) -> Result<Programmes> {
         .map(|p| programme::load(p, &known).map_err(|e| Error::syntax(format!("programme {e}"))))
         .collect::<Result<Vec<_>>>()?;
     Programmes::new(list).map_err(|e| Error::syntax(format!("programmes: {e}")))
+}
+
+/// Builds every partner's per-day totals from its ledger, once, for a store written
+/// before they were kept with each entry. Runs at start-up, before any other write.
+pub fn build_day_totals(store: &crate::store::Store) -> Result<()> {
+    let marker = keys::meta("day-totals");
+    if store.get::<bool>(&marker)?.is_some() {
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for p in store.scan::<Partner>(&keys::partners(), None, false) {
+        let (_, p) = p?;
+        let mut days: BTreeMap<chrono::NaiveDate, DayTotals> = BTreeMap::new();
+        for e in store.scan::<LedgerEntry>(&keys::ledger(&p.login), None, false) {
+            let (_, e) = e?;
+            days.entry(e.time.date_naive())
+                .or_default()
+                .add(DayTotals::of(e.kind, e.amount));
+        }
+        for (day, t) in days.into_iter().filter(|(_, t)| !t.is_zero()) {
+            rows.push((keys::day_totals(&p.login, day), serde_json::to_vec(&t)?));
+        }
+    }
+    tracing::info!(
+        days = rows.len(),
+        "built the per-day payment and turnover totals"
+    );
+    rows.push((marker, serde_json::to_vec(&true)?));
+    store.migrate(rows)
 }
 
 /// `regway programme check FILE`: parses one programme file against the configuration
@@ -321,23 +350,28 @@ impl Engine {
         .into_iter()
         .flatten()
         .min();
+        // Per-day totals, newest first, as far back as the metric reaches: payments less
+        // withdrawals, and charges less refunds (the rules measure whole days).
         if let Some(from) = ledger_from {
-            for row in self
-                .store
-                .scan::<LedgerEntry>(&keys::ledger(&partner.login), None, true)
+            let first = from.date_naive();
+            for row in
+                self.store
+                    .scan::<DayTotals>(&keys::day_totals_all(&partner.login), None, true)
             {
-                let (_, e) = row?;
-                if e.time < from {
+                let (k, t) = row?;
+                let day = std::str::from_utf8(&k[k.len() - 10..])
+                    .ok()
+                    .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+                    .ok_or_else(|| Error::internal("malformed day-totals key"))?;
+                if day < first {
                     break;
                 }
-                match e.kind {
-                    EntryKind::Topup => facts.payments.push((e.time, e.amount)),
-                    EntryKind::Charge | EntryKind::Refund => {
-                        facts.turnover.push((e.time, -e.amount))
-                    }
-                    // Money paid back out of the balance is a payment undone.
-                    EntryKind::Withdrawal => facts.payments.push((e.time, e.amount)),
-                    EntryKind::Adjustment | EntryKind::Commission => {}
+                let at = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+                if !t.payments.is_zero() {
+                    facts.payments.push((at, t.payments));
+                }
+                if !t.turnover.is_zero() {
+                    facts.turnover.push((at, t.turnover));
                 }
             }
         }

@@ -81,6 +81,20 @@ pub fn ledger_entry(login: &str, entry: u64) -> Vec<u8> {
 pub fn ledger(login: &str) -> Vec<u8> {
     key(b'l', &[login.as_bytes(), b""])
 }
+/// What one partner's ledger moved in one UTC day (`DayTotals`), by date.
+pub fn day_totals(login: &str, date: chrono::NaiveDate) -> Vec<u8> {
+    key(
+        b'T',
+        &[
+            login.as_bytes(),
+            date.format("%Y-%m-%d").to_string().as_bytes(),
+        ],
+    )
+}
+pub fn day_totals_all(login: &str) -> Vec<u8> {
+    key(b'T', &[login.as_bytes(), b""])
+}
+
 /// The commission account's entries, apart from the ledger of the prepaid balance.
 pub fn commission_entry(login: &str, entry: u64) -> Vec<u8> {
     key(b'm', &[login.as_bytes(), &entry.to_be_bytes()])
@@ -114,6 +128,10 @@ pub fn license(login: &str, license: u64) -> Vec<u8> {
 }
 pub fn licenses(login: &str) -> Vec<u8> {
     key(b's', &[login.as_bytes(), b""])
+}
+/// A fact about the store itself (which start-up migrations have run).
+pub fn meta(name: &str) -> Vec<u8> {
+    key(b'M', &[name.as_bytes()])
 }
 pub fn counter(name: &str) -> Vec<u8> {
     key(b'N', &[name.as_bytes()])

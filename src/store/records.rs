@@ -349,6 +349,42 @@ impl EntryKind {
     }
 }
 
+/// What one partner's ledger moved in one UTC day, kept in the same write as every
+/// ledger entry, so programmes measure payments and turnover by reading a few days
+/// instead of the ledger: `payments` are top-ups less withdrawals, `turnover` charges
+/// less refunds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct DayTotals {
+    pub payments: Decimal,
+    pub turnover: Decimal,
+}
+
+impl DayTotals {
+    /// What a ledger entry of `kind` and signed `amount` adds.
+    pub fn of(kind: EntryKind, amount: Decimal) -> DayTotals {
+        match kind {
+            EntryKind::Topup | EntryKind::Withdrawal => DayTotals {
+                payments: amount,
+                turnover: Decimal::ZERO,
+            },
+            EntryKind::Charge | EntryKind::Refund => DayTotals {
+                payments: Decimal::ZERO,
+                turnover: -amount,
+            },
+            EntryKind::Adjustment | EntryKind::Commission => DayTotals::default(),
+        }
+    }
+
+    pub fn add(&mut self, o: DayTotals) {
+        self.payments += o.payments;
+        self.turnover += o.turnover;
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.payments.is_zero() && self.turnover.is_zero()
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum CommissionKind {
