@@ -596,3 +596,56 @@ async fn programme_c_discounts_from_the_tenth_active_service() {
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
+
+/// Programme B as shipped, on a product in one of its categories (an operator's licence
+/// product in `vps`): the starting payment of 10,000.00 is tier "Partner #3", 9% off
+/// VPS; a domain, a category B does not discount, is charged its list price.
+#[tokio::test]
+async fn programme_b_discounts_the_categories_of_its_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/b-turnover.toml"),
+    )
+    .unwrap()
+    .replace("\npartners = []\n", "\npartners = [\"demo\"]\n");
+    let file = write(dir.path(), "b.toml", &text);
+    let s = common::start_with(|cfg| {
+        cfg.programmes = vec![file];
+        cfg.licenses.insert(
+            "vps-panel".into(),
+            toml::from_str(
+                r#"name = "VPS control panel"
+category = "vps"
+prices.RUB = { month = "1000.00", year = "10000.00" }"#,
+            )
+            .unwrap(),
+        );
+    })
+    .await;
+    let client = s.client("C-1").await;
+    let a = s
+        .form(&format!(
+            "command=license.order&request-id=L-1&product=vps-panel&period=month\
+             &ip=203.0.113.9&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    let l = s.form("command=ledger.list&limit=1").await;
+    assert_eq!(
+        first_entry(&l.body),
+        r#"<entry id="2" time="2026-01-15T10:00:00Z" kind="charge" amount="-910.00" balance-after="9090.00" currency="RUB" order="1" list-price="1000.00" rule="b-turnover" tier="Partner #3" discount="9"/>"#
+    );
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R-1&domain=b-domain.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    let l = s.form("command=ledger.list&limit=1").await;
+    assert_eq!(
+        first_entry(&l.body),
+        r#"<entry id="3" time="2026-01-15T10:00:00Z" kind="charge" amount="-590.00" balance-after="8500.00" currency="RUB" order="2" list-price="590.00" rule="catalogue"/>"#
+    );
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+}
