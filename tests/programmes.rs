@@ -649,3 +649,79 @@ prices.RUB = { month = "1000.00", year = "10000.00" }"#,
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
+
+/// Count programmes read counts kept with every change of a service: a domain that
+/// expires stops counting, one renewed counts again, and a zone moved to another
+/// category is counted there from the next start.
+#[tokio::test]
+async fn service_counts_follow_expiry_renewal_and_a_changed_category() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = write(
+        dir.path(),
+        "count.toml",
+        r#"
+name = "count"
+currency = "RUB"
+partners = ["demo"]
+metric = { kind = "active_services", category = "hosting" }
+
+[[tier]]
+name = "One"
+from = 1
+discount = { hosting = 5 }
+"#,
+    );
+    let at = |now: &str, ru_hosting: bool| {
+        let mut cfg = config(&data, vec![file.clone()]);
+        cfg.sandbox.clock = Some(now.parse().unwrap());
+        if ru_hosting {
+            cfg.zones.insert(
+                "ru".into(),
+                toml::from_str(
+                    r#"periods = [1, 1]
+category = "hosting"
+prices.RUB = { register = "590.00", renew = "590.00" }"#,
+                )
+                .unwrap(),
+            );
+        }
+        cfg
+    };
+    let s = common::start_config(at("2026-01-15T10:00:00Z", false)).await;
+    let client = s.client("C-1").await;
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R-1&domain=counted.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    // .ru is in `domains`: nothing in `hosting` yet.
+    assert!(status(&s).await.contains(r#"value="0""#));
+    s.stop().await;
+
+    // .ru moves to `hosting`: the counts are rebuilt at start.
+    let s = common::start_config(at("2026-01-16T10:00:00Z", true)).await;
+    assert!(status(&s).await.contains(r#"value="1" tier="One""#));
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+
+    // A year on, the domain expires and stops counting; renewed, it counts again.
+    let s = common::start_config(at("2027-01-16T10:00:00Z", true)).await;
+    s.engine().daily(0, 0).await.unwrap();
+    let info = s.form("command=domain.info&domain=counted.ru").await;
+    assert!(info.body.contains(r#"state="expired""#), "{}", info.body);
+    assert!(status(&s).await.contains(r#"value="0""#));
+    assert!(s.verify().await.problems.is_empty());
+    let r = s
+        .form("command=domain.renew&request-id=N-1&domain=counted.ru&period=1&expires=2027-01-15")
+        .await;
+    assert_eq!(r.code(), 1000, "{}", r.body);
+    assert!(status(&s).await.contains(r#"value="1" tier="One""#));
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+}
+
+async fn status(s: &common::TestServer) -> String {
+    s.form("command=programme.status").await.body
+}

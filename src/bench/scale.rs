@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
     Client, ClientKind, DayTotals, Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind,
-    OrderState, Partner, RequestRecord, Transition,
+    OrderState, Partner, RequestRecord, ServiceCounts, Transition,
 };
 use crate::store::{keys, Store};
 use chrono::{DateTime, Utc};
@@ -110,6 +110,21 @@ pub async fn load(data: &Path, shape: Shape) -> Result<Duration> {
                 rows.push((keys::counter(name), serde_json::to_vec(&n)?));
             }
             rows.push((keys::meta("day-totals"), serde_json::to_vec(&true)?));
+            // Counted under the default configuration's categories, which the gateway
+            // that serves this store runs with.
+            let cfg = crate::config::Config::default();
+            let cats = crate::engine::services::Categories::new(
+                &crate::engine::catalogue::Catalogue::new(
+                    cfg.builtin_zones,
+                    &cfg.zones,
+                    &cfg.partner_prices,
+                )?,
+                &crate::engine::licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)?,
+            );
+            rows.push((
+                keys::meta("service-counts"),
+                serde_json::to_vec(&cats.fingerprint())?,
+            ));
         }
         // Two writes in flight: the next chunk is built while the last one is flushed.
         if in_flight.len() >= 2 {
@@ -313,6 +328,24 @@ fn partner_rows(
             serde_json::to_vec(&())?,
         );
     }
+    // The counts of active services, as the engine keeps them: every domain is an
+    // active `.ru` one, and clients take the domains in turn.
+    let mut counts = ServiceCounts::default();
+    if domains > 0 {
+        counts.services.insert("domains".into(), domains);
+    }
+    for (i, (number, _)) in handles.iter().enumerate() {
+        let mine = domains / clients + u64::from((i as u64) < domains % clients);
+        if mine > 0 {
+            counts.clients += 1;
+            let per: std::collections::BTreeMap<&str, u64> = [("domains", mine)].into();
+            put(
+                keys::client_services(&login, *number),
+                serde_json::to_vec(&per)?,
+            );
+        }
+    }
+    put(keys::service_counts(&login), serde_json::to_vec(&counts)?);
     put(keys::partner(&login), serde_json::to_vec(&partner)?);
     Ok(())
 }

@@ -276,6 +276,7 @@ impl ClientDelete {
                 }
                 c.deleted = Some(now);
                 tx.put(keys::client(&partner.login, c.number), &c)?;
+                crate::engine::services::forget_client(tx, &partner.login, c.number)?;
                 Ok(Outcome::ok(Data::Client(Box::new(c))))
             })
             .await

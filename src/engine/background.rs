@@ -13,6 +13,7 @@ use crate::command::domain_renew::DomainRenew;
 use crate::command::license::LicenseRenew;
 use crate::command::params::derived_request_id;
 use crate::command::Command;
+use crate::engine::services;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
@@ -127,6 +128,7 @@ impl Engine {
     /// Marks a domain expired, if it still is past its date and no order is open for it.
     async fn expire(&self, login: &str, name: &str, today: NaiveDate) -> Result<bool> {
         let (login, name) = (login.to_string(), name.to_string());
+        let cats = self.categories.clone();
         self.store
             .write(move |tx| {
                 if tx.get_raw(&keys::in_flight(&name))?.is_some() {
@@ -140,6 +142,7 @@ impl Engine {
                     return Ok(false);
                 }
                 d.state = DomainState::Expired;
+                services::track(tx, &login, &d.client, &cats.of_domain(&d.name), -1)?;
                 tx.put(k, &d)?;
                 Ok(true)
             })
@@ -149,6 +152,7 @@ impl Engine {
     /// Marks a licence expired, if it still is past its date and no order is open for it.
     async fn expire_license(&self, login: &str, id: u64, today: NaiveDate) -> Result<bool> {
         let login = login.to_string();
+        let cats = self.categories.clone();
         self.store
             .write(move |tx| {
                 if tx.get_raw(&keys::in_flight(&license_object(id)))?.is_some() {
@@ -162,6 +166,7 @@ impl Engine {
                     return Ok(false);
                 }
                 l.state = LicenseState::Expired;
+                services::track(tx, &login, &l.client, &cats.of_license(&l.product), -1)?;
                 tx.put(k, &l)?;
                 Ok(true)
             })

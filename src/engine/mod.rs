@@ -14,6 +14,7 @@ pub mod operator;
 pub mod orders;
 pub mod pricing;
 pub mod programme;
+pub mod services;
 pub mod statement;
 
 use crate::command::{params::check_request_id, params::Params, Command};
@@ -36,6 +37,8 @@ pub struct Engine {
     pub backend: Arc<dyn Backend>,
     pub catalogue: Catalogue,
     pub licenses: licenses::Licenses,
+    /// Which category each zone and licence product is in (for the service counts).
+    pub categories: Arc<services::Categories>,
     pub programmes: programme::Programmes,
     pub clock: Clock,
     pub client_suffix: String,
@@ -118,11 +121,14 @@ impl Engine {
         let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
         let programmes = pricing::load_programmes(cfg, &zones)?;
         pricing::build_day_totals(&store)?;
+        let categories = Arc::new(services::Categories::new(&catalogue, &licenses));
+        services::rebuild_if_needed(&store, &categories)?;
         check_programme_currencies(&store, &programmes)?;
         let metrics = Arc::new(crate::metrics::Metrics::default());
         Ok(Engine {
             catalogue,
             licenses,
+            categories,
             programmes,
             store,
             backend: Arc::new(crate::upstream::Measured {

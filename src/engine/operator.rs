@@ -4,11 +4,12 @@
 use super::auth::{check_login, hash_password, Cidr};
 use super::money::{Currency, Money};
 use super::orders::append_entry;
+use super::services::{self, Categories};
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::store::records::{
-    CommissionEntry, CommissionKind, DayTotals, Domain, EntryKind, LedgerEntry, Order, OrderState,
-    Partner, RequestRecord,
+    Client, CommissionEntry, CommissionKind, DayTotals, Domain, EntryKind, LedgerEntry, License,
+    Order, OrderState, Partner, RequestRecord, ServiceCounts,
 };
 use crate::store::{keys, QuietView};
 use rust_decimal::Decimal;
@@ -282,7 +283,8 @@ impl Engine {
 
     /// Checks the rules of ARCHITECTURE.md on one consistent state of the store.
     pub async fn verify(&self) -> Result<VerifyReport> {
-        self.store.quiet(verify_view).await?
+        let cats = self.categories.clone();
+        self.store.quiet(move |v| verify_view(v, &cats)).await?
     }
 }
 
@@ -344,7 +346,37 @@ fn verify_commission(v: &QuietView<'_>, p: &Partner, r: &mut VerifyReport) -> Re
     Ok(())
 }
 
-fn verify_view(v: &QuietView<'_>) -> Result<VerifyReport> {
+/// The counts of active services agree with the domains, licences and clients.
+fn verify_services(
+    v: &QuietView<'_>,
+    p: &Partner,
+    cats: &Categories,
+    r: &mut VerifyReport,
+) -> Result<()> {
+    let login = &p.login;
+    let (counts, per_client) = services::count(
+        v.scan::<Domain>(&keys::domains(login))
+            .map(|r| r.map(|(_, d)| d)),
+        v.scan::<License>(&keys::licenses(login))
+            .map(|r| r.map(|(_, l)| l)),
+        |n| v.get::<Client>(&keys::client(login, n)),
+        cats,
+    )?;
+    let kept: ServiceCounts = v.get(&keys::service_counts(login))?.unwrap_or_default();
+    let kept_clients = v
+        .scan::<std::collections::BTreeMap<String, u64>>(&keys::all_client_services(login))
+        .map(|r| r.map(|(k, m)| (keys::trailing_id(&k), m)))
+        .collect::<Result<std::collections::BTreeMap<u64, _>>>()?;
+    if kept != counts || kept_clients != per_client {
+        r.problems.push(format!(
+            "{login}: the counts of active services ({:?}, {} clients) disagree with its services ({:?}, {} clients)",
+            kept.services, kept.clients, counts.services, counts.clients
+        ));
+    }
+    Ok(())
+}
+
+fn verify_view(v: &QuietView<'_>, cats: &Categories) -> Result<VerifyReport> {
     let mut r = VerifyReport::default();
     let partners: Vec<Partner> = v
         .scan::<Partner>(&keys::partners())
@@ -496,6 +528,7 @@ fn verify_view(v: &QuietView<'_>) -> Result<VerifyReport> {
             ));
         }
         verify_commission(v, p, &mut r)?;
+        verify_services(v, p, cats, &mut r)?;
         let clients = v.scan::<serde_json::Value>(&keys::clients(login)).count() as u64;
         if clients != p.clients {
             r.problems.push(format!(

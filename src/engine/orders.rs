@@ -6,6 +6,7 @@
 //! queue (`q\0…`) and its domain is locked (`F\0…`), so a crash in between leaves an
 //! order the reconciler finds and settles, and no second order for the domain can start.
 
+use super::services::{self, Categories};
 use super::{Ctx, Engine, Fresh};
 use crate::engine::clock::add_years;
 use crate::engine::money::Money;
@@ -184,8 +185,9 @@ impl Engine {
     ) -> Result<Outcome> {
         let login = login.to_string();
         let now = self.clock.now();
+        let cats = self.categories.clone();
         self.store
-            .write(move |tx| settle(tx, &login, order_id, submitted_at, result, now))
+            .write(move |tx| settle(tx, &cats, &login, order_id, submitted_at, result, now))
             .await
     }
 
@@ -385,6 +387,7 @@ fn accrue_commission(
 
 fn settle(
     tx: &mut Tx<'_>,
+    cats: &Categories,
     login: &str,
     order_id: u64,
     submitted_at: Option<DateTime<Utc>>,
@@ -412,7 +415,7 @@ fn settle(
     let outcome = match result {
         UpstreamResult::Done(done) if order.kind.license().is_some() => {
             order.set_state(OrderState::Completed, now);
-            let license = apply_license(tx, login, &order, done, now)?;
+            let license = apply_license(tx, cats, login, &order, done, now)?;
             accrue_commission(tx, &mut partner, &order, now)?;
             Some(match &order.kind {
                 OrderKind::LicenseSetIp { .. } => Outcome::ok(Data::License(Box::new(license))),
@@ -427,7 +430,7 @@ fn settle(
         }
         UpstreamResult::Done(done) => {
             order.set_state(OrderState::Completed, now);
-            let domain = apply_done(tx, login, &mut partner, &order, done, now)?;
+            let domain = apply_done(tx, cats, login, &mut partner, &order, done, now)?;
             accrue_commission(tx, &mut partner, &order, now)?;
             let outcome = match &order.kind {
                 OrderKind::Register { .. } | OrderKind::Renew { .. } => {
@@ -498,6 +501,7 @@ fn settle(
 /// Applies a carried-out order to the domain it is about; returns the domain as it is now.
 fn apply_done(
     tx: &mut Tx<'_>,
+    cats: &Categories,
     login: &str,
     partner: &mut Partner,
     order: &Order,
@@ -532,6 +536,7 @@ fn apply_done(
             tx.put(keys::domain_owner(&d.name), &login)?;
             tx.put(keys::client_domain(login, number, &d.name), &())?;
             partner.domains += 1;
+            services::track(tx, login, client, &cats.of_domain(&d.name), 1)?;
             d
         }
         OrderKind::Renew { period, expires } => {
@@ -544,7 +549,10 @@ fn apply_done(
                     add_years(*expires, *period).ok_or_else(|| Error::internal("date overflow"))?
                 }
             };
-            d.state = DomainState::Active;
+            if d.state != DomainState::Active {
+                d.state = DomainState::Active;
+                services::track(tx, login, &d.client, &cats.of_domain(&d.name), 1)?;
+            }
             d
         }
         OrderKind::SetNs { ns } => {
@@ -564,6 +572,7 @@ fn apply_done(
 /// Applies a carried-out licence order; returns the licence as it is now.
 fn apply_license(
     tx: &mut Tx<'_>,
+    cats: &Categories,
     login: &str,
     order: &Order,
     done: crate::upstream::Done,
@@ -585,6 +594,7 @@ fn apply_license(
                     .ok_or_else(|| Error::internal("date overflow"))?,
             };
             tx.put(keys::license_owner(*license), &login)?;
+            services::track(tx, login, client, &cats.of_license(product), 1)?;
             License {
                 id: *license,
                 product: product.clone(),
@@ -612,7 +622,10 @@ fn apply_license(
                     .after(*expires)
                     .ok_or_else(|| Error::internal("date overflow"))?,
             };
-            l.state = LicenseState::Active;
+            if l.state != LicenseState::Active {
+                l.state = LicenseState::Active;
+                services::track(tx, login, &l.client, &cats.of_license(&l.product), 1)?;
+            }
             if done.service.is_some() {
                 l.service = done.service.clone();
             }

@@ -13,8 +13,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::keys;
 use crate::store::records::{
-    Client, DayTotals, Domain, DomainState, EntryKind, LedgerEntry, License, LicensePeriod,
-    LicenseState, Partner,
+    DayTotals, EntryKind, LedgerEntry, LicensePeriod, Partner, ServiceCounts,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -62,7 +61,7 @@ pub fn build_day_totals(store: &crate::store::Store) -> Result<()> {
         "built the per-day payment and turnover totals"
     );
     rows.push((marker, serde_json::to_vec(&true)?));
-    store.migrate(rows)
+    store.migrate(rows.into_iter().map(|(k, v)| (k, Some(v))).collect())
 }
 
 /// `regway programme check FILE`: parses one programme file against the configuration
@@ -375,55 +374,26 @@ impl Engine {
                 }
             }
         }
-        if matches!(
-            metric,
-            Some(Metric::ActiveServices { .. } | Metric::ActiveClients { .. })
-        ) {
-            for row in self
+        // Count metrics read the counts kept with every change of a service's state.
+        if let Some(Metric::ActiveServices { .. } | Metric::ActiveClients { .. }) = metric {
+            let counts: ServiceCounts = self
                 .store
-                .scan::<Domain>(&keys::domains(&partner.login), None, false)
-            {
-                let (_, d) = row?;
-                if d.state != DomainState::Active {
-                    continue;
-                }
-                let category = crate::engine::names::parse_name("domain", &d.name)
-                    .ok()
-                    .and_then(|n| self.catalogue.zone_of(&n).ok().map(|z| z.category.clone()))
-                    .unwrap_or_else(|| "domains".into());
-                facts.services.push((d.client.clone(), category));
+                .get(&keys::service_counts(&partner.login))?
+                .unwrap_or_default();
+            facts.services = counts.services;
+            facts.clients = counts.clients;
+        }
+        if let Some(Metric::ActiveClients { category: Some(k) }) = metric {
+            let mut n = 0u64;
+            for row in self.store.scan::<BTreeMap<String, u64>>(
+                &keys::all_client_services(&partner.login),
+                None,
+                false,
+            ) {
+                let (_, mine) = row?;
+                n += u64::from(mine.contains_key(k));
             }
-            for row in self
-                .store
-                .scan::<License>(&keys::licenses(&partner.login), None, false)
-            {
-                let (_, l) = row?;
-                if l.state != LicenseState::Active {
-                    continue;
-                }
-                let category = self
-                    .licenses
-                    .product(&l.product)
-                    .map(|p| p.category.clone())
-                    .unwrap_or_else(|_| "licences".into());
-                facts.services.push((l.client.clone(), category));
-            }
-            // A deleted client no longer counts among the clients with active services;
-            // its services are still the partner's.
-            if matches!(metric, Some(Metric::ActiveClients { .. })) {
-                let deleted: std::collections::HashSet<String> = self
-                    .store
-                    .scan::<Client>(&keys::clients(&partner.login), None, false)
-                    .filter_map(|r| match r {
-                        Ok((_, c)) if c.deleted.is_some() => Some(Ok(c.id)),
-                        Ok(_) => None,
-                        Err(e) => Some(Err(e)),
-                    })
-                    .collect::<Result<_>>()?;
-                facts
-                    .services
-                    .retain(|(client, _)| !deleted.contains(client));
-            }
+            facts.clients_in.insert(k.clone(), n);
         }
         Ok(facts)
     }

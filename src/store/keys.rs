@@ -95,6 +95,18 @@ pub fn day_totals_all(login: &str) -> Vec<u8> {
     key(b'T', &[login.as_bytes(), b""])
 }
 
+/// A partner's counts of active services (`ServiceCounts`).
+pub fn service_counts(login: &str) -> Vec<u8> {
+    key(b'U', &[login.as_bytes()])
+}
+/// One live client's active services per category, while it has any.
+pub fn client_services(login: &str, client: u64) -> Vec<u8> {
+    key(b'u', &[login.as_bytes(), &client.to_be_bytes()])
+}
+pub fn all_client_services(login: &str) -> Vec<u8> {
+    key(b'u', &[login.as_bytes(), b""])
+}
+
 /// The commission account's entries, apart from the ledger of the prepaid balance.
 pub fn commission_entry(login: &str, entry: u64) -> Vec<u8> {
     key(b'm', &[login.as_bytes(), &entry.to_be_bytes()])

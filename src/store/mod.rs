@@ -136,10 +136,13 @@ impl Store {
 
     /// Writes `rows` at once and flushes, bypassing the committer: only for start-up
     /// migrations, before the store takes any other write.
-    pub fn migrate(&self, rows: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+    pub fn migrate(&self, rows: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
         let mut batch = sled::Batch::default();
         for (k, v) in rows {
-            batch.insert(k, v);
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
         }
         self.inner.state.apply_batch(batch)?;
         self.inner.db.flush()?;

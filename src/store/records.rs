@@ -349,6 +349,14 @@ impl EntryKind {
     }
 }
 
+/// A partner's active services per category, and how many of its clients (not
+/// deleted) hold at least one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ServiceCounts {
+    pub services: std::collections::BTreeMap<String, u64>,
+    pub clients: u64,
+}
+
 /// What one partner's ledger moved in one UTC day, kept in the same write as every
 /// ledger entry, so programmes measure payments and turnover by reading a few days
 /// instead of the ledger: `payments` are top-ups less withdrawals, `turnover` charges
