@@ -22,6 +22,9 @@ use crate::upstream::{UpstreamOrder, UpstreamResult};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+/// How many open orders the reconciler settles at once.
+pub const RECONCILE_CONCURRENCY: usize = 16;
+
 pub struct NewOrder {
     pub domain: String,
     pub kind: OrderKind,
@@ -192,49 +195,59 @@ impl Engine {
     }
 
     /// Settles open orders nobody is carrying out: asks the upstream what became of
-    /// each, and submits (under the same key) those it has never seen. Returns how many
-    /// orders are still open afterwards.
+    /// each, and submits (under the same key) those it has never seen, up to
+    /// [`RECONCILE_CONCURRENCY`] orders at a time (each is its own upstream call and its
+    /// own write). Returns how many orders are still open afterwards.
     pub async fn reconcile(&self, alert_after: Duration) -> Result<usize> {
+        use futures_util::StreamExt;
         let open: Vec<(u64, String)> = self
             .store
             .scan::<String>(&keys::open_orders(), None, false)
             .map(|r| r.map(|(k, login)| (keys::trailing_id(&k), login)))
             .collect::<Result<_>>()?;
+        let results: Vec<Result<bool>> = futures_util::stream::iter(open)
+            .map(|(id, login)| self.reconcile_one(id, login, alert_after))
+            .buffer_unordered(RECONCILE_CONCURRENCY)
+            .collect()
+            .await;
         let mut still_open = 0;
-        for (id, login) in open {
-            if self.is_live(id) {
-                still_open += 1;
-                continue;
-            }
-            let _live = self.mark_live(id);
-            let Some(order) = self.store.get::<Order>(&keys::order(&login, id))? else {
-                return Err(Error::internal(format!("open order {id} has no record")));
-            };
-            if order.state.is_terminal() {
-                continue;
-            }
-            let up = self.upstream_order(&login, &order)?;
-            let (submitted, result) = match self.call(self.backend.lookup(&up)).await {
-                UpstreamResult::NotFound => (
-                    Some(self.clock.now()),
-                    self.call(self.backend.submit(&up)).await,
-                ),
-                r => (None, r),
-            };
-            let settled = self.record_result(&login, id, submitted, result).await?;
-            if !settled.code.is_success() || settled.code == Code::Completed {
-                tracing::info!(order = id, partner = %login, code = settled.code.number(), "order reconciled");
-                continue;
-            }
-            still_open += 1;
-            let age = self.clock.now() - order.updated;
-            if order.state == OrderState::Unknown && age.to_std().unwrap_or_default() >= alert_after
-            {
-                tracing::error!(order = id, partner = %login, domain = %order.domain,
-                    since = %order.updated, "order outcome unknown: needs an operator");
-            }
+        for r in results {
+            still_open += usize::from(r?);
         }
         Ok(still_open)
+    }
+
+    /// Settles one open order; whether it is still open afterwards.
+    async fn reconcile_one(&self, id: u64, login: String, alert_after: Duration) -> Result<bool> {
+        if self.is_live(id) {
+            return Ok(true);
+        }
+        let _live = self.mark_live(id);
+        let Some(order) = self.store.get::<Order>(&keys::order(&login, id))? else {
+            return Err(Error::internal(format!("open order {id} has no record")));
+        };
+        if order.state.is_terminal() {
+            return Ok(false);
+        }
+        let up = self.upstream_order(&login, &order)?;
+        let (submitted, result) = match self.call(self.backend.lookup(&up)).await {
+            UpstreamResult::NotFound => (
+                Some(self.clock.now()),
+                self.call(self.backend.submit(&up)).await,
+            ),
+            r => (None, r),
+        };
+        let settled = self.record_result(&login, id, submitted, result).await?;
+        if !settled.code.is_success() || settled.code == Code::Completed {
+            tracing::info!(order = id, partner = %login, code = settled.code.number(), "order reconciled");
+            return Ok(false);
+        }
+        let age = self.clock.now() - order.updated;
+        if order.state == OrderState::Unknown && age.to_std().unwrap_or_default() >= alert_after {
+            tracing::error!(order = id, partner = %login, domain = %order.domain,
+                since = %order.updated, "order outcome unknown: needs an operator");
+        }
+        Ok(true)
     }
 }
 
