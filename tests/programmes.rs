@@ -488,14 +488,10 @@ async fn programme_d_prices_licences_by_last_months_turnover() {
         })
         .await
         .unwrap();
-    let ask = |body: String| {
-        let s = &s;
-        async move { s.form_as("lic", "lic-password", &body).await }
-    };
-    let client = ask(
+    let client = lic(
+        &s,
         "command=client.create&request-id=C-1&type=person&name=Ivan+Petrov\
-         &email=ivan%40example.net&phone=%2B7.4951234567&country=RU&address=Moscow"
-            .into(),
+         &email=ivan%40example.net&phone=%2B7.4951234567&country=RU&address=Moscow",
     )
     .await
     .attr("id")
@@ -508,9 +504,9 @@ async fn programme_d_prices_licences_by_last_months_turnover() {
     };
     // December: the partner joined this month; November's turnover (0.00) puts it in
     // the first tier, 10% off: 690.00 → 621.00.
-    let a = ask(order("L-1", "ispmanager6-business")).await;
+    let a = lic(&s, &order("L-1", "ispmanager6-business")).await;
     assert_eq!(a.code(), 1000, "{}", a.body);
-    let l = ask("command=ledger.list&limit=1".into()).await;
+    let l = lic(&s, "command=ledger.list&limit=1").await;
     assert_eq!(
         first_entry(&l.body),
         r#"<entry id="2" time="2025-12-10T10:00:00Z" kind="charge" amount="-621.00" balance-after="-621.00" currency="EUR" order="1" list-price="690.00" rule="d-licences" tier="Reseller" discount="10"/>"#
@@ -519,19 +515,15 @@ async fn programme_d_prices_licences_by_last_months_turnover() {
 
     // January 5: December's turnover was 621.00, so Silver: 15% off, in price.list too.
     let s = common::start_config(at("2026-01-05T10:00:00Z")).await;
-    let ask = |body: String| {
-        let s = &s;
-        async move { s.form_as("lic", "lic-password", &body).await }
-    };
-    let p = ask("command=price.list&product=ispmanager6-pro".into()).await;
+    let p = lic(&s, "command=price.list&product=ispmanager6-pro").await;
     assert!(
         p.body.contains(r#"<price product="ispmanager6-pro" category="licences" operation="order" period="year" list="80.00" price="68.00" currency="EUR" rule="d-licences" tier="Silver" discount="15"/>"#),
         "{}",
         p.body
     );
-    let a = ask(order("L-2", "ispmanager6-pro")).await;
+    let a = lic(&s, &order("L-2", "ispmanager6-pro")).await;
     assert_eq!(a.code(), 1000, "{}", a.body);
-    let l = ask("command=ledger.list&limit=1".into()).await;
+    let l = lic(&s, "command=ledger.list&limit=1").await;
     assert_eq!(
         first_entry(&l.body),
         r#"<entry id="3" time="2026-01-05T10:00:00Z" kind="charge" amount="-68.00" balance-after="-689.00" currency="EUR" order="2" list-price="80.00" rule="d-licences" tier="Silver" discount="15"/>"#
@@ -540,22 +532,19 @@ async fn programme_d_prices_licences_by_last_months_turnover() {
 
     // January 11: December's statement (621.00) is overdue: no new licence, no renewal.
     let s = common::start_config(at("2026-01-11T00:00:00Z")).await;
-    let ask = |body: String| {
-        let s = &s;
-        async move { s.form_as("lic", "lic-password", &body).await }
-    };
-    let a = ask(order("L-3", "ispmanager6-lite")).await;
+    let a = lic(&s, &order("L-3", "ispmanager6-lite")).await;
     assert_eq!((a.status, a.code()), (402, 2104), "{}", a.body);
-    let info = ask("command=license.info&license=1".into()).await;
+    let info = lic(&s, "command=license.info&license=1").await;
     let expires = info.attr("expires").unwrap();
-    let renew = ask(format!(
-        "command=license.renew&request-id=L-4&license=1&period=year&expires={expires}"
-    ))
+    let renew = lic(
+        &s,
+        &format!("command=license.renew&request-id=L-4&license=1&period=year&expires={expires}"),
+    )
     .await;
     assert_eq!(renew.code(), 2104, "{}", renew.body);
     // Paying it lifts the block at once; the refused request-ids were not spent.
     s.engine().topup("lic", "621.00", "").await.unwrap();
-    let a = ask(order("L-3", "ispmanager6-lite")).await;
+    let a = lic(&s, &order("L-3", "ispmanager6-lite")).await;
     assert_eq!(a.code(), 1000, "{}", a.body);
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
@@ -724,4 +713,9 @@ prices.RUB = { register = "590.00", renew = "590.00" }"#,
 
 async fn status(s: &common::TestServer) -> String {
     s.form("command=programme.status").await.body
+}
+
+/// A request of the licence reseller `lic`.
+async fn lic(s: &common::TestServer, body: &str) -> common::Answer {
+    s.form_as("lic", "lic-password", body).await
 }

@@ -11,7 +11,8 @@ use crate::store::records::{
     Client, CommissionEntry, CommissionKind, DayTotals, Domain, EntryKind, LedgerEntry, License,
     Order, OrderState, Partner, RequestRecord, ServiceCounts,
 };
-use crate::store::{keys, QuietView};
+use crate::store::{keys, QuietView, Tx};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -161,32 +162,10 @@ impl Engine {
 
     /// Credits a partner's balance with a `topup` ledger entry.
     pub async fn topup(&self, login: &str, amount: &str, note: &str) -> Result<PartnerView> {
-        let login = login.to_string();
-        let amount = amount.to_string();
-        let note = note.chars().take(500).collect::<String>();
-        let now = self.clock.now();
-        let partner = self
-            .store
-            .write(move |tx| {
-                let mut p: Partner = tx
-                    .get(&keys::partner(&login))?
-                    .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
-                let m = Money::parse("amount", &amount, p.currency, false)?;
-                if !m.is_positive() {
-                    return Err(Error::range("amount", "a top-up must be positive"));
-                }
-                let id = append_entry(tx, &mut p, EntryKind::Topup, m.amount, None, now)?;
-                if !note.is_empty() {
-                    let key = keys::ledger_entry(&login, id);
-                    let mut e: LedgerEntry = tx.get(&key)?.expect("just written");
-                    e.note = note;
-                    tx.put(key, &e)?;
-                }
-                tx.put(keys::partner(&login), &p)?;
-                Ok(p)
-            })
-            .await?;
-        Ok(view(&partner))
+        self.money_move(login, amount, note, |tx, p, m, now| {
+            append_entry(tx, p, EntryKind::Topup, m.amount, None, now).map(Some)
+        })
+        .await
     }
 
     /// Records money paid back to a partner: out of its prepaid balance (a `withdrawal`
@@ -200,6 +179,66 @@ impl Engine {
         note: &str,
         commission: bool,
     ) -> Result<PartnerView> {
+        let note_kept = note.chars().take(500).collect::<String>();
+        self.money_move(login, amount, note, move |tx, p, m, now| {
+            let money = |a: Decimal| Money {
+                amount: a,
+                currency: p.currency,
+            };
+            let login = p.login.clone();
+            if !commission {
+                if m.amount > p.balance {
+                    return Err(Error::billing(format!(
+                        "{login} can withdraw {} of its balance, not {m}: the balance may only go down to zero",
+                        money(p.balance.max(Decimal::ZERO))
+                    )));
+                }
+                return append_entry(tx, p, EntryKind::Withdrawal, -m.amount, None, now).map(Some);
+            }
+            if m.amount > p.commission {
+                return Err(Error::billing(format!(
+                    "{login} can withdraw {} of commission, not {m}",
+                    money(p.commission)
+                )));
+            }
+            p.commission -= m.amount;
+            let id = tx.next_id("commission")?;
+            tx.put(
+                keys::commission_entry(&login, id),
+                &CommissionEntry {
+                    id,
+                    time: now,
+                    kind: CommissionKind::Withdrawn,
+                    amount: -m.amount,
+                    balance_after: p.commission,
+                    order: None,
+                    client: None,
+                    base: None,
+                    rate: None,
+                    ledger: None,
+                    note: note_kept,
+                },
+            )?;
+            Ok(None)
+        })
+        .await
+    }
+
+    /// One operator money movement, in one write: `amount` (positive, in the partner's
+    /// currency) is handed to `f`, which may write a ledger entry (`note` goes on it);
+    /// then the partner is stored.
+    async fn money_move<F>(
+        &self,
+        login: &str,
+        amount: &str,
+        note: &str,
+        f: F,
+    ) -> Result<PartnerView>
+    where
+        F: FnOnce(&mut Tx<'_>, &mut Partner, Money, DateTime<Utc>) -> Result<Option<u64>>
+            + Send
+            + 'static,
+    {
         let login = login.to_string();
         let amount = amount.to_string();
         let note = note.chars().take(500).collect::<String>();
@@ -212,51 +251,13 @@ impl Engine {
                     .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
                 let m = Money::parse("amount", &amount, p.currency, false)?;
                 if !m.is_positive() {
-                    return Err(Error::range("amount", "a withdrawal must be positive"));
+                    return Err(Error::range("amount", "must be more than zero"));
                 }
-                let money = |a: Decimal| Money {
-                    amount: a,
-                    currency: p.currency,
-                };
-                if commission {
-                    if m.amount > p.commission {
-                        return Err(Error::billing(format!(
-                            "{login} can withdraw {} of commission, not {m}",
-                            money(p.commission)
-                        )));
-                    }
-                    p.commission -= m.amount;
-                    let id = tx.next_id("commission")?;
-                    tx.put(
-                        keys::commission_entry(&login, id),
-                        &CommissionEntry {
-                            id,
-                            time: now,
-                            kind: CommissionKind::Withdrawn,
-                            amount: -m.amount,
-                            balance_after: p.commission,
-                            order: None,
-                            client: None,
-                            base: None,
-                            rate: None,
-                            ledger: None,
-                            note,
-                        },
-                    )?;
-                } else {
-                    if m.amount > p.balance {
-                        return Err(Error::billing(format!(
-                            "{login} can withdraw {} of its balance, not {m}: the balance may only go down to zero",
-                            money(p.balance.max(Decimal::ZERO))
-                        )));
-                    }
-                    let id = append_entry(tx, &mut p, EntryKind::Withdrawal, -m.amount, None, now)?;
-                    if !note.is_empty() {
-                        let key = keys::ledger_entry(&login, id);
-                        let mut e: LedgerEntry = tx.get(&key)?.expect("just written");
-                        e.note = note;
-                        tx.put(key, &e)?;
-                    }
+                if let (Some(id), false) = (f(tx, &mut p, m, now)?, note.is_empty()) {
+                    let key = keys::ledger_entry(&login, id);
+                    let mut e: LedgerEntry = tx.get(&key)?.expect("just written");
+                    e.note = note;
+                    tx.put(key, &e)?;
                 }
                 tx.put(keys::partner(&login), &p)?;
                 Ok(p)
