@@ -117,6 +117,16 @@ impl Store {
         decode_opt(self.inner.state.get(key)?)
     }
 
+    /// A record's stored bytes, not decoded; [`Store::decode`] decodes them.
+    pub fn get_bytes(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
+        Ok(self.inner.state.get(key)?)
+    }
+
+    /// Decodes bytes from [`Store::get_bytes`].
+    pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+        decode(bytes)
+    }
+
     /// Records whose keys start with `prefix`, strictly after `after` (a full key) in
     /// the direction of the scan. Cost depends on what is read, not on the store size.
     pub fn scan<T: DeserializeOwned>(
