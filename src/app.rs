@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 /// Opens the store and builds the engine, without serving anything.
 pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
-    let store = Store::open_with(&cfg.data, cfg.store_max_batch)?;
+    let store = Store::open_with(&cfg.data, cfg.store_max_batch, cfg.store_cache_mb)?;
     let clock = match cfg.sandbox.clock {
         Some(t) => Clock::Fixed(t),
         None => Clock::System,

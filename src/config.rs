@@ -52,6 +52,9 @@ pub struct Config {
     pub body_timeout_ms: u64,
     /// Most writes one store flush may carry (group commit); 1 flushes every write alone.
     pub store_max_batch: usize,
+    /// sled's cache, in MB. Its accounting counts records as stored, so the memory it
+    /// takes is about twice this; beyond the cache, sled reads the OS page cache.
+    pub store_cache_mb: u64,
     pub demo: DemoConfig,
     /// Zones added to (or replacing, by name) the built-in catalogue.
     pub zones: BTreeMap<String, ZoneConfig>,
@@ -289,6 +292,7 @@ impl Default for Config {
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             store_max_batch: crate::store::DEFAULT_MAX_BATCH,
+            store_cache_mb: crate::store::DEFAULT_CACHE_MB,
             demo: DemoConfig::default(),
             zones: BTreeMap::new(),
             builtin_zones: true,
@@ -405,6 +409,9 @@ impl Config {
         if let Some(v) = get("REGWAY_STORE_MAX_BATCH") {
             self.store_max_batch = parse("REGWAY_STORE_MAX_BATCH", &v)?;
         }
+        if let Some(v) = get("REGWAY_STORE_CACHE_MB") {
+            self.store_cache_mb = parse("REGWAY_STORE_CACHE_MB", &v)?;
+        }
         if let Some(v) = get("REGWAY_DEMO_PASSWORD") {
             self.demo.password = v;
         }
@@ -494,6 +501,9 @@ impl Config {
         }
         if self.store_max_batch == 0 || self.store_max_batch > 65536 {
             return Err(Error::syntax("store_max_batch must be 1 to 65536"));
+        }
+        if self.store_cache_mb == 0 || self.store_cache_mb > 65536 {
+            return Err(Error::syntax("store_cache_mb must be 1 to 65536"));
         }
         if self.max_body_bytes < 1024 || self.max_connections == 0 {
             return Err(Error::syntax(

@@ -400,6 +400,9 @@ async fn measure(data: &Path, shape: Shape, opts: &ScaleOptions) -> Result<Figur
         ("REGWAY_DATA", data.display().to_string()),
         ("REGWAY_LISTEN", "127.0.0.1:0".to_string()),
         ("REGWAY_ADMIN_LISTEN", "127.0.0.1:0".to_string()),
+        // Latency, not the partner quotas (which refuse most of a closed-loop run).
+        ("REGWAY_LIMITS_READ_PER_MINUTE", "0".to_string()),
+        ("REGWAY_LIMITS_ORDER_PER_MINUTE", "0".to_string()),
     ];
     // sled lets go of a store's lock a moment after its last handle is dropped, so a
     // gateway started right after `load` may find the store still in use: try again.

@@ -4,8 +4,6 @@ use super::params::Params;
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::keys;
-use crate::store::records::Partner;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -17,11 +15,11 @@ impl BalanceGet {
     }
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
-        // Read afresh: the authenticated copy may predate a charge that just landed.
-        let p: Partner = ctx
+        // Read afresh (the engine compares the stored bytes with its decoded copy): the
+        // authenticated copy may predate a charge that just landed.
+        let p = ctx
             .eng
-            .store
-            .get(&keys::partner(&ctx.partner.login))?
+            .partner(&ctx.partner.login)?
             .ok_or_else(|| Error::internal("partner vanished"))?;
         Ok(Outcome::ok(Data::Balance {
             currency: p.currency,

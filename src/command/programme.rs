@@ -8,7 +8,6 @@ use crate::engine::pricing::Standing;
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome, PriceRow};
-use crate::store::keys;
 use crate::store::records::{LicensePeriod, Partner};
 use serde::Serialize;
 
@@ -143,7 +142,7 @@ impl ProgrammeStatus {
 /// The partner as stored now: the authenticated copy may predate a payment.
 fn fresh(ctx: &Ctx<'_>) -> Result<Partner> {
     ctx.eng
-        .store
-        .get(&keys::partner(&ctx.partner.login))?
+        .partner(&ctx.partner.login)?
+        .map(|p| (*p).clone())
         .ok_or_else(|| Error::internal("partner vanished"))
 }

@@ -40,6 +40,9 @@ pub fn parse_bytes(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
 }
 
 fn decode(raw: &[u8]) -> Vec<u8> {
+    if !raw.iter().any(|b| *b == b'+' || *b == b'%') {
+        return raw.to_vec();
+    }
     let plus: Vec<u8> = raw
         .iter()
         .map(|b| if *b == b'+' { b' ' } else { *b })

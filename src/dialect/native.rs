@@ -223,7 +223,7 @@ fn amount(a: Decimal, c: Currency) -> String {
     .amount_str()
 }
 
-fn money_el(name: &str, a: Decimal, c: Currency) -> El {
+fn money_el(name: &'static str, a: Decimal, c: Currency) -> El {
     El::new(name).attr("currency", c).text(amount(a, c))
 }
 

@@ -152,26 +152,26 @@ pub fn parse(text: &str) -> Result<Document> {
 /// An element to write: name, attributes, text or children.
 #[derive(Debug, Clone, Default)]
 pub struct El {
-    name: String,
-    attrs: Vec<(String, String)>,
+    name: &'static str,
+    attrs: Vec<(&'static str, String)>,
     text: Option<String>,
     children: Vec<El>,
 }
 
 impl El {
-    pub fn new(name: &str) -> El {
+    pub fn new(name: &'static str) -> El {
         El {
-            name: name.to_string(),
+            name,
             ..El::default()
         }
     }
 
-    pub fn attr(mut self, k: &str, v: impl ToString) -> El {
-        self.attrs.push((k.to_string(), v.to_string()));
+    pub fn attr(mut self, k: &'static str, v: impl ToString) -> El {
+        self.attrs.push((k, v.to_string()));
         self
     }
 
-    pub fn attr_opt(self, k: &str, v: Option<impl ToString>) -> El {
+    pub fn attr_opt(self, k: &'static str, v: Option<impl ToString>) -> El {
         match v {
             Some(v) => self.attr(k, v),
             None => self,
@@ -198,7 +198,7 @@ impl El {
             out.push_str("  ");
         }
         out.push('<');
-        out.push_str(&self.name);
+        out.push_str(self.name);
         for (k, v) in &self.attrs {
             out.push(' ');
             out.push_str(k);
@@ -212,7 +212,7 @@ impl El {
                 out.push('>');
                 out.push_str(&escape(t.as_str()));
                 out.push_str("</");
-                out.push_str(&self.name);
+                out.push_str(self.name);
                 out.push_str(">\n");
             }
             (_, false) => {
@@ -224,7 +224,7 @@ impl El {
                     out.push_str("  ");
                 }
                 out.push_str("</");
-                out.push_str(&self.name);
+                out.push_str(self.name);
                 out.push_str(">\n");
             }
         }
@@ -233,7 +233,10 @@ impl El {
 
 /// A whole document with its declaration.
 pub fn document(root: &El) -> String {
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    // Most answers fit; a long listing grows it a few times instead of many.
+    let mut s = String::with_capacity(1024);
+    s.push_str(DECL);
     root.write(&mut s, 0);
     s
 }

@@ -27,7 +27,7 @@ use crate::upstream::Backend;
 use auth::{Authenticator, Credentials};
 use catalogue::Catalogue;
 use clock::Clock;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,7 +48,12 @@ pub struct Engine {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
     live_orders: Mutex<HashSet<u64>>,
+    /// Partner records as last decoded, by login, with the bytes they came from.
+    partners: Mutex<HashMap<String, (sled::IVec, Arc<Partner>)>>,
 }
+
+/// Partner records kept decoded; past this many the cache starts again empty.
+const PARTNER_CACHE: usize = 4096;
 
 /// One decoded request, whatever dialect it came in.
 pub struct Request {
@@ -142,6 +147,7 @@ impl Engine {
             auth: Authenticator::default(),
             limits: limits::Limiter::new(&cfg.limits),
             live_orders: Mutex::new(HashSet::new()),
+            partners: Mutex::new(HashMap::new()),
         })
     }
 
@@ -149,12 +155,14 @@ impl Engine {
         let started = std::time::Instant::now();
         let dialect = req.dialect;
         let command = crate::metrics::command_label(&req.command);
-        // The login as claimed (it may not exist); never the password.
-        let login: String = req
-            .credentials
-            .as_ref()
-            .map(|c| c.login.chars().take(64).collect())
-            .unwrap_or_default();
+        // The login as claimed (it may not exist); never the password. Only built when
+        // the request log is on.
+        let login: Option<String> = tracing::enabled!(tracing::Level::INFO).then(|| {
+            req.credentials
+                .as_ref()
+                .map(|c| c.login.chars().take(64).collect())
+                .unwrap_or_default()
+        });
         // A malformed request-id is refused, never echoed back.
         let rid = req
             .request_id
@@ -162,19 +170,48 @@ impl Engine {
             .filter(|r| check_request_id(r).is_ok());
         let reply = self.execute_inner(req, rid.clone()).await;
         let code = reply.outcome.code.number();
-        self.metrics
-            .request(dialect, command, code, started.elapsed());
-        tracing::info!(
-            dialect,
-            partner = %login,
-            command,
-            request_id = rid.as_deref().unwrap_or(""),
-            code,
-            replayed = reply.replayed,
-            ms = started.elapsed().as_millis() as u64,
-            "request"
-        );
+        let took = started.elapsed();
+        self.metrics.request(dialect, command, code, took);
+        if let Some(login) = login {
+            tracing::info!(
+                dialect,
+                partner = %login,
+                command,
+                request_id = rid.as_deref().unwrap_or(""),
+                code,
+                replayed = reply.replayed,
+                ms = took.as_millis() as u64,
+                "request"
+            );
+        }
         reply
+    }
+
+    /// The partner's record as stored now, or `None` when there is no such partner.
+    /// Decoding a record is a good part of a small request's cost, so the last decoded
+    /// copy is kept with the bytes it came from and used again while the stored bytes
+    /// are the same; they are read and compared on every call, so it is never stale.
+    pub fn partner(&self, login: &str) -> Result<Option<Arc<Partner>>> {
+        let Some(bytes) = self.store.get_bytes(&keys::partner(login))? else {
+            return Ok(None);
+        };
+        if let Some((b, p)) = self
+            .partners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(login)
+        {
+            if *b == bytes {
+                return Ok(Some(p.clone()));
+            }
+        }
+        let p: Arc<Partner> = Arc::new(Store::decode(&bytes)?);
+        let mut cache = self.partners.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= PARTNER_CACHE && !cache.contains_key(login) {
+            cache.clear();
+        }
+        cache.insert(login.to_string(), (bytes, p.clone()));
+        Ok(Some(p))
     }
 
     async fn execute_inner(&self, req: Request, rid: Option<String>) -> Reply {
@@ -265,7 +302,7 @@ impl Engine {
         };
         // A locked-out address or login is refused before the (slow) password check.
         self.limits.check_locked(peer, &cred.login)?;
-        let partner: Partner = match self.store.get(&keys::partner(&cred.login))? {
+        let partner = match self.partner(&cred.login)? {
             Some(p) => p,
             None => {
                 self.limits.failed_login(peer, &cred.login)?;
@@ -291,7 +328,7 @@ impl Engine {
                 )));
             }
         }
-        Ok(partner)
+        Ok(Partner::clone(&partner))
     }
 
     /// The Prometheus exposition: the request and upstream metrics, and the counters
@@ -492,5 +529,41 @@ impl Drop for LiveGuard<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.order);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_partner_cache_follows_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            data: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let engine = crate::app::open_engine(&cfg).unwrap();
+        assert!(engine.partner("acme").unwrap().is_none());
+        engine
+            .add_partner(operator::NewPartner {
+                login: "acme".into(),
+                password: Some("a-long-password".into()),
+                currency: None,
+                credit_limit: None,
+                allow_ips: vec![],
+            })
+            .await
+            .unwrap();
+        let first = engine.partner("acme").unwrap().unwrap();
+        assert!(first.balance.is_zero());
+        // Unchanged bytes: the same decoded copy.
+        assert!(Arc::ptr_eq(
+            &first,
+            &engine.partner("acme").unwrap().unwrap()
+        ));
+        engine.topup("acme", "12.50", "test").await.unwrap();
+        let after = engine.partner("acme").unwrap().unwrap();
+        assert_eq!(after.balance.to_string(), "12.50");
     }
 }

@@ -61,20 +61,24 @@ impl Drop for Inner {
 /// for an unbounded queue.
 pub const DEFAULT_MAX_BATCH: usize = 512;
 
+/// The default size of sled's cache, in MB.
+pub const DEFAULT_CACHE_MB: u64 = 64;
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
-        Store::open_with(path, DEFAULT_MAX_BATCH)
+        Store::open_with(path, DEFAULT_MAX_BATCH, DEFAULT_CACHE_MB)
     }
 
     /// `max_batch` 1 turns group commit off: one flush per write (for measurements).
-    pub fn open_with(path: &Path, max_batch: usize) -> Result<Store> {
+    /// `cache_mb` is sled's cache.
+    pub fn open_with(path: &Path, max_batch: usize, cache_mb: u64) -> Result<Store> {
         let max_batch = max_batch.max(1);
         std::fs::create_dir_all(path)
             .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
         let open = || {
             sled::Config::new()
                 .path(path.join("store"))
-                .cache_capacity(64 * 1024 * 1024)
+                .cache_capacity(cache_mb.max(1) * 1024 * 1024)
                 .flush_every_ms(None)
                 .open()
         };
@@ -155,6 +159,16 @@ impl Store {
 
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
         decode_opt(self.inner.state.get(key)?)
+    }
+
+    /// A record's stored bytes, not decoded; [`Store::decode`] decodes them.
+    pub fn get_bytes(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
+        Ok(self.inner.state.get(key)?)
+    }
+
+    /// Decodes bytes from [`Store::get_bytes`].
+    pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+        decode(bytes)
     }
 
     /// Records whose keys start with `prefix`, strictly after `after` (a full key) in

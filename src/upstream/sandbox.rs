@@ -5,6 +5,14 @@
 //! in its own tree of the gateway's store, so it survives restarts and is written to
 //! the same log as the orders (a crash never leaves it ahead of what `lookup` can find).
 //!
+//! Each delivery writes one key with one `insert`: an order that changes the registry
+//! records itself inside the changed record (its key and answer, in `by`), so the
+//! change and the order that made it cannot be separated by a crash; an order that
+//! changes nothing (refused, pending, a licence's address) writes its own record. One
+//! `insert` also keeps the sandbox off sled's batch path: in sled 0.34 `apply_batch`
+//! takes a store-wide write lock, which waits for the committer's flush to end (a flush
+//! holds the lock shared) and, while it waits, stalls every other read and write.
+//!
 //! For integration harnesses it injects faults on purpose ([`SandboxFaults`], the
 //! `REGWAY_SANDBOX_*` knobs): latency, refusals, answers lost after the work is done,
 //! and "pending" answers whose work is done later and found by `lookup`.
@@ -43,6 +51,10 @@ enum Fault {
 struct RegistryDomain {
     expires: NaiveDate,
     ns: Vec<String>,
+    /// The orders that changed this record and what each was answered, oldest first.
+    /// (Stores written before this field keep those in order records.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    by: Vec<(String, Performed)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,7 +84,36 @@ fn domain_key(name: &str) -> Vec<u8> {
     [b"n\0", name.as_bytes()].concat()
 }
 
-type Change = (Vec<u8>, Vec<u8>);
+/// A registry record an order changes, not yet written: the order adds itself to `by`.
+enum Change {
+    Domain(String, RegistryDomain),
+    License(u64, RegistryLicense),
+}
+
+impl Change {
+    /// The key and value to insert: the new record with `key`'s answer in it.
+    fn encode(self, key: &str, p: &Performed) -> Result<(Vec<u8>, Vec<u8>)> {
+        let entry = (key.to_string(), p.clone());
+        Ok(match self {
+            Change::Domain(name, mut d) => {
+                d.by.push(entry);
+                (domain_key(&name), serde_json::to_vec(&d)?)
+            }
+            Change::License(id, mut l) => {
+                l.by.push(entry);
+                (license_key(id), serde_json::to_vec(&l)?)
+            }
+        })
+    }
+}
+
+/// What an order's registry record says it was answered, when the order changed it.
+fn answered(by: &[(String, Performed)], key: &str) -> Option<Performed> {
+    by.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, p)| p.clone())
+}
 
 fn license_key(id: u64) -> Vec<u8> {
     [b"l\0".as_slice(), &id.to_be_bytes()].concat()
@@ -82,6 +123,9 @@ fn license_key(id: u64) -> Vec<u8> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RegistryLicense {
     expires: NaiveDate,
+    /// As [`RegistryDomain::by`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    by: Vec<(String, Performed)>,
 }
 
 fn order_key(key: &str) -> Vec<u8> {
@@ -131,8 +175,21 @@ impl Sandbox {
         })
     }
 
+    /// What `order`'s registry record says it was answered, when the order changed it.
+    fn answered_in_registry(&self, order: &UpstreamOrder) -> Result<Option<Performed>> {
+        Ok(match &order.kind {
+            OrderKind::Register { .. } | OrderKind::Renew { .. } | OrderKind::SetNs { .. } => self
+                .registered(&order.domain)?
+                .and_then(|d| answered(&d.by, &order.key)),
+            OrderKind::LicenseOrder { license, .. }
+            | OrderKind::LicenseRenew { license, .. }
+            | OrderKind::LicenseSetIp { license, .. } => self
+                .license(*license)?
+                .and_then(|l| answered(&l.by, &order.key)),
+        })
+    }
+
     /// What carrying out `order` does: its result and the registry change, not yet written.
-    /// The change is one key and its new value in the sandbox's tree.
     fn perform(&self, order: &UpstreamOrder) -> Result<(Performed, Option<Change>)> {
         let name = &order.domain;
         let fail = |code, reason: String| Ok((Performed::Failed { code, reason }, None));
@@ -146,13 +203,14 @@ impl Sandbox {
                 let d = RegistryDomain {
                     expires,
                     ns: ns.clone(),
+                    by: Vec::new(),
                 };
                 Ok((
                     Performed::Done {
                         expires: Some(expires),
                         delegated: !ns.is_empty(),
                     },
-                    Some((domain_key(name), serde_json::to_vec(&d)?)),
+                    Some(Change::Domain(name.clone(), d)),
                 ))
             }
             OrderKind::Renew { period, expires } => {
@@ -172,7 +230,7 @@ impl Sandbox {
                         expires: Some(d.expires),
                         delegated: !d.ns.is_empty(),
                     },
-                    Some((domain_key(name), serde_json::to_vec(&d)?)),
+                    Some(Change::Domain(name.clone(), d)),
                 ))
             }
             OrderKind::LicenseOrder {
@@ -181,13 +239,17 @@ impl Sandbox {
                 let expires = period
                     .after(self.clock.today())
                     .ok_or_else(|| Error::internal("date overflow"))?;
-                let l = RegistryLicense { expires };
+                // A new licence id each time: nothing earlier to keep.
+                let l = RegistryLicense {
+                    expires,
+                    by: Vec::new(),
+                };
                 Ok((
                     Performed::Done {
                         expires: Some(expires),
                         delegated: false,
                     },
-                    Some((license_key(*license), serde_json::to_vec(&l)?)),
+                    Some(Change::License(*license, l)),
                 ))
             }
             OrderKind::LicenseRenew {
@@ -215,7 +277,7 @@ impl Sandbox {
                         expires: Some(l.expires),
                         delegated: false,
                     },
-                    Some((license_key(*license), serde_json::to_vec(&l)?)),
+                    Some(Change::License(*license, l)),
                 ))
             }
             OrderKind::LicenseSetIp { license, .. } => {
@@ -240,7 +302,7 @@ impl Sandbox {
                         expires: Some(d.expires),
                         delegated: !d.ns.is_empty(),
                     },
-                    Some((domain_key(name), serde_json::to_vec(&d)?)),
+                    Some(Change::Domain(name.clone(), d)),
                 ))
             }
         }
@@ -328,12 +390,21 @@ impl Sandbox {
     /// a lookup, `None` when the order was never seen.
     fn deliver(&self, order: &UpstreamOrder, submit: bool) -> Result<Option<(Performed, Fault)>> {
         let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let fault = match self.performed(&order.key)? {
+        let recorded = self.performed(&order.key)?;
+        match recorded {
             Some(Performed::Pending { due }) if unix_ms() < due => {
                 return Ok(Some((Performed::Pending { due }, Fault::None)))
             }
-            Some(Performed::Pending { .. }) => Fault::None,
+            Some(Performed::Pending { .. }) | None => {}
             Some(p) => return Ok(Some((p, Fault::None))),
+        }
+        // An order that changed the registry is recorded in the record it changed (a
+        // pending one keeps its stale "pending" order record beside it).
+        if let Some(p) = self.answered_in_registry(order)? {
+            return Ok(Some((p, Fault::None)));
+        }
+        let fault = match recorded {
+            Some(_) => Fault::None,
             None if !submit => return Ok(None),
             None => self.roll(),
         };
@@ -353,14 +424,134 @@ impl Sandbox {
             ),
             Fault::None | Fault::Timeout => self.perform(order)?,
         };
-        // The registry change and the record of the order that made it go in one
-        // atomic batch: a crash can never leave a name registered by no order.
-        let mut batch = sled::Batch::default();
-        if let Some((k, v)) = change {
-            batch.insert(k, v);
-        }
-        batch.insert(order_key(&order.key), serde_json::to_vec(&p)?);
-        self.tree.apply_batch(batch)?;
+        // One key, one insert: the changed record with this order in it, or the
+        // order's own record when it changes nothing. A crash can never leave a name
+        // registered by no order.
+        let (k, v) = match change {
+            Some(c) => c.encode(&order.key, &p)?,
+            None => (order_key(&order.key), serde_json::to_vec(&p)?),
+        };
+        self.tree.insert(k, v)?;
         Ok(Some((p, fault)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox(faults: SandboxFaults) -> Sandbox {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let clock = Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
+        Sandbox::new(db.open_tree("sandbox").unwrap(), &[], clock, faults).unwrap()
+    }
+
+    fn order(key: &str, kind: OrderKind) -> UpstreamOrder {
+        UpstreamOrder {
+            key: key.into(),
+            domain: "example.ru".into(),
+            kind,
+            contact: None,
+            service: None,
+        }
+    }
+
+    fn register(key: &str) -> UpstreamOrder {
+        order(
+            key,
+            OrderKind::Register {
+                period: 1,
+                client: "1/RW-P".into(),
+                ns: vec!["ns1.example.net".into()],
+                auto_renew: false,
+            },
+        )
+    }
+
+    fn done(expires: &str) -> UpstreamResult {
+        UpstreamResult::Done(Done {
+            expires: Some(expires.parse().unwrap()),
+            delegated: Some(true),
+            service: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_change_and_its_order_are_one_key() {
+        let s = sandbox(SandboxFaults::default());
+        let r = register("demo:R1");
+        assert_eq!(s.lookup(&r).await, UpstreamResult::NotFound);
+        assert_eq!(s.submit(&r).await, done("2027-01-15"));
+        // One record in all: the domain, naming the order that registered it.
+        assert_eq!(s.tree.len(), 1);
+        let d = s.registered("example.ru").unwrap().unwrap();
+        assert_eq!(d.by.len(), 1);
+        assert_eq!(d.by[0].0, "demo:R1");
+        // Delivered again or looked up: the same answer, nothing done twice.
+        assert_eq!(s.submit(&r).await, done("2027-01-15"));
+        assert_eq!(s.lookup(&r).await, done("2027-01-15"));
+        let renew = |key: &str| {
+            order(
+                key,
+                OrderKind::Renew {
+                    period: 1,
+                    expires: "2027-01-15".parse().unwrap(),
+                },
+            )
+        };
+        assert_eq!(s.submit(&renew("demo:R2")).await, done("2028-01-15"));
+        assert_eq!(s.submit(&renew("demo:R2")).await, done("2028-01-15"));
+        // Each order keeps its own answer.
+        assert_eq!(s.lookup(&r).await, done("2027-01-15"));
+        // A refusal changes nothing and is recorded on its own.
+        let again = register("demo:R3");
+        assert!(matches!(
+            s.submit(&again).await,
+            UpstreamResult::Failed {
+                code: Code::Exists,
+                ..
+            }
+        ));
+        assert_eq!(s.tree.len(), 2);
+        assert!(matches!(
+            s.lookup(&again).await,
+            UpstreamResult::Failed { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_pending_order_is_carried_out_once() {
+        let s = sandbox(SandboxFaults {
+            pending_percent: 100,
+            pending_ms: 0,
+            ..Default::default()
+        });
+        let r = register("demo:R1");
+        assert_eq!(s.submit(&r).await, UpstreamResult::Pending);
+        // Due at once: the first lookup carries it out, later ones find it done
+        // (the order's own record still says pending).
+        assert_eq!(s.lookup(&r).await, done("2027-01-15"));
+        assert_eq!(s.lookup(&r).await, done("2027-01-15"));
+        assert_eq!(s.submit(&r).await, done("2027-01-15"));
+        let renew = order(
+            "demo:R2",
+            OrderKind::Renew {
+                period: 2,
+                expires: "2027-01-15".parse().unwrap(),
+            },
+        );
+        assert_eq!(s.submit(&renew).await, UpstreamResult::Pending);
+        assert_eq!(s.lookup(&renew).await, done("2029-01-15"));
+        assert_eq!(s.lookup(&renew).await, done("2029-01-15"));
+        assert_eq!(s.lookup(&r).await, done("2027-01-15"));
+    }
+
+    #[test]
+    fn records_written_before_by_still_read() {
+        let d: RegistryDomain =
+            serde_json::from_str(r#"{"expires":"2027-01-15","ns":["ns1.example.net"]}"#).unwrap();
+        assert!(d.by.is_empty());
+        let l: RegistryLicense = serde_json::from_str(r#"{"expires":"2027-01-15"}"#).unwrap();
+        assert!(l.by.is_empty());
     }
 }
