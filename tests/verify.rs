@@ -62,8 +62,8 @@ async fn verify_passes_on_a_live_gateway_and_names_a_tampered_balance() {
     );
 }
 
-/// A store written before per-day totals were kept gets them built at start-up, with
-/// the same programme figures; totals that disagree with the ledger are named.
+/// A store written before per-day totals, service counts and the expiry index were kept
+/// gets them built at start-up; totals that disagree with the ledger are named.
 #[tokio::test]
 async fn per_day_totals_are_built_once_and_checked_against_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
@@ -89,11 +89,20 @@ async fn per_day_totals_are_built_once_and_checked_against_the_ledger() {
             (t.payments.to_string(), t.turnover.to_string()),
             ("10250.00".into(), "590.00".into())
         );
-        // As an older store: no totals, no marker.
+        // As an older store: no totals, no counts, no expiry index, no markers.
+        let expires = chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap();
+        assert!(store
+            .get::<()>(&keys::expiry(expires, "demo", "totals.ru"))
+            .unwrap()
+            .is_some());
         store
             .write(move |tx| {
                 tx.remove(keys::day_totals("demo", day));
                 tx.remove(keys::meta("day-totals"));
+                tx.remove(keys::service_counts("demo"));
+                tx.remove(keys::meta("service-counts"));
+                tx.remove(keys::expiry(expires, "demo", "totals.ru"));
+                tx.remove(keys::meta("expiry-index"));
                 Ok(())
             })
             .await

@@ -110,6 +110,7 @@ pub async fn load(data: &Path, shape: Shape) -> Result<Duration> {
                 rows.push((keys::counter(name), serde_json::to_vec(&n)?));
             }
             rows.push((keys::meta("day-totals"), serde_json::to_vec(&true)?));
+            rows.push((keys::meta("expiry-index"), serde_json::to_vec(&true)?));
             // Counted under the default configuration's categories, which the gateway
             // that serves this store runs with.
             let cfg = crate::config::Config::default();
@@ -323,6 +324,10 @@ fn partner_rows(
         put(keys::request(&login, &rid), serde_json::to_vec(&rec)?);
         put(keys::domain(&login, &name), serde_json::to_vec(&domain)?);
         put(keys::domain_owner(&name), serde_json::to_vec(&login)?);
+        put(
+            keys::expiry(expires, &login, &name),
+            serde_json::to_vec(&())?,
+        );
         put(
             keys::client_domain(&login, *number, &name),
             serde_json::to_vec(&())?,

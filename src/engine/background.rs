@@ -1,6 +1,7 @@
 //! Daily work of the background worker: domains and licences past their expiry date
 //! become `expired`, and those with auto-renew on are renewed a configured number of
-//! days before they expire, paid from the partner's balance.
+//! days before they expire, paid from the partner's balance. It reads the expiry index
+//! (active services by expiry date) only as far as the renewal horizon.
 //!
 //! Restart-safe without bookkeeping of its own: an automatic renewal is an ordinary
 //! order under the request-id `auto-renew:EXPIRES:TODAY:DOMAIN` (`…:license.ID` for a
@@ -56,34 +57,43 @@ impl Engine {
     pub async fn daily(&self, renew_days: u32, license_renew_days: u32) -> Result<DailyReport> {
         let today = self.clock.today();
         let mut report = DailyReport::default();
-        let partners: Vec<Partner> = self
-            .store
-            .scan::<Partner>(&keys::partners(), None, false)
-            .map(|r| r.map(|(_, p)| p))
-            .collect::<Result<_>>()?;
-        for partner in partners {
-            let domains: Vec<Domain> = self
-                .store
-                .scan::<Domain>(&keys::domains(&partner.login), None, false)
-                .map(|r| r.map(|(_, d)| d))
-                .collect::<Result<_>>()?;
-            let licenses: Vec<License> = self
-                .store
-                .scan::<License>(&keys::licenses(&partner.login), None, false)
-                .map(|r| r.map(|(_, l)| l))
-                .collect::<Result<_>>()?;
-            for l in licenses {
-                if l.state != LicenseState::Active
-                    || self
-                        .store
-                        .get::<u64>(&keys::in_flight(&license_object(l.id)))?
-                        .is_some()
-                {
+        // Only what is due: the active services whose expiry date is at most the
+        // longer renewal horizon away, from the expiry index, oldest first.
+        let horizon = today + Duration::days(renew_days.max(license_renew_days).into());
+        let mut due: Vec<(String, String)> = Vec::new();
+        for row in self.store.scan::<()>(&keys::expiries(), None, false) {
+            let (k, ()) = row?;
+            let (date, login, object) = keys::parse_expiry(&k)
+                .ok_or_else(|| Error::internal("malformed expiry index key"))?;
+            if date > horizon {
+                break;
+            }
+            due.push((login, object));
+        }
+        let mut partners: std::collections::HashMap<String, Partner> = Default::default();
+        for (login, object) in due {
+            if !partners.contains_key(&login) {
+                let Some(p) = self.store.get::<Partner>(&keys::partner(&login))? else {
+                    continue;
+                };
+                partners.insert(login.clone(), p);
+            }
+            let partner = &partners[&login];
+            if self.store.get::<u64>(&keys::in_flight(&object))?.is_some() {
+                continue;
+            }
+            if let Some(id) = object
+                .strip_prefix("license/")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                let Some(l) = self.store.get::<License>(&keys::license(&login, id))? else {
+                    continue;
+                };
+                if l.state != LicenseState::Active {
                     continue;
                 }
                 if l.expires < today {
-                    report.expired +=
-                        u64::from(self.expire_license(&partner.login, l.id, today).await?);
+                    report.expired += u64::from(self.expire_license(&login, l.id, today).await?);
                 } else if l.auto_renew
                     && l.expires <= today + Duration::days(license_renew_days.into())
                 {
@@ -98,25 +108,22 @@ impl Engine {
                         expires: l.expires,
                     };
                     let what = format!("{}:{today}:license.{}", l.expires, l.id);
-                    let r = self
-                        .renew_now(&partner, cmd, kind, &license_object(l.id), &what)
-                        .await;
-                    report.count(r, &partner.login, &license_object(l.id));
+                    let r = self.renew_now(partner, cmd, kind, &object, &what).await;
+                    report.count(r, &login, &object);
                 }
+                continue;
             }
-            for d in domains {
-                if d.state != DomainState::Active {
-                    continue;
-                }
-                if self.store.get::<u64>(&keys::in_flight(&d.name))?.is_some() {
-                    continue;
-                }
-                if d.expires < today {
-                    report.expired += u64::from(self.expire(&partner.login, &d.name, today).await?);
-                } else if d.auto_renew && d.expires <= today + Duration::days(renew_days.into()) {
-                    let r = self.auto_renew(&partner, &d, today).await;
-                    report.count(r, &partner.login, &d.name);
-                }
+            let Some(d) = self.store.get::<Domain>(&keys::domain(&login, &object))? else {
+                continue;
+            };
+            if d.state != DomainState::Active {
+                continue;
+            }
+            if d.expires < today {
+                report.expired += u64::from(self.expire(&login, &d.name, today).await?);
+            } else if d.auto_renew && d.expires <= today + Duration::days(renew_days.into()) {
+                let r = self.auto_renew(partner, &d, today).await;
+                report.count(r, &login, &d.name);
             }
         }
         if report != DailyReport::default() {
@@ -143,6 +150,7 @@ impl Engine {
                 }
                 d.state = DomainState::Expired;
                 services::track(tx, &login, &d.client, &cats.of_domain(&d.name), -1)?;
+                services::reindex(tx, &login, &d.name, Some(d.expires), None)?;
                 tx.put(k, &d)?;
                 Ok(true)
             })
@@ -167,6 +175,7 @@ impl Engine {
                 }
                 l.state = LicenseState::Expired;
                 services::track(tx, &login, &l.client, &cats.of_license(&l.product), -1)?;
+                services::reindex(tx, &login, &license_object(id), Some(l.expires), None)?;
                 tx.put(k, &l)?;
                 Ok(true)
             })

@@ -128,6 +128,7 @@ impl Engine {
         pricing::build_day_totals(&store)?;
         let categories = Arc::new(services::Categories::new(&catalogue, &licenses));
         services::rebuild_if_needed(&store, &categories)?;
+        services::build_expiry_index(&store)?;
         check_programme_currencies(&store, &programmes)?;
         let metrics = Arc::new(crate::metrics::Metrics::default());
         Ok(Engine {

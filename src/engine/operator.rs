@@ -352,6 +352,7 @@ fn verify_services(
     v: &QuietView<'_>,
     p: &Partner,
     cats: &Categories,
+    index_by_login: &mut HashMap<String, std::collections::BTreeSet<Vec<u8>>>,
     r: &mut VerifyReport,
 ) -> Result<()> {
     let login = &p.login;
@@ -368,6 +369,21 @@ fn verify_services(
         .scan::<std::collections::BTreeMap<String, u64>>(&keys::all_client_services(login))
         .map(|r| r.map(|(k, m)| (keys::trailing_id(&k), m)))
         .collect::<Result<std::collections::BTreeMap<u64, _>>>()?;
+    let index: std::collections::BTreeSet<Vec<u8>> = services::expiry_keys(
+        login,
+        v.scan::<Domain>(&keys::domains(login))
+            .map(|r| r.map(|(_, d)| d)),
+        v.scan::<License>(&keys::licenses(login))
+            .map(|r| r.map(|(_, l)| l)),
+    )?;
+    let kept_index = index_by_login.remove(login).unwrap_or_default();
+    if index != kept_index {
+        r.problems.push(format!(
+            "{login}: the expiry index ({} entries) disagrees with its active services ({})",
+            kept_index.len(),
+            index.len()
+        ));
+    }
     if kept != counts || kept_clients != per_client {
         r.problems.push(format!(
             "{login}: the counts of active services ({:?}, {} clients) disagree with its services ({:?}, {} clients)",
@@ -383,6 +399,17 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories) -> Result<VerifyReport> {
         .scan::<Partner>(&keys::partners())
         .map(|x| x.map(|(_, p)| p))
         .collect::<Result<_>>()?;
+    // The expiry index, read once and split by partner.
+    let mut index_by_login: HashMap<String, std::collections::BTreeSet<Vec<u8>>> = HashMap::new();
+    for row in v.scan::<serde_json::Value>(&keys::expiries()) {
+        let (k, _) = row?;
+        match keys::parse_expiry(&k) {
+            Some((_, login, _)) => {
+                index_by_login.entry(login).or_default().insert(k.to_vec());
+            }
+            None => r.problems.push("a malformed expiry index key".into()),
+        }
+    }
     for p in &partners {
         r.partners += 1;
         let login = &p.login;
@@ -529,7 +556,7 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories) -> Result<VerifyReport> {
             ));
         }
         verify_commission(v, p, &mut r)?;
-        verify_services(v, p, cats, &mut r)?;
+        verify_services(v, p, cats, &mut index_by_login, &mut r)?;
         let clients = v.scan::<serde_json::Value>(&keys::clients(login)).count() as u64;
         if clients != p.clients {
             r.problems.push(format!(
@@ -537,6 +564,11 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories) -> Result<VerifyReport> {
                 p.clients
             ));
         }
+    }
+    for login in index_by_login.keys() {
+        r.problems.push(format!(
+            "the expiry index names services of {login}, which is not a partner"
+        ));
     }
     for f in v.scan::<u64>(&keys::in_flight_all()) {
         let (k, id) = f?;

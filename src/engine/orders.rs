@@ -13,9 +13,9 @@ use crate::engine::money::Money;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
-    Client, CommissionEntry, CommissionKind, DayTotals, Domain, DomainState, EntryKind,
-    LedgerEntry, License, LicenseState, Order, OrderKind, OrderState, Partner, RequestRecord,
-    Transition,
+    license_object, Client, CommissionEntry, CommissionKind, DayTotals, Domain, DomainState,
+    EntryKind, LedgerEntry, License, LicenseState, Order, OrderKind, OrderState, Partner,
+    RequestRecord, Transition,
 };
 use crate::store::{keys, Tx};
 use crate::upstream::{UpstreamOrder, UpstreamResult};
@@ -550,12 +550,14 @@ fn apply_done(
             tx.put(keys::client_domain(login, number, &d.name), &())?;
             partner.domains += 1;
             services::track(tx, login, client, &cats.of_domain(&d.name), 1)?;
+            services::reindex(tx, login, &d.name, None, Some(d.expires))?;
             d
         }
         OrderKind::Renew { period, expires } => {
             let mut d: Domain = tx
                 .get(&dkey)?
                 .ok_or_else(|| Error::internal("renewed domain has no record"))?;
+            let was = (d.state == DomainState::Active).then_some(d.expires);
             d.expires = match done.expires {
                 Some(e) => e,
                 None => {
@@ -566,6 +568,7 @@ fn apply_done(
                 d.state = DomainState::Active;
                 services::track(tx, login, &d.client, &cats.of_domain(&d.name), 1)?;
             }
+            services::reindex(tx, login, &d.name, was, Some(d.expires))?;
             d
         }
         OrderKind::SetNs { ns } => {
@@ -608,6 +611,7 @@ fn apply_license(
             };
             tx.put(keys::license_owner(*license), &login)?;
             services::track(tx, login, client, &cats.of_license(product), 1)?;
+            services::reindex(tx, login, &license_object(*license), None, Some(expires))?;
             License {
                 id: *license,
                 product: product.clone(),
@@ -629,6 +633,7 @@ fn apply_license(
             let mut l: License = tx
                 .get(&keys::license(login, *license))?
                 .ok_or_else(|| Error::internal("renewed licence has no record"))?;
+            let was = (l.state == LicenseState::Active).then_some(l.expires);
             l.expires = match done.expires {
                 Some(e) => e,
                 None => period
@@ -639,6 +644,7 @@ fn apply_license(
                 l.state = LicenseState::Active;
                 services::track(tx, login, &l.client, &cats.of_license(&l.product), 1)?;
             }
+            services::reindex(tx, login, &license_object(l.id), was, Some(l.expires))?;
             if done.service.is_some() {
                 l.service = done.service.clone();
             }

@@ -91,6 +91,27 @@ pub fn track(tx: &mut Tx<'_>, login: &str, client: &str, category: &str, delta: 
     tx.put(skey, &counts)
 }
 
+/// An active service's place in the expiry index moves from `old` to `new` (`None`:
+/// not active then).
+pub fn reindex(
+    tx: &mut Tx<'_>,
+    login: &str,
+    object: &str,
+    old: Option<chrono::NaiveDate>,
+    new: Option<chrono::NaiveDate>,
+) -> Result<()> {
+    if old == new {
+        return Ok(());
+    }
+    if let Some(d) = old {
+        tx.remove(keys::expiry(d, login, object));
+    }
+    if let Some(d) = new {
+        tx.put(keys::expiry(d, login, object), &())?;
+    }
+    Ok(())
+}
+
 /// A client is deleted: it no longer counts among the clients with active services
 /// (its services still count as the partner's).
 pub fn forget_client(tx: &mut Tx<'_>, login: &str, number: u64) -> Result<()> {
@@ -162,6 +183,61 @@ pub fn count(
     }
     counts.clients = per_client.len() as u64;
     Ok((counts, per_client))
+}
+
+/// What the expiry index should hold for one partner: each active domain and licence
+/// by its expiry date.
+pub fn expiry_keys(
+    login: &str,
+    domains: impl Iterator<Item = Result<Domain>>,
+    licenses: impl Iterator<Item = Result<License>>,
+) -> Result<std::collections::BTreeSet<Vec<u8>>> {
+    let mut out = std::collections::BTreeSet::new();
+    for d in domains {
+        let d = d?;
+        if d.state == DomainState::Active {
+            out.insert(keys::expiry(d.expires, login, &d.name));
+        }
+    }
+    for l in licenses {
+        let l = l?;
+        if l.state == LicenseState::Active {
+            out.insert(keys::expiry(
+                l.expires,
+                login,
+                &crate::store::records::license_object(l.id),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the expiry index once, for a store written before it was kept. Runs at
+/// start-up, before any other write.
+pub fn build_expiry_index(store: &Store) -> Result<()> {
+    let marker = keys::meta("expiry-index");
+    if store.get::<bool>(&marker)?.is_some() {
+        return Ok(());
+    }
+    let mut rows: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    for p in store.scan::<Partner>(&keys::partners(), None, false) {
+        let (_, p) = p?;
+        let login = &p.login;
+        for k in expiry_keys(
+            login,
+            store
+                .scan::<Domain>(&keys::domains(login), None, false)
+                .map(|r| r.map(|(_, d)| d)),
+            store
+                .scan::<License>(&keys::licenses(login), None, false)
+                .map(|r| r.map(|(_, l)| l)),
+        )? {
+            rows.push((k, Some(serde_json::to_vec(&())?)));
+        }
+    }
+    tracing::info!(entries = rows.len(), "built the expiry index");
+    rows.push((marker, Some(serde_json::to_vec(&true)?)));
+    store.migrate(rows)
 }
 
 /// Rebuilds every partner's counts when they were kept under another mapping of

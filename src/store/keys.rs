@@ -95,6 +95,31 @@ pub fn day_totals_all(login: &str) -> Vec<u8> {
     key(b'T', &[login.as_bytes(), b""])
 }
 
+/// An active domain or licence (`object`: the name, or `license/ID`) by its expiry
+/// date, so the daily work reads only what is due.
+pub fn expiry(date: chrono::NaiveDate, login: &str, object: &str) -> Vec<u8> {
+    key(
+        b'E',
+        &[
+            date.format("%Y-%m-%d").to_string().as_bytes(),
+            login.as_bytes(),
+            object.as_bytes(),
+        ],
+    )
+}
+pub fn expiries() -> Vec<u8> {
+    key(b'E', &[])
+}
+/// (date, login, object) of an expiry key.
+pub fn parse_expiry(k: &[u8]) -> Option<(chrono::NaiveDate, String, String)> {
+    let rest = k.strip_prefix(b"E\0")?;
+    let mut parts = rest.splitn(3, |b| *b == 0);
+    let date = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+    let login = String::from_utf8(parts.next()?.to_vec()).ok()?;
+    let object = String::from_utf8(parts.next()?.to_vec()).ok()?;
+    Some((date, login, object))
+}
+
 /// A partner's counts of active services (`ServiceCounts`).
 pub fn service_counts(login: &str) -> Vec<u8> {
     key(b'U', &[login.as_bytes()])
