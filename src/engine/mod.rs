@@ -47,7 +47,7 @@ pub struct Engine {
     pub limits: limits::Limiter,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
-    live_orders: Mutex<HashSet<u64>>,
+    live_orders: Mutex<HashSet<String>>,
     /// Partner records as last decoded, by login, with the bytes they came from.
     partners: Mutex<HashMap<String, (sled::IVec, Arc<Partner>)>>,
 }
@@ -484,19 +484,19 @@ impl Engine {
             .await
     }
 
-    fn mark_live(&self, order: u64) -> LiveGuard<'_> {
-        self.live_orders
+    /// Claims the order of `login`'s `request_id` for this task until the guard is
+    /// dropped; `None` when another task (a request, or the reconciler) holds it.
+    /// A request claims before its accepting write, so the reconciler can never take up
+    /// an order between that write and its request's upstream call.
+    fn claim_order(&self, login: &str, request_id: &str) -> Option<LiveGuard<'_>> {
+        let key = format!("{login}\0{request_id}");
+        let claimed = self
+            .live_orders
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(order);
-        LiveGuard { eng: self, order }
-    }
-
-    pub fn is_live(&self, order: u64) -> bool {
-        self.live_orders
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&order)
+            .insert(key.clone());
+        // A guard is made only when the claim is this task's: dropping one releases it.
+        claimed.then(|| LiveGuard { eng: self, key })
     }
 }
 
@@ -517,10 +517,10 @@ fn check_programme_currencies(store: &Store, programmes: &programme::Programmes)
     Ok(())
 }
 
-/// Marks an order as driven by a request until dropped.
+/// Marks an order (by its partner and request-id) as driven by one task until dropped.
 pub struct LiveGuard<'a> {
     eng: &'a Engine,
-    order: u64,
+    key: String,
 }
 
 impl Drop for LiveGuard<'_> {
@@ -529,7 +529,7 @@ impl Drop for LiveGuard<'_> {
             .live_orders
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.order);
+            .remove(&self.key);
     }
 }
 

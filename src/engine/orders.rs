@@ -54,6 +54,9 @@ impl Engine {
             .ok_or_else(|| Error::internal("order without request-id"))?;
         let fingerprint = ctx.fingerprint.clone();
         let now = self.clock.now();
+        // A concurrent request with the same request-id holds the claim; this one then
+        // gets the stored answer (a replay) from the write below.
+        let _live = self.claim_order(&login, &rid);
         let accepted = self
             .store
             .write(move |tx| {
@@ -145,7 +148,6 @@ impl Engine {
             Fresh::Done(o) => o,
             Fresh::Replay(r) => return Ok(Fresh::Replay(r)),
         };
-        let _live = self.mark_live(order.id);
         let up = self.upstream_order(&ctx.partner.login, &order)?;
         let submitted = self.clock.now();
         let result = self.call(self.backend.submit(&up)).await;
@@ -219,13 +221,16 @@ impl Engine {
 
     /// Settles one open order; whether it is still open afterwards.
     async fn reconcile_one(&self, id: u64, login: String, alert_after: Duration) -> Result<bool> {
-        if self.is_live(id) {
-            return Ok(true);
-        }
-        let _live = self.mark_live(id);
-        let Some(order) = self.store.get::<Order>(&keys::order(&login, id))? else {
-            return Err(Error::internal(format!("open order {id} has no record")));
+        let read = || {
+            self.store
+                .get::<Order>(&keys::order(&login, id))?
+                .ok_or_else(|| Error::internal(format!("open order {id} has no record")))
         };
+        let Some(_live) = self.claim_order(&login, &read()?.request_id) else {
+            return Ok(true);
+        };
+        // Read again under the claim: the request that held it may have settled it.
+        let order = read()?;
         if order.state.is_terminal() {
             return Ok(false);
         }
