@@ -8,14 +8,7 @@ mod common;
 use std::path::Path;
 
 fn e_programme(dir: &Path) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/e-clients.toml"),
-    )
-    .unwrap()
-    .replace("\npartners = []\n", "\npartners = [\"demo\"]\n");
-    let p = dir.join("e.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    common::programme_for(dir, "e-clients.toml", "demo")
 }
 
 fn charged(a: &common::Answer) -> String {

@@ -178,22 +178,6 @@ async fn setup(s: &common::TestServer) {
     .unwrap();
 }
 
-/// A shipped example programme with `login` as its only partner, written under `dir`.
-fn programme_for(dir: &Path, file: &str, login: &str) -> PathBuf {
-    let text = std::fs::read_to_string(root().join("examples/programmes").join(file)).unwrap();
-    assert!(
-        text.contains("\npartners = []\n"),
-        "{file} lists no partner"
-    );
-    let path = dir.join(file);
-    std::fs::write(
-        &path,
-        text.replace("\npartners = []\n", &format!("\npartners = [{login:?}]\n")),
-    )
-    .unwrap();
-    path
-}
-
 async fn send(s: &common::TestServer, req: &FixtureRequest) -> FixtureResponse {
     let base = s.url.strip_suffix("/api").expect("the API is at /api");
     let method = reqwest::Method::from_bytes(req.method.as_bytes()).expect("an HTTP method");
@@ -260,9 +244,9 @@ fn diff(expected: &str, actual: &str) -> String {
 async fn native_fixtures_replay() {
     let dir = root().join("fixtures/native");
     let programmes = tempfile::tempdir().unwrap();
-    let b = programme_for(programmes.path(), "b-turnover.toml", "other");
-    let a = programme_for(programmes.path(), "a-special-prices.toml", "vip");
-    let e = programme_for(programmes.path(), "e-clients.toml", "agent");
+    let b = common::programme_for(programmes.path(), "b-turnover.toml", "other");
+    let a = common::programme_for(programmes.path(), "a-special-prices.toml", "vip");
+    let e = common::programme_for(programmes.path(), "e-clients.toml", "agent");
     let s = common::start_with(|cfg| cfg.programmes = vec![b, a, e]).await;
     setup(&s).await;
     let mut failures = Vec::new();

@@ -163,12 +163,7 @@ discount = { domains = 7 }
 #[tokio::test]
 async fn programme_e_levels_show_in_programme_status() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/e-clients.toml"),
-    )
-    .unwrap()
-    .replace("\npartners = []\n", "\npartners = [\"demo\"]\n");
-    let file = write(dir.path(), "e.toml", &text);
+    let file = common::programme_for(dir.path(), "e-clients.toml", "demo");
     let s = common::start_with(|cfg| cfg.programmes = vec![file]).await;
     for i in 0..3 {
         let client = s.client(&format!("C-{i}")).await;
@@ -273,12 +268,7 @@ fn programme_check_prints_the_resolved_tiers() {
 #[tokio::test]
 async fn special_prices_from_the_payment_that_reaches_the_minimum() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/a-special-prices.toml"),
-    )
-    .unwrap()
-    .replace("\npartners = []\n", "\npartners = [\"early\"]\n");
-    let file = write(dir.path(), "a.toml", &text);
+    let file = common::programme_for(dir.path(), "a-special-prices.toml", "early");
     let s = common::start_with(|cfg| cfg.programmes = vec![file]).await;
     let eng = s.engine();
     // A partner listed by a programme keeps its account in the programme's currency.
@@ -466,12 +456,7 @@ async fn a_partner_price_in_a_currency_the_catalogue_lacks_is_its_list_price() {
 async fn programme_d_prices_licences_by_last_months_turnover() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/d-licences.toml"),
-    )
-    .unwrap()
-    .replace("\npartners = []\n", "\npartners = [\"lic\"]\n");
-    let file = write(dir.path(), "d.toml", &text);
+    let file = common::programme_for(dir.path(), "d-licences.toml", "lic");
     let at = |now: &str| {
         let mut cfg = config(&data, vec![file.clone()]);
         cfg.sandbox.clock = Some(now.parse().unwrap());
@@ -554,12 +539,7 @@ async fn programme_d_prices_licences_by_last_months_turnover() {
 #[tokio::test]
 async fn programme_c_discounts_from_the_tenth_active_service() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/c-services.toml"),
-    )
-    .unwrap()
-    .replace("\npartners = []\n", "\npartners = [\"demo\"]\n");
-    let file = write(dir.path(), "c.toml", &text);
+    let file = common::programme_for(dir.path(), "c-services.toml", "demo");
     let s = common::start_with(|cfg| cfg.programmes = vec![file]).await;
     let client = s.client("C-1").await;
     for i in 1..=11 {
@@ -592,12 +572,7 @@ async fn programme_c_discounts_from_the_tenth_active_service() {
 #[tokio::test]
 async fn programme_b_discounts_the_categories_of_its_table() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programmes/b-turnover.toml"),
-    )
-    .unwrap()
-    .replace("\npartners = []\n", "\npartners = [\"demo\"]\n");
-    let file = write(dir.path(), "b.toml", &text);
+    let file = common::programme_for(dir.path(), "b-turnover.toml", "demo");
     let s = common::start_with(|cfg| {
         cfg.programmes = vec![file];
         cfg.licenses.insert(

@@ -277,3 +277,23 @@ impl TestServer {
         s
     }
 }
+
+/// A shipped example programme (`examples/programmes/FILE`) with `login` as its only
+/// partner, written under `dir`.
+pub fn programme_for(dir: &Path, file: &str, login: &str) -> std::path::PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/programmes")
+        .join(file);
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    assert!(
+        text.contains("\npartners = []\n"),
+        "{file} lists no partner"
+    );
+    let path = dir.join(file);
+    std::fs::write(
+        &path,
+        text.replace("\npartners = []\n", &format!("\npartners = [{login:?}]\n")),
+    )
+    .unwrap();
+    path
+}
