@@ -543,42 +543,62 @@ fn commission_account(earned: Decimal, withdrawable: Decimal, c: Currency) -> El
 
 fn commission_entry(e: &CommissionEntry, c: Currency) -> El {
     let rate = e.rate.as_ref();
-    El::new("commission-entry")
-        .attr("id", e.id)
+    account_line(
+        "commission-entry",
+        e.id,
+        e.time,
+        e.kind.as_str(),
+        e.amount,
+        e.balance_after,
+        c,
+    )
+    .attr_opt("order", e.order)
+    .attr_opt("client", e.client.as_ref())
+    .attr_opt("base", e.base.map(|a| amount(a, c)))
+    .attr_opt("category", rate.map(|r| &r.category))
+    .attr_opt("percent", rate.map(|r| r.percent))
+    .attr_opt("rule", rate.map(|r| &r.rule))
+    .attr_opt("tier", rate.map(|r| &r.tier))
+    .attr_opt("ledger-entry", e.ledger)
+    .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
+}
+
+/// The attributes every line of an append-only account has (ledger, commission).
+fn account_line(
+    name: &'static str,
+    id: u64,
+    time: chrono::DateTime<chrono::Utc>,
+    kind: &str,
+    amt: Decimal,
+    balance_after: Decimal,
+    c: Currency,
+) -> El {
+    El::new(name)
+        .attr("id", id)
         .attr(
             "time",
-            e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         )
-        .attr("kind", e.kind.as_str())
-        .attr("amount", amount(e.amount, c))
-        .attr("balance-after", amount(e.balance_after, c))
+        .attr("kind", kind)
+        .attr("amount", amount(amt, c))
+        .attr("balance-after", amount(balance_after, c))
         .attr("currency", c)
-        .attr_opt("order", e.order)
-        .attr_opt("client", e.client.as_ref())
-        .attr_opt("base", e.base.map(|a| amount(a, c)))
-        .attr_opt("category", rate.map(|r| &r.category))
-        .attr_opt("percent", rate.map(|r| r.percent))
-        .attr_opt("rule", rate.map(|r| &r.rule))
-        .attr_opt("tier", rate.map(|r| &r.tier))
-        .attr_opt("ledger-entry", e.ledger)
-        .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
 }
 
 fn entry(e: &LedgerEntry, c: Currency) -> El {
-    El::new("entry")
-        .attr("id", e.id)
-        .attr(
-            "time",
-            e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )
-        .attr("kind", e.kind.as_str())
-        .attr("amount", amount(e.amount, c))
-        .attr("balance-after", amount(e.balance_after, c))
-        .attr("currency", c)
-        .attr_opt("order", e.order)
-        .attr_opt("list-price", e.list_price.map(|a| amount(a, c)))
-        .attr_opt("rule", e.rule.as_ref())
-        .attr_opt("tier", e.tier.as_ref())
-        .attr_opt("discount", e.discount)
-        .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
+    account_line(
+        "entry",
+        e.id,
+        e.time,
+        e.kind.as_str(),
+        e.amount,
+        e.balance_after,
+        c,
+    )
+    .attr_opt("order", e.order)
+    .attr_opt("list-price", e.list_price.map(|a| amount(a, c)))
+    .attr_opt("rule", e.rule.as_ref())
+    .attr_opt("tier", e.tier.as_ref())
+    .attr_opt("discount", e.discount)
+    .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
 }
