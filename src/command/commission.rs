@@ -5,7 +5,7 @@
 
 use super::params::Params;
 use crate::engine::money::Money;
-use crate::engine::orders::append_entry;
+use crate::engine::orders::{append_commission, append_entry};
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
@@ -95,22 +95,14 @@ impl CommissionTransfer {
                 }
                 let ledger =
                     append_entry(tx, &mut p, EntryKind::Commission, amount.amount, None, now)?;
-                p.commission -= amount.amount;
-                let id = tx.next_id("commission")?;
-                let spent = CommissionEntry {
-                    id,
-                    time: now,
-                    kind: CommissionKind::Spent,
-                    amount: -amount.amount,
-                    balance_after: p.commission,
-                    order: None,
-                    client: None,
-                    base: None,
-                    rate: None,
-                    ledger: Some(ledger),
-                    note: String::new(),
-                };
-                tx.put(keys::commission_entry(&p.login, id), &spent)?;
+                let spent = append_commission(
+                    tx,
+                    &mut p,
+                    CommissionEntry {
+                        ledger: Some(ledger),
+                        ..CommissionEntry::new(CommissionKind::Spent, -amount.amount, now)
+                    },
+                )?;
                 tx.put(keys::partner(&p.login), &p)?;
                 Ok(Outcome::ok(Data::CommissionTransfer {
                     currency: p.currency,

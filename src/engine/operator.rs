@@ -3,7 +3,7 @@
 
 use super::auth::{check_login, hash_password, Cidr};
 use super::money::{Currency, Money};
-use super::orders::append_entry;
+use super::orders::{append_commission, append_entry};
 use super::services::{self, Categories};
 use super::Engine;
 use crate::error::{Error, Result};
@@ -201,22 +201,12 @@ impl Engine {
                     money(p.commission)
                 )));
             }
-            p.commission -= m.amount;
-            let id = tx.next_id("commission")?;
-            tx.put(
-                keys::commission_entry(&login, id),
-                &CommissionEntry {
-                    id,
-                    time: now,
-                    kind: CommissionKind::Withdrawn,
-                    amount: -m.amount,
-                    balance_after: p.commission,
-                    order: None,
-                    client: None,
-                    base: None,
-                    rate: None,
-                    ledger: None,
+            append_commission(
+                tx,
+                p,
+                CommissionEntry {
                     note: note_kept,
+                    ..CommissionEntry::new(CommissionKind::Withdrawn, -m.amount, now)
                 },
             )?;
             Ok(None)

@@ -382,25 +382,41 @@ fn accrue_commission(
     if amount <= rust_decimal::Decimal::ZERO {
         return Ok(());
     }
-    partner.commission += amount;
-    partner.commission_earned += amount;
-    let id = tx.next_id("commission")?;
-    tx.put(
-        keys::commission_entry(&login, id),
-        &CommissionEntry {
-            id,
-            time: now,
-            kind: CommissionKind::Earned,
-            amount,
-            balance_after: partner.commission,
+    append_commission(
+        tx,
+        partner,
+        CommissionEntry {
             order: Some(order.id),
             client: Some(client),
             base: Some(order.amount),
             rate: Some(rate.clone()),
-            ledger: None,
-            note: String::new(),
+            ..CommissionEntry::new(CommissionKind::Earned, amount, now)
         },
     )
+    .map(|_| ())
+}
+
+/// Appends a line to the partner's commission account and moves what it can withdraw
+/// (and, for earnings, what it earned in all) with it; the caller stores the partner.
+/// The account never goes below zero.
+pub fn append_commission(
+    tx: &mut Tx<'_>,
+    partner: &mut Partner,
+    mut e: CommissionEntry,
+) -> Result<CommissionEntry> {
+    let after = partner
+        .commission
+        .checked_add(e.amount)
+        .filter(|a| *a >= rust_decimal::Decimal::ZERO)
+        .ok_or_else(|| Error::internal("the commission account would go below zero"))?;
+    partner.commission = after;
+    if e.kind == CommissionKind::Earned {
+        partner.commission_earned += e.amount;
+    }
+    e.id = tx.next_id("commission")?;
+    e.balance_after = after;
+    tx.put(keys::commission_entry(&partner.login, e.id), &e)?;
+    Ok(e)
 }
 
 fn settle(

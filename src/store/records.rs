@@ -414,6 +414,26 @@ impl CommissionKind {
     }
 }
 
+impl CommissionEntry {
+    /// A line of `kind` and signed `amount`, with nothing else said about it yet; its
+    /// id and running balance are set when it is appended.
+    pub fn new(kind: CommissionKind, amount: Decimal, time: DateTime<Utc>) -> CommissionEntry {
+        CommissionEntry {
+            id: 0,
+            time,
+            kind,
+            amount,
+            balance_after: Decimal::ZERO,
+            order: None,
+            client: None,
+            base: None,
+            rate: None,
+            ledger: None,
+            note: String::new(),
+        }
+    }
+}
+
 /// One line of the append-only commission account. `amount` is signed: spending and
 /// withdrawing are negative.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
