@@ -111,12 +111,11 @@ pub enum Data {
         rows: Vec<CommissionEntry>,
         next_cursor: Option<String>,
     },
-    /// `commission.transfer`: the spending entry, the ledger entry it credited, and both
-    /// balances after it.
+    /// `commission.transfer`: the spending entry (it names the ledger entry it credited),
+    /// and both balances after it.
     CommissionTransfer {
         currency: Currency,
         entry: Box<CommissionEntry>,
-        ledger: u64,
         balance: Decimal,
         withdrawable: Decimal,
     },

@@ -107,7 +107,6 @@ impl CommissionTransfer {
                 Ok(Outcome::ok(Data::CommissionTransfer {
                     currency: p.currency,
                     entry: Box::new(spent),
-                    ledger,
                     balance: p.balance,
                     withdrawable: p.commission,
                 }))

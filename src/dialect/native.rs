@@ -358,7 +358,6 @@ fn data(d: &Data) -> Vec<El> {
             entry,
             balance,
             withdrawable,
-            ..
         } => vec![
             commission_entry(entry, *currency),
             money_el("balance", *balance, *currency),
