@@ -550,6 +550,14 @@ async fn wrong_password_gives_the_gateways_message_and_no_secret() {
     );
     assert!(find(&calls, "domain.open").is_empty());
 
+    // integrations/README.md shows this error document as it is.
+    let readme = std::fs::read_to_string(external::root().join("integrations/README.md")).unwrap();
+    let shown = doc.lines().find(|l| l.starts_with("<doc>")).unwrap();
+    assert!(
+        readme.contains(shown),
+        "integrations/README.md should show:\n{shown}"
+    );
+
     let stdin = format!(
         "<doc><processingmodule><url>{}</url><login>demo</login><password>{secret}</password>\
          </processingmodule></doc>",

@@ -332,3 +332,59 @@ fn shipped_php_client_copies_are_identical() {
         );
     }
 }
+
+/// The first fenced block of `lang` in a README.
+fn code_block(readme: &str, lang: &str) -> String {
+    let text = std::fs::read_to_string(root().join(readme)).unwrap();
+    let start = text
+        .find(&format!("```{lang}\n"))
+        .unwrap_or_else(|| panic!("no {lang} example in {readme}"))
+        + lang.len()
+        + 4;
+    let end = start + text[start..].find("```").unwrap();
+    text[start..end].to_string()
+}
+
+/// The examples of the clients' READMEs run as written, against a gateway in place of
+/// `https://gateway.example.net/api`: the Python one registers, the PHP one (the same
+/// request-ids and parameters) gets the stored answers back and charges nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_examples_run() {
+    if !external::require("python3") || !external::require("php") {
+        return;
+    }
+    let s = common::start().await;
+    let adapt = |code: String| {
+        code.replace("https://gateway.example.net/api", &s.url)
+            .replace("'acme', 'secret'", "'demo', 'demo-password'")
+            .replace("\"acme\", \"secret\"", "\"demo\", \"demo-password\"")
+    };
+
+    let python = adapt(code_block("clients/python/README.md", "python"));
+    let mut cmd = Command::new("python3");
+    cmd.arg("-")
+        .env("PYTHONPATH", root().join("clients/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = external::run(cmd, &python).await;
+    assert!(out.status.success(), "{}", external::stderr(&out));
+    assert_eq!(external::stdout(&out), "10000.00\n");
+
+    let php = adapt(code_block("clients/php/README.md", "php"));
+    let mut cmd = Command::new("php");
+    cmd.current_dir(root().join("clients/php"));
+    let out = external::run(cmd, &format!("<?php\n{php}")).await;
+    assert!(
+        out.status.success() && external::stderr(&out).is_empty(),
+        "{}{}",
+        external::stdout(&out),
+        external::stderr(&out)
+    );
+    assert_eq!(external::stdout(&out), "9410.00\n");
+
+    let all = orders(&s).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].get("request-id"), "shop-invoice-117");
+    assert_eq!(all[0].get("state"), "completed");
+    assert_eq!(balance(&s).await, "9410.00");
+    s.stop().await;
+}
