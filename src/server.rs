@@ -180,12 +180,21 @@ async fn healthz(engine: &Engine) -> HttpReply {
             Err(_) => "timeout".to_string(),
         };
     let ok = store == "ok" && upstream == "ok";
-    let body = serde_json::json!({
-        "status": if ok { "ok" } else { "degraded" },
-        "store": store,
-        "upstream": upstream,
-        "backend": engine.backend.name(),
-    });
+    // A struct, not a map: the fields come in the order the documents show.
+    #[derive(serde::Serialize)]
+    struct Health<'a> {
+        status: &'a str,
+        store: String,
+        upstream: String,
+        backend: &'a str,
+    }
+    let body = serde_json::to_string(&Health {
+        status: if ok { "ok" } else { "degraded" },
+        store,
+        upstream,
+        backend: engine.backend.name(),
+    })
+    .unwrap_or_default();
     HttpReply {
         status: if ok { 200 } else { 503 },
         headers: vec![("content-type", "application/json".into())],

@@ -17,9 +17,10 @@ use regway::engine::operator::NewPartner;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// The headers a `.response` file may list. Each is compared: a header listed in the file
-/// must come with that value, a header not listed must not come at all.
-const COMPARED_HEADERS: [&str; 3] = ["Content-Type", "Idempotent-Replayed", "Retry-After"];
+/// The one response header a `.response` file leaves out: it changes with every answer.
+/// Every other header is compared, by name (case-insensitive) and value: a header listed
+/// in the file must come with that value, and a header not listed must not come at all.
+const UNCOMPARED_HEADER: &str = "date";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -71,40 +72,90 @@ fn header_line(path: &Path, l: &str) -> (String, String) {
 }
 
 /// One answer, as a `.response` file holds it.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct FixtureResponse {
     status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    body: Vec<u8>,
+}
+
+impl PartialEq for FixtureResponse {
+    /// The same status, the same headers in any order (names case-insensitive), and the
+    /// same body, byte for byte.
+    fn eq(&self, other: &FixtureResponse) -> bool {
+        let set = |h: &[(String, String)]| {
+            let mut v: Vec<(String, String)> = h
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect();
+            v.sort();
+            v
+        };
+        self.status == other.status
+            && set(&self.headers) == set(&other.headers)
+            && self.body == other.body
+    }
+}
+
+/// `content-length` → `Content-Length`: how the files spell header names.
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 impl FixtureResponse {
-    fn parse(path: &Path, text: &str) -> FixtureResponse {
-        let (head, body) = text
-            .split_once("\n\n")
+    fn parse(path: &Path, bytes: &[u8]) -> FixtureResponse {
+        let (head, body) = split_head(bytes)
             .unwrap_or_else(|| panic!("{}: no blank line after the head", path.display()));
+        let head = std::str::from_utf8(head)
+            .unwrap_or_else(|_| panic!("{}: the head is not UTF-8", path.display()));
         let mut lines = head.lines();
         let status = lines
             .next()
             .and_then(|l| l.strip_prefix("HTTP "))
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("{}: first line is not `HTTP <status>`", path.display()));
-        let headers = lines.map(|l| header_line(path, l)).collect();
+        let headers: Vec<(String, String)> = lines.map(|l| header_line(path, l)).collect();
+        assert!(
+            !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(UNCOMPARED_HEADER)),
+            "{}: lists {UNCOMPARED_HEADER}, which is never compared",
+            path.display()
+        );
         FixtureResponse {
             status,
             headers,
-            body: body.to_string(),
+            body: body.to_vec(),
         }
     }
 
-    fn render(&self) -> String {
+    fn head(&self) -> String {
         let mut s = format!("HTTP {}\n", self.status);
         for (k, v) in &self.headers {
             let _ = writeln!(s, "{k}: {v}");
         }
         s.push('\n');
-        s.push_str(&self.body);
         s
+    }
+
+    fn render(&self) -> Vec<u8> {
+        let mut out = self.head().into_bytes();
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// For a diff: the head, and the body as text (bytes that are not UTF-8 shown as
+    /// U+FFFD; such a body still compares byte for byte).
+    fn text(&self) -> String {
+        self.head() + &String::from_utf8_lossy(&self.body)
     }
 }
 
@@ -127,11 +178,18 @@ fn stems(dir: &Path) -> Vec<String> {
     }
     requests.sort();
     responses.sort();
+    let orphans: Vec<_> = responses.iter().filter(|r| !requests.contains(r)).collect();
+    assert!(
+        orphans.is_empty(),
+        "{}: responses without a request: {orphans:?}",
+        dir.display()
+    );
     if !recording() {
-        let orphans: Vec<_> = responses.iter().filter(|r| !requests.contains(r)).collect();
+        let orphans: Vec<_> = requests.iter().filter(|r| !responses.contains(r)).collect();
         assert!(
             orphans.is_empty(),
-            "responses without a request: {orphans:?}"
+            "{}: requests without a response (record them on purpose): {orphans:?}",
+            dir.display()
         );
     }
     requests
@@ -190,15 +248,16 @@ async fn send(s: &common::TestServer, req: &FixtureRequest) -> FixtureResponse {
     }
     let resp = b.send().await.expect("the server answers");
     let status = resp.status().as_u16();
-    let headers = COMPARED_HEADERS
+    let headers = resp
+        .headers()
         .iter()
-        .filter_map(|h| {
-            resp.headers()
-                .get(*h)
-                .map(|v| (h.to_string(), v.to_str().unwrap().to_string()))
+        .filter(|(k, _)| k.as_str() != UNCOMPARED_HEADER)
+        .map(|(k, v)| {
+            let v = v.to_str().expect("an ASCII header value");
+            (title_case(k.as_str()), v.to_string())
         })
         .collect();
-    let body = resp.text().await.expect("a UTF-8 body");
+    let body = resp.bytes().await.expect("a body").to_vec();
     FixtureResponse {
         status,
         headers,
@@ -261,13 +320,16 @@ async fn native_fixtures_replay() {
             std::fs::write(&resp_path, actual.render()).unwrap();
             continue;
         }
-        let text = std::fs::read_to_string(&resp_path)
+        let bytes = std::fs::read(&resp_path)
             .unwrap_or_else(|e| panic!("{}: {e} (record it first)", resp_path.display()));
-        let expected = FixtureResponse::parse(&resp_path, &text);
+        let expected = FixtureResponse::parse(&resp_path, &bytes);
         if expected != actual {
+            let mut d = diff(&expected.text(), &actual.text());
+            if d.lines().all(|l| l.starts_with("  ")) {
+                d.push_str("(the bodies differ in bytes that are not UTF-8)\n");
+            }
             failures.push(format!(
-                "── {stem}: the answer differs (- fixture, + server)\n{}",
-                diff(&expected.render(), &actual.render())
+                "── {stem}: the answer differs (- fixture, + server)\n{d}"
             ));
         }
     }
@@ -420,4 +482,53 @@ fn doc_examples_are_copies_of_fixtures() {
     }
     assert!(count > 0, "no document example names a fixture");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `fixtures/README.md`, "The pairs": every pair falls in a row of the table, every row
+/// has pairs, and the balance it gives for pair 90 is the one the fixture shows.
+#[test]
+fn fixtures_readme_lists_every_pair() {
+    let readme = std::fs::read_to_string(root().join("fixtures/README.md")).unwrap();
+    let table = &readme[readme.find("## The pairs").expect("a section of the pairs")..];
+    let rows: Vec<(String, String, String)> = table
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let first = *cells.get(1)?;
+            if first == "pair" || first.starts_with("---") {
+                return None;
+            }
+            let (lo, hi) = first.split_once('–').unwrap_or((first, first));
+            Some((lo.to_string(), hi.to_string(), cells.get(2)?.to_string()))
+        })
+        .collect();
+    assert!(!rows.is_empty(), "no rows in the table of pairs");
+    let stems = stems(&root().join("fixtures/native"));
+    for stem in &stems {
+        let number = &stem[..2];
+        assert!(
+            rows.iter()
+                .any(|(lo, hi, _)| lo.as_str() <= number && number <= hi.as_str()),
+            "fixtures/README.md: no row of the table of pairs covers {stem}"
+        );
+    }
+    for (lo, hi, _) in &rows {
+        assert!(
+            stems
+                .iter()
+                .any(|s| lo.as_str() <= &s[..2] && &s[..2] <= hi.as_str()),
+            "fixtures/README.md: the row {lo}–{hi} names no pair"
+        );
+    }
+    let (_, _, shows) = rows
+        .iter()
+        .find(|(lo, _, _)| lo == "90")
+        .expect("a row for pair 90");
+    let said = shows.rsplit(' ').next().unwrap();
+    let answer =
+        std::fs::read_to_string(root().join("fixtures/native/90-balance-get.response")).unwrap();
+    assert!(
+        answer.contains(&format!("<balance currency=\"RUB\">{said}</balance>")),
+        "fixtures/README.md gives {said} for pair 90; the fixture shows\n{answer}"
+    );
 }

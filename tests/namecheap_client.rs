@@ -1,8 +1,9 @@
 //! A real Namecheap client, unchanged, against regway: PyNamecheap from PyPI in a
 //! throw-away virtual environment runs `tests/clients/namecheap_client.py`.
 //!
-//! Skips (passes with a message) only when Python or pip cannot install the package,
-//! e.g. on a machine without network access; `.ci/run` makes sure they can.
+//! When Python or pip cannot install the package (no network access, no python3), the
+//! test fails: under CI always, elsewhere unless `REGWAY_ALLOW_SKIP=1` lets it be skipped
+//! loudly (`common::cannot_run`). `.ci/run` makes sure they can.
 
 mod common;
 
@@ -43,8 +44,9 @@ async fn pynamecheap_drives_regway() {
         .await
         .unwrap()
     else {
-        eprintln!(
-            "SKIPPED pynamecheap_drives_regway: python3 -m venv or pip install PyNamecheap failed"
+        common::cannot_run(
+            "pynamecheap_drives_regway",
+            "python3 -m venv or pip install PyNamecheap==0.0.3 failed (see pip's output above)",
         );
         return;
     };
@@ -82,4 +84,39 @@ async fn pynamecheap_drives_regway() {
     assert!(stdout.contains("DOMAINS 106"), "{stdout}");
     assert!(stdout.contains("OK"));
     s.stop().await;
+}
+
+/// The test above, run with no `python3` on its `PATH`: it fails under CI and by
+/// default, and passes (loudly) only when `REGWAY_ALLOW_SKIP=1` allows it outside CI.
+#[test]
+fn a_client_that_cannot_be_installed_fails_unless_a_skip_is_allowed() {
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "pynamecheap_drives_regway", "--nocapture"])
+            .env("PATH", "")
+            .env_remove("CI")
+            .env_remove("REGWAY_ALLOW_SKIP");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(&[("CI", "true")]);
+    assert!(!ok, "passed under CI without running:\n{text}");
+    assert!(text.contains("cannot run under CI"), "{text}");
+    let (ok, text) = run(&[("CI", "true"), ("REGWAY_ALLOW_SKIP", "1")]);
+    assert!(!ok, "CI must not allow a skip:\n{text}");
+    let (ok, text) = run(&[]);
+    assert!(!ok, "passed without running:\n{text}");
+    assert!(text.contains("REGWAY_ALLOW_SKIP=1"), "{text}");
+    let (ok, text) = run(&[("REGWAY_ALLOW_SKIP", "1"), ("CI", "false")]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("NOT RUN: pynamecheap_drives_regway"),
+        "{text}"
+    );
+    assert!(!text.contains("SKIPPED"), "{text}");
 }

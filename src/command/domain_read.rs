@@ -1,7 +1,7 @@
 //! `domain.info` and `domain.list`: the partner's domains as the gateway holds them.
 
 use super::params::Params;
-use crate::engine::names::Name;
+use crate::engine::names::{parse_name, Name};
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
@@ -71,6 +71,13 @@ impl DomainList {
         };
         let auto_renew = p.bool_opt("auto-renew")?;
         let (limit, cursor) = p.page()?;
+        // The cursor is the ASCII name of the last row of the page before: anything
+        // else is not a cursor this server gave, as for every other list.
+        if let Some(c) = &cursor {
+            if !parse_name("cursor", c).is_ok_and(|n| n.ascii() == c) {
+                return Err(Error::value("cursor", "not a cursor this server gave"));
+            }
+        }
         let offset = p.u32_in("offset", Some(0), 0, 1_000_000)? as usize;
         let total = p.bool_opt("total")?.unwrap_or(false);
         Ok(DomainList {

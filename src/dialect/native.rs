@@ -422,6 +422,7 @@ fn standing(s: &crate::engine::pricing::Standing, c: Currency) -> El {
         .attr_opt("value", s.value.map(value))
         .attr_opt("currency", (s.money).then_some(c))
         .attr_opt("since", s.since)
+        .attr_opt("month-to-date", s.month_to_date.map(value))
         .attr_opt("tier", s.tier.as_ref())
         .attr_opt("next-tier", s.next_tier.as_ref())
         .attr_opt("next-from", s.next_from.map(value))

@@ -255,12 +255,16 @@ impl Engine {
                 command.name()
             )));
         }
-        let request_id = if mutating {
-            let rid = req.request_id.ok_or_else(|| Error::missing("request-id"))?;
-            check_request_id(&rid)?;
-            Some(rid)
-        } else {
-            req.request_id
+        // The envelope's request-id is checked after the command's own parameters, on
+        // every command: a read-only command echoes it, so a malformed one is refused
+        // there too (`protocol/native.md`, "Request").
+        let request_id = match req.request_id {
+            None if mutating => return Err(Error::missing("request-id")),
+            None => None,
+            Some(rid) => {
+                check_request_id(&rid)?;
+                Some(rid)
+            }
         };
         let ctx = Ctx {
             eng: self,

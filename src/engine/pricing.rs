@@ -103,7 +103,7 @@ pub fn check_file(cfg: &Config, path: &std::path::Path) -> Result<String> {
         let how = match m {
             Metric::Payments { window_days } => format!("payments over the last {window_days} days"),
             Metric::PreviousMonthTurnover { minimum, demote_after_months } => format!(
-                "previous calendar month's turnover; minimum {} {c}, status lost after {demote_after_months} months below it",
+                "previous calendar month's turnover, or the current month's as soon as it passes a tier; minimum {} {c}, status lost after {demote_after_months} months below it",
                 money(*minimum)
             ),
             Metric::ActiveServices { category } => format!("active services in {category}"),
@@ -186,6 +186,10 @@ pub struct Standing {
     /// First day the metric counts (rolling windows and months).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<chrono::NaiveDate>,
+    /// Previous month's turnover: the current month's so far, which reaches a tier as
+    /// soon as it passes the tier's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month_to_date: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -474,6 +478,7 @@ impl Terms<'_> {
                     }
                     _ => None,
                 },
+                month_to_date: m.month_to_date,
                 tier: tier.map(|t| t.name.clone()),
                 next_tier: next.map(|(t, _)| t.name.clone()),
                 next_from: next.map(|(t, _)| t.from),
@@ -496,6 +501,7 @@ impl Terms<'_> {
                 value: paid,
                 money: paid.is_some(),
                 since: p.qualify.as_ref().map(|q| q.from),
+                month_to_date: None,
                 tier: None,
                 next_tier: None,
                 next_from: missing.and(minimum),

@@ -591,10 +591,22 @@ pub struct Facts {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measure {
     pub value: Decimal,
+    /// Previous month's turnover only: the current calendar month's turnover so far. A
+    /// tier is reached as soon as this month passes its `from`, without waiting for the
+    /// month to end; it is kept while each month ends at or above it.
+    pub month_to_date: Option<Decimal>,
     /// Months in a row, up to the last complete one, below the minimum.
     pub months_below: u32,
     /// The status is lost: no tier applies.
     pub lost: bool,
+}
+
+impl Measure {
+    /// The value tiers are reached by: the metric, or this month's turnover when that
+    /// is more.
+    pub fn reach(&self) -> Decimal {
+        self.month_to_date.map_or(self.value, |m| m.max(self.value))
+    }
 }
 
 fn prev_month(y: i32, m: u32) -> (i32, u32) {
@@ -652,6 +664,7 @@ pub fn history_start(metric: &Metric, now: DateTime<Utc>) -> DateTime<Utc> {
 pub fn measure(metric: &Metric, facts: &Facts, now: DateTime<Utc>) -> Measure {
     let plain = |value: Decimal| Measure {
         value,
+        month_to_date: None,
         months_below: 0,
         lost: false,
     };
@@ -694,8 +707,16 @@ pub fn measure(metric: &Metric, facts: &Facts, now: DateTime<Utc>) -> Measure {
                 below += 1;
                 (cy, cm) = (py, pm);
             }
+            // This month so far: a tier is reached the moment it is passed.
+            let month_to_date = facts
+                .turnover
+                .iter()
+                .filter(|(t, _)| *t >= month_start(now.year(), now.month()) && *t <= now)
+                .map(|(_, a)| *a)
+                .sum();
             Measure {
                 value,
+                month_to_date: Some(month_to_date),
                 months_below: below,
                 lost: *demote_after_months > 0 && below >= *demote_after_months,
             }
@@ -717,15 +738,19 @@ impl Programme {
         if m.lost {
             return None;
         }
-        self.tiers.iter().rev().find(|t| m.value >= t.from)
+        let reach = m.reach();
+        self.tiers.iter().rev().find(|t| reach >= t.from)
     }
 
-    /// The first tier above `m`, and what is missing to reach it.
+    /// The first tier above `m`, and what is missing to reach it: for a turnover month,
+    /// what this month's turnover still lacks.
     pub fn next_tier(&self, m: &Measure) -> Option<(&Tier, Decimal)> {
+        let reach = m.reach();
+        let counted = m.month_to_date.unwrap_or(m.value);
         self.tiers
             .iter()
-            .find(|t| t.from > m.value)
-            .map(|t| (t, t.from - m.value))
+            .find(|t| t.from > reach)
+            .map(|t| (t, t.from - counted))
     }
 
     /// Whether a partner qualifies for the special prices: when the programme has a
@@ -1065,6 +1090,85 @@ mod tests {
         };
         let m = measure(metric, &new, at("2026-01-15T00:00:00Z"));
         assert_eq!((m.months_below, m.lost), (1, false));
+    }
+
+    #[test]
+    fn programme_d_rises_within_the_month_and_falls_when_a_month_ends_below() {
+        let dp = example("d-licences.toml");
+        let metric = dp.metric.as_ref().unwrap();
+        let tier = |facts: &Facts, now: &str| {
+            let m = measure(metric, facts, at(now));
+            dp.tier_for(&m).map(|t| t.name.clone())
+        };
+        let mut facts = Facts {
+            created: Some(at("2025-11-01T00:00:00Z")),
+            turnover: vec![(at("2025-11-20T00:00:00Z"), d("300.00"))],
+            ..Facts::default()
+        };
+        // December: November's 300 is "Reseller"; December so far 0.
+        assert_eq!(
+            tier(&facts, "2025-12-01T00:00:00Z").as_deref(),
+            Some("Reseller")
+        );
+        // December's turnover passes Silver's 500 on the 10th: Silver at once.
+        facts
+            .turnover
+            .push((at("2025-12-05T00:00:00Z"), d("450.00")));
+        assert_eq!(
+            tier(&facts, "2025-12-09T23:59:59Z").as_deref(),
+            Some("Reseller")
+        );
+        facts
+            .turnover
+            .push((at("2025-12-10T00:00:00Z"), d("50.00")));
+        assert_eq!(
+            tier(&facts, "2025-12-10T12:00:00Z").as_deref(),
+            Some("Silver")
+        );
+        let m = measure(metric, &facts, at("2025-12-10T12:00:00Z"));
+        assert_eq!((m.value, m.month_to_date), (d("300.00"), Some(d("500.00"))));
+        // Gold next: 2000 − 500 of this month.
+        let (next, missing) = dp.next_tier(&m).unwrap();
+        assert_eq!((next.name.as_str(), missing), ("Gold", d("1500.00")));
+        // A refund that takes the month back below 500 takes the tier back too.
+        let mut refunded = facts.clone();
+        refunded
+            .turnover
+            .push((at("2025-12-11T00:00:00Z"), d("-100.00")));
+        assert_eq!(
+            tier(&refunded, "2025-12-11T12:00:00Z").as_deref(),
+            Some("Reseller")
+        );
+        // December ended at 500: Silver stays in January, with nothing yet in January.
+        assert_eq!(
+            tier(&facts, "2026-01-01T00:00:00Z").as_deref(),
+            Some("Silver")
+        );
+        assert_eq!(
+            tier(&facts, "2026-01-31T23:59:59Z").as_deref(),
+            Some("Silver")
+        );
+        // January ends below Silver's 500 (200): February falls to Reseller.
+        facts
+            .turnover
+            .push((at("2026-01-15T00:00:00Z"), d("200.00")));
+        assert_eq!(
+            tier(&facts, "2026-02-01T00:00:00Z").as_deref(),
+            Some("Reseller")
+        );
+        // Passing Gold's 2000 during February reaches Gold directly.
+        facts
+            .turnover
+            .push((at("2026-02-03T00:00:00Z"), d("2000.00")));
+        assert_eq!(
+            tier(&facts, "2026-02-03T00:00:00Z").as_deref(),
+            Some("Gold")
+        );
+        // A turnover dated later than now does not count yet.
+        assert_eq!(
+            tier(&facts, "2026-02-02T23:59:59Z").as_deref(),
+            Some("Reseller")
+        );
     }
 
     #[test]

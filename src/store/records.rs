@@ -297,7 +297,8 @@ pub struct Order {
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
     pub history: Vec<Transition>,
-    /// Why it failed, in words for the partner.
+    /// Why it failed, or why its outcome is unknown, in words for the partner; only on
+    /// `failed` and `unknown` orders (`protocol/native.md`, "Orders").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The commission the order earns when it completes, set when it was priced.
@@ -317,6 +318,11 @@ pub struct Commission {
 
 impl Order {
     pub fn set_state(&mut self, state: OrderState, at: DateTime<Utc>) {
+        // An order that leaves `unknown` for anything but `failed` no longer has a
+        // problem to explain: a panel would show a stale reason as an error.
+        if !matches!(state, OrderState::Failed | OrderState::Unknown) {
+            self.reason = None;
+        }
         self.state = state;
         self.updated = at;
         self.history.push(Transition { state, at });

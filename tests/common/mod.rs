@@ -297,3 +297,26 @@ pub fn programme_for(dir: &Path, file: &str, login: &str) -> std::path::PathBuf 
     .unwrap();
     path
 }
+
+/// Called by a test that cannot run what it proves (a tool or a package it needs cannot
+/// be installed): the test fails under CI (`CI` set to anything but `false` or `0`), and
+/// elsewhere too unless `REGWAY_ALLOW_SKIP=1` allows the skip, which is then announced
+/// loudly. A test never passes quietly without having run.
+pub fn cannot_run(test: &str, why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
+    let allowed = std::env::var("REGWAY_ALLOW_SKIP").is_ok_and(|v| v == "1");
+    if ci {
+        panic!("{test} cannot run under CI: {why}");
+    }
+    if !allowed {
+        panic!(
+            "{test} cannot run: {why}. Install what it needs, or set REGWAY_ALLOW_SKIP=1 to \
+             let it pass without running"
+        );
+    }
+    let line = "!".repeat(78);
+    eprintln!(
+        "{line}\n!! NOT RUN: {test}\n!! {why}\n!! It passes only because REGWAY_ALLOW_SKIP=1; \
+         it proves nothing.\n{line}"
+    );
+}

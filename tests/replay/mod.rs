@@ -3,10 +3,12 @@
 //!
 //! A request file is the request line (`METHOD /path?query`), header lines, a blank
 //! line, then the body (one trailing newline of the file is not part of it). A
-//! response file is the HTTP status, header lines (only `content-type` is kept), a
-//! blank line, then the body exactly. `<ExecutionTime>` is the one field that varies
-//! and is written as `*`. With `REGWAY_FIXTURES_UPDATE=1` the response files are
-//! written instead of compared: do that on purpose, then read the diff.
+//! response file is the HTTP status, every response header but `date` (names in lower
+//! case, sorted; `idempotent-replayed` and `content-length` included), a blank line,
+//! then the body exactly, as bytes. `<ExecutionTime>` is the one field that varies and
+//! is written as `*`. A request without its response, or a response without its
+//! request, is an error. With `REGWAY_FIXTURES_UPDATE=1` the response files are written
+//! instead of compared: do that on purpose, then read the diff.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -17,25 +19,43 @@ pub struct Pair {
     pub response: PathBuf,
 }
 
-pub fn pairs(dir: &Path) -> Vec<Pair> {
-    let mut v: Vec<Pair> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let p = e.unwrap().path();
-            let name = p
-                .file_name()?
-                .to_str()?
-                .strip_suffix(".request")?
-                .to_string();
-            Some(Pair {
-                response: p.with_extension("response"),
-                request: p,
-                name,
-            })
+/// The pairs of `dir`, in name order. A `.response` without its `.request` is an error;
+/// so is a `.request` without its `.response`, unless the responses are being written.
+pub fn pairs(dir: &Path, update: bool) -> Vec<Pair> {
+    let mut requests = Vec::new();
+    let mut responses = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".request") {
+            requests.push(stem.to_string());
+        } else if let Some(stem) = name.strip_suffix(".response") {
+            responses.push(stem.to_string());
+        }
+    }
+    let orphans: Vec<_> = responses.iter().filter(|r| !requests.contains(r)).collect();
+    assert!(
+        orphans.is_empty(),
+        "{}: responses without a request: {orphans:?}",
+        dir.display()
+    );
+    if !update {
+        let orphans: Vec<_> = requests.iter().filter(|r| !responses.contains(r)).collect();
+        assert!(
+            orphans.is_empty(),
+            "{}: requests without a response (write them on purpose): {orphans:?}",
+            dir.display()
+        );
+    }
+    requests.sort();
+    requests
+        .into_iter()
+        .map(|name| Pair {
+            request: dir.join(format!("{name}.request")),
+            response: dir.join(format!("{name}.response")),
+            name,
         })
-        .collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
+        .collect()
 }
 
 fn split_head(bytes: &[u8]) -> (String, &[u8]) {
@@ -74,9 +94,14 @@ pub async fn send(client: &reqwest::Client, base: &str, request: &[u8]) -> Vec<u
     }
     let resp = req.body(body.to_vec()).send().await.unwrap();
     let mut out = format!("{}\n", resp.status().as_u16());
-    if let Some(ct) = resp.headers().get("content-type") {
-        out.push_str(&format!("content-type: {}\n", ct.to_str().unwrap()));
-    }
+    let mut headers: Vec<String> = resp
+        .headers()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "date")
+        .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap()))
+        .collect();
+    headers.sort();
+    out.extend(headers);
     out.push('\n');
     let mut out = out.into_bytes();
     out.extend(redact(&resp.bytes().await.unwrap()));
@@ -87,7 +112,7 @@ pub async fn replay(dir: &str, base: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let update = std::env::var("REGWAY_FIXTURES_UPDATE").as_deref() == Ok("1");
     let client = reqwest::Client::new();
-    let pairs = pairs(&dir);
+    let pairs = pairs(&dir, update);
     assert!(!pairs.is_empty(), "no fixtures in {}", dir.display());
     for p in pairs {
         let got = send(&client, base, &std::fs::read(&p.request).unwrap()).await;
