@@ -192,6 +192,31 @@ async fn register_prolong_update_and_their_status() {
     );
     assert_eq!(code(&send(&s, &ok).await), 200);
 
+    // The same request-id with another period is not a retry: 405, nothing renewed.
+    let other_period = format!(
+        "{}\n[domain]\ndomain: mydomain.ru\nperiod: 2\n",
+        head("prolong_domain", "P1")
+    );
+    let a = send(&s, &other_period).await;
+    assert_eq!(code(&a), 405, "{}", a.text);
+    assert!(a.text.contains("request-id P1"), "{}", a.text);
+    // A prolong that does not name the expiry, within the duplicate window of another
+    // renewal (P3): 405, and the error names the window.
+    let again = format!(
+        "{}\n[domain]\ndomain: mydomain.ru\n",
+        head("prolong_domain", "P4")
+    );
+    let a = send(&s, &again).await;
+    assert_eq!(code(&a), 405, "{}", a.text);
+    assert!(a.text.contains("within 10 minutes"), "{}", a.text);
+    assert_eq!(
+        s.form("command=domain.info&domain=mydomain.ru")
+            .await
+            .attr("expires")
+            .as_deref(),
+        Some("2029-01-15")
+    );
+
     let upd = format!(
         "{}\n[domain]\ndomain: mydomain.ru\nnserver: ns3.example.net\nnserver: ns4.example.net\n",
         head("update_domain", "U1")

@@ -132,10 +132,21 @@ async fn create_renew_set_custom_info_balances() {
     )
     .await;
     assert!(r2.contains("<ExpiredDate>01/15/2029</ExpiredDate>"), "{r2}");
-    // Without a key each call renews, as the original does.
+    // The same key with another period is not a retry: 3052308, nothing renewed.
+    let r2b = post(
+        &s,
+        "Command=namecheap.domains.renew&DomainName=shop.com&Years=3",
+        "",
+        Some("RN1"),
+    )
+    .await;
+    assert_eq!(error_number(&r2b), Some(3_052_308), "{r2b}");
+    assert!(!r2b.contains("DomainRenewResult"), "{r2b}");
+    // Another renewal of the name within the duplicate window (a panel's retry after a
+    // lost answer: no key, or a new one) is refused, and the error names the window.
     let r3 = call(&s, "Command=namecheap.domains.renew&DomainName=shop.com").await;
-    assert!(r3.contains("<ExpiredDate>01/15/2030</ExpiredDate>"), "{r3}");
-
+    assert_eq!(error_number(&r3), Some(3_052_105), "{r3}");
+    assert!(r3.contains("within 10 minutes"), "{r3}");
     let ns = call(
         &s,
         "Command=namecheap.domains.dns.setCustom&SLD=shop&TLD=com&Nameservers=ns1.example.org,ns2.example.org",
@@ -148,13 +159,13 @@ async fn create_renew_set_custom_info_balances() {
         "{info}"
     );
     assert!(info.contains("<CreatedDate>01/15/2026</CreatedDate>"));
-    assert!(info.contains("<ExpiredDate>01/15/2030</ExpiredDate>"));
+    assert!(info.contains("<ExpiredDate>01/15/2029</ExpiredDate>"));
 
     let b = call(&s, "Command=namecheap.users.getBalances").await;
-    // 10000 − 1290 (shop.com) − 1390 (shop.net) − 1290 (keyed.com) − 2980 − 1490
+    // 10000 − 1290 (shop.com) − 1390 (shop.net) − 1290 (keyed.com) − 2980
     assert_eq!(
         attr(&b, "AvailableBalance").as_deref(),
-        Some("1560.00"),
+        Some("3050.00"),
         "{b}"
     );
     assert_eq!(attr(&b, "Currency").as_deref(), Some("RUB"));
@@ -273,12 +284,75 @@ async fn errors() {
     )
     .await;
     assert_eq!(error_number(&a), Some(2_016_166), "{a}");
-    // ClientIp outside the partner's allow-list.
+    // ClientIp is data (the end customer's address, a placeholder from cron): it is
+    // checked for syntax only, never against the allow-list.
+    for ip in ["198.51.100.1", "0.0.0.0", "2001:db8::7"] {
+        let a = get(
+            &s,
+            &format!("{other}&ClientIp={ip}&Command=namecheap.users.getBalances"),
+        )
+        .await;
+        assert!(a.contains("Status=\"OK\""), "{ip}: {a}");
+    }
+    // The connection's own address outside the allow-list is refused, whatever
+    // ClientIp says.
+    s.engine()
+        .add_partner(regway::engine::operator::NewPartner {
+            login: "walled".into(),
+            password: Some("walled-password".into()),
+            currency: None,
+            credit_limit: None,
+            allow_ips: vec!["203.0.113.0/24".into()],
+        })
+        .await
+        .unwrap();
     let a = get(
         &s,
-        &format!("{other}&ClientIp=198.51.100.1&Command=namecheap.users.getBalances"),
+        "ApiUser=walled&ApiKey=walled-password&UserName=walled&ClientIp=203.0.113.5&Command=namecheap.users.getBalances",
     )
     .await;
     assert_eq!(error_number(&a), Some(1_011_150), "{a}");
+    s.stop().await;
+}
+
+/// A renewal without a key executes every time, as on Namecheap, once the duplicate
+/// window has passed; the window counts from the last renewal; 0 switches it off.
+#[tokio::test]
+async fn renewals_without_a_key_and_the_duplicate_window() {
+    let s = common::start().await;
+    let a = create(&s, "shop.com", None).await;
+    assert!(a.contains("Status=\"OK\""), "{a}");
+    let renew = "Command=namecheap.domains.renew&DomainName=shop.com&Years=1";
+    let r1 = call(&s, renew).await;
+    assert!(r1.contains("Renew=\"true\""), "{r1}");
+    let r2 = post(&s, renew, "", Some("NEW-KEY")).await;
+    assert_eq!(error_number(&r2), Some(3_052_105), "{r2}");
+    assert!(r2.contains("within 10 minutes"), "{r2}");
+    assert!(r2.contains("try again after 2026-01-15T10:10:00Z"), "{r2}");
+    // The refused key stays free: nothing was stored under it.
+    let status = s.form("command=request.status&request-id=NEW-KEY").await;
+    assert_eq!(status.code(), 2303, "{}", status.body);
+
+    // Eleven minutes later the same call renews again.
+    let s = s.restart_at("2026-01-15T10:11:00Z").await;
+    let r3 = call(&s, renew).await;
+    assert!(r3.contains("Renew=\"true\""), "{r3}");
+    let info = s.form("command=domain.info&domain=shop.com").await;
+    assert_eq!(info.attr("expires").as_deref(), Some("2029-01-15"));
+    // The native protocol names the expiry: no window there.
+    let native = s
+        .form("command=domain.renew&request-id=N1&domain=shop.com&expires=2029-01-15")
+        .await;
+    assert_eq!(native.code(), 1000, "{}", native.body);
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+
+    let s = common::start_with(|c| c.dialect_renew_window_minutes = 0).await;
+    let a = create(&s, "shop.com", None).await;
+    assert!(a.contains("Status=\"OK\""), "{a}");
+    for want in ["01/15/2028", "01/15/2029"] {
+        let r = call(&s, renew).await;
+        assert!(r.contains(&format!("<ExpiredDate>{want}")), "{r}");
+    }
     s.stop().await;
 }

@@ -483,7 +483,6 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
         login,
         password,
         peer,
-        declared_ip: None,
         dialect: "mastername",
     };
     let submitted = match action.as_str() {

@@ -264,14 +264,16 @@ async fn run(eng: &Engine, req: &HttpRequest<'_>, p: &Params) -> Answer {
             "UserName is invalid: it must be the same as ApiUser",
         ));
     }
-    let declared: IpAddr = client_ip
-        .parse()
-        .map_err(|_| nc(1_011_150, format!("Invalid request IP: {client_ip}")))?;
+    // `ClientIp` is data, not the caller: Namecheap's own WHMCS module sends the end
+    // customer's browser address there (or a fixed placeholder from cron). It must be
+    // an address; the partner's allow-list applies to the connection's address only.
+    if client_ip.parse::<IpAddr>().is_err() {
+        return Err(nc(1_011_150, format!("Invalid request IP: {client_ip}")));
+    }
     let caller = Caller {
         login: user.to_string(),
         password: key.to_string(),
         peer: req.peer,
-        declared_ip: Some(declared),
         dialect: "namecheap",
     };
     match command.as_str() {
