@@ -122,7 +122,13 @@ async fn create_renew_set_custom_info_balances() {
         Some("RN1"),
     )
     .await;
-    assert!(r.contains("<ExpiredDate>01/15/2029</ExpiredDate>"), "{r}");
+    // ExpiredDate with a time of day, as Namecheap's documentation shows it, and the
+    // years added (a public client crashes without NumYears).
+    assert!(
+        r.contains("<ExpiredDate>01/15/2029 12:00:00 AM</ExpiredDate>"),
+        "{r}"
+    );
+    assert!(r.contains("<NumYears>2</NumYears>"), "{r}");
     assert_eq!(attr(&r, "ChargedAmount").as_deref(), Some("2980.00"));
     let r2 = post(
         &s,
@@ -131,7 +137,10 @@ async fn create_renew_set_custom_info_balances() {
         Some("RN1"),
     )
     .await;
-    assert!(r2.contains("<ExpiredDate>01/15/2029</ExpiredDate>"), "{r2}");
+    assert!(
+        r2.contains("<ExpiredDate>01/15/2029 12:00:00 AM</ExpiredDate>"),
+        "{r2}"
+    );
     // The same key with another period is not a retry: 3052308, nothing renewed.
     let r2b = post(
         &s,
@@ -352,7 +361,186 @@ async fn renewals_without_a_key_and_the_duplicate_window() {
     assert!(a.contains("Status=\"OK\""), "{a}");
     for want in ["01/15/2028", "01/15/2029"] {
         let r = call(&s, renew).await;
-        assert!(r.contains(&format!("<ExpiredDate>{want}")), "{r}");
+        assert!(
+            r.contains(&format!("<ExpiredDate>{want} 12:00:00 AM")),
+            "{r}"
+        );
     }
+    s.stop().await;
+}
+
+/// Registering with the details of a client the partner deleted makes a new client
+/// (the contact's derived request-id names the deleted one); it never fails.
+#[tokio::test]
+async fn a_deleted_clients_details_make_a_new_client() {
+    let s = common::start().await;
+    let a = create(&s, "first.com", None).await;
+    assert!(a.contains("Status=\"OK\""), "{a}");
+    let holder = s.form("command=domain.info&domain=first.com").await;
+    let old = holder.attr("client").unwrap();
+    let del = s
+        .form(&format!(
+            "command=client.delete&request-id=D1&client={}",
+            old.replace('/', "%2F")
+        ))
+        .await;
+    assert_eq!(del.code(), 1000, "{}", del.body);
+    for name in ["second.com", "third.com"] {
+        let a = create(&s, name, None).await;
+        assert!(a.contains("Status=\"OK\""), "{name}: {a}");
+    }
+    let second = s.form("command=domain.info&domain=second.com").await;
+    let third = s.form("command=domain.info&domain=third.com").await;
+    let new = second.attr("client").unwrap();
+    assert_ne!(new, old);
+    // The new client is used again for the same details, as before.
+    assert_eq!(third.attr("client").as_deref(), Some(new.as_str()));
+    // Deleted again: yet another one.
+    s.form(&format!(
+        "command=client.delete&request-id=D2&client={}",
+        new.replace('/', "%2F")
+    ))
+    .await;
+    let a = create(&s, "fourth.com", None).await;
+    assert!(a.contains("Status=\"OK\""), "{a}");
+    let fourth = s.form("command=domain.info&domain=fourth.com").await;
+    let newest = fourth.attr("client").unwrap();
+    assert!(newest != old && newest != new, "{newest}");
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+}
+
+/// Parameters nobody documented for a command are ignored; parameters that contradict
+/// what regway does are refused with Namecheap's own numbers.
+#[tokio::test]
+async fn unknown_and_contradicting_parameters() {
+    let s = common::start().await;
+    let a = post(
+        &s,
+        "Command=namecheap.domains.create&RegistrantNexus=C11&AddFreePositiveSSL=no&x-panel-order=77",
+        &format!("DomainName=shop.com&{}", contact("Registrant")),
+        None,
+    )
+    .await;
+    assert!(a.contains("Status=\"OK\""), "{a}");
+    let premium = post(
+        &s,
+        "Command=namecheap.domains.renew&DomainName=shop.com&IsPremiumDomain=True&PremiumPrice=650",
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(error_number(&premium), Some(2_515_623), "{premium}");
+    let promo = post(
+        &s,
+        "Command=namecheap.domains.create&PromotionCode=SPRING",
+        &format!("DomainName=promo.com&{}", contact("Registrant")),
+        None,
+    )
+    .await;
+    assert_eq!(error_number(&promo), Some(2_011_170), "{promo}");
+    let both = call(
+        &s,
+        "Command=namecheap.domains.dns.getList&SLD=shop&TLD=com&DomainName=other.com",
+    )
+    .await;
+    assert_eq!(error_number(&both), Some(3_052_001), "{both}");
+    let same = call(
+        &s,
+        "Command=namecheap.domains.dns.getList&SLD=shop&TLD=com&DomainName=SHOP.com",
+    )
+    .await;
+    assert!(same.contains("Status=\"OK\""), "{same}");
+    let names: Vec<String> = (0..51).map(|i| format!("n{i}.com")).collect();
+    let many = call(
+        &s,
+        &format!(
+            "Command=namecheap.domains.check&DomainList={}",
+            names.join(",")
+        ),
+    )
+    .await;
+    assert_eq!(error_number(&many), Some(2_011_169), "{many}");
+    let fifty = call(
+        &s,
+        &format!(
+            "Command=namecheap.domains.check&DomainList={}",
+            names[..50].join(",")
+        ),
+    )
+    .await;
+    assert_eq!(fifty.matches("<DomainCheckResult ").count(), 50, "{fifty}");
+    // Nothing was charged by the refusals: one registration.
+    let b = call(&s, "Command=namecheap.users.getBalances").await;
+    assert_eq!(
+        attr(&b, "AccountBalance").as_deref(),
+        Some("8710.00"),
+        "{b}"
+    );
+    s.stop().await;
+}
+
+/// getContacts, dns.getList and getInfo of a domain registered through the native
+/// protocol: the client's own fields stand for the four contacts.
+#[tokio::test]
+async fn sync_of_a_domain_made_elsewhere() {
+    let s = common::start().await;
+    let client = s.client("C1").await;
+    let reg = s
+        .form(&format!(
+            "command=domain.register&request-id=R1&domain=native-shop.ru&client={}&ns=ns1.native-shop.ru+192.0.2.1+2001:db8::1&ns=ns2.hosting.net",
+            client.replace('/', "%2F")
+        ))
+        .await;
+    assert_eq!(reg.code(), 1000, "{}", reg.body);
+    let info = s
+        .form(&format!(
+            "command=client.info&client={}",
+            client.replace('/', "%2F")
+        ))
+        .await;
+    // FOSSBilling's sync: getInfo, getContacts, dns.getList in a row.
+    let i = call(
+        &s,
+        "Command=namecheap.domains.getInfo&DomainName=native-shop.ru",
+    )
+    .await;
+    assert!(
+        i.contains("<Nameserver>ns1.native-shop.ru</Nameserver>"),
+        "{i}"
+    );
+    let c = call(
+        &s,
+        "Command=namecheap.domains.getContacts&DomainName=native-shop.ru",
+    )
+    .await;
+    assert!(c.contains("Status=\"OK\""), "{c}");
+    assert_eq!(c.matches("<EmailAddress>").count(), 4, "{c}");
+    let email = info
+        .body
+        .split("<email>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert!(
+        c.contains(&format!("<EmailAddress>{email}</EmailAddress>")),
+        "{c}"
+    );
+    let d = call(
+        &s,
+        "Command=namecheap.domains.dns.getList&SLD=native-shop&TLD=ru",
+    )
+    .await;
+    assert!(d.contains("IsUsingOurDNS=\"false\""), "{d}");
+    assert_eq!(d.matches("<Nameserver>").count(), 2, "{d}");
+    // A domain that is not here: 2019166, as for getInfo.
+    let nf = call(
+        &s,
+        "Command=namecheap.domains.getContacts&DomainName=nobody.ru",
+    )
+    .await;
+    assert_eq!(error_number(&nf), Some(2_019_166), "{nf}");
     s.stop().await;
 }

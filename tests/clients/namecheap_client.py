@@ -48,7 +48,8 @@ xml = api._call("namecheap.domains.renew", {"DomainName": "pyclient.com", "Years
 res = xml.find(f".//{NS}DomainRenewResult")
 assert res.attrib["Renew"] == "true", res.attrib
 assert res.attrib["ChargedAmount"] == "1490.00", res.attrib
-assert res.find(f"{NS}DomainDetails/{NS}ExpiredDate").text == "01/15/2028"
+assert res.find(f"{NS}DomainDetails/{NS}ExpiredDate").text == "01/15/2028 12:00:00 AM"
+assert res.find(f"{NS}DomainDetails/{NS}NumYears").text == "1"
 
 # nameservers
 api.domains_dns_setCustom("pyclient.com", {"Nameservers": "ns1.example.org,ns2.example.org"})
