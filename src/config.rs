@@ -36,6 +36,11 @@ pub struct Config {
     pub auto_renew_days: u32,
     /// Licences with auto-renew on are renewed this many days before they expire.
     pub license_auto_renew_days: u32,
+    /// A renewal through a compatible dialect that cannot name the current expiry
+    /// (MasterName `prolong_domain` without `cur-exp-date`, Namecheap `domains.renew`)
+    /// is refused when the domain was renewed less than this many minutes ago: a panel's
+    /// retry after a lost answer comes with a new request-id. 0 switches it off.
+    pub dialect_renew_window_minutes: u32,
     /// The upstream of zones that name none; the sandbox when not given.
     pub upstream: Option<String>,
     /// The upstream of licence orders; the sandbox when not given.
@@ -284,6 +289,7 @@ impl Default for Config {
             unknown_alert_ms: 600_000,
             auto_renew_days: 30,
             license_auto_renew_days: 3,
+            dialect_renew_window_minutes: 10,
             upstream: None,
             license_upstream: None,
             upstreams: BTreeMap::new(),
@@ -394,6 +400,9 @@ impl Config {
         if let Some(v) = get("REGWAY_LICENSE_AUTO_RENEW_DAYS") {
             self.license_auto_renew_days = parse("REGWAY_LICENSE_AUTO_RENEW_DAYS", &v)?;
         }
+        if let Some(v) = get("REGWAY_DIALECT_RENEW_WINDOW_MINUTES") {
+            self.dialect_renew_window_minutes = parse("REGWAY_DIALECT_RENEW_WINDOW_MINUTES", &v)?;
+        }
         if let Some(v) = get("REGWAY_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("REGWAY_MAX_BODY_BYTES", &v)?;
         }
@@ -497,6 +506,11 @@ impl Config {
         if self.auto_renew_days > 365 || self.license_auto_renew_days > 27 {
             return Err(Error::syntax(
                 "auto_renew_days must be 0 to 365, license_auto_renew_days 0 to 27",
+            ));
+        }
+        if self.dialect_renew_window_minutes > 1440 {
+            return Err(Error::syntax(
+                "dialect_renew_window_minutes must be 0 (off) to 1440 (a day)",
             ));
         }
         if self.store_max_batch == 0 || self.store_max_batch > 65536 {

@@ -191,6 +191,30 @@ async fn register_prolong_update_and_their_status() {
         head("prolong_domain", "P3")
     );
     assert_eq!(code(&send(&s, &ok).await), 200);
+    // The same request-id with another period is not a retry: 405, nothing renewed.
+    let other_period = format!(
+        "{}\n[domain]\ndomain: mydomain.ru\nperiod: 2\n",
+        head("prolong_domain", "P1")
+    );
+    let a = send(&s, &other_period).await;
+    assert_eq!(code(&a), 405, "{}", a.text);
+    assert!(a.text.contains("request-id P1"), "{}", a.text);
+    // A prolong that does not name the expiry, within the duplicate window of another
+    // renewal (P3): 405, and the error names the window.
+    let again = format!(
+        "{}\n[domain]\ndomain: mydomain.ru\n",
+        head("prolong_domain", "P4")
+    );
+    let a = send(&s, &again).await;
+    assert_eq!(code(&a), 405, "{}", a.text);
+    assert!(a.text.contains("within 10 minutes"), "{}", a.text);
+    assert_eq!(
+        s.form("command=domain.info&domain=mydomain.ru")
+            .await
+            .attr("expires")
+            .as_deref(),
+        Some("2029-01-15")
+    );
 
     let upd = format!(
         "{}\n[domain]\ndomain: mydomain.ru\nnserver: ns3.example.net\nnserver: ns4.example.net\n",
@@ -229,7 +253,9 @@ async fn errors() {
         // Zone not offered, bad name, unknown key, missing request-id.
         (format!("{}\n[domain]\nclient: {client}\ndomain: example.xyz\n", head("register_domain", "T4")), 402),
         (format!("{}\n[domain]\nclient: {client}\ndomain: -bad-.ru\n", head("register_domain", "T5")), 402),
-        (format!("{}\n[domain]\nclient: {client}\ndomain: a.ru\ncolour: red\n", head("register_domain", "T6")), 402),
+        // A [domain] key of another action contradicts this one.
+        (format!("{}\n[domain]\nclient: {client}\ndomain: a.ru\ncur-exp-date: 2027-01-15\n", head("register_domain", "T6")), 402),
+        (format!("{}\n[domain]\ndomain: a.ru\nperiod: 1\nnserver: a.example.net\nnserver: b.example.net\n", head("update_domain", "T6b")), 402),
         (format!("[request]\nlogin: demo\npassword: demo-password\naction: register_domain\n\n[domain]\nclient: {client}\ndomain: a.ru\n"), 402),
         // Client fields: unknown client type, bad e-mail.
         (format!("{}\n[client]\nclient-type: ИП\n", head("create_client", "T7")), 402),
@@ -307,5 +333,239 @@ async fn charsets() {
     )
     .await;
     assert_eq!(code(&a), 402);
+    s.stop().await;
+}
+
+/// The raw body of an answer, as bytes, and its Content-Type.
+async fn send_bytes(s: &TestServer, content_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let body = format!(
+        "request={}",
+        percent_encoding::percent_encode(bytes, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let resp = s
+        .client
+        .post(format!("{}/partner_gateway", base(s)))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    (ct, resp.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn answers_in_cp1251_are_bytes_in_cp1251() {
+    let s = common::start().await;
+    let text = format!(
+        "{}\n[client]\nclient-type: ФИЗЛИЦО\nperson: Sidor\nemail: сидор@почта\nphone: +7 495 1112233\npost-country: RU\n",
+        head("create_client", "C1")
+    );
+    let (cp, _, _) = WINDOWS_1251.encode(&text);
+    let (ct, body) = send_bytes(&s, "application/x-www-form-urlencoded", &cp).await;
+    assert_eq!(ct, "text/plain; charset=windows-1251");
+    // "сидор@почта" in Windows-1251, written out byte by byte.
+    let mut want = b"status: 402 Error in request data\nerror: email: \"".to_vec();
+    want.extend([
+        0xF1, 0xE8, 0xE4, 0xEE, 0xF0, b'@', 0xEF, 0xEE, 0xF7, 0xF2, 0xE0,
+    ]);
+    want.extend(b"\" is not an e-mail address\nrequest-id: C1\n");
+    assert_eq!(body, want, "{}", String::from_utf8_lossy(&body));
+    // The same request in UTF-8 is answered in UTF-8 bytes.
+    let (ct, body) = send_bytes(
+        &s,
+        "application/x-www-form-urlencoded; charset=utf-8",
+        text.as_bytes(),
+    )
+    .await;
+    assert_eq!(ct, "text/plain; charset=utf-8");
+    let mut want = b"status: 402 Error in request data\nerror: email: \"".to_vec();
+    want.extend("сидор@почта".as_bytes());
+    want.extend(b"\" is not an e-mail address\nrequest-id: C1\n");
+    assert_eq!(body, want);
+    s.stop().await;
+}
+
+/// 201 while the registry has not finished, 203 (with `error-status:`) when the order
+/// failed, 500 for a failure answered at once, 405 when the money is not there.
+#[tokio::test]
+async fn statuses_201_203_405_and_500() {
+    use regway::config::SandboxFaults;
+    let pending = common::start_with(|c| {
+        c.sandbox.faults = SandboxFaults {
+            pending_percent: 100,
+            pending_ms: 3_600_000,
+            ..Default::default()
+        };
+        c.reconcile_interval_ms = 3_600_000;
+    })
+    .await;
+    let client = make_client(&pending, "C1").await;
+    let reg = format!(
+        "{}\n[domain]\nclient: {client}\ndomain: slow.ru\n",
+        head("register_domain", "R1")
+    );
+    let a = send(&pending, &reg).await;
+    assert_eq!(code(&a), 200, "{}", a.text);
+    let st = status_of(&pending, "R1").await;
+    assert_eq!(code(&st), 201, "{}", st.text);
+    assert!(st.text.starts_with("status: 201 "), "{}", st.text);
+    assert!(st.text.contains("\ndomain: slow.ru\n"), "{}", st.text);
+    pending.stop().await;
+
+    let failing = common::start_with(|c| {
+        c.sandbox.faults = SandboxFaults {
+            fail_percent: 100,
+            ..Default::default()
+        };
+    })
+    .await;
+    let client = make_client(&failing, "C1").await;
+    let reg = format!(
+        "{}\n[domain]\nclient: {client}\ndomain: refused.ru\n",
+        head("register_domain", "R1")
+    );
+    let a = send(&failing, &reg).await;
+    assert_eq!(code(&a), 500, "{}", a.text);
+    assert!(a.text.contains("\nerror: "), "{}", a.text);
+    assert!(a.text.ends_with("request-id: R1\n"), "{}", a.text);
+    let st = status_of(&failing, "R1").await;
+    assert_eq!(code(&st), 203, "{}", st.text);
+    assert_eq!(
+        value(&st, "error-status").as_deref(),
+        Some("500"),
+        "{}",
+        st.text
+    );
+    assert!(value(&st, "error").is_some(), "{}", st.text);
+    let bal = failing.form("command=balance.get").await;
+    assert!(bal.body.contains(">10000.00</balance>"), "{}", bal.body);
+    failing.stop().await;
+
+    let s = common::start().await;
+    let client = make_client(&s, "C1").await;
+    s.engine()
+        .withdraw("demo", "9500.00", "test", false)
+        .await
+        .unwrap();
+    let reg = format!(
+        "{}\n[domain]\nclient: {client}\ndomain: costly.ru\n",
+        head("register_domain", "R1")
+    );
+    let a = send(&s, &reg).await;
+    assert_eq!(code(&a), 405, "{}", a.text);
+    assert!(a.text.contains("\nerror: "), "{}", a.text);
+    s.stop().await;
+}
+
+/// Keys nobody documented are ignored; keys of another action are refused.
+#[tokio::test]
+async fn unknown_keys_are_ignored() {
+    let s = common::start().await;
+    let text = format!(
+        "[request]\nlogin: demo\npassword: demo-password\naction: create_client\nrequest-id: C1\nlang: ru\n{PERSON}nickname: vanya\n"
+    );
+    let a = send(&s, &text).await;
+    assert_eq!(code(&a), 200, "{}", a.text);
+    let client = value(&status_of(&s, "C1").await, "client").unwrap();
+    let info = s
+        .form(&format!(
+            "command=client.info&client={}",
+            client.replace('/', "%2F")
+        ))
+        .await;
+    assert!(!info.body.contains("vanya"), "{}", info.body);
+    let reg = format!(
+        "{}\n[domain]\nclient: {client}\ndomain: mine.ru\ncolour: red\n",
+        head("register_domain", "R1")
+    );
+    assert_eq!(code(&send(&s, &reg).await), 200);
+    s.stop().await;
+}
+
+/// The MasterName flow of the public PHP billing module (DIALECTS.md, section 5), as it
+/// sends it: a fresh `UniqID('ID')` request-id for every call, `client:` in `[domain]`
+/// of every domain action, `prolong_domain` with only `client` and `domain`, glue after
+/// the name on `nserver`. It reads only the status code (`status:\s([0-9]+)\s` after
+/// trimming), the `client:` line with its newline, and the request-id.
+#[tokio::test]
+async fn the_php_module_flow() {
+    let s = common::start().await;
+    let mut n = 0x65a4_f3c2_b1d0_u64;
+    let mut uniqid = || {
+        n += 1;
+        format!("ID{n:013x}")
+    };
+    // What the module takes from an answer.
+    fn status_code(m: &Mn) -> u16 {
+        let t = m.text.trim();
+        let i = t.find("status: ").unwrap() + 8;
+        let rest = &t[i..];
+        let end = rest
+            .find(|c: char| c.is_whitespace())
+            .expect("the code is followed by white space");
+        rest[..end].parse().unwrap()
+    }
+    fn client_line(m: &Mn) -> Option<String> {
+        let t = m.text.trim();
+        let i = t.find("client: ")? + 8;
+        let end = t[i..].find('\n')?;
+        Some(t[i..i + end].to_string())
+    }
+    let status = |rid: &str| {
+        format!("[request]\nlogin: demo\npassword: demo-password\naction: request_status\nrequest-id: {rid}\n")
+    };
+
+    let rid = uniqid();
+    let a = send(&s, &format!("{}{PERSON}", head("create_client", &rid))).await;
+    assert_eq!(status_code(&a), 200, "{}", a.text);
+    let st = send(&s, &status(&rid)).await;
+    assert_eq!(status_code(&st), 202);
+    let client = client_line(&st).expect("a client line followed by a newline");
+
+    let rid = uniqid();
+    let reg = format!(
+        "{}\n[domain]\nclient: {client}\ndomain: panel-shop.ru\nperiod: 1\nnserver: ns1.panel-shop.ru 192.0.2.1 2001:db8::1\nnserver: ns2.panel-shop.ru 192.0.2.2\n",
+        head("register_domain", &rid)
+    );
+    assert_eq!(status_code(&send(&s, &reg).await), 200);
+    assert_eq!(status_code(&send(&s, &status(&rid)).await), 202);
+
+    let rid = uniqid();
+    let prolong = |rid: &str| {
+        format!(
+            "{}\n[domain]\nclient: {client}\ndomain: panel-shop.ru\n",
+            head("prolong_domain", rid)
+        )
+    };
+    let a = send(&s, &prolong(&rid)).await;
+    assert_eq!(status_code(&a), 200, "{}", a.text);
+    assert_eq!(status_code(&send(&s, &status(&rid)).await), 202);
+    // The module retries a lost answer as a new request: refused within the window.
+    let retry = send(&s, &prolong(&uniqid())).await;
+    assert_eq!(status_code(&retry), 405, "{}", retry.text);
+
+    let rid = uniqid();
+    let upd = format!(
+        "{}\n[domain]\nclient: {client}\ndomain: panel-shop.ru\nnserver: ns1.panel-shop.ru 192.0.2.10\nnserver: ns2.hosting.example.net\n",
+        head("update_domain", &rid)
+    );
+    assert_eq!(status_code(&send(&s, &upd).await), 200);
+    let st = send(&s, &status(&rid)).await;
+    assert_eq!(status_code(&st), 202, "{}", st.text);
+
+    // What the panel did, seen through the native protocol: one registration, one
+    // renewal, the new glue kept.
+    let info = s.form("command=domain.info&domain=panel-shop.ru").await;
+    assert_eq!(info.attr("expires").as_deref(), Some("2028-01-15"));
+    assert!(
+        info.body.contains("<ns>ns1.panel-shop.ru 192.0.2.10</ns>"),
+        "{}",
+        info.body
+    );
+    let bal = s.form("command=balance.get").await;
+    // 10000 − 590 (registration) − 590 (renewal)
+    assert!(bal.body.contains(">8820.00</balance>"), "{}", bal.body);
+    assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }

@@ -17,8 +17,9 @@
 //! request-id: C1
 //! ```
 
-use super::steps::{field, renew_from_current, Caller, Fields};
+use super::steps::{field, ignored_key, renew_from_current, Caller, Fields};
 use super::{form, HttpReply};
+use crate::command::params::check_request_id;
 use crate::engine::{Engine, Reply};
 use crate::error::{Code, Error};
 use crate::outcome::{Data, Outcome};
@@ -311,10 +312,71 @@ fn take_all(fields: &mut Fields, key: &str) -> Vec<String> {
     mine.into_iter().map(|(_, v)| v).collect()
 }
 
-fn no_more(section: &str, fields: &Fields) -> Result<(), Error> {
-    match fields.first() {
-        Some((k, _)) => Err(Error::value(k, format!("unknown key in [{section}]"))),
-        None => Ok(()),
+/// Keys nobody documented: real clients send them, so they are ignored (and logged
+/// once per key name), not refused.
+fn ignore_rest(section: &str, fields: &Fields) {
+    for (k, _) in fields {
+        ignored_key("mastername", section, k);
+    }
+}
+
+/// Every key `[domain]` carries in some action.
+const DOMAIN_KEYS: [&str; 5] = ["domain", "client", "period", "nserver", "cur-exp-date"];
+
+/// The `[domain]` section of `action`, which uses the keys `uses`. A `[domain]` key of
+/// another action contradicts this one (`nserver` in `prolong_domain` asks for a change
+/// `prolong_domain` does not make): 402. Any other key is ignored.
+fn domain_section(sections: Vec<Section>, action: &str, uses: &[&str]) -> Result<Fields, Error> {
+    let d = sections_for(sections, &["domain"])?.remove(0);
+    let mut out = Vec::new();
+    for (k, v) in d {
+        if uses.contains(&k.as_str()) {
+            out.push((k, v));
+        } else if DOMAIN_KEYS.contains(&k.as_str()) {
+            return Err(Error::value(
+                &k,
+                format!("{action} does not use it (it belongs to another action)"),
+            ));
+        } else {
+            ignored_key("mastername", "[domain]", &k);
+        }
+    }
+    Ok(out)
+}
+
+/// A `nserver` value as the engine takes it: the host, then its glue addresses,
+/// separated by one space. Clients separate the addresses with spaces or commas.
+fn nserver(v: &str) -> String {
+    v.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Refuses (402) a `client` that is not the holder of `domain`. The domain must be the
+/// partner's own (404, 403 otherwise, as every domain action).
+async fn check_holder(
+    eng: &Engine,
+    caller: &Caller,
+    domain: &str,
+    client: &str,
+) -> Result<(), Error> {
+    let info = caller
+        .run(eng, "domain.info", None, vec![field("domain", domain)])
+        .await
+        .outcome;
+    match info.data {
+        Data::Domain(d) if info.code == Code::Completed => {
+            if d.client == client {
+                Ok(())
+            } else {
+                Err(Error::value(
+                    "client",
+                    format!("{client} is not the holder of {}", d.name),
+                ))
+            }
+        }
+        _ => Err(Error::new(info.code, info.message)),
     }
 }
 
@@ -410,7 +472,7 @@ pub fn client_fields(mut c: Fields) -> Result<Fields, Error> {
             kept.push((k.to_string(), v));
         }
     }
-    no_more("client", &c)?;
+    ignore_rest("[client]", &c);
     let get = |k: &str| {
         kept.iter()
             .find(|(kk, v)| kk == k && !v.is_empty())
@@ -454,9 +516,21 @@ pub async fn handle(eng: &Engine, req: &HttpRequest<'_>) -> HttpReply {
         Ok(x) => x,
         Err((e, cs)) => return reply(&Answer::error(&e), cs),
     };
+    // Errors found before the engine answered still end with the request's request-id
+    // (when it is one the engine would take; a malformed one is never echoed).
+    let rid = sections
+        .iter()
+        .find(|s| s.name == "request")
+        .and_then(|s| s.fields.iter().find(|(k, _)| k == "request-id"))
+        .map(|(_, v)| v.clone())
+        .filter(|r| check_request_id(r).is_ok());
     let answer = match run(eng, req.peer, sections).await {
         Ok(a) => a,
-        Err(e) => Answer::error(&e),
+        Err(e) => {
+            let mut a = Answer::error(&e);
+            a.request_id = rid;
+            a
+        }
     };
     reply(&answer, cs)
 }
@@ -471,7 +545,7 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
     let password = take(&mut head, "password")?;
     let action = take(&mut head, "action")?;
     let rid = take(&mut head, "request-id")?;
-    no_more("request", &head)?;
+    ignore_rest("[request]", &head);
     let (Some(login), Some(password)) = (login, password) else {
         return Err(Error::new(
             Code::Auth,
@@ -483,7 +557,6 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
         login,
         password,
         peer,
-        declared_ip: None,
         dialect: "mastername",
     };
     let submitted = match action.as_str() {
@@ -493,7 +566,11 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
             return Ok(status_answer(r.outcome));
         }
         "register_domain" => {
-            let mut d = sections_for(sections, &["domain"])?.remove(0);
+            let mut d = domain_section(
+                sections,
+                &action,
+                &["domain", "client", "period", "nserver"],
+            )?;
             let mut f = Vec::new();
             for k in ["domain", "client", "period"] {
                 if let Some(v) = take(&mut d, k)? {
@@ -502,18 +579,23 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
             }
             f.extend(
                 take_all(&mut d, "nserver")
-                    .into_iter()
-                    .map(|v| field("ns", v)),
+                    .iter()
+                    .map(|v| field("ns", nserver(v))),
             );
-            no_more("domain", &d)?;
             caller.run(eng, "domain.register", rid, f).await
         }
         "prolong_domain" => {
-            let mut d = sections_for(sections, &["domain"])?.remove(0);
+            let mut d = domain_section(
+                sections,
+                &action,
+                &["domain", "client", "period", "cur-exp-date"],
+            )?;
             let domain = take(&mut d, "domain")?.ok_or_else(|| Error::missing("domain"))?;
             let period = take(&mut d, "period")?;
             let current = take(&mut d, "cur-exp-date")?;
-            no_more("domain", &d)?;
+            if let Some(client) = take(&mut d, "client")? {
+                check_holder(eng, &caller, &domain, &client).await?;
+            }
             match (current, rid) {
                 (Some(exp), rid) => {
                     let mut f = vec![field("domain", domain), field("expires", exp)];
@@ -525,15 +607,17 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
             }
         }
         "update_domain" => {
-            let mut d = sections_for(sections, &["domain"])?.remove(0);
+            let mut d = domain_section(sections, &action, &["domain", "client", "nserver"])?;
             let domain = take(&mut d, "domain")?.ok_or_else(|| Error::missing("domain"))?;
-            let mut f = vec![field("domain", domain)];
             let ns = take_all(&mut d, "nserver");
             if ns.is_empty() {
                 return Err(Error::missing("nserver"));
             }
-            f.extend(ns.into_iter().map(|v| field("ns", v)));
-            no_more("domain", &d)?;
+            if let Some(client) = take(&mut d, "client")? {
+                check_holder(eng, &caller, &domain, &client).await?;
+            }
+            let mut f = vec![field("domain", domain)];
+            f.extend(ns.iter().map(|v| field("ns", nserver(v))));
             caller.run(eng, "domain.set-ns", rid, f).await
         }
         "create_client" => {
@@ -631,6 +715,16 @@ mod tests {
         assert!(parse_text("[request]\n[request]").is_err());
         assert!(parse_text("[request]\nno colon").is_err());
         assert!(parse_text("[request]\nLogin: a").is_err());
+    }
+
+    #[test]
+    fn nserver_glue_separators() {
+        assert_eq!(nserver("ns1.a.ru 192.0.2.1"), "ns1.a.ru 192.0.2.1");
+        assert_eq!(
+            nserver("ns1.a.ru  192.0.2.1,2001:db8::1 ,\t192.0.2.2"),
+            "ns1.a.ru 192.0.2.1 2001:db8::1 192.0.2.2"
+        );
+        assert_eq!(nserver("ns2.example.net"), "ns2.example.net");
     }
 
     #[test]

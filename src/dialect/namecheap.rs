@@ -12,14 +12,15 @@
 //!     <DomainCheckResult Domain="a.com" Available="true" IsPremiumName="false" …/>
 //! ```
 
-use super::steps::{field, renew_from_current, Caller};
+use super::steps::{field, ignored_key, renew_from_current, Caller, Fields};
 use super::xml::{self, El};
 use super::{form, HttpReply};
 use crate::engine::money::{Currency, Money};
+use crate::engine::names::Name;
 use crate::engine::{Engine, Reply};
 use crate::error::{Code, Error};
 use crate::outcome::{Data, Outcome};
-use crate::store::records::{Domain, DomainState};
+use crate::store::records::{Client, ClientKind, Domain, DomainState, Order, OrderKind};
 use bytes::Bytes;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -162,18 +163,44 @@ pub async fn handle(eng: &Engine, req: &HttpRequest<'_>) -> HttpReply {
     }
 }
 
-/// The `ApiResponse` document.
+/// The commands answered, by their lower-case name: the name as Namecheap spells it
+/// (`CommandResponse/@Type`).
+const COMMANDS: [&str; 10] = [
+    "namecheap.domains.check",
+    "namecheap.domains.create",
+    "namecheap.domains.renew",
+    "namecheap.domains.getInfo",
+    "namecheap.domains.getList",
+    "namecheap.domains.getContacts",
+    "namecheap.domains.getTldList",
+    "namecheap.domains.dns.setCustom",
+    "namecheap.domains.dns.getList",
+    "namecheap.users.getBalances",
+];
+
+/// The documented name of a supported command, from its lower-case form.
+fn canonical(lower: &str) -> Option<&'static str> {
+    COMMANDS
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(lower))
+        .copied()
+}
+
+/// The `ApiResponse` document. `command` is the command as sent, in lower case, as
+/// Namecheap echoes it in `RequestedCommand` (always present, empty when the request
+/// had none: clients read it on errors too); `CommandResponse/@Type` is the command
+/// as Namecheap spells it, empty on errors, as Namecheap answers them.
 pub fn envelope(
     command: Option<&str>,
     result: Result<Vec<El>, NcError>,
     started: Instant,
 ) -> String {
     let (status, errors, response) = match result {
-        Ok(els) => ("OK", El::new("Errors"), Some(els)),
+        Ok(els) => ("OK", El::new("Errors"), els),
         Err(e) => (
             "ERROR",
             El::new("Errors").child(El::new("Error").attr("Number", e.number).text(e.text)),
-            None,
+            Vec::new(),
         ),
     };
     let mut root = El::new("ApiResponse")
@@ -181,11 +208,16 @@ pub fn envelope(
         .attr("xmlns", NAMESPACE)
         .child(errors)
         .child(El::new("Warnings"));
-    if let Some(c) = command {
-        root = root.child(El::new("RequestedCommand").text(c));
-    }
-    if let (Some(els), Some(c)) = (response, command) {
-        root = root.child(El::new("CommandResponse").attr("Type", c).children(els));
+    root = root.child(match command {
+        Some(c) => El::new("RequestedCommand").text(c),
+        None => El::new("RequestedCommand"),
+    });
+    if let Some(c) = command.and_then(canonical) {
+        root = root.child(
+            El::new("CommandResponse")
+                .attr("Type", c)
+                .children(response),
+        );
     }
     let secs = started.elapsed().as_secs_f64();
     root = root
@@ -197,6 +229,13 @@ pub fn envelope(
 
 fn date(d: NaiveDate) -> String {
     d.format("%m/%d/%Y").to_string()
+}
+
+/// A date and a time of day as Namecheap's renew answer writes its `ExpiredDate`
+/// (`4/30/2021 11:31:13 AM` in its documentation); regway keeps dates, so the time
+/// is midnight.
+fn date_time(d: NaiveDate) -> String {
+    format!("{} 12:00:00 AM", date(d))
 }
 
 fn amount(a: Decimal, c: Currency) -> String {
@@ -240,6 +279,112 @@ fn ok(r: Reply) -> Result<(Outcome, bool), NcError> {
 
 type Answer = Result<(Vec<El>, bool), NcError>;
 
+/// Parameters every command takes.
+const GLOBAL: [&str; 6] = [
+    "apiuser",
+    "apikey",
+    "username",
+    "command",
+    "clientip",
+    "requestid",
+];
+
+/// The contact roles of `create` and `getContacts`, in Namecheap's order.
+const ROLES: [&str; 4] = ["Registrant", "Tech", "Admin", "AuxBilling"];
+
+/// A contact's fields in the order `getContacts` answers them, and the engine client's
+/// `x-` field each is kept in (`EmailAddress` is the client's `email`).
+const CONTACT: [(&str, Option<&str>); 15] = [
+    ("OrganizationName", Some("x-organization-name")),
+    ("JobTitle", Some("x-job-title")),
+    ("FirstName", Some("x-first-name")),
+    ("LastName", Some("x-last-name")),
+    ("Address1", Some("x-address1")),
+    ("Address2", Some("x-address2")),
+    ("City", Some("x-city")),
+    ("StateProvince", Some("x-state-province")),
+    ("StateProvinceChoice", Some("x-state-province-choice")),
+    ("PostalCode", Some("x-postal-code")),
+    ("Country", Some("x-country")),
+    ("Phone", Some("x-phone")),
+    ("Fax", Some("x-fax")),
+    ("EmailAddress", None),
+    ("PhoneExt", Some("x-phone-ext")),
+];
+
+/// Whether `key` (lower case) is a parameter Namecheap documents for `command` (lower
+/// case), used or not. Other parameters are ignored and logged once per name.
+fn documented(command: &str, key: &str) -> bool {
+    if GLOBAL.contains(&key) {
+        return true;
+    }
+    let contact = |prefix: &str| {
+        key.strip_prefix(prefix).is_some_and(|f| {
+            CONTACT.iter().any(|(n, _)| n.eq_ignore_ascii_case(f))
+                || (prefix == "billing" && f == "taxnumber")
+        })
+    };
+    let keys: &[&str] = match command {
+        "namecheap.domains.check" => &["domainlist"],
+        "namecheap.domains.create" => {
+            if ["registrant", "tech", "admin", "auxbilling", "billing"]
+                .iter()
+                .any(|p| contact(p))
+            {
+                return true;
+            }
+            &[
+                "domainname",
+                "years",
+                "promotioncode",
+                "nameservers",
+                "addfreewhoisguard",
+                "wgenabled",
+                "ispremiumdomain",
+                "premiumprice",
+                "eapfee",
+                "idncode",
+            ]
+        }
+        "namecheap.domains.renew" => &[
+            "domainname",
+            "years",
+            "promotioncode",
+            "ispremiumdomain",
+            "premiumprice",
+        ],
+        "namecheap.domains.getinfo" => &["domainname", "hostname"],
+        "namecheap.domains.getlist" => &["listtype", "searchterm", "page", "pagesize", "sortby"],
+        "namecheap.domains.getcontacts" => &["domainname"],
+        "namecheap.domains.dns.setcustom" => &["sld", "tld", "nameservers"],
+        "namecheap.domains.dns.getlist" => &["sld", "tld"],
+        _ => &[],
+    };
+    keys.contains(&key)
+}
+
+/// Refusals of parameters that contradict what regway does: a premium name (regway
+/// has none) and a promotion code (regway has none, so every code is invalid, as the
+/// original answers an invalid one). Ignoring them would charge other than the panel
+/// was told.
+fn contradictions(p: &Params) -> Result<(), NcError> {
+    if p.get("ispremiumdomain")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+    {
+        return Err(nc(
+            2_515_623,
+            "Domain is premium while considered regular or is regular while considered premium: this gateway has no premium names",
+        ));
+    }
+    if let Some(code) = p.get("promotioncode") {
+        return Err(nc(
+            2_011_170,
+            format!("Promotion Code is invalid: {code:?} (this gateway has no promotion codes)"),
+        ));
+    }
+    Ok(())
+}
+
 async fn run(eng: &Engine, req: &HttpRequest<'_>, p: &Params) -> Answer {
     let missing = |n: u32, name: &str| nc(n, format!("Parameter {name} is missing"));
     let user = p
@@ -264,14 +409,30 @@ async fn run(eng: &Engine, req: &HttpRequest<'_>, p: &Params) -> Answer {
             "UserName is invalid: it must be the same as ApiUser",
         ));
     }
-    let declared: IpAddr = client_ip
-        .parse()
-        .map_err(|_| nc(1_011_150, format!("Invalid request IP: {client_ip}")))?;
+    // `ClientIp` is data, not the caller: Namecheap's own WHMCS module sends the end
+    // customer's browser address there (or a fixed placeholder from cron). It must be
+    // an address; the partner's allow-list applies to the connection's address only.
+    if client_ip.parse::<IpAddr>().is_err() {
+        return Err(nc(1_011_150, format!("Invalid request IP: {client_ip}")));
+    }
+    let Some(name) = canonical(&command) else {
+        let why = if UNSUPPORTED.iter().any(|c| c.eq_ignore_ascii_case(&command)) {
+            "is not supported by this gateway"
+        } else {
+            "is not a Namecheap command"
+        };
+        return Err(nc(NATIVE_BASE + 2000, format!("Command {command} {why}")));
+    };
+    for k in p.0.keys() {
+        if !documented(&command, k) {
+            ignored_key("namecheap", name, k);
+        }
+    }
+    contradictions(p)?;
     let caller = Caller {
         login: user.to_string(),
         password: key.to_string(),
         peer: req.peer,
-        declared_ip: Some(declared),
         dialect: "namecheap",
     };
     match command.as_str() {
@@ -281,17 +442,86 @@ async fn run(eng: &Engine, req: &HttpRequest<'_>, p: &Params) -> Answer {
         "namecheap.domains.dns.setcustom" => set_custom(eng, &caller, p, request_id(req, p)?).await,
         "namecheap.domains.getinfo" => get_info(eng, &caller, p).await,
         "namecheap.domains.getlist" => get_list(eng, &caller, p).await,
+        "namecheap.domains.getcontacts" => get_contacts(eng, &caller, p).await,
+        "namecheap.domains.gettldlist" => get_tld_list(eng, &caller).await,
+        "namecheap.domains.dns.getlist" => dns_get_list(eng, &caller, p).await,
         "namecheap.users.getbalances" => balances(eng, &caller).await,
-        _ => Err(nc(NATIVE_BASE + 2000, format!("Unknown command {command}"))),
+        _ => Err(Error::internal(format!("{name} has no handler")).into()),
     }
 }
+
+/// The commands of Namecheap's API this gateway does not answer (3052000): regway has
+/// no such objects. Listed in `protocol/namecheap.md`.
+const UNSUPPORTED: [&str; 52] = [
+    "namecheap.domains.setContacts",
+    "namecheap.domains.reactivate",
+    "namecheap.domains.getRegistrarLock",
+    "namecheap.domains.setRegistrarLock",
+    "namecheap.domains.dns.setDefault",
+    "namecheap.domains.dns.getHosts",
+    "namecheap.domains.dns.setHosts",
+    "namecheap.domains.dns.getEmailForwarding",
+    "namecheap.domains.dns.setEmailForwarding",
+    "namecheap.domains.ns.create",
+    "namecheap.domains.ns.delete",
+    "namecheap.domains.ns.getInfo",
+    "namecheap.domains.ns.update",
+    "namecheap.domains.transfer.create",
+    "namecheap.domains.transfer.getStatus",
+    "namecheap.domains.transfer.updateStatus",
+    "namecheap.domains.transfer.getList",
+    "namecheap.ssl.create",
+    "namecheap.ssl.getList",
+    "namecheap.ssl.parseCSR",
+    "namecheap.ssl.getApproverEmailList",
+    "namecheap.ssl.activate",
+    "namecheap.ssl.resendApproverEmail",
+    "namecheap.ssl.getInfo",
+    "namecheap.ssl.renew",
+    "namecheap.ssl.reissue",
+    "namecheap.ssl.resendfulfillmentemail",
+    "namecheap.ssl.purchasemoresans",
+    "namecheap.ssl.revokecertificate",
+    "namecheap.ssl.editDCVMethod",
+    "namecheap.users.getPricing",
+    "namecheap.users.changePassword",
+    "namecheap.users.update",
+    "namecheap.users.createaddfundsrequest",
+    "namecheap.users.getAddFundsStatus",
+    "namecheap.users.create",
+    "namecheap.users.login",
+    "namecheap.users.resetPassword",
+    "namecheap.users.address.create",
+    "namecheap.users.address.delete",
+    "namecheap.users.address.getInfo",
+    "namecheap.users.address.getList",
+    "namecheap.users.address.setDefault",
+    "namecheap.users.address.update",
+    "namecheap.whoisguard.changeemailaddress",
+    "namecheap.whoisguard.enable",
+    "namecheap.whoisguard.disable",
+    "namecheap.whoisguard.unallot",
+    "namecheap.whoisguard.discard",
+    "namecheap.whoisguard.allot",
+    "namecheap.whoisguard.getList",
+    "namecheap.whoisguard.renew",
+];
 
 fn list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Most names one `check` takes (Namecheap's limit, and its error number beyond it).
+const CHECK_MAX: usize = 50;
+
 async fn check(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
     let names = p.req("domainlist", "DomainList")?;
+    if list(names).count() > CHECK_MAX {
+        return Err(nc(
+            2_011_169,
+            format!("Only {CHECK_MAX} domains are allowed in a single check command"),
+        ));
+    }
     let fields = list(names).map(|d| field("domain", d)).collect();
     let (o, _) = ok(caller.run(eng, "domain.check", None, fields).await)?;
     let Data::Check { rows, .. } = o.data else {
@@ -317,23 +547,7 @@ async fn check(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
     Ok((els, false))
 }
 
-/// The Registrant contact fields, as (Namecheap name, engine `x-` field).
-const REGISTRANT: [(&str, &str); 13] = [
-    ("FirstName", "x-first-name"),
-    ("LastName", "x-last-name"),
-    ("OrganizationName", "x-organization-name"),
-    ("JobTitle", "x-job-title"),
-    ("Address1", "x-address1"),
-    ("Address2", "x-address2"),
-    ("City", "x-city"),
-    ("StateProvince", "x-state-province"),
-    ("StateProvinceChoice", "x-state-province-choice"),
-    ("PostalCode", "x-postal-code"),
-    ("Country", "x-country"),
-    ("Phone", "x-phone"),
-    ("Fax", "x-fax"),
-];
-
+/// Namecheap's required contact fields.
 const REQUIRED: [&str; 9] = [
     "FirstName",
     "LastName",
@@ -346,16 +560,20 @@ const REQUIRED: [&str; 9] = [
     "EmailAddress",
 ];
 
-/// `client.create` fields from the Registrant contact.
-fn registrant(p: &Params) -> Result<Vec<(String, String)>, NcError> {
-    let r = |k: &str| p.get(&format!("registrant{}", k.to_ascii_lowercase()));
-    for k in REQUIRED {
-        if r(k).is_none() {
-            return Err(nc(
-                NATIVE_BASE + 2003,
-                format!("Parameter Registrant{k} is missing"),
-            ));
-        }
+/// `client.create` fields from the contact of `role`; `None` when the request has no
+/// field of that role at all (only the Registrant is required: the others default to
+/// it).
+fn contact_fields(p: &Params, role: &str) -> Option<Result<Fields, NcError>> {
+    let prefix = role.to_ascii_lowercase();
+    let r = |k: &str| p.get(&format!("{prefix}{}", k.to_ascii_lowercase()));
+    if role != "Registrant" && CONTACT.iter().all(|(k, _)| r(k).is_none()) {
+        return None;
+    }
+    if let Some(k) = REQUIRED.iter().find(|k| r(k).is_none()) {
+        return Some(Err(nc(
+            NATIVE_BASE + 2003,
+            format!("Parameter {role}{k} is missing"),
+        )));
     }
     let v = |k: &str| r(k).unwrap_or_default().to_string();
     let org = r("OrganizationName");
@@ -374,17 +592,19 @@ fn registrant(p: &Params) -> Result<Vec<(String, String)>, NcError> {
         field("country", v("Country").to_ascii_uppercase()),
         field("address", address.join(", ")),
     ];
-    for (nc_name, x) in REGISTRANT {
-        if let Some(val) = r(nc_name) {
+    for (nc_name, x) in CONTACT {
+        if let (Some(x), Some(val)) = (x, r(nc_name)) {
             f.push(field(x, val));
         }
     }
-    Ok(f)
+    Some(Ok(f))
 }
 
-/// The request-id of the client made from a Registrant contact: derived from its
-/// fields, so the same contact gives the same client, and a retry never makes two.
-fn client_request_id(fields: &[(String, String)]) -> String {
+/// The request-id of the client made from a contact: derived from its fields, so the
+/// same contact gives the same client and a retry never makes two. `generation` counts
+/// the clients with these fields that the partner has deleted: a deleted client is
+/// never used again, the next generation makes a new one.
+fn client_request_id(fields: &[(String, String)], generation: u32) -> String {
     let mut h = Sha256::new();
     for (k, v) in fields {
         h.update(k.as_bytes());
@@ -394,18 +614,78 @@ fn client_request_id(fields: &[(String, String)]) -> String {
     }
     let d = h.finalize();
     let hex: String = d[..20].iter().map(|b| format!("{b:02x}")).collect();
-    format!("nc-client-{hex}")
+    match generation {
+        0 => format!("nc-client-{hex}"),
+        g => format!("nc-client-{hex}-{g}"),
+    }
+}
+
+/// Deleted clients with one contact's fields that are stepped over before giving up.
+const GENERATIONS: u32 = 100;
+
+/// The live client made from a contact's fields: the one made before, or a new one
+/// when there is none or the partner deleted it.
+async fn contact_client(
+    eng: &Engine,
+    caller: &Caller,
+    role: &str,
+    fields: &Fields,
+) -> Result<Client, NcError> {
+    for generation in 0..GENERATIONS {
+        let rid = client_request_id(fields, generation);
+        let r = caller
+            .run(eng, "client.create", Some(rid), fields.clone())
+            .await;
+        let (c, replayed) =
+            ok(r).map_err(|e| nc(e.number, format!("{role} contact: {}", e.text)))?;
+        let Data::Client(client) = c.data else {
+            return Err(Error::internal("client.create answered without a client").into());
+        };
+        if !replayed {
+            return Ok(*client);
+        }
+        // A stored answer shows the client as it was made: ask how it is now.
+        let info = caller
+            .run(eng, "client.info", None, vec![field("client", &client.id)])
+            .await;
+        let (info, _) = ok(info)?;
+        match info.data {
+            Data::Client(now) if now.deleted.is_none() => return Ok(*now),
+            Data::Client(_) => continue,
+            _ => return Err(Error::internal("client.info answered without a client").into()),
+        }
+    }
+    Err(nc(
+        NATIVE_BASE + 2304,
+        format!("{role} contact: {GENERATIONS} clients with these details were deleted"),
+    ))
+}
+
+/// The `x-` field of the Registrant's client that names the client of another role.
+fn role_link(role: &str) -> String {
+    format!("x-{}-client", role.to_ascii_lowercase())
 }
 
 async fn create(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
     let domain = p.req("domainname", "DomainName")?;
-    let contact = registrant(p)?;
-    let crid = client_request_id(&contact);
-    let (c, _) = ok(caller.run(eng, "client.create", Some(crid), contact).await)
-        .map_err(|e| nc(e.number, format!("Registrant contact: {}", e.text)))?;
-    let Data::Client(client) = c.data else {
-        return Err(Error::internal("client.create answered without a client").into());
-    };
+    // Always `Some` for the Registrant: its fields are required.
+    let mut registrant = contact_fields(p, "Registrant")
+        .unwrap_or_else(|| Err(Error::missing("RegistrantFirstName").into()))?;
+    // Tech, Admin and AuxBilling are clients of their own when they differ from the
+    // Registrant; its client names them, so getContacts gives all four back.
+    let own = registrant.clone();
+    for role in &ROLES[1..] {
+        let Some(fields) = contact_fields(p, role) else {
+            continue;
+        };
+        let fields = fields?;
+        if fields == own {
+            continue;
+        }
+        let c = contact_client(eng, caller, role, &fields).await?;
+        registrant.push(field(&role_link(role), c.id));
+    }
+    let client = contact_client(eng, caller, "Registrant", &registrant).await?;
     let mut fields = vec![field("domain", domain), field("client", &client.id)];
     fields.extend(p.get("years").map(|y| field("period", y)));
     if let Some(ns) = p.get("nameservers") {
@@ -442,10 +722,21 @@ async fn create(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answe
     Ok((vec![el], replayed))
 }
 
+/// `DomainDetails` of a renew answer: the expiry now, and the years this renewal adds.
+fn renew_details(expires: NaiveDate, years: u32) -> El {
+    El::new("DomainDetails")
+        .child(El::new("ExpiredDate").text(date_time(expires)))
+        .child(El::new("NumYears").text(years))
+}
+
 async fn renew(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
     let domain = p.req("domainname", "DomainName")?;
     let years = p.get("years").map(String::from);
     let (o, replayed) = ok(renew_from_current(eng, caller, rid, domain, years).await)?;
+    let period = |order: &Order| match order.kind {
+        OrderKind::Renew { period, expires } => Some((period, expires)),
+        _ => None,
+    };
     let el = match &o.data {
         Data::DomainOrder {
             name,
@@ -454,41 +745,61 @@ async fn renew(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer
             currency,
             charged,
             ..
-        } => El::new("DomainRenewResult")
-            .attr("DomainName", name)
-            .attr("DomainID", domain_id(name))
-            .attr("Renew", o.code == Code::Completed)
-            .attr("OrderID", order.id)
-            .attr("TransactionID", order.id)
-            .attr("ChargedAmount", amount(*charged, *currency))
-            .children(expires.map(|e| {
-                El::new("DomainDetails")
-                    .child(El::new("DomainName").text(name))
-                    .child(El::new("ExpiredDate").text(date(e)))
-            })),
-        Data::Order(order) => El::new("DomainRenewResult")
-            .attr("DomainName", &order.domain)
-            .attr("DomainID", domain_id(&order.domain))
-            .attr("Renew", false)
-            .attr("OrderID", order.id)
-            .attr("TransactionID", order.id)
-            .attr("ChargedAmount", amount(order.amount, order.currency)),
+        } => {
+            let (years, before) = period(order).unwrap_or_default();
+            El::new("DomainRenewResult")
+                .attr("DomainName", name)
+                .attr("DomainID", domain_id(name))
+                .attr("Renew", o.code == Code::Completed)
+                .attr("OrderID", order.id)
+                .attr("TransactionID", order.id)
+                .attr("ChargedAmount", amount(*charged, *currency))
+                .child(renew_details(expires.unwrap_or(before), years))
+        }
+        // Not finished yet: the expiry is still the one the renewal started from.
+        Data::Order(order) => {
+            let (years, before) = period(order).unwrap_or_default();
+            El::new("DomainRenewResult")
+                .attr("DomainName", &order.domain)
+                .attr("DomainID", domain_id(&order.domain))
+                .attr("Renew", false)
+                .attr("OrderID", order.id)
+                .attr("TransactionID", order.id)
+                .attr("ChargedAmount", amount(order.amount, order.currency))
+                .child(renew_details(before, years))
+        }
         _ => return Err(Error::internal("domain.renew answered without an order").into()),
     };
     Ok((vec![el], replayed))
 }
 
-async fn set_custom(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
+/// The domain of a command that names it by `SLD` and `TLD`. A `DomainName` sent as
+/// well must be the same name (it is not a parameter of these commands, but a client
+/// that sends another one means another domain).
+fn sld_tld(p: &Params) -> Result<String, NcError> {
     let sld = p.req("sld", "SLD")?;
     let tld = p.req("tld", "TLD")?;
+    let name = format!("{sld}.{tld}");
+    if let Some(d) = p.get("domainname") {
+        if !d.eq_ignore_ascii_case(&name) {
+            return Err(
+                Error::syntax(format!("DomainName {d} contradicts SLD and TLD ({name})")).into(),
+            );
+        }
+    }
+    Ok(name)
+}
+
+async fn set_custom(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
+    let domain = sld_tld(p)?;
     let ns = p.req("nameservers", "Nameservers")?;
-    let mut fields = vec![field("domain", format!("{sld}.{tld}"))];
+    let mut fields = vec![field("domain", &domain)];
     fields.extend(list(ns).map(|n| field("ns", n)));
     let (o, replayed) = ok(caller.run(eng, "domain.set-ns", Some(rid), fields).await)?;
     let name = match &o.data {
         Data::Domain(d) => d.name.clone(),
         Data::Order(order) => order.domain.clone(),
-        _ => format!("{sld}.{tld}").to_ascii_lowercase(),
+        _ => domain.to_ascii_lowercase(),
     };
     let el = El::new("DomainDNSSetCustomResult")
         .attr("Domain", name)
@@ -496,14 +807,30 @@ async fn set_custom(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> A
     Ok((vec![el], replayed))
 }
 
-async fn get_info(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
-    let domain = p.req("domainname", "DomainName")?;
+/// One of the partner's domains, as `domain.info` holds it.
+async fn domain_info(eng: &Engine, caller: &Caller, domain: &str) -> Result<Domain, NcError> {
     let (o, _) = ok(caller
         .run(eng, "domain.info", None, vec![field("domain", domain)])
         .await)?;
-    let Data::Domain(d) = o.data else {
-        return Err(Error::internal("domain.info answered without a domain").into());
-    };
+    match o.data {
+        Data::Domain(d) => Ok(*d),
+        _ => Err(Error::internal("domain.info answered without a domain").into()),
+    }
+}
+
+/// The hosts of a domain's nameservers: Namecheap shows no glue.
+fn hosts(d: &Domain) -> impl Iterator<Item = El> + '_ {
+    d.ns.iter()
+        .map(|n| El::new("Nameserver").text(n.split(' ').next().unwrap_or(n)))
+}
+
+/// A date Namecheap writes for "never" (.NET's smallest date), in the two forms its
+/// answers use.
+const NO_DATE: &str = "01/01/0001";
+const NO_DATE_TIME: &str = "0001-01-01T00:00:00";
+
+async fn get_info(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+    let d = domain_info(eng, caller, p.req("domainname", "DomainName")?).await?;
     let el = El::new("DomainGetInfoResult")
         .attr(
             "Status",
@@ -520,18 +847,191 @@ async fn get_info(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
         .child(
             El::new("DomainDetails")
                 .child(El::new("CreatedDate").text(date(d.created.date_naive())))
-                .child(El::new("ExpiredDate").text(date(d.expires))),
+                .child(El::new("ExpiredDate").text(date(d.expires)))
+                .child(El::new("NumYears").text(0)),
+        )
+        .child(El::new("LockDetails"))
+        // No privacy service: not allotted, ID 0, as Namecheap answers for such a
+        // domain; the date and e-mail details are there, empty, because clients read
+        // them whatever `Enabled` says.
+        .child(
+            El::new("Whoisguard")
+                .attr("Enabled", "NotAlloted")
+                .child(El::new("ID").text(0))
+                .child(El::new("ExpiredDate").text(NO_DATE))
+                .child(
+                    El::new("EmailDetails")
+                        .attr("WhoisGuardEmail", "")
+                        .attr("ForwardedTo", "")
+                        .attr("LastAutoEmailChangeDate", "")
+                        .attr("AutoEmailChangeFrequencyDays", 0),
+                ),
+        )
+        .child(
+            El::new("PremiumDnsSubscription")
+                .child(El::new("UseAutoRenew").text(false))
+                .child(El::new("SubscriptionId").text(-1))
+                .child(El::new("CreatedDate").text(NO_DATE_TIME))
+                .child(El::new("ExpirationDate").text(NO_DATE_TIME))
+                .child(El::new("IsActive").text(false)),
         )
         .child(
             El::new("DnsDetails")
                 .attr("ProviderType", "CUSTOM")
                 .attr("IsUsingOurDNS", false)
-                .children(d.ns.iter().map(|n| {
-                    // `host ip` on the native side: Namecheap shows the host only.
-                    El::new("Nameserver").text(n.split(' ').next().unwrap_or(n))
-                })),
-        );
+                .attr("HostCount", 0)
+                .attr("EmailType", "")
+                .attr("DynamicDNSStatus", false)
+                .attr("IsFailover", false)
+                .children(hosts(&d)),
+        )
+        .child(El::new("Modificationrights").attr("All", true));
     Ok((vec![el], false))
+}
+
+async fn dns_get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+    let d = domain_info(eng, caller, &sld_tld(p)?).await?;
+    let el = El::new("DomainDNSGetListResult")
+        .attr("Domain", &d.name)
+        .attr("IsUsingOurDNS", false)
+        .attr("IsPremiumDNS", false)
+        .attr("IsUsingFreeDNS", false)
+        .children(hosts(&d));
+    Ok((vec![el], false))
+}
+
+/// One contact as `getContacts` answers it, from the engine client it was kept in.
+///
+/// A client made by `create` has every Namecheap field in its `x-` fields. A client
+/// made another way (the native protocol, MasterName) is shown from its own fields:
+/// the organisation's name, or the person's name split at the first space, the
+/// address as `Address1`, and the MasterName postal fields where it has them.
+fn contact_el(role: &'static str, c: &Client) -> El {
+    let x = |k: &str| c.extra.get(k).filter(|v| !v.is_empty()).cloned();
+    let from_namecheap = c.extra.contains_key("x-first-name");
+    let (first, last) = match c.kind {
+        ClientKind::Org => (None, None),
+        ClientKind::Person => match c.name.split_once(' ') {
+            Some((f, l)) => (Some(f.to_string()), Some(l.trim().to_string())),
+            None => (Some(c.name.clone()), None),
+        },
+    };
+    let value = |name: &str, xfield: Option<&str>| -> Option<String> {
+        if name == "EmailAddress" {
+            return Some(c.email.clone());
+        }
+        if from_namecheap {
+            return xfield.and_then(x);
+        }
+        match name {
+            "OrganizationName" => (c.kind == ClientKind::Org).then(|| c.name.clone()),
+            "FirstName" => first.clone(),
+            "LastName" => last.clone(),
+            "Address1" => x("x-post-street").or_else(|| Some(c.address.clone())),
+            "City" => x("x-post-city"),
+            "StateProvince" => x("x-post-region"),
+            "PostalCode" => x("x-post-zip-code"),
+            "Country" => Some(c.country.clone()),
+            "Phone" => Some(c.phone.clone()),
+            "Fax" => x("x-fax"),
+            _ => None,
+        }
+    };
+    El::new(role)
+        .attr("ReadOnly", true)
+        .children(CONTACT.iter().map(|(name, xfield)| {
+            let el = El::new(name);
+            match value(name, *xfield) {
+                Some(v) => el.text(v),
+                None => el,
+            }
+        }))
+}
+
+async fn client_info(eng: &Engine, caller: &Caller, handle: &str) -> Result<Client, NcError> {
+    let (o, _) = ok(caller
+        .run(eng, "client.info", None, vec![field("client", handle)])
+        .await)?;
+    match o.data {
+        Data::Client(c) => Ok(*c),
+        _ => Err(Error::internal("client.info answered without a client").into()),
+    }
+}
+
+async fn get_contacts(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+    let d = domain_info(eng, caller, p.req("domainname", "DomainName")?).await?;
+    let registrant = client_info(eng, caller, &d.client).await?;
+    let mut el = El::new("DomainContactsResult")
+        .attr("Domain", &d.name)
+        .attr("domainnameid", domain_id(&d.name))
+        .child(contact_el("Registrant", &registrant));
+    for role in &ROLES[1..] {
+        let c = match registrant.extra.get(&role_link(role)) {
+            Some(handle) => client_info(eng, caller, handle).await?,
+            None => registrant.clone(),
+        };
+        el = el.child(contact_el(role, &c));
+    }
+    Ok((vec![el.child(El::new("CurrentAttributes"))], false))
+}
+
+async fn get_tld_list(eng: &Engine, caller: &Caller) -> Answer {
+    let (o, _) = ok(caller.run(eng, "price.list", None, Vec::new()).await)?;
+    let Data::PriceList { rows, .. } = o.data else {
+        return Err(Error::internal("price.list answered without rows").into());
+    };
+    // Zone → (category, register years, renew years), in the catalogue's order.
+    let mut zones: Vec<(String, String, Vec<u32>, Vec<u32>)> = Vec::new();
+    for r in rows {
+        let Some(zone) = r.zone else { continue };
+        let years: u32 = r.period.parse().unwrap_or_default();
+        if zones.last().is_none_or(|z| z.0 != zone) {
+            zones.push((zone.clone(), r.category.clone(), Vec::new(), Vec::new()));
+        }
+        let z = zones.last_mut().expect("just pushed");
+        if r.operation == "register" {
+            z.2.push(years);
+        } else {
+            z.3.push(years);
+        }
+    }
+    let range = |v: &[u32]| {
+        (
+            v.iter().min().copied().unwrap_or(0),
+            v.iter().max().copied().unwrap_or(0),
+        )
+    };
+    let tlds = zones
+        .iter()
+        .enumerate()
+        .map(|(i, (zone, category, reg, ren))| {
+            let (reg_min, reg_max) = range(reg);
+            let (ren_min, ren_max) = range(ren);
+            let country = zone.len() == 2 && zone.bytes().all(|b| b.is_ascii_lowercase());
+            let shown = Name::unicode_of(zone).unwrap_or_else(|| zone.clone());
+            El::new("Tld")
+                .attr("Name", zone)
+                .attr("NonRealTime", false)
+                .attr("MinRegisterYears", reg_min)
+                .attr("MaxRegisterYears", reg_max)
+                .attr("MinRenewYears", ren_min)
+                .attr("MaxRenewYears", ren_max)
+                .attr("MinTransferYears", 0)
+                .attr("MaxTransferYears", 0)
+                .attr("IsApiRegisterable", !reg.is_empty())
+                .attr("IsApiRenewable", !ren.is_empty())
+                .attr("IsApiTransferable", false)
+                .attr("IsEppRequired", false)
+                .attr("IsDisableModContact", true)
+                .attr("IsDisableWGAllot", true)
+                .attr("IsIncludeInExtendedSearchOnly", false)
+                .attr("SequenceNumber", i + 1)
+                .attr("Type", if country { "CCTLD" } else { "GTLD" })
+                .attr("IsSupportsIDN", true)
+                .attr("Category", category)
+                .text(format!(".{shown} domains"))
+        });
+    Ok((vec![El::new("Tlds").children(tlds)], false))
 }
 
 fn number_in(

@@ -10,14 +10,18 @@ use crate::engine::names::parse_name;
 use crate::engine::{Engine, Reply, Request};
 use crate::error::{Code, Error};
 use crate::outcome::{Data, Outcome};
+use crate::store::records::OrderKind;
+use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::{Mutex, OnceLock};
 
-/// Who is calling, as the dialect decoded it.
+/// Who is calling, as the dialect decoded it. Only the connection's address counts
+/// for the partner's allow-list: an address a dialect carries as data (Namecheap's
+/// `ClientIp`) is not the caller's.
 pub struct Caller {
     pub login: String,
     pub password: String,
     pub peer: IpAddr,
-    pub declared_ip: Option<IpAddr>,
     pub dialect: &'static str,
 }
 
@@ -36,7 +40,7 @@ impl Caller {
                 password: self.password.clone(),
             }),
             peer: self.peer,
-            declared_ip: self.declared_ip,
+            declared_ip: None,
             command: command.to_string(),
             request_id,
             params: Params::new(fields),
@@ -65,12 +69,15 @@ fn error_reply(e: Error, rid: Option<String>) -> Reply {
     }
 }
 
-/// The domain an order-shaped outcome is about.
-fn domain_of(o: &Outcome) -> Option<&str> {
-    match &o.data {
-        Data::DomainOrder { name, .. } => Some(name),
-        Data::Order(order) => Some(&order.domain),
-        Data::Domain(d) => Some(&d.name),
+/// The domain and the period of a renewal, from its stored answer.
+fn renewal_of(o: &Outcome) -> Option<(&str, u32)> {
+    let order = match &o.data {
+        Data::DomainOrder { order, .. } => order,
+        Data::Order(order) => order,
+        _ => return None,
+    };
+    match order.kind {
+        OrderKind::Renew { period, .. } => Some((&order.domain, period)),
         _ => None,
     }
 }
@@ -80,9 +87,13 @@ fn domain_of(o: &Outcome) -> Option<&str> {
 ///
 /// The engine's renew names the current expiry so that a repeat cannot add a second
 /// year. Here the request-id carries that guarantee instead: a request-id seen before
-/// gets the stored answer of its renew (`request.status`), never a second read and
-/// renew. Between the read and the renew another renew may land; the engine then
-/// refuses this one (2105), so nothing is renewed twice.
+/// gets the stored answer of its renew (`request.status`) when it was a renewal of the
+/// same domain for the same period, and 2308 otherwise — never a second read and
+/// renew. A new request-id is refused (2105) while another renewal of the domain is
+/// younger than the duplicate window (`dialect_renew_window_minutes`), since a panel's
+/// retry after a lost answer comes with a new request-id. Between the read and the
+/// renew another renew may land; the engine then refuses this one (2105 or 2304), so
+/// nothing is renewed twice.
 pub async fn renew_from_current(
     eng: &Engine,
     caller: &Caller,
@@ -103,9 +114,21 @@ pub async fn renew_from_current(
             else {
                 return error_reply(Error::internal("request.status without a request"), rid);
             };
-            let wanted = parse_name("domain", domain).ok();
+            // The whole request: the command, the domain and the period (1 when not
+            // given, as the engine's default).
+            let wanted_name = parse_name("domain", domain).ok();
+            let wanted_period = match period.as_deref() {
+                None => Some(1),
+                Some(p) => p.parse::<u32>().ok(),
+            };
             let same = command == "domain.renew"
-                && response.as_deref().and_then(domain_of) == wanted.as_ref().map(|n| n.ascii());
+                && response
+                    .as_deref()
+                    .and_then(renewal_of)
+                    .is_some_and(|(d, p)| {
+                        Some(d) == wanted_name.as_ref().map(|n| n.ascii())
+                            && Some(p) == wanted_period
+                    });
             return match response {
                 Some(r) if same => Reply {
                     outcome: *r,
@@ -129,17 +152,75 @@ pub async fn renew_from_current(
     let info = caller
         .run(eng, "domain.info", None, vec![field("domain", domain)])
         .await;
-    let expires = match &info.outcome.data {
-        Data::Domain(d) if info.outcome.code == Code::Completed => d.expires,
+    let (name, expires) = match &info.outcome.data {
+        Data::Domain(d) if info.outcome.code == Code::Completed => (d.name.clone(), d.expires),
         _ => {
             let mut info = info;
             info.outcome.request_id = rid;
             return info;
         }
     };
+    // domain.info has just authenticated the caller and shown the domain is its own.
+    if let Err(e) = eng.check_renew_window(&caller.login, &name) {
+        return error_reply(e, rid);
+    }
     let mut fields = vec![field("domain", domain), field("expires", expires)];
     if let Some(p) = period {
         fields.push(field("period", p));
     }
     caller.run(eng, "domain.renew", rid, fields).await
+}
+
+/// Key names a compatible dialect ignored and has already logged, by dialect.
+static IGNORED: OnceLock<Mutex<HashSet<(&'static str, String)>>> = OnceLock::new();
+
+/// Most distinct ignored key names remembered; past this, new ones are not logged.
+const IGNORED_NAMES: usize = 1024;
+
+/// Logs a key a compatible dialect does not know and ignores (`protocol/mastername.md`,
+/// `protocol/namecheap.md`: "Keys nobody documented"), once per dialect and key name,
+/// so an operator learns what real clients send without a log line per request.
+pub fn ignored_key(dialect: &'static str, place: &str, key: &str) {
+    let key: String = key.chars().take(64).collect();
+    let mut seen = IGNORED
+        .get_or_init(|| Mutex::new(HashSet::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if seen.len() >= IGNORED_NAMES {
+        return;
+    }
+    if seen.insert((dialect, key.clone())) {
+        let last = seen.len() == IGNORED_NAMES;
+        drop(seen);
+        // Debug formatting escapes what the client sent (control characters, quotes).
+        tracing::warn!(
+            dialect,
+            place = ?place,
+            key = ?key,
+            "ignored a key this dialect does not know (logged once per key name)"
+        );
+        if last {
+            tracing::warn!(
+                dialect,
+                "further unknown keys are ignored without a log line"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignored_keys_are_remembered_once() {
+        ignored_key("test", "[domain]", "colour");
+        ignored_key("test", "[domain]", "colour");
+        let seen = IGNORED.get().unwrap().lock().unwrap();
+        let n = seen
+            .iter()
+            .filter(|(d, k)| *d == "test" && k == "colour")
+            .count();
+        assert_eq!(n, 1);
+    }
 }

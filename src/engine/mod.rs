@@ -14,6 +14,7 @@ pub mod operator;
 pub mod orders;
 pub mod pricing;
 pub mod programme;
+pub mod renew_window;
 pub mod services;
 pub mod statement;
 
@@ -43,6 +44,8 @@ pub struct Engine {
     pub clock: Clock,
     pub client_suffix: String,
     pub upstream_timeout: Duration,
+    /// `dialect_renew_window_minutes`; zero when off (`renew_window`).
+    pub dialect_renew_window: Duration,
     pub auth: Authenticator,
     pub limits: limits::Limiter,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -145,6 +148,9 @@ impl Engine {
             clock,
             client_suffix: cfg.client_suffix.clone(),
             upstream_timeout: Duration::from_millis(cfg.upstream_timeout_ms),
+            dialect_renew_window: Duration::from_secs(
+                u64::from(cfg.dialect_renew_window_minutes) * 60,
+            ),
             auth: Authenticator::default(),
             limits: limits::Limiter::new(&cfg.limits),
             live_orders: Mutex::new(HashSet::new()),

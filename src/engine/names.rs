@@ -182,11 +182,22 @@ fn truncate(s: &str) -> String {
     }
 }
 
-/// A nameserver as given to `domain.register` / `domain.set-ns`: `host` or `host ip`.
+/// Most glue addresses one nameserver may carry (IPv4 and IPv6 together).
+pub const MAX_GLUE: usize = 8;
+
+/// A nameserver as given to `domain.register` / `domain.set-ns`: `host`, or `host`
+/// followed by its glue addresses, all separated by spaces.
+///
+/// ```text
+/// ns1.example.net
+/// ns1.shop.ru 192.0.2.1
+/// ns1.shop.ru 192.0.2.1 2001:db8::1
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nameserver {
     pub host: Name,
-    pub ip: Option<IpAddr>,
+    /// In the order given; IPv6 in its canonical (compressed) form on the wire.
+    pub ips: Vec<IpAddr>,
 }
 
 impl Nameserver {
@@ -196,27 +207,36 @@ impl Nameserver {
             .next()
             .ok_or_else(|| Error::value("ns", "empty nameserver"))?;
         let host = parse_name("ns", host)?;
-        let ip = match parts.next() {
-            None => None,
-            Some(ip) => Some(ip.parse::<IpAddr>().map_err(|_| {
+        let mut ips = Vec::new();
+        for ip in parts {
+            let ip = ip.parse::<IpAddr>().map_err(|_| {
                 Error::value("ns", format!("{ip:?} is not an IPv4 or IPv6 address"))
-            })?),
-        };
-        if parts.next().is_some() {
-            return Err(Error::value(
+            })?;
+            if ips.contains(&ip) {
+                return Err(Error::policy(
+                    "ns",
+                    format!("{ip} is given twice for {host}"),
+                ));
+            }
+            ips.push(ip);
+        }
+        if ips.len() > MAX_GLUE {
+            return Err(Error::policy(
                 "ns",
-                format!("{input:?}: a nameserver is `host` or `host ip`"),
+                format!("{host}: {} addresses given, at most {MAX_GLUE}", ips.len()),
             ));
         }
-        Ok(Nameserver { host, ip })
+        Ok(Nameserver { host, ips })
     }
 
-    /// The wire form, `host` or `host ip`.
+    /// The wire form, `host` or `host ip ip…`.
     pub fn wire(&self) -> String {
-        match self.ip {
-            Some(ip) => format!("{} {ip}", self.host),
-            None => self.host.to_string(),
+        let mut s = self.host.to_string();
+        for ip in &self.ips {
+            s.push(' ');
+            s.push_str(&ip.to_string());
         }
+        s
     }
 }
 
@@ -238,14 +258,14 @@ pub fn check_nameservers(domain: &Name, ns: &[Nameserver], min: usize) -> Result
             return Err(Error::policy("ns", format!("{} is listed twice", n.host)));
         }
         let inside = n.host.is_within(domain);
-        match (inside, n.ip) {
-            (true, None) => {
+        match (inside, n.ips.is_empty()) {
+            (true, true) => {
                 return Err(Error::policy(
                     "ns",
                     format!("{} is inside {domain}: give its IP address (`host ip`)", n.host),
                 ))
             }
-            (false, Some(_)) => {
+            (false, false) => {
                 return Err(Error::policy(
                     "ns",
                     format!(
@@ -328,5 +348,30 @@ mod tests {
         assert!(check_nameservers(&d, &[], 0).is_ok());
         assert!(check_nameservers(&d, &[], 2).is_err());
         assert!(Nameserver::parse("ns1.example.ru 999.1.1.1").is_err());
+    }
+
+    #[test]
+    fn several_glue_addresses() {
+        let d = parse_name("d", "example.ru").unwrap();
+        let n = Nameserver::parse("ns1.example.ru  192.0.2.1 2001:DB8:0:0::1").unwrap();
+        assert_eq!(n.ips.len(), 2);
+        assert_eq!(n.wire(), "ns1.example.ru 192.0.2.1 2001:db8::1");
+        assert!(
+            check_nameservers(&d, &[n, Nameserver::parse("ns2.example.net").unwrap()], 2).is_ok()
+        );
+        let outside = Nameserver::parse("ns1.example.net 192.0.2.1 192.0.2.2").unwrap();
+        assert!(check_nameservers(
+            &d,
+            &[outside, Nameserver::parse("ns2.example.net").unwrap()],
+            2
+        )
+        .is_err());
+        let twice = Nameserver::parse("ns1.example.ru 192.0.2.1 192.0.2.1").unwrap_err();
+        assert_eq!(twice.code, crate::error::Code::Policy);
+        let many = (1..=MAX_GLUE + 1)
+            .map(|i| format!("192.0.2.{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(Nameserver::parse(&format!("ns1.example.ru {many}")).is_err());
     }
 }
