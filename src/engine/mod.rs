@@ -112,7 +112,8 @@ impl Engine {
                 )));
             }
         }
-        let licenses = licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)?;
+        let mut licenses = licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)?;
+        licenses.ip_rules = licenses::IpRules::of(cfg);
         for p in licenses.products() {
             if !cfg.categories.contains(&p.category) {
                 return Err(Error::syntax(format!(
