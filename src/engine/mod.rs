@@ -16,6 +16,7 @@ pub mod pricing;
 pub mod programme;
 pub mod services;
 pub mod statement;
+pub mod text;
 
 use crate::command::{params::check_request_id, params::Params, Command};
 use crate::config::Config;
