@@ -433,50 +433,78 @@ async fn other_dialects_refuse_what_xml_cannot_carry() {
         )
     };
     let create = format!(
-        "Command=namecheap.domains.create&DomainName=fresh-nc.com&Years=1&{}&{}&{}&{}",
+        "Command=namecheap.domains.create&DomainName=fresh-nc.com&Years=1&{}&{}&{}&{}&Nameservers=ns1.host.net,ns2.host.net",
         contact("Registrant"),
         contact("Tech"),
         contact("Admin"),
         contact("AuxBilling")
     );
-    let fields: Vec<String> = create
-        .split('&')
-        .filter(|f| !f.starts_with("Command="))
-        .map(|f| f.split('=').next().unwrap().to_string())
-        .collect();
-    for field in &fields {
-        for c in UNCARRIED {
-            let pair_start = create.find(&format!("{field}=")).unwrap() + field.len() + 1;
-            let body = format!(
-                "{}{}{}",
-                &create[..pair_start],
-                enc(&c.to_string()),
-                &create[pair_start..]
-            );
-            let resp = s
-                .client
-                .post(format!("{base}/xml.response?{auth}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let text = resp.text().await.unwrap();
-            well_formed(field, &text);
-            assert!(
-                text.contains("Status=\"ERROR\"") && text.contains("Number=\"3052005\""),
-                "{field} with {c:?}: {text}"
-            );
+    let requests = [
+        create,
+        "Command=namecheap.domains.check&DomainList=fresh-nc.com,fresh-nc.net".to_string(),
+        "Command=namecheap.domains.renew&DomainName=fresh-nc.com&Years=1&RequestId=NR-1"
+            .to_string(),
+        "Command=namecheap.domains.dns.setCustom&SLD=fresh-nc&TLD=com\
+         &Nameservers=ns1.host.net,ns2.host.net&RequestId=NS-1"
+            .to_string(),
+        "Command=namecheap.domains.getInfo&DomainName=fresh-nc.com".to_string(),
+        "Command=namecheap.domains.getList&ListType=ALL&SearchTerm=fresh&Page=1&PageSize=20\
+         &SortBy=NAME"
+            .to_string(),
+        "Command=namecheap.users.getBalances".to_string(),
+    ];
+    let mut sent = 0;
+    for request in &requests {
+        let all = format!("{auth}&{request}");
+        let pairs: Vec<&str> = all.split('&').collect();
+        for i in 0..pairs.len() {
+            let (key, value) = pairs[i].split_once('=').unwrap();
+            for c in UNCARRIED {
+                let mut spoilt = pairs.clone();
+                let bad = format!("{key}={}", enc(&spoil(value, c)));
+                spoilt[i] = &bad;
+                let resp = s
+                    .client
+                    .post(format!("{base}/xml.response"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(spoilt.join("&"))
+                    .send()
+                    .await
+                    .unwrap();
+                let text = resp.text().await.unwrap();
+                well_formed(key, &text);
+                assert!(
+                    text.contains("Status=\"ERROR\"") && text.contains("Number=\"3052005\""),
+                    "{key} with {c:?}: {text}"
+                );
+                sent += 1;
+            }
         }
     }
+    assert!(sent > 500, "{sent}");
     // MasterName, in UTF-8: the whole request is refused (400, bad request format).
     let person = "[request]\nlogin: demo\npassword: demo-password\naction: create_client\n\
                   request-id: M-1\n\n[client]\nclient-type: ФИЗЛИЦО\nresident:\n\
                   person-r: Иванов Иван\nperson: Ivan Ivanov\nemail: ivan@example.ru\n\
                   phone: +7 495 1234567\npost-country: RU\npost-zip-code: 101000\n\
                   post-city: Москва\npost-street: ул. Тверская, 1\n";
-    for c in UNCARRIED {
-        let text = person.replace("Ivan Ivanov", &format!("Ivan{c}Ivanov"));
+    let register = "[request]\nlogin: demo\npassword: demo-password\naction: register_domain\n\
+                    request-id: M-2\n\n[domain]\nclient: 1000/RW-P\ndomain: fresh-mn.ru\n\
+                    nserver: ns1.fresh-mn.ru 192.0.2.1\nnserver: ns2.host.net\n";
+    let lines = |t: &'static str| t.lines().filter(|l| !l.is_empty()).collect::<Vec<_>>();
+    let mut spoilt_texts = Vec::new();
+    for text in [person, register] {
+        let ls = lines(text);
+        for i in 0..ls.len() {
+            for c in UNCARRIED {
+                let mut l = ls.clone();
+                let bad = spoil(l[i], c);
+                l[i] = &bad;
+                spoilt_texts.push((l.join("\n"), c));
+            }
+        }
+    }
+    for (text, c) in spoilt_texts {
         let resp = s
             .client
             .post(format!("{base}/partner_gateway"))
