@@ -79,6 +79,14 @@ fn table() -> Vec<(String, Result<&'static str, &'static str>)> {
         no("\u{3002}shop.ru", "empty label"),
         ok("пример\u{3002}рф", "xn--e1afmkfd.xn--p1ai"),
         ok("shop\u{ff0e}ru", "shop.ru"),
+        // Other fullwidth forms UTS 46 maps: checked as what they map to.
+        ok("\u{ff45}\u{ff58}.ru", "ex.ru"),
+        no("ex\u{ff3f}ample.ru", "IDNA"),
+        no("ex\u{3000}ample.ru", "spaces"),
+        no(
+            "\u{ff11}\u{ff12}\u{ff17}\u{ff0e}\u{ff10}\u{ff0e}\u{ff10}\u{ff0e}\u{ff11}",
+            "IP address",
+        ),
         no(".", "trailing dot"),
         no("", "empty"),
         // Hyphens.

@@ -157,9 +157,13 @@ pub fn parse_name(field: &str, input: &str) -> Result<Name> {
             bad("not allowed by IDNA 2008 / UTS 46 (disallowed character, hyphen in 3rd-4th or first/last position, or an xn-- label that does not decode)")
         })?
         .into_owned();
-    // Whatever the mapping did, the name kept has no empty label.
+    // Whatever the mapping did (fullwidth dots and digits), the name kept has no empty
+    // label and is no IP address.
     if ascii.is_empty() || ascii.split('.').any(str::is_empty) {
         return Err(bad("empty label"));
+    }
+    if ascii.parse::<IpAddr>().is_ok() {
+        return Err(bad("an IP address is not a name"));
     }
     if let Some(label) = ascii.split('.').find(|l| l.len() > 63) {
         return Err(bad(&format!(
