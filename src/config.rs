@@ -45,6 +45,10 @@ pub struct Config {
     pub upstream: Option<String>,
     /// The upstream of licence orders; the sandbox when not given.
     pub license_upstream: Option<String>,
+    /// Licences may be bound to private and shared addresses (10/8, 172.16/12,
+    /// 192.168/16, 100.64/10, fc00::/7): for licensing services that see servers on a
+    /// private network. Off: refused with 2306.
+    pub license_allow_private_ips: bool,
     /// Upstream backends by name, chosen per zone with `zones.X.upstream = "NAME"`.
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// Requests with a larger body are refused with HTTP 413 before it is read.
@@ -292,6 +296,7 @@ impl Default for Config {
             dialect_renew_window_minutes: 10,
             upstream: None,
             license_upstream: None,
+            license_allow_private_ips: false,
             upstreams: BTreeMap::new(),
             max_body_bytes: 1 << 20,
             max_connections: 4096,
@@ -402,6 +407,9 @@ impl Config {
         }
         if let Some(v) = get("REGWAY_DIALECT_RENEW_WINDOW_MINUTES") {
             self.dialect_renew_window_minutes = parse("REGWAY_DIALECT_RENEW_WINDOW_MINUTES", &v)?;
+        }
+        if let Some(v) = get("REGWAY_LICENSE_ALLOW_PRIVATE_IPS") {
+            self.license_allow_private_ips = parse("REGWAY_LICENSE_ALLOW_PRIVATE_IPS", &v)?;
         }
         if let Some(v) = get("REGWAY_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("REGWAY_MAX_BODY_BYTES", &v)?;

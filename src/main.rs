@@ -289,6 +289,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             credit_limit,
             allow_ip,
         }) => {
+            // Refused here, before the gateway or the store is asked.
+            let cur = regway::engine::money::Currency::parse(&currency)?;
+            regway::engine::money::Money::parse("credit-limit", &credit_limit, cur, false)?;
             let p = NewPartner {
                 login,
                 password,
@@ -317,6 +320,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             amount,
             note,
         }) => {
+            check_amount(&amount)?;
             let body = serde_json::json!({"login": login, "amount": amount, "note": note});
             let v: PartnerView = operate(&cfg, "/partner/topup", body, |e| async move {
                 e.topup(&login, &amount, &note).await
@@ -331,6 +335,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             note,
             commission,
         }) => {
+            check_amount(&amount)?;
             let body = serde_json::json!({"login": login, "amount": amount, "note": note,
                 "commission": commission});
             let v: PartnerView = operate(&cfg, "/partner/withdraw", body, |e| async move {
@@ -374,6 +379,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 
 /// Sends an operator command to the running gateway; with none running, opens the
 /// store and does it here.
+/// An amount's shape, checked before the gateway or the store is asked; the partner's
+/// currency (its minor digits) is checked where the money moves.
+fn check_amount(amount: &str) -> Result<()> {
+    use regway::engine::money::{parse_amount, MAX_MINOR_DIGITS};
+    parse_amount("amount", amount, MAX_MINOR_DIGITS, false).map(|_| ())
+}
+
 async fn operate<T, F, Fut>(
     cfg: &Config,
     path: &str,

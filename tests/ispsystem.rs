@@ -48,7 +48,7 @@ async fn stand_in() -> (String, Arc<Mutex<Vec<String>>>) {
                     .unwrap_or("")
                     .to_string();
                 log.lock().unwrap().push(query.clone());
-                let body = if query.contains("ip=203.0.113.99") {
+                let body = if query.contains("ip=10.20.30.99") {
                     fixture("error-value.xml")
                 } else if query.contains("func=soft.order.param") {
                     fixture("order-elid.xml")
@@ -87,6 +87,9 @@ async fn licences_through_an_ispsystem_service() {
             },
         );
         c.license_upstream = Some("licensing".into());
+        // A real licensing service refuses the documentation ranges the sandbox
+        // takes; the servers here are on a private network.
+        c.license_allow_private_ips = true;
     })
     .await;
     // Licences with free demo money must not reach a real service: no demo partner.
@@ -112,8 +115,29 @@ async fn licences_through_an_ispsystem_service() {
         )
     };
 
+    // Addresses no licence can have, and a documentation one, are refused before
+    // anything is charged or sent.
+    for (i, ip) in [
+        "203.0.113.10",
+        "2001:db8::10",
+        "::ffff:127.0.0.1",
+        "169.254.169.254",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let a = expect(
+            s.form(&order(&format!("L0-{i}"), "ispmanager6-lite", &enc(ip)))
+                .await,
+            2306,
+        );
+        assert!(a.body.contains("public address"), "{}", a.body);
+    }
+    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(balance(&s), "10000.00");
+
     let a = expect(
-        s.form(&order("L1", "ispmanager6-lite", "203.0.113.10"))
+        s.form(&order("L1", "ispmanager6-lite", "10.20.30.10"))
             .await,
         1000,
     );
@@ -127,7 +151,7 @@ async fn licences_through_an_ispsystem_service() {
         "func=soft.order.param",
         "pricelist=3541",
         "period=1",
-        "ip=203.0.113.10",
+        "ip=10.20.30.10",
         "licname=demo%3AL1",
         "autoprolong=off",
         "skipbasket=on",
@@ -153,14 +177,14 @@ async fn licences_through_an_ispsystem_service() {
     );
     expect(
         s.form(&format!(
-            "command=license.set-ip&request-id=L3&license={id}&ip=198.51.100.7"
+            "command=license.set-ip&request-id=L3&license={id}&ip=10.20.30.7"
         ))
         .await,
         1000,
     );
     let q = seen.lock().unwrap().last().cloned().unwrap();
     assert!(
-        q.contains("func=soft.edit") && q.contains("elid=4421") && q.contains("ip=198.51.100.7"),
+        q.contains("func=soft.edit") && q.contains("elid=4421") && q.contains("ip=10.20.30.7"),
         "{q}"
     );
     assert_eq!(balance(&s), "9420.00");
@@ -168,15 +192,14 @@ async fn licences_through_an_ispsystem_service() {
     // The service's refusal is refunded; so is a product it has no price list for,
     // which is never sent.
     let a = expect(
-        s.form(&order("L4", "ispmanager6-lite", "203.0.113.99"))
+        s.form(&order("L4", "ispmanager6-lite", "10.20.30.99"))
             .await,
         2400,
     );
     assert!(a.body.contains("Invalid IP address"), "{}", a.body);
     let sent = seen.lock().unwrap().len();
     expect(
-        s.form(&order("L5", "ispmanager6-pro", "203.0.113.11"))
-            .await,
+        s.form(&order("L5", "ispmanager6-pro", "10.20.30.11")).await,
         2400,
     );
     assert_eq!(seen.lock().unwrap().len(), sent);

@@ -227,3 +227,86 @@ async fn info(s: &common::TestServer, id: &str) -> El {
         "license",
     )
 }
+
+/// Addresses no server can hold a licence on are refused (2306) before anything is
+/// charged, in whatever form they are written: IPv4-mapped and IPv4-compatible IPv6
+/// addresses are the IPv4 address they carry. A mapped address that is fine is kept in
+/// its IPv4 form. Private ranges are a setting.
+#[tokio::test]
+async fn licence_addresses_that_no_server_holds() {
+    for allow_private in [false, true] {
+        let s = common::start_with(|c| c.license_allow_private_ips = allow_private).await;
+        let client = s.client("C1").await;
+        let order = |rid: &str, ip: &str| {
+            format!(
+                "command=license.order&request-id={rid}&product=ispmanager6-lite&period=month\
+                 &ip={}&client={}",
+                enc(ip),
+                enc(&client)
+            )
+        };
+        let a = expect(s.form(&order("OK", "203.0.113.10")).await, 1000);
+        let id = elem(&a.body, "license").get("id").to_string();
+        let before = balance(&s);
+        let refused = [
+            "::ffff:127.0.0.1",
+            "::ffff:0.0.0.0",
+            "::ffff:224.0.0.1",
+            "::127.0.0.1",
+            "255.255.255.255",
+            "169.254.169.254",
+            "fe80::1",
+            "127.0.0.1",
+            "0.0.0.0",
+            "::",
+            "::1",
+            "ff02::1",
+            "240.0.0.1",
+            "::ffff:169.254.169.254",
+        ];
+        let private = [
+            "10.0.0.1",
+            "192.168.1.10",
+            "172.16.5.4",
+            "fd12::1",
+            "::ffff:10.0.0.1",
+        ];
+        for (i, ip) in refused.iter().enumerate() {
+            let a = expect(s.form(&order(&format!("B{i}"), ip)).await, 2306);
+            assert!(a.body.contains("public address"), "{ip}: {}", a.body);
+            let a = expect(
+                s.form(&format!(
+                    "command=license.set-ip&request-id=M{i}&license={id}&ip={}",
+                    enc(ip)
+                ))
+                .await,
+                2306,
+            );
+            assert!(a.body.contains("ip: "), "{ip}: {}", a.body);
+        }
+        for (i, ip) in private.iter().enumerate() {
+            let a = s.form(&order(&format!("P{i}"), ip)).await;
+            if allow_private {
+                assert_eq!(a.code(), 1000, "{ip}: {}", a.body);
+            } else {
+                assert_eq!(a.code(), 2306, "{ip}: {}", a.body);
+                assert!(a.body.contains("private address"), "{}", a.body);
+            }
+        }
+        if !allow_private {
+            assert_eq!(balance(&s), before, "nothing was charged");
+        }
+        // A mapped public address is kept and answered as IPv4.
+        let a = expect(
+            s.form(&format!(
+                "command=license.set-ip&request-id=MAP&license={id}&ip={}",
+                enc("::ffff:198.51.100.7")
+            ))
+            .await,
+            1000,
+        );
+        assert_eq!(elem(&a.body, "license").get("ip"), "198.51.100.7");
+        assert!(s.verify().await.problems.is_empty());
+        s.stop().await;
+    }
+}

@@ -4,7 +4,7 @@
 //! balance, and the operator pays it out (`regway partner withdraw --commission`).
 
 use super::params::Params;
-use crate::engine::money::Money;
+use crate::engine::money::{parse_amount, Money, MAX_MINOR_DIGITS};
 use crate::engine::orders::{append_commission, append_entry};
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
@@ -55,31 +55,42 @@ impl CommissionList {
 pub struct CommissionTransfer {
     /// Normalised (`10.5`), so `10.50` and `10.5` are the same request.
     pub amount: Decimal,
+    /// Decimal digits as sent: checked against the partner's currency when it is known.
+    #[serde(skip)]
+    pub digits: u32,
 }
 
 impl CommissionTransfer {
     pub fn parse(p: &mut Params) -> Result<CommissionTransfer> {
         let v = p.req("amount")?;
-        let amount: Decimal = v
-            .parse()
-            .ok()
-            .filter(|_| v.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-            .ok_or_else(|| Error::value("amount", format!("{v:?} is not an amount")))?;
+        // The partner's currency is not known yet: no currency has more minor digits
+        // than the widest, and `apply` checks the partner's own.
+        let amount = parse_amount("amount", &v, MAX_MINOR_DIGITS, false)?;
         if amount <= Decimal::ZERO {
             return Err(Error::range("amount", "must be more than zero"));
         }
         Ok(CommissionTransfer {
             amount: amount.normalize(),
+            digits: amount.scale(),
         })
     }
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
-        let amount = Money::parse(
-            "amount",
-            &self.amount.to_string(),
-            ctx.partner.currency,
-            false,
-        )?;
+        let currency = ctx.partner.currency;
+        if self.digits > currency.minor_digits() {
+            return Err(Error::value(
+                "amount",
+                format!(
+                    "{} decimal digits given, {currency} amounts have at most {}",
+                    self.digits,
+                    currency.minor_digits()
+                ),
+            ));
+        }
+        let amount = Money {
+            amount: self.amount,
+            currency,
+        };
         let now = ctx.eng.clock.now();
         ctx.eng
             .write_once(ctx, "commission.transfer", move |tx, partner: &Partner| {

@@ -46,11 +46,14 @@ impl DomainCheck {
                 price: None,
                 reason: None,
             };
-            let priced = eng
-                .catalogue
-                .zone_of(d)
+            let zone = eng.catalogue.zone_of(d);
+            let priced = zone
+                .as_ref()
+                .map_err(Clone::clone)
                 .and_then(|z| terms.price(z, Operation::Register, z.min_period))
                 .map(|p| p.net);
+            // The zone's script policy: the name is priced like any other in the zone.
+            let policy = zone.and_then(|z| z.check_registrable(d));
             match priced {
                 Err(e) => {
                     let why = e.message.strip_prefix("domain: ").unwrap_or(&e.message);
@@ -58,7 +61,10 @@ impl DomainCheck {
                 }
                 Ok(price) => {
                     row.price = Some(price.amount);
-                    if eng
+                    if let Err(e) = policy {
+                        let why = e.message.strip_prefix("domain: ").unwrap_or(&e.message);
+                        row.reason = Some(why.to_string());
+                    } else if eng
                         .store
                         .get::<String>(&keys::domain_owner(d.ascii()))?
                         .is_some()

@@ -6,6 +6,7 @@
 use super::client::live_client;
 use super::domain_renew::parse_date;
 use super::params::Params;
+use crate::engine::licenses::parse_ip;
 use crate::engine::money::Money;
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
@@ -25,15 +26,10 @@ fn period(p: &mut Params) -> Result<LicensePeriod> {
     }
 }
 
-fn ip(p: &mut Params) -> Result<String> {
-    let v = p.req("ip")?;
-    let ip: IpAddr = v
-        .parse()
-        .map_err(|_| Error::value("ip", format!("{v:?} is not an IP address")))?;
-    if ip.is_unspecified() || ip.is_loopback() || ip.is_multicast() {
-        return Err(Error::policy("ip", format!("{ip} cannot hold a licence")));
-    }
-    Ok(ip.to_string())
+/// The address, in the form it is kept (`engine::licenses::parse_ip`); whether a
+/// licence may be bound to it is checked when the command runs.
+fn ip(p: &mut Params) -> Result<IpAddr> {
+    parse_ip("ip", &p.req("ip")?)
 }
 
 fn license_id(p: &mut Params) -> Result<u64> {
@@ -64,7 +60,7 @@ pub fn owned_license(r: &impl Read, login: &str, id: u64) -> Result<License> {
 pub struct LicenseOrder {
     pub product: String,
     pub period: LicensePeriod,
-    pub ip: String,
+    pub ip: IpAddr,
     pub client: String,
     pub auto_renew: bool,
 }
@@ -82,6 +78,7 @@ impl LicenseOrder {
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
+        eng.licenses.ip_rules.check(self.ip)?;
         let priced = eng.quote_license(&ctx.partner, &self.product, self.period)?;
         // The licence number is taken before the order is accepted, so the order can
         // lock it; a refused order leaves a gap.
@@ -93,7 +90,7 @@ impl LicenseOrder {
                 license: id,
                 product: self.product.clone(),
                 period: self.period,
-                ip: self.ip.clone(),
+                ip: self.ip.to_string(),
                 client: self.client.clone(),
                 auto_renew: self.auto_renew,
             },
@@ -158,7 +155,7 @@ impl LicenseRenew {
 #[derive(Debug, Clone, Serialize)]
 pub struct LicenseSetIp {
     pub license: u64,
-    pub ip: String,
+    pub ip: IpAddr,
 }
 
 impl LicenseSetIp {
@@ -170,12 +167,13 @@ impl LicenseSetIp {
     }
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        ctx.eng.licenses.ip_rules.check(self.ip)?;
         let id = self.license;
         let order = NewOrder {
             domain: license_object(id),
             kind: OrderKind::LicenseSetIp {
                 license: id,
-                ip: self.ip.clone(),
+                ip: self.ip.to_string(),
             },
             amount: Money::zero(ctx.partner.currency),
             priced: None,

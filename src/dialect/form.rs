@@ -1,7 +1,9 @@
 //! `application/x-www-form-urlencoded`, decoded strictly: the percent-decoded bytes
 //! must be UTF-8 (a lossy decoder would turn bad bytes into U+FFFD and let them
-//! through). Repeated keys are kept in order; they carry lists.
+//! through), and hold only what XML can carry (`engine::text`). Repeated keys are kept
+//! in order; they carry lists.
 
+use crate::engine::text::check_xml_chars;
 use crate::error::{Error, Result};
 use percent_encoding::percent_decode;
 
@@ -11,12 +13,16 @@ pub const MAX_FIELDS: usize = 1000;
 pub fn parse(input: &[u8]) -> Result<Vec<(String, String)>> {
     parse_bytes(input)?
         .into_iter()
-        .map(|(k, v)| Ok((k, utf8(v)?)))
+        .map(|(k, v)| {
+            let v = utf8(v)?;
+            check_xml_chars(&k, &v)?;
+            Ok((k, v))
+        })
         .collect()
 }
 
 /// Like [`parse`], but the values stay bytes, for dialects whose text is in another
-/// charset. Names must still be UTF-8.
+/// charset (they check the text once decoded). Names must still be UTF-8.
 pub fn parse_bytes(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     for pair in input.split(|b| *b == b'&') {
@@ -34,6 +40,7 @@ pub fn parse_bytes(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
         if k.is_empty() {
             return Err(Error::syntax("a field without a name"));
         }
+        check_xml_chars("a field name", &k).map_err(|e| Error::syntax(e.message))?;
         out.push((k, decode(v)));
     }
     Ok(out)
@@ -66,5 +73,16 @@ mod tests {
         assert_eq!(f[3], ("flag".into(), "".into()));
         assert!(parse(b"domain=%FF%FE").is_err());
         assert!(parse(b"=x").is_err());
+        // What XML cannot carry: a value error for a value, a syntax error for a name;
+        // a lone surrogate's UTF-8 form is not UTF-8.
+        let code = |b: &[u8]| parse(b).unwrap_err().code;
+        assert_eq!(
+            code(b"name=Bad%EF%BF%BFName"),
+            crate::error::Code::ValueSyntax
+        );
+        assert_eq!(code(b"name=a%01"), crate::error::Code::ValueSyntax);
+        assert_eq!(code(b"x-a%0B=v"), crate::error::Code::Syntax);
+        assert_eq!(code(b"name=%ED%A0%80"), crate::error::Code::Syntax);
+        assert!(parse(b"address=a%0D%0Ab%09c").is_ok());
     }
 }

@@ -20,6 +20,7 @@
 use super::steps::{field, ignored_key, renew_from_current, Caller, Fields};
 use super::{form, HttpReply};
 use crate::command::params::check_request_id;
+use crate::engine::text::check_xml_chars;
 use crate::engine::{Engine, Reply};
 use crate::error::{Code, Error};
 use crate::outcome::{Data, Outcome};
@@ -274,6 +275,8 @@ fn decode(req: &HttpRequest<'_>) -> Result<(Vec<Section>, Charset), (Error, Char
                     cs.name()
                 )))
             })?;
+    // What XML cannot carry is refused by every dialect alike (`engine::text`).
+    check_xml_chars("request", &decoded).map_err(|e| fail(bad_format(e.message)))?;
     if decoded
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))

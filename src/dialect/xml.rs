@@ -3,14 +3,20 @@
 //! In: a strict reader for request documents — a root element with attributes and
 //! leaf children. A DTD, an entity declaration or any entity other than the five
 //! predefined ones and character references is refused before anything is expanded;
-//! nothing is fetched.
+//! nothing is fetched. Names and values hold only what XML 1.0 can carry
+//! (`engine::text`), whether written as characters or as character references.
 //!
-//! Out: a small element builder that writes indented, escaped, deterministic XML.
+//! Out: a small element builder that writes indented, escaped, deterministic XML. A
+//! code point XML cannot carry never goes out: input is refused before it is stored,
+//! and anything stored before that rule, or said by an upstream, is written as U+FFFD,
+//! so an answer is always well-formed.
 
+use crate::engine::text::{check_xml_chars, xml_char};
 use crate::error::{Error, Result};
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
+use std::borrow::Cow;
 
 /// Children deeper than this are refused.
 pub const MAX_DEPTH: usize = 2;
@@ -23,7 +29,15 @@ pub struct Document {
 }
 
 fn name_of(e: &BytesStart<'_>) -> Result<String> {
-    Ok(AsRef::<str>::as_ref(&e.name()).to_string())
+    checked_name(AsRef::<str>::as_ref(&e.name()).to_string())
+}
+
+/// An element, attribute or entity name: a syntax error when XML cannot carry it
+/// (it is then never repeated in a message).
+fn checked_name(n: String) -> Result<String> {
+    check_xml_chars("name", &n)
+        .map_err(|e| Error::syntax(format!("XML: an element or attribute {}", e.message)))?;
+    Ok(n)
 }
 
 pub fn parse(text: &str) -> Result<Document> {
@@ -61,7 +75,7 @@ pub fn parse(text: &str) -> Result<Document> {
                 let mut attrs = Vec::new();
                 for a in e.attributes() {
                     let a = a.map_err(|e| bad(e.to_string()))?;
-                    let k = AsRef::<str>::as_ref(&a.key).to_string();
+                    let k = checked_name(AsRef::<str>::as_ref(&a.key).to_string())?;
                     let v = a
                         .normalized_value(XmlVersion::Implicit1_0)
                         .map_err(|e| bad(format!("attribute {k}: {e}")))?
@@ -113,7 +127,7 @@ pub fn parse(text: &str) -> Result<Document> {
                 let resolved = match g.resolve_char_ref().map_err(|e| bad(e.to_string()))? {
                     Some(c) => c.to_string(),
                     None => {
-                        let n = g.borrow().into_inner();
+                        let n = checked_name(g.borrow().into_inner().to_string())?;
                         resolve_predefined_entity(&n)
                             .ok_or_else(|| bad(format!("entity &{n}; is not allowed")))?
                             .to_string()
@@ -141,6 +155,10 @@ pub fn parse(text: &str) -> Result<Document> {
     let (root, attributes) = root.ok_or_else(|| bad("no root element".into()))?;
     if !closed {
         return Err(bad(format!("the root element {root} is not closed")));
+    }
+    // Values as resolved: `&#xFFFF;` and `&#1;` are no more carried than the characters.
+    for (k, v) in attributes.iter().chain(&children) {
+        check_xml_chars(k, v)?;
     }
     Ok(Document {
         root,
@@ -203,14 +221,28 @@ impl El {
             out.push(' ');
             out.push_str(k);
             out.push_str("=\"");
-            out.push_str(&escape(v.as_str()));
+            let v = escape(carried(v));
+            if v.contains(['\t', '\n', '\r']) {
+                // A parser turns these into spaces in an attribute: written as
+                // references, they come back as sent.
+                for c in v.chars() {
+                    match c {
+                        '\t' => out.push_str("&#9;"),
+                        '\n' => out.push_str("&#10;"),
+                        '\r' => out.push_str("&#13;"),
+                        c => out.push(c),
+                    }
+                }
+            } else {
+                out.push_str(&v);
+            }
             out.push('"');
         }
         match (&self.text, self.children.is_empty()) {
             (None, true) => out.push_str("/>\n"),
             (Some(t), true) => {
                 out.push('>');
-                out.push_str(&escape(t.as_str()));
+                out.push_str(&escape(carried(t)));
                 out.push_str("</");
                 out.push_str(self.name);
                 out.push_str(">\n");
@@ -228,6 +260,19 @@ impl El {
                 out.push_str(">\n");
             }
         }
+    }
+}
+
+/// `s` with every code point XML cannot carry replaced by U+FFFD.
+fn carried(s: &str) -> Cow<'_, str> {
+    if s.chars().all(xml_char) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if xml_char(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
     }
 }
 
@@ -272,6 +317,42 @@ mod tests {
         assert!(parse("<request><a>1</a>").is_err());
         assert!(parse("<request/><request/>").is_err());
         assert!(parse("<?xml version=\"1.0\" encoding=\"windows-1251\"?><request/>").is_err());
+    }
+
+    #[test]
+    fn refuses_what_xml_cannot_carry() {
+        use crate::error::Code;
+        let code = |x: &str| parse(x).map(|_| ()).unwrap_err().code;
+        for v in ["Bad&#xFFFF;Name", "&#1;", "a\u{1}b", "\u{FFFE}", "&#xB;"] {
+            assert_eq!(
+                code(&format!("<request><name>{v}</name></request>")),
+                Code::ValueSyntax,
+                "{v}"
+            );
+            assert_eq!(
+                code(&format!("<request command=\"{v}\"/>")),
+                Code::ValueSyntax,
+                "{v}"
+            );
+        }
+        // A lone surrogate is not a character at all.
+        assert!(parse("<request><name>&#xD800;</name></request>").is_err());
+        assert_eq!(
+            code("<request><na\u{1}me>x</na\u{1}me></request>"),
+            Code::Syntax
+        );
+        assert!(parse("<request><a>tab&#9;lf&#10;cr&#13;</a></request>").is_ok());
+    }
+
+    #[test]
+    fn never_writes_what_xml_cannot_carry() {
+        let e = El::new("r").attr("a", "x\u{1}").text("Bad\u{FFFF}Name");
+        assert_eq!(
+            document(&e),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<r a=\"x\u{FFFD}\">Bad\u{FFFD}Name</r>\n"
+        );
+        let e = El::new("r").attr("a", "one\ntwo\tthree\r");
+        assert!(document(&e).contains("a=\"one&#10;two&#9;three&#13;\""));
     }
 
     #[test]

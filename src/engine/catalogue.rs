@@ -28,6 +28,20 @@ pub struct ZoneConfig {
     /// The product category the zone's domains belong to (programmes discount by it).
     #[serde(default = "default_category")]
     pub category: String,
+    /// Whether a name with a label written wholly in another script that looks like
+    /// Latin (`аррӏе`, all Cyrillic) is registered: `"refuse"` or `"allow"`. When not
+    /// given: refused in zones whose own name is ASCII (`com`, `ru`), allowed in
+    /// internationalised ones (`xn--p1ai`, `рф`), whose names are in their own script.
+    #[serde(default)]
+    pub whole_script_confusables: Option<Confusables>,
+}
+
+/// A zone's policy on whole-script confusables of Latin names (UTS 39).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confusables {
+    Refuse,
+    Allow,
 }
 
 fn default_category() -> String {
@@ -58,6 +72,7 @@ pub struct Zone {
     pub max_period: u32,
     pub horizon_years: u32,
     pub category: String,
+    pub whole_script_confusables: Confusables,
     prices: HashMap<Currency, (Money, Money)>,
 }
 
@@ -123,6 +138,7 @@ impl Catalogue {
                     horizon_years: default_horizon(),
                     category: default_category(),
                     upstream: None,
+                    whole_script_confusables: None,
                     prices: prices
                         .iter()
                         .map(|(c, reg, ren)| {
@@ -288,8 +304,34 @@ impl Zone {
             max_period: max,
             horizon_years: cfg.horizon_years.max(max),
             category: cfg.category.clone(),
+            whole_script_confusables: cfg.whole_script_confusables.unwrap_or(
+                if name.split('.').any(|l| l.starts_with("xn--")) {
+                    Confusables::Allow
+                } else {
+                    Confusables::Refuse
+                },
+            ),
             prices,
         })
+    }
+
+    /// Whether `name` may be registered in this zone under its script policy: a
+    /// whole-script confusable of a Latin name is refused (2306) where the zone says so.
+    pub fn check_registrable(&self, name: &Name) -> Result<()> {
+        if self.whole_script_confusables == Confusables::Allow {
+            return Ok(());
+        }
+        match name.latin_lookalike() {
+            None => Ok(()),
+            Some(l) => Err(Error::policy(
+                "domain",
+                format!(
+                    "{:?} is all {} but reads as the Latin {:?} (a whole-script confusable): \
+                     .{} does not register such names",
+                    l.label, l.script, l.looks_like, self.name
+                ),
+            )),
+        }
     }
 
     pub fn check_period(&self, period: u32) -> Result<()> {

@@ -17,6 +17,7 @@ pub mod programme;
 pub mod renew_window;
 pub mod services;
 pub mod statement;
+pub mod text;
 
 use crate::command::{params::check_request_id, params::Params, Command};
 use crate::config::Config;
@@ -115,7 +116,8 @@ impl Engine {
                 )));
             }
         }
-        let licenses = licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)?;
+        let mut licenses = licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)?;
+        licenses.ip_rules = licenses::IpRules::of(cfg);
         for p in licenses.products() {
             if !cfg.categories.contains(&p.category) {
                 return Err(Error::syntax(format!(

@@ -92,44 +92,11 @@ impl Money {
         }
     }
 
-    /// Parses a wire amount strictly: digits, optionally a dot and at most the
-    /// currency's minor digits. `allow_negative` for adjustments only.
+    /// Parses a wire amount strictly ([`parse_amount`]) with at most the currency's
+    /// minor digits. `allow_negative` for adjustments only.
     pub fn parse(field: &str, s: &str, currency: Currency, allow_negative: bool) -> Result<Money> {
-        let digits = s.strip_prefix('-').filter(|_| allow_negative).unwrap_or(s);
-        let (int, frac) = match digits.split_once('.') {
-            Some((i, f)) => (i, Some(f)),
-            None => (digits, None),
-        };
-        let ok_int = !int.is_empty() && int.len() <= 13 && int.bytes().all(|b| b.is_ascii_digit());
-        let ok_frac = frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
-        if !ok_int || !ok_frac {
-            return Err(Error::value(
-                field,
-                format!("{s:?} is not a plain decimal amount (digits, optionally '.' and the minor digits)"),
-            ));
-        }
-        if frac.is_some_and(|f| f.len() as u32 > currency.minor_digits()) {
-            return Err(Error::value(
-                field,
-                format!(
-                    "{s:?} has more than {} decimal digits for {currency}",
-                    currency.minor_digits()
-                ),
-            ));
-        }
-        let amount: Decimal = s
-            .parse()
-            .map_err(|_| Error::value(field, format!("{s:?} is not a decimal amount")))?;
-        let m = Money { amount, currency };
-        m.check_bounds(field)?;
-        Ok(m)
-    }
-
-    fn check_bounds(&self, field: &str) -> Result<()> {
-        if self.amount.abs() > Decimal::from(MAX_ABS) {
-            return Err(Error::range(field, "amount is too large"));
-        }
-        Ok(())
+        let amount = parse_amount(field, s, currency.minor_digits(), allow_negative)?;
+        Ok(Money { amount, currency })
     }
 
     pub fn checked_add(self, other: Money) -> Result<Money> {
@@ -191,6 +158,81 @@ impl Money {
     }
 }
 
+/// The most minor digits of any currency regway keeps: an amount with more is wrong
+/// whatever the partner's currency.
+pub const MAX_MINOR_DIGITS: u32 = 2;
+
+/// Parses a wire amount with at most `minor` decimal digits, exactly as written: a bad
+/// one is refused (2005), never rounded or trimmed. A plain amount is ASCII digits
+/// without a leading zero (`0` and `0.50` are fine, `01` is not: some readers take it
+/// for octal), then optionally `.` and 1 to `minor` digits; no sign (with
+/// `allow_negative`, a leading `-`), exponent, separator or space; at most [`MAX_ABS`].
+///
+/// ```text
+/// accepted (RUB): 12.50  12.5  12  0  0.05
+/// refused:        1.000  0.50000000000000000000000000001  1e3  +5  1,000.00  1 000  01  .5  5.
+/// ```
+pub fn parse_amount(field: &str, s: &str, minor: u32, allow_negative: bool) -> Result<Decimal> {
+    // The value is quoted in the message, cut short: it may be anything a client sent.
+    let shown = || {
+        let mut t: String = s.chars().take(40).collect();
+        if s.chars().nth(40).is_some() {
+            t.push('…');
+        }
+        t
+    };
+    let digits = s.strip_prefix('-').filter(|_| allow_negative).unwrap_or(s);
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    let plain = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    if !plain(int) || !frac.is_none_or(plain) {
+        return Err(Error::value(
+            field,
+            format!(
+                "{:?} is not a plain decimal amount (digits, optionally '.' and the minor digits)",
+                shown()
+            ),
+        ));
+    }
+    if int.len() > 1 && int.starts_with('0') {
+        return Err(Error::value(
+            field,
+            format!("{:?}: an amount has no leading zero", shown()),
+        ));
+    }
+    if let Some(f) = frac.filter(|f| f.len() as u32 > minor) {
+        let allowed = if minor == 0 {
+            "none are allowed".to_string()
+        } else {
+            format!("at most {minor}")
+        };
+        return Err(Error::value(
+            field,
+            format!("{:?} has {} decimal digits, {allowed}", shown(), f.len()),
+        ));
+    }
+    let too_large = || {
+        Error::value(
+            field,
+            format!("{:?} is more than {MAX_ABS}, the largest amount", shown()),
+        )
+    };
+    // Past 13 integer digits it is over the bound anyway; `Decimal` never sees a string
+    // it would have to round (28 significant digits).
+    if int.len() > 13 {
+        return Err(too_large());
+    }
+    let amount: Decimal = s
+        .parse()
+        .map_err(|_| Error::value(field, format!("{:?} is not a decimal amount", shown())))?;
+    if amount.abs() > Decimal::from(MAX_ABS) {
+        return Err(too_large());
+    }
+    Ok(amount)
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.amount_str(), self.currency)
@@ -216,6 +258,16 @@ mod tests {
             "150"
         );
         assert!(Money::parse("a", "1.5", jpy, false).is_err());
+        assert_eq!(
+            rub("1000000000000").unwrap().amount_str(),
+            "1000000000000.00"
+        );
+        assert_eq!(rub("0.05").unwrap().amount_str(), "0.05");
+    }
+
+    #[test]
+    fn no_currency_has_more_minor_digits_than_the_widest() {
+        assert_eq!(KNOWN.iter().map(|(_, m)| *m).max(), Some(MAX_MINOR_DIGITS));
     }
 
     #[test]
@@ -237,15 +289,15 @@ mod tests {
             "1.0.0",
             "１２",
             "99999999999999",
+            "1.000",
+            "0.50000000000000000000000000001",
+            "01",
+            "00.50",
+            "1000000000000.01",
+            "-0",
         ] {
             let e = rub(bad).unwrap_err();
-            assert!(
-                matches!(
-                    e.code,
-                    crate::error::Code::ValueSyntax | crate::error::Code::Range
-                ),
-                "{bad:?} gave {e}"
-            );
+            assert_eq!(e.code, crate::error::Code::ValueSyntax, "{bad:?} gave {e}");
         }
         assert_eq!(
             Money::parse("a", "-5.00", Currency::RUB, true)

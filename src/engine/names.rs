@@ -3,16 +3,26 @@
 //!
 //! Names are kept and answered in their ASCII (punycode) form; the Unicode form is
 //! derived for display. Nothing is guessed: a trailing dot, an empty label, an
-//! undecodable `xn--` label or an IP literal is refused, not repaired.
+//! undecodable `xn--` label or an IP literal is refused, not repaired. UTS 46 maps the
+//! ideographic and fullwidth full stops (`。` `．` `｡`) to `.`; they are dots here too,
+//! so `a。。ru` has an empty label and `shop.ru。` a trailing dot.
 //!
-//! Mixed scripts: one label may not mix letters of Latin, Cyrillic and Greek (the
-//! scripts whose look-alike letters make `pаypal` with a Cyrillic `а` a homograph).
-//! Digits and hyphens go with any script; different labels may use different scripts
-//! (`пример.com`).
+//! Scripts (UTS 39, through the `unicode-security` crate and Unicode's script data):
+//! every label must be "highly restrictive" — its characters recommended for
+//! identifiers, and its letters of one script, or Latin with Han and the Japanese,
+//! Chinese or Korean scripts that go with it. `pаypal` with a Cyrillic `а` and
+//! `gօօgle` with Armenian `օ` are refused; digits and hyphens go with any script, and
+//! different labels may use different scripts (`пример.com`). Whether a label written
+//! wholly in another script that looks like Latin (`аррӏе`, all Cyrillic) may be
+//! registered is the zone's policy ([`Name::latin_lookalike`]).
 
 use crate::error::{Error, Result};
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use std::net::IpAddr;
+use unicode_script::{Script, UnicodeScript};
+use unicode_security::{
+    skeleton, GeneralSecurityProfile, RestrictionLevel, RestrictionLevelDetection,
+};
 
 /// A syntactically valid name in its canonical ASCII form (lower case, punycode).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -41,6 +51,35 @@ impl Name {
         self.0.split('.')
     }
 
+    /// The first label written wholly in one script other than Latin that looks like
+    /// a Latin label: its UTS 39 skeleton is all ASCII (`аррӏе`, all Cyrillic, has the
+    /// skeleton `apple`). Such a name is a whole-script confusable of a Latin one;
+    /// zones refuse it or not (`whole_script_confusables` in the zone configuration).
+    pub fn latin_lookalike(&self) -> Option<Lookalike> {
+        self.labels()
+            .filter(|l| l.starts_with("xn--"))
+            .map(|l| idna::domain_to_unicode(l).0)
+            .find_map(|u| {
+                let mut letters = u
+                    .chars()
+                    .map(|c| c.script())
+                    .filter(|s| !matches!(s, Script::Common | Script::Inherited | Script::Unknown));
+                let script = letters.next().filter(|f| *f != Script::Latin)?;
+                if !letters.all(|s| s == script) {
+                    return None;
+                }
+                let looks_like: String = skeleton(&u).collect();
+                looks_like
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    .then(|| Lookalike {
+                        label: u.clone(),
+                        script: script.full_name(),
+                        looks_like,
+                    })
+            })
+    }
+
     /// True when `self` is `other` or a name below it.
     pub fn is_within(&self, other: &Name) -> bool {
         self.0 == other.0
@@ -48,6 +87,17 @@ impl Name {
                 && self.0.ends_with(&other.0)
                 && self.0.as_bytes()[self.0.len() - other.0.len() - 1] == b'.')
     }
+}
+
+/// A label in one script that reads as a Latin one ([`Name::latin_lookalike`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookalike {
+    /// The label, in Unicode.
+    pub label: String,
+    /// The script it is written in (`Cyrillic`).
+    pub script: &'static str,
+    /// The Latin label it looks like, as UTS 39 sees it (its skeleton).
+    pub looks_like: String,
 }
 
 impl std::fmt::Display for Name {
@@ -66,6 +116,12 @@ pub fn parse_name(field: &str, input: &str) -> Result<Name> {
     if input.len() > 1024 {
         return Err(bad("longer than 253 octets"));
     }
+    // The full stops UTS 46 maps to `.` are label separators: checked as dots.
+    let dotted: String = input
+        .chars()
+        .map(|c| if FULL_STOPS.contains(&c) { '.' } else { c })
+        .collect();
+    let input = dotted.as_str();
     if input.ends_with('.') {
         return Err(bad("trailing dot"));
     }
@@ -101,6 +157,14 @@ pub fn parse_name(field: &str, input: &str) -> Result<Name> {
             bad("not allowed by IDNA 2008 / UTS 46 (disallowed character, hyphen in 3rd-4th or first/last position, or an xn-- label that does not decode)")
         })?
         .into_owned();
+    // Whatever the mapping did (fullwidth dots and digits), the name kept has no empty
+    // label and is no IP address.
+    if ascii.is_empty() || ascii.split('.').any(str::is_empty) {
+        return Err(bad("empty label"));
+    }
+    if ascii.parse::<IpAddr>().is_ok() {
+        return Err(bad("an IP address is not a name"));
+    }
     if let Some(label) = ascii.split('.').find(|l| l.len() > 63) {
         return Err(bad(&format!(
             "label {:?} is {} octets long, the limit is 63",
@@ -134,18 +198,9 @@ pub fn parse_name(field: &str, input: &str) -> Result<Name> {
             return Err(bad(&format!("{label:?} is not a canonical punycode label")));
         }
     }
-    for label in ascii.split('.') {
-        let unicode = if label.starts_with("xn--") {
-            idna::domain_to_unicode(label).0
-        } else {
-            label.to_string()
-        };
-        if mixed_scripts(&unicode) {
-            return Err(bad(&format!(
-                "label {:?} mixes Latin, Cyrillic or Greek letters",
-                truncate(&unicode)
-            )));
-        }
+    for label in ascii.split('.').filter(|l| l.starts_with("xn--")) {
+        let unicode = idna::domain_to_unicode(label).0;
+        check_scripts(&unicode).map_err(|why| bad(&why))?;
     }
     Ok(Name(ascii))
 }
@@ -158,19 +213,36 @@ fn invisible(c: char) -> bool {
         | 0xFEFF | 0xFFA0 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
 }
 
-/// Whether a label has letters of more than one of Latin, Cyrillic and Greek.
-fn mixed_scripts(label: &str) -> bool {
-    let mut seen = [false; 3];
-    for c in label.chars() {
-        let script = match c as u32 {
-            0x41..=0x5A | 0x61..=0x7A | 0xC0..=0x24F | 0x1E00..=0x1EFF => 0,
-            0x400..=0x52F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => 1,
-            0x370..=0x3FF | 0x1F00..=0x1FFF => 2,
-            _ => continue,
-        };
-        seen[script] = true;
+/// The characters UTS 46 maps to `.` (ideographic, fullwidth and halfwidth full stops).
+const FULL_STOPS: [char; 3] = ['\u{3002}', '\u{FF0E}', '\u{FF61}'];
+
+/// UTS 39 restriction level "highly restrictive" for one label (in Unicode form): its
+/// characters are recommended for identifiers and its letters are of one script, or of
+/// Latin with Han and Hiragana/Katakana, Bopomofo or Hangul.
+fn check_scripts(label: &str) -> std::result::Result<(), String> {
+    if label.detect_restriction_level() <= RestrictionLevel::HighlyRestrictive {
+        return Ok(());
     }
-    seen.iter().filter(|s| **s).count() > 1
+    if let Some(c) = label.chars().find(|c| !c.identifier_allowed()) {
+        return Err(format!(
+            "label {:?} has {c:?} (U+{:04X}), which Unicode does not recommend in identifiers (UTS 39)",
+            truncate(label),
+            c as u32
+        ));
+    }
+    let mut scripts: Vec<&str> = Vec::new();
+    for s in label.chars().map(|c| c.script()) {
+        if !matches!(s, Script::Common | Script::Inherited | Script::Unknown)
+            && !scripts.contains(&s.full_name())
+        {
+            scripts.push(s.full_name());
+        }
+    }
+    Err(format!(
+        "label {:?} mixes scripts ({}): one script per label, or Latin with Han, Kana, Bopomofo or Hangul (UTS 39)",
+        truncate(label),
+        scripts.join(", ")
+    ))
 }
 
 /// The first 20 characters (never cut inside one).
@@ -323,6 +395,50 @@ mod tests {
             "example.123",
         ] {
             assert!(parse_name("d", bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn latin_lookalikes() {
+        let l = |s: &str| parse_name("d", s).unwrap().latin_lookalike();
+        let apple = l("аррӏе.com").unwrap();
+        assert_eq!(
+            (
+                apple.label.as_str(),
+                apple.script,
+                apple.looks_like.as_str()
+            ),
+            ("аррӏе", "Cyrillic", "apple")
+        );
+        assert_eq!(l("ѕсоре.ru").unwrap().looks_like, "scope");
+        assert_eq!(l("ορ.com").unwrap().script, "Greek");
+        for not in [
+            "apple.com",
+            "пример.com",
+            "сайт.рф",
+            "münchen.de",
+            "例え.jp",
+        ] {
+            assert_eq!(l(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn unicode_full_stops_are_dots() {
+        assert_eq!(
+            parse_name("d", "shop\u{3002}ru").unwrap().ascii(),
+            "shop.ru"
+        );
+        for bad in [
+            "a\u{3002}\u{3002}ru",
+            "a\u{ff0e}\u{ff61}ru",
+            "shop.ru\u{3002}",
+        ] {
+            let e = parse_name("d", bad).unwrap_err();
+            assert!(
+                e.message.contains("empty label") || e.message.contains("trailing dot"),
+                "{bad:?}: {e}"
+            );
         }
     }
 

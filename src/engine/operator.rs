@@ -229,6 +229,8 @@ impl Engine {
             + Send
             + 'static,
     {
+        // The note is shown to the partner in `ledger.list`.
+        super::text::check_xml_chars("note", note)?;
         let login = login.to_string();
         let amount = amount.to_string();
         let note = note.chars().take(500).collect::<String>();

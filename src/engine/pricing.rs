@@ -221,6 +221,9 @@ impl Engine {
         period: u32,
     ) -> Result<(&Zone, Priced)> {
         let zone = self.catalogue.zone_of(name)?;
+        if op == Operation::Register {
+            zone.check_registrable(name)?;
+        }
         zone.check_period(period)?;
         self.check_statements(partner)?;
         let priced = self.terms(partner)?.price(zone, op, period)?;
