@@ -203,6 +203,18 @@ async fn api(
         Ok(x) => x,
         Err((e, status)) => return with_status(native::encode_error(e), status),
     };
+    // Which of two credentials counts is not guessed (protocol/native.md, "Authentication").
+    if parts
+        .headers
+        .get_all(hyper::header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return native::encode_error(Error::syntax(
+            "more than one Authorization header: send one",
+        ));
+    }
     let header = |n: hyper::header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok());
     let http_req = native::HttpRequest {
         method: parts.method.as_str(),

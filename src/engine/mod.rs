@@ -301,33 +301,46 @@ impl Engine {
                 "credentials missing: use HTTP Basic or the login and password fields",
             ));
         };
-        // A locked-out address or login is refused before the (slow) password check.
-        self.limits.check_locked(peer, &cred.login)?;
-        let partner = match self.partner(&cred.login)? {
-            Some(p) => p,
-            None => {
-                self.limits.failed_login(peer, &cred.login)?;
+        // The order matters (README, "Limits and security"): a locked-out address or
+        // (address, login) pair is refused before anything else; a partner's allow-list
+        // is checked before its password, so a refused address learns nothing of the
+        // password and is not counted as a failed login; a login under attack waits its
+        // turn; then the password is checked, against a dummy hash when the login does
+        // not exist, so that takes as long as a wrong password.
+        let attempt = self.limits.attempt(peer, &cred.login);
+        self.limits.check_locked(&attempt)?;
+        let partner = self.partner(&cred.login)?;
+        if let Some(p) = &partner {
+            for ip in std::iter::once(peer).chain(declared) {
+                if !auth::ip_allowed(p, ip) {
+                    return Err(Error::forbidden(format!(
+                        "requests from {ip} are not allowed for this partner"
+                    )));
+                }
+            }
+        }
+        let wait = self.limits.login_turn(&attempt)?;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let hash = partner
+            .as_ref()
+            .map_or(auth::dummy_hash(), |p| p.password_hash.as_str());
+        let still_allowed = || self.limits.check_locked(&attempt);
+        let ok = self
+            .auth
+            .verify(&cred.login, hash, &cred.password, still_allowed)
+            .await?;
+        let partner = match partner {
+            Some(p) if ok => p,
+            _ => {
+                self.limits.failed_login(&attempt, &cred.login)?;
                 return Err(Error::auth());
             }
         };
-        let still_allowed = || self.limits.check_locked(peer, &cred.login);
-        if !self
-            .auth
-            .verify(&partner, &cred.password, still_allowed)
-            .await?
-        {
-            self.limits.failed_login(peer, &cred.login)?;
-            return Err(Error::auth());
-        }
+        self.limits.logged_in(&attempt);
         if partner.suspended {
             return Err(Error::forbidden("partner account is suspended"));
-        }
-        for ip in std::iter::once(peer).chain(declared) {
-            if !auth::ip_allowed(&partner, ip) {
-                return Err(Error::forbidden(format!(
-                    "requests from {ip} are not allowed for this partner"
-                )));
-            }
         }
         Ok(Partner::clone(&partner))
     }
