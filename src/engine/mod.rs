@@ -6,6 +6,7 @@ pub mod auth;
 pub mod background;
 pub mod catalogue;
 pub mod clock;
+pub mod demo;
 pub mod licenses;
 pub mod limits;
 pub mod money;

@@ -41,6 +41,8 @@ pub struct Store {
 struct Inner {
     db: sled::Db,
     state: sled::Tree,
+    /// This store's identity ([`Store::id`]).
+    id: String,
     /// `None` only while dropping.
     jobs: Option<mpsc::Sender<Job>>,
     committer: Option<std::thread::JoinHandle<()>>,
@@ -73,8 +75,7 @@ impl Store {
     /// `cache_mb` is sled's cache.
     pub fn open_with(path: &Path, max_batch: usize, cache_mb: u64) -> Result<Store> {
         let max_batch = max_batch.max(1);
-        std::fs::create_dir_all(path)
-            .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
+        create_private_dir(path)?;
         let open = || {
             sled::Config::new()
                 .path(path.join("store"))
@@ -115,6 +116,18 @@ impl Store {
             }
         };
         let state = db.open_tree("state")?;
+        let id_key = keys::meta("store-id");
+        let id: String = match state.get(&id_key)? {
+            Some(v) => decode(&v)?,
+            None => {
+                let bytes: [u8; 16] = rand::random();
+                let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                state.insert(id_key, serde_json::to_vec(&id)?)?;
+                db.flush()?;
+                id
+            }
+        };
+        tighten_permissions(path);
         let (tx, rx) = mpsc::channel::<Job>();
         let committer_db = db.clone();
         let committer_state = state.clone();
@@ -126,10 +139,17 @@ impl Store {
             inner: Arc::new(Inner {
                 db,
                 state,
+                id,
                 jobs: Some(tx),
                 committer: Some(handle),
             }),
         })
+    }
+
+    /// A random id made when the store was created and kept in it: what ties the
+    /// operator channel's `admin.json` to the store it belongs to.
+    pub fn id(&self) -> &str {
+        &self.inner.id
     }
 
     /// A tree of its own, for a component that keeps its own state in the same log
@@ -245,6 +265,53 @@ impl Store {
     }
 }
 
+/// Creates the state directory readable by its owner only (0700).
+fn create_private_dir(path: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
+        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
+}
+
+/// The state directory and everything in it for its owner only: directories 0700,
+/// files 0600 (stores made before this rule, or under a loose umask, are tightened at
+/// every open). Symbolic links are left alone. A failure is logged, not fatal.
+fn tighten_permissions(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fn walk(p: &Path, depth: usize) -> std::io::Result<()> {
+            let m = std::fs::symlink_metadata(p)?;
+            let mode = if m.is_dir() {
+                0o700
+            } else if m.is_file() {
+                0o600
+            } else {
+                return Ok(());
+            };
+            if m.permissions().mode() & 0o777 != mode {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))?;
+            }
+            if m.is_dir() && depth < 4 {
+                for e in std::fs::read_dir(p)? {
+                    walk(&e?.path(), depth + 1)?;
+                }
+            }
+            Ok(())
+        }
+        if let Err(e) = walk(path, 0) {
+            tracing::warn!(error = %e, "could not make {} private to its owner", path.display());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 fn scan_range(
     prefix: &[u8],
     after: Option<&[u8]>,
@@ -327,6 +394,29 @@ impl Tx<'_> {
 
     pub fn remove(&mut self, key: Vec<u8>) {
         self.own.insert(key, None);
+    }
+
+    /// Every (key, value) under `prefix` as this job sees it: committed, then the
+    /// batch's writes, then its own. For rare jobs over a whole prefix (removing the
+    /// demo partner), not for requests.
+    pub fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for r in self.tree.scan_prefix(prefix) {
+            let (k, v) = r?;
+            rows.insert(k.to_vec(), Some(v.to_vec()));
+        }
+        for layer in [&*self.batch, &self.own] {
+            for (k, v) in layer
+                .range(prefix.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+            {
+                rows.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
     }
 
     /// Next value of a named counter (1, 2, 3, …), gapless and restart-safe.
