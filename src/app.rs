@@ -285,6 +285,9 @@ pub async fn start(cfg: Config) -> Result<Running> {
                     Ok(_) => last_day = Some(today),
                     Err(e) => tracing::error!(error = %e, "daily work failed"),
                 }
+                if let Err(e) = worker_engine.prune_requests().await {
+                    tracing::error!(error = %e, "pruning request records failed");
+                }
             }
         }
     }));

@@ -73,6 +73,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// Rate limits and the lock-out after failed logins (README, "Limits and security").
     pub limits: LimitsConfig,
+    /// When set, `GET /metrics` asks for `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 /// A token bucket: `per_minute` requests on average, up to `burst` at once.
@@ -313,6 +315,7 @@ impl Default for Config {
             programmes: Vec::new(),
             sandbox: SandboxConfig::default(),
             limits: LimitsConfig::default(),
+            metrics_token: None,
         }
     }
 }
@@ -419,6 +422,9 @@ impl Config {
         }
         if let Some(v) = get("REGWAY_STORE_CACHE_MB") {
             self.store_cache_mb = parse("REGWAY_STORE_CACHE_MB", &v)?;
+        }
+        if let Some(v) = get("REGWAY_METRICS_TOKEN") {
+            self.metrics_token = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = get("REGWAY_DEMO_PASSWORD") {
             self.demo.password = v;

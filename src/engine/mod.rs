@@ -15,6 +15,7 @@ pub mod operator;
 pub mod orders;
 pub mod pricing;
 pub mod programme;
+pub mod retention;
 pub mod services;
 pub mod statement;
 
@@ -47,6 +48,10 @@ pub struct Engine {
     pub auth: Authenticator,
     pub limits: limits::Limiter,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Open orders by state, for the gauge.
+    pub open_orders: Arc<crate::metrics::OpenOrders>,
+    /// The bearer token `/metrics` asks for, when set (`metrics_token`).
+    pub metrics_token: Option<String>,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
     live_orders: Mutex<HashSet<String>>,
     /// Partner records as last decoded, by login, with the bytes they came from.
@@ -132,7 +137,26 @@ impl Engine {
         services::build_expiry_index(&store)?;
         check_programme_currencies(&store, &programmes)?;
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        // Open orders by state: watched from every write, then counted once (nothing
+        // else writes while the engine is being made).
+        let open_orders = Arc::new(crate::metrics::OpenOrders::default());
+        let watch = open_orders.clone();
+        store.observe(
+            keys::all_orders(),
+            Box::new(move |_, old, new| watch.written(old, new)),
+        );
+        for (k, login) in store
+            .scan::<String>(&keys::open_orders(), None, false)
+            .flatten()
+        {
+            let key = keys::order(&login, keys::trailing_id(&k));
+            if let Some(o) = store.get::<crate::store::records::Order>(&key)? {
+                open_orders.count(o.state);
+            }
+        }
         Ok(Engine {
+            open_orders,
+            metrics_token: cfg.metrics_token.clone(),
             catalogue,
             licenses,
             categories,
@@ -357,8 +381,7 @@ impl Engine {
             .map(|(a, n)| (format!("limit=\"{}\"", a.name()), n))
             .collect();
         // Persistent counters: every balance change is one ledger entry, every order
-        // takes one number. Open orders are few (they settle within minutes), so they
-        // are counted from their index, up to a bound.
+        // takes one number. Open orders are counted as they change (OpenOrders).
         let counter = |name: &str| {
             self.store
                 .get::<u64>(&keys::counter(name))
@@ -366,24 +389,7 @@ impl Engine {
                 .flatten()
                 .unwrap_or(0)
         };
-        let mut open: std::collections::BTreeMap<&'static str, u64> =
-            ["accepted", "submitted", "unknown"]
-                .into_iter()
-                .map(|s| (s, 0))
-                .collect();
-        for (k, login) in self
-            .store
-            .scan::<String>(&keys::open_orders(), None, false)
-            .take(100_000)
-            .flatten()
-        {
-            let key = keys::order(&login, keys::trailing_id(&k));
-            if let Ok(Some(o)) = self.store.get::<crate::store::records::Order>(&key) {
-                if !o.state.is_terminal() {
-                    *open.entry(o.state.as_str()).or_default() += 1;
-                }
-            }
-        }
+        let open = self.open_orders.get();
         self.metrics.render(&[
             (
                 "regway_orders_created_total",

@@ -73,6 +73,10 @@ pub fn order_owner(order: u64) -> Vec<u8> {
 pub fn order(login: &str, order: u64) -> Vec<u8> {
     key(b'o', &[login.as_bytes(), &order.to_be_bytes()])
 }
+/// Every partner's orders.
+pub fn all_orders() -> Vec<u8> {
+    key(b'o', &[])
+}
 pub fn orders(login: &str) -> Vec<u8> {
     key(b'o', &[login.as_bytes(), b""])
 }
@@ -142,6 +146,10 @@ pub fn commissions(login: &str) -> Vec<u8> {
 }
 pub fn request(login: &str, request_id: &str) -> Vec<u8> {
     key(b'r', &[login.as_bytes(), request_id.as_bytes()])
+}
+/// Every partner's request records.
+pub fn all_requests() -> Vec<u8> {
+    key(b'r', &[])
 }
 pub fn requests(login: &str) -> Vec<u8> {
     key(b'r', &[login.as_bytes(), b""])

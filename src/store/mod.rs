@@ -24,6 +24,12 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 type Deliver = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// Told of every committed write under its prefix: (key, value before, value after).
+pub type Observer = Box<dyn Fn(&[u8], Option<&[u8]>, Option<&[u8]>) + Send + Sync>;
+
+/// Observers by key prefix, shared with the committer.
+type Observers = Arc<std::sync::RwLock<Vec<(Vec<u8>, Observer)>>>;
 type WriteJob = Box<dyn FnOnce(&mut Tx<'_>) -> Deliver + Send>;
 type ReadJob = Box<dyn FnOnce(&sled::Tree) + Send>;
 
@@ -43,6 +49,7 @@ struct Inner {
     state: sled::Tree,
     /// This store's identity ([`Store::id`]).
     id: String,
+    observers: Observers,
     /// `None` only while dropping.
     jobs: Option<mpsc::Sender<Job>>,
     committer: Option<std::thread::JoinHandle<()>>,
@@ -131,15 +138,26 @@ impl Store {
         let (tx, rx) = mpsc::channel::<Job>();
         let committer_db = db.clone();
         let committer_state = state.clone();
+        let observers: Observers = Arc::default();
+        let committer_observers = observers.clone();
         let handle = std::thread::Builder::new()
             .name("regway-committer".into())
-            .spawn(move || committer(committer_db, committer_state, rx, max_batch))
+            .spawn(move || {
+                committer(
+                    committer_db,
+                    committer_state,
+                    rx,
+                    max_batch,
+                    committer_observers,
+                )
+            })
             .map_err(|e| Error::internal(format!("starting committer: {e}")))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
                 state,
                 id,
+                observers,
                 jobs: Some(tx),
                 committer: Some(handle),
             }),
@@ -150,6 +168,17 @@ impl Store {
     /// operator channel's `admin.json` to the store it belongs to.
     pub fn id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// Calls `f` for every write under `prefix` once its batch is on disk, with the
+    /// value before and after (in commit order, on the committer thread: keep it
+    /// short). What it maintains from the writes, it can count on exactly, with no scan.
+    pub fn observe(&self, prefix: Vec<u8>, f: Observer) {
+        self.inner
+            .observers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((prefix, f));
     }
 
     /// A tree of its own, for a component that keeps its own state in the same log
@@ -449,7 +478,13 @@ impl QuietView<'_> {
     }
 }
 
-fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn committer(
+    db: sled::Db,
+    tree: sled::Tree,
+    rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    observers: Observers,
+) {
     let mut pending: Option<Job> = None;
     loop {
         let first = match pending.take() {
@@ -485,7 +520,7 @@ fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, max_batch:
                 Err(_) => {}
             }
         }
-        let result = commit(&db, &tree, batch);
+        let result = commit(&db, &tree, batch, &observers);
         for d in delivers {
             d(result.clone());
         }
@@ -497,9 +532,25 @@ fn commit(
     db: &sled::Db,
     tree: &sled::Tree,
     batch: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    observers: &Observers,
 ) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
+    }
+    let observers = observers.read().unwrap_or_else(|p| p.into_inner());
+    // The values observed keys had before this batch: (observer, key, before, after).
+    type Seen = (usize, Vec<u8>, Option<sled::IVec>, Option<Vec<u8>>);
+    let mut seen: Vec<Seen> = Vec::new();
+    for (i, (prefix, _)) in observers.iter().enumerate() {
+        for (k, v) in batch
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+        {
+            let old = tree
+                .get(k)
+                .map_err(|e| Error::internal(format!("store read failed: {e}")))?;
+            seen.push((i, k.clone(), old, v.clone()));
+        }
     }
     let mut b = sled::Batch::default();
     for (k, v) in batch {
@@ -512,6 +563,9 @@ fn commit(
         .map_err(|e| Error::internal(format!("store write failed: {e}")))?;
     db.flush()
         .map_err(|e| Error::internal(format!("store flush failed: {e}")))?;
+    for (i, k, old, new) in seen {
+        (observers[i].1)(&k, old.as_deref(), new.as_deref());
+    }
     Ok(())
 }
 
