@@ -394,3 +394,45 @@ async fn the_data_directory_is_private() {
     }
     server.kill();
 }
+
+/// A listener that takes the connection and never answers: the CLI gives up after
+/// `REGWAY_ADMIN_TIMEOUT_S` and says what it does not know.
+#[tokio::test]
+async fn the_cli_does_not_wait_for_ever() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming() {
+            held.push(c);
+        }
+    });
+    let file = data.join("admin.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"url": format!("http://127.0.0.1:{port}"), "token": "t", "store_id": "s"})
+            .to_string(),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let t = Instant::now();
+    let mut c = cli(data);
+    c.env("REGWAY_ADMIN_TIMEOUT_S", "1").args([
+        "partner",
+        "topup",
+        "demo",
+        "1.00",
+        "--request-id",
+        "T9",
+    ]);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("did not answer"), "{err}");
+    assert!(err.contains("--request-id"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+}
