@@ -178,7 +178,8 @@ async fn guessing_from_many_addresses_is_slowed_down_per_login() {
     let refused = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!(checked + refused, 6, "{statuses:?}");
     assert!((1..=3).contains(&checked), "{statuses:?}");
-    assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
+    // The refused ones did not wait; the longest accepted wait is 5 s.
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     let ran = s.engine().auth.slow_checks.load(Ordering::Relaxed) - checks;
     assert_eq!(ran as usize, checked, "a refused turn ran argon2");
     // The right password from a new address waits its turn too (or is refused).

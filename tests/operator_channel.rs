@@ -436,3 +436,25 @@ async fn the_cli_does_not_wait_for_ever() {
     assert!(err.contains("--request-id"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
 }
+
+/// Symlinks planted where the gateway writes `admin.json` (and where it used to write
+/// its temporary copy) are replaced, never written through.
+#[tokio::test]
+async fn admin_json_is_never_written_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    for name in ["admin.json", "admin.json.tmp"] {
+        std::os::unix::fs::symlink(&victim, data.join(name)).unwrap();
+    }
+    let s = common::start_config(common::test_config(&data)).await;
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    let m = std::fs::symlink_metadata(data.join("admin.json")).unwrap();
+    assert!(m.is_file(), "admin.json is still a symlink");
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    assert!(admin_json(&data)["token"].as_str().is_some());
+    s.stop().await;
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+}
