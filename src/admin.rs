@@ -361,10 +361,12 @@ fn signature(header: &str) -> Option<(&str, &str)> {
     Some((nonce?, mac?))
 }
 
+/// `read_timeout` bounds the body as the head's timeout bounds the head: operator
+/// requests are small.
 async fn handle(
     engine: &Engine,
     channel: &Channel,
-    body_timeout: Duration,
+    read_timeout: Duration,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
@@ -376,7 +378,7 @@ async fn handle(
         }
     };
     let body = match tokio::time::timeout(
-        body_timeout,
+        read_timeout,
         Limited::new(req.into_body(), 64 * 1024).collect(),
     )
     .await
