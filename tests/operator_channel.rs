@@ -287,7 +287,7 @@ async fn idle_half_requests_to_the_admin_port_do_not_stop_the_partner_port() {
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
     // The gateway may keep 128 files open, no more.
-    let mut child = std::process::Command::new("sh")
+    let child = std::process::Command::new("sh")
         .args(["-c", r#"ulimit -n 128 && exec "$0" serve"#, BIN])
         .env_remove("REGWAY_CONFIG")
         .env("REGWAY_DATA", &data)
@@ -298,6 +298,11 @@ async fn idle_half_requests_to_the_admin_port_do_not_stop_the_partner_port() {
         .stderr(log)
         .spawn()
         .unwrap();
+    // Killed when dropped, even when an assertion fails.
+    let _server = process::Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -344,8 +349,6 @@ async fn idle_half_requests_to_the_admin_port_do_not_stop_the_partner_port() {
     let (ok, out, err) = run(&data, &["partner", "show", "demo"]).await;
     assert!(ok && out.contains("10000.00"), "{out}{err}");
     drop(idle);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// The state directory and everything the gateway writes in it are its owner's only,
