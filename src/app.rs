@@ -72,6 +72,8 @@ pub struct Running {
     pub engine: Arc<Engine>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The data directory and the operator channel's token, to remove `admin.json`.
+    admin: (std::path::PathBuf, String),
 }
 
 impl Running {
@@ -81,6 +83,9 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
+        // The operator channel is closed: its file must not point the CLI at a port
+        // someone else may take next.
+        admin::remove_admin_file(&self.admin.0, &self.admin.1);
         if let Err(e) = self.engine.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }
@@ -108,10 +113,48 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     }
 }
 
-/// Creates the demo partner when the store has none and the backend is the sandbox.
-/// Returns what to tell the operator.
+/// The configured upstreams that are not the sandbox.
+fn real_upstreams(cfg: &Config) -> Vec<&str> {
+    cfg.upstreams
+        .iter()
+        .filter(|(_, u)| u.kind != UpstreamKind::Sandbox)
+        .map(|(n, _)| n.as_str())
+        .collect()
+}
+
+/// Refuses to serve a store that holds the demo partner (published password, free
+/// money) with a real upstream configured.
+async fn refuse_demo_with_real_upstream(cfg: &Config, engine: &Engine) -> Result<()> {
+    engine.mark_old_demo(&cfg.demo.login).await?;
+    let real = real_upstreams(cfg);
+    let (Some(login), Some(upstream)) = (engine.demo_partner()?, real.first()) else {
+        return Ok(());
+    };
+    let data = cfg.data.display();
+    Err(Error::syntax(format!(
+        "the store in {data} holds the demo partner {login:?}, whose password is published, \
+         and upstream {upstream:?} is not the sandbox: a demo partner never meets a real \
+         upstream. Remove it (and all it owns) with `regway demo remove --data {data}`, \
+         then start again; `[demo] enabled = false` in the configuration keeps a new one \
+         from being made"
+    )))
+}
+
+/// Creates the demo partner when the store has none, every upstream is the sandbox and
+/// the gateway listens on loopback only. Returns what to tell the operator.
 async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Result<Option<String>> {
-    if !cfg.demo.enabled || engine.backend.name() != "sandbox" || engine.has_partners()? {
+    if !cfg.demo.enabled
+        || engine.backend.name() != "sandbox"
+        || !real_upstreams(cfg).is_empty()
+        || engine.has_partners()?
+    {
+        return Ok(None);
+    }
+    if !addr.ip().is_loopback() {
+        tracing::info!(
+            %addr,
+            "no demo partner: the gateway listens beyond loopback (add partners with `regway partner add`)"
+        );
         return Ok(None);
     }
     let d = &cfg.demo;
@@ -124,8 +167,9 @@ async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Resu
             allow_ips: vec![],
         })
         .await?;
+    engine.mark_demo(&d.login).await?;
     let view = engine
-        .topup(&d.login, &d.balance, "demo starting balance")
+        .topup(&d.login, &d.balance, crate::engine::demo::STARTING_NOTE)
         .await?;
     Ok(Some(format!(
         "created the demo partner {:?} (password {:?}) with a balance of {} {}. Try:\n  \
@@ -136,6 +180,7 @@ async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Resu
 
 pub async fn start(cfg: Config) -> Result<Running> {
     let engine = open_engine(&cfg)?;
+    refuse_demo_with_real_upstream(&cfg, &engine).await?;
     // Settle orders a previous run left open (a crash between accepting an order and
     // recording the upstream's answer) before taking new requests.
     let alert_after = Duration::from_millis(cfg.unknown_alert_ms);
@@ -158,19 +203,25 @@ pub async fn start(cfg: Config) -> Result<Running> {
         .await
         .map_err(|e| Error::internal(format!("listening on {}: {e}", cfg.admin_listen)))?;
     let admin_addr = admin_listener.local_addr().map_err(Error::internal)?;
-    let token = admin::new_token();
-    admin::write_admin_file(
-        &cfg.data,
-        &admin::AdminFile {
-            url: format!("http://{admin_addr}"),
-            token: token.clone(),
-        },
-    )?;
     if let Some(msg) = bootstrap_demo(&cfg, &engine, addr).await? {
         // The password goes to the operator's terminal, never into the log.
         tracing::info!(login = %cfg.demo.login, "created the demo partner");
         println!("{msg}");
     }
+    let token = admin::new_token();
+    let channel = Arc::new(admin::Channel::new(
+        token.clone(),
+        engine.store.id().to_string(),
+        admin::data_dir_id(&cfg.data)?,
+    ));
+    admin::write_admin_file(
+        &cfg.data,
+        &admin::AdminFile {
+            url: format!("http://{admin_addr}"),
+            token: token.clone(),
+            store_id: engine.store.id().to_string(),
+        },
+    )?;
     let (stop, rx) = watch::channel(false);
     let limits = Limits {
         max_body_bytes: cfg.max_body_bytes,
@@ -188,7 +239,8 @@ pub async fn start(cfg: Config) -> Result<Running> {
     tasks.push(tokio::spawn(admin::serve(
         admin_listener,
         engine.clone(),
-        token,
+        channel,
+        limits.header_timeout,
         stopped(rx.clone()),
     )));
     let worker_engine = engine.clone();
@@ -233,6 +285,9 @@ pub async fn start(cfg: Config) -> Result<Running> {
                     Ok(_) => last_day = Some(today),
                     Err(e) => tracing::error!(error = %e, "daily work failed"),
                 }
+                if let Err(e) = worker_engine.prune_requests().await {
+                    tracing::error!(error = %e, "pruning request records failed");
+                }
             }
         }
     }));
@@ -257,5 +312,6 @@ pub async fn start(cfg: Config) -> Result<Running> {
         engine,
         stop,
         tasks,
+        admin: (cfg.data.clone(), token),
     })
 }

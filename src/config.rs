@@ -82,6 +82,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// Rate limits and the lock-out after failed logins (README, "Limits and security").
     pub limits: LimitsConfig,
+    /// When set, `GET /metrics` asks for `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 /// A token bucket: `per_minute` requests on average, up to `burst` at once.
@@ -103,14 +105,20 @@ pub struct LimitsConfig {
     /// Requests without valid credentials (missing or failed), per source address
     /// (an IPv6 address counts by its /64).
     pub anonymous: Rate,
-    /// Failed logins from one address, or on one login, within `lockout_window_s`
-    /// that lock it out; 0 switches the lock-out off.
+    /// Failed logins on one login from one address within `lockout_window_s` that lock
+    /// that pair out; 0 switches the lock-outs and the per-login delay off. They are also
+    /// the failures a login takes, from anywhere, before its checks are spaced out.
     pub lockout_failures: u32,
+    /// Failed logins from one address, whatever the login, that lock the address out.
+    pub lockout_address_failures: u32,
     pub lockout_window_s: u64,
     /// How long a lock-out lasts.
     pub lockout_s: u64,
-    /// Most keys (partners, addresses, logins) one limiter remembers; idle keys are
-    /// forgotten every `housekeeping_s` seconds.
+    /// The longest spacing between password checks of one login under attack (the
+    /// spacing doubles with every failure past `lockout_failures`); 0 switches it off.
+    pub login_delay_max_s: u64,
+    /// Most keys (addresses, logins, address and login pairs) one table remembers; idle
+    /// keys are forgotten every `housekeeping_s` seconds. A full table refuses new keys.
     pub max_keys: usize,
     pub housekeeping_s: u64,
     /// Per-partner quotas that replace `read` and `order` for one login.
@@ -140,8 +148,10 @@ impl Default for LimitsConfig {
                 burst: 30,
             },
             lockout_failures: 10,
+            lockout_address_failures: 30,
             lockout_window_s: 300,
             lockout_s: 900,
+            login_delay_max_s: 60,
             max_keys: 100_000,
             housekeeping_s: 60,
             partners: BTreeMap::new(),
@@ -316,6 +326,7 @@ impl Default for Config {
             programmes: Vec::new(),
             sandbox: SandboxConfig::default(),
             limits: LimitsConfig::default(),
+            metrics_token: None,
         }
     }
 }
@@ -429,6 +440,9 @@ impl Config {
         if let Some(v) = get("REGWAY_STORE_CACHE_MB") {
             self.store_cache_mb = parse("REGWAY_STORE_CACHE_MB", &v)?;
         }
+        if let Some(v) = get("REGWAY_METRICS_TOKEN") {
+            self.metrics_token = Some(v).filter(|v| !v.is_empty());
+        }
         if let Some(v) = get("REGWAY_DEMO_PASSWORD") {
             self.demo.password = v;
         }
@@ -447,6 +461,10 @@ impl Config {
             ),
             ("REGWAY_LIMITS_ANONYMOUS_BURST", &mut l.anonymous.burst),
             ("REGWAY_LIMITS_LOCKOUT_FAILURES", &mut l.lockout_failures),
+            (
+                "REGWAY_LIMITS_LOCKOUT_ADDRESS_FAILURES",
+                &mut l.lockout_address_failures,
+            ),
         ] {
             if let Some(v) = get(name) {
                 *slot = parse(name, &v)?;
@@ -455,6 +473,7 @@ impl Config {
         for (name, slot) in [
             ("REGWAY_LIMITS_LOCKOUT_WINDOW_S", &mut l.lockout_window_s),
             ("REGWAY_LIMITS_LOCKOUT_S", &mut l.lockout_s),
+            ("REGWAY_LIMITS_LOGIN_DELAY_MAX_S", &mut l.login_delay_max_s),
             ("REGWAY_LIMITS_HOUSEKEEPING_S", &mut l.housekeeping_s),
         ] {
             if let Some(v) = get(name) {
@@ -551,9 +570,11 @@ impl Config {
                 )));
             }
         }
-        if l.lockout_failures > 0 && (l.lockout_window_s == 0 || l.lockout_s == 0) {
+        if l.lockout_failures > 0
+            && (l.lockout_window_s == 0 || l.lockout_s == 0 || l.lockout_address_failures == 0)
+        {
             return Err(Error::syntax(
-                "limits: lockout_window_s and lockout_s must be positive with lockout_failures",
+                "limits: lockout_window_s, lockout_s and lockout_address_failures must be positive with lockout_failures",
             ));
         }
         if l.max_keys == 0 || l.housekeeping_s == 0 {

@@ -47,6 +47,9 @@ enum Cmd {
     /// Manage partners.
     #[command(subcommand)]
     Partner(PartnerCmd),
+    /// The demo partner made on first start.
+    #[command(subcommand)]
+    Demo(DemoCmd),
     /// Partner programmes.
     #[command(subcommand)]
     Programme(ProgrammeCmd),
@@ -116,6 +119,12 @@ enum ProgrammeCmd {
 }
 
 #[derive(Subcommand)]
+enum DemoCmd {
+    /// Remove the demo partner and everything it owns (needed before a real upstream).
+    Remove,
+}
+
+#[derive(Subcommand)]
 enum PartnerCmd {
     /// Add a partner (prints a generated password when none is given).
     Add {
@@ -136,6 +145,9 @@ enum PartnerCmd {
         amount: String,
         #[arg(long, default_value = "")]
         note: String,
+        /// Carried out at most once: the same ID again moves no money (safe to retry).
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
     },
     /// Record money paid back to a partner: out of its balance (only down to zero), or
     /// with --commission out of its commission account.
@@ -146,6 +158,9 @@ enum PartnerCmd {
         note: String,
         #[arg(long)]
         commission: bool,
+        /// Carried out at most once: the same ID again moves no money (safe to retry).
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
     },
     /// Balance, credit limit and counts of a partner.
     Show { login: String },
@@ -165,25 +180,23 @@ fn load_config(g: &Global) -> Result<Config> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Whatever the gateway or the CLI writes (the store, admin.json) is its owner's
+    // only: files 0600, directories 0700.
+    #[cfg(unix)]
+    // SAFETY: umask has no preconditions and cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     let json_logs = matches!(cli.command, Cmd::Serve { json_logs: true });
-    let filter = tracing_subscriber::EnvFilter::try_from_env("REGWAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let is_serve = matches!(cli.command, Cmd::Serve { .. });
-    if !is_serve {
-        // Operator commands log only what went wrong, so a failure says why.
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
-            .with_writer(std::io::stderr)
-            .init();
+    if matches!(cli.command, Cmd::Serve { .. }) {
+        regway::logging::init(
+            tracing_subscriber::EnvFilter::try_from_env("REGWAY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            json_logs,
+        );
     } else {
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr);
-        if json_logs {
-            builder.json().init();
-        } else {
-            builder.init();
-        }
+        // Operator commands log only what went wrong, so a failure says why.
+        regway::logging::init(tracing_subscriber::EnvFilter::new("warn"), false);
     }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -319,11 +332,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             login,
             amount,
             note,
+            request_id,
         }) => {
             check_amount(&amount)?;
-            let body = serde_json::json!({"login": login, "amount": amount, "note": note});
+            let body = serde_json::json!({"login": login, "amount": amount, "note": note,
+                "request_id": request_id});
             let v: PartnerView = operate(&cfg, "/partner/topup", body, |e| async move {
-                e.topup(&login, &amount, &note).await
+                e.topup_once(&login, &amount, &note, request_id.as_deref())
+                    .await
             })
             .await?;
             print_partner(&v);
@@ -334,15 +350,38 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             amount,
             note,
             commission,
+            request_id,
         }) => {
             check_amount(&amount)?;
             let body = serde_json::json!({"login": login, "amount": amount, "note": note,
-                "commission": commission});
+                "commission": commission, "request_id": request_id});
             let v: PartnerView = operate(&cfg, "/partner/withdraw", body, |e| async move {
-                e.withdraw(&login, &amount, &note, commission).await
+                e.withdraw_once(&login, &amount, &note, commission, request_id.as_deref())
+                    .await
             })
             .await?;
             print_partner(&v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo(DemoCmd::Remove) => {
+            let login = cfg.demo.login.clone();
+            let r: regway::engine::demo::DemoRemoved = operate(
+                &cfg,
+                "/demo/remove",
+                serde_json::json!({}),
+                |e| async move {
+                    e.mark_old_demo(&login).await?;
+                    e.remove_demo().await
+                },
+            )
+            .await?;
+            match &r.login {
+                Some(l) => println!(
+                    "removed the demo partner {l} and all it owned: clients {}, domains {}, orders {}, licences {} ({} store records)",
+                    r.clients, r.domains, r.orders, r.licenses, r.records
+                ),
+                None => println!("there is no demo partner"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Partner(PartnerCmd::Show { login }) => {
@@ -416,6 +455,9 @@ where
 }
 
 fn print_partner(v: &PartnerView) {
+    if v.replayed {
+        println!("(this request-id was carried out before: nothing moved this time)");
+    }
     println!("login:        {}", v.login);
     println!("balance:      {} {}", v.balance, v.currency);
     println!("credit limit: {} {}", v.credit_limit, v.currency);

@@ -11,8 +11,10 @@
 //! regway_request_seconds_bucket{dialect="native",le="0.005"} 10
 //! ```
 
+use crate::store::records::OrderState;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -156,6 +158,68 @@ impl Metrics {
             }
         }
         out
+    }
+}
+
+/// Orders not yet completed or failed, by state: counted once when the store opens,
+/// then kept up to date from every committed write of an order record
+/// ([`crate::store::Store::observe`]), so a scrape reads three numbers and scans nothing.
+#[derive(Default)]
+pub struct OpenOrders {
+    accepted: AtomicI64,
+    submitted: AtomicI64,
+    unknown: AtomicI64,
+}
+
+/// The part of an order record the gauges read.
+#[derive(serde::Deserialize)]
+struct StateOf {
+    state: OrderState,
+}
+
+impl OpenOrders {
+    fn slot(&self, s: OrderState) -> Option<&AtomicI64> {
+        match s {
+            OrderState::Accepted => Some(&self.accepted),
+            OrderState::Submitted => Some(&self.submitted),
+            OrderState::Unknown => Some(&self.unknown),
+            OrderState::Completed | OrderState::Failed => None,
+        }
+    }
+
+    /// An order record went from `old` to `new` (stored bytes; `None`: absent).
+    pub fn written(&self, old: Option<&[u8]>, new: Option<&[u8]>) {
+        let state = |v: Option<&[u8]>| {
+            v.and_then(|b| serde_json::from_slice::<StateOf>(b).ok())
+                .map(|s| s.state)
+        };
+        let (from, to) = (state(old), state(new));
+        if from == to {
+            return;
+        }
+        if let Some(c) = from.and_then(|s| self.slot(s)) {
+            c.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(c) = to.and_then(|s| self.slot(s)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one open order found at start.
+    pub fn count(&self, s: OrderState) {
+        if let Some(c) = self.slot(s) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// (state, orders) for the gauge.
+    pub fn get(&self) -> [(&'static str, u64); 3] {
+        let g = |c: &AtomicI64| c.load(Ordering::Relaxed).max(0) as u64;
+        [
+            ("accepted", g(&self.accepted)),
+            ("submitted", g(&self.submitted)),
+            ("unknown", g(&self.unknown)),
+        ]
     }
 }
 

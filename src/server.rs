@@ -145,6 +145,14 @@ async fn handle(
         "/partner_gateway" => partner_gateway(&engine, limits, peer, req).await,
         "/xml.response" => xml_response(&engine, limits, peer, req).await,
         "/healthz" => healthz(&engine).await,
+        "/metrics" if !metrics_allowed(&engine, &req) => HttpReply {
+            status: 401,
+            headers: vec![
+                ("content-type", "text/plain; charset=utf-8".into()),
+                ("www-authenticate", "Bearer".into()),
+            ],
+            body: Bytes::from_static(b"/metrics asks for its bearer token\n"),
+        },
         "/metrics" => HttpReply {
             status: 200,
             headers: vec![(
@@ -160,6 +168,28 @@ async fn handle(
         },
     };
     Ok(to_response(reply))
+}
+
+/// Whether a scrape may read `/metrics`: always without `metrics_token`, with it only
+/// with one `Authorization: Bearer <token>` (compared in constant time).
+fn metrics_allowed(engine: &Engine, req: &Request<Incoming>) -> bool {
+    let Some(token) = &engine.metrics_token else {
+        return true;
+    };
+    let mut all = req.headers().get_all(hyper::header::AUTHORIZATION).iter();
+    let (Some(v), None) = (all.next(), all.next()) else {
+        return false;
+    };
+    let Some(given) = v.as_bytes().strip_prefix(b"Bearer ") else {
+        return false;
+    };
+    use sha2::{Digest, Sha256};
+    // Digests first, so the comparison takes the same time whatever the lengths.
+    let (a, b) = (Sha256::digest(given), Sha256::digest(token.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// Whether the store answers and the upstream backend is reachable: HTTP 200 when
@@ -212,6 +242,18 @@ async fn api(
         Ok(x) => x,
         Err((e, status)) => return with_status(native::encode_error(e), status),
     };
+    // Which of two credentials counts is not guessed (protocol/native.md, "Authentication").
+    if parts
+        .headers
+        .get_all(hyper::header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return native::encode_error(Error::syntax(
+            "more than one Authorization header: send one",
+        ));
+    }
     let header = |n: hyper::header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok());
     let http_req = native::HttpRequest {
         method: parts.method.as_str(),

@@ -254,16 +254,22 @@ pub fn domain_id(name: &str) -> u64 {
 }
 
 /// The engine request-id: the `Idempotency-Key` header or the `RequestId` parameter;
-/// without them a fresh one, so every call executes, as the original API does.
+/// without them a fresh one, so every call executes, as the original API does, and
+/// keeps no request record once its order settles (it can never be repeated).
 fn request_id(req: &HttpRequest<'_>, p: &Params) -> Result<String, NcError> {
+    use crate::engine::retention::{is_keyless, KEYLESS_PREFIX};
     match (req.idempotency_key.map(str::trim), p.get("requestid")) {
         (Some(h), Some(q)) if h != q => {
             Err(Error::syntax("Idempotency-Key and RequestId differ: give one of them").into())
         }
+        (Some(k), _) | (None, Some(k)) if is_keyless(k) => Err(Error::syntax(format!(
+            "keys starting with {KEYLESS_PREFIX} are the gateway's own: choose another"
+        ))
+        .into()),
         (Some(k), _) | (None, Some(k)) => Ok(k.to_string()),
         (None, None) => {
             let n: u128 = rand::random();
-            Ok(format!("nc-{n:032x}"))
+            Ok(format!("{KEYLESS_PREFIX}{n:032x}"))
         }
     }
 }

@@ -96,7 +96,6 @@ pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
         dialect: "native",
         credentials,
         peer: req.peer,
-        declared_ip: None,
         command: env.command.unwrap_or_default(),
         request_id: env.request_id,
         params,

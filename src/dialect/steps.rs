@@ -40,7 +40,6 @@ impl Caller {
                 password: self.password.clone(),
             }),
             peer: self.peer,
-            declared_ip: None,
             command: command.to_string(),
             request_id,
             params: Params::new(fields),

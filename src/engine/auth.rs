@@ -6,7 +6,13 @@
 //! useless outside it) and compares later passwords against it in constant time. The
 //! cache entry is tied to the stored hash, so a changed password is checked afresh.
 //!
-//! A burst of logins that miss the cache is single-flight per login: one argon2 check
+//! A password that is neither the remembered right one nor a recently refused one runs
+//! argon2, for a login that exists and for one that does not alike: an unknown login is
+//! checked against a fixed dummy hash with the same parameters, under the same limits,
+//! the same caches and the same single flight, so it takes as long as a wrong password
+//! and the answer's timing does not tell which logins exist.
+//!
+//! A burst of checks that miss the cache is single-flight per login: one argon2 check
 //! runs at a time for a login, and the others wait and then read its result (a right
 //! password from the cache, a wrong one from a short list of recent failures), so a
 //! flood of first logins or of one bad password costs one argon2 run, not N.
@@ -18,7 +24,7 @@ use argon2::Argon2;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub struct Credentials {
     pub login: String,
@@ -35,10 +41,12 @@ pub struct Authenticator {
     key: [u8; 32],
     /// login → (stored hash, digest of the password that matched it).
     verified: Mutex<HashMap<String, (String, [u8; 32])>>,
-    /// login → (stored hash, digests of recent wrong passwords).
-    refused: Mutex<HashMap<String, Refused>>,
-    /// One argon2 check at a time per login. Entries exist only for real partners.
-    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// login (by [`Authenticator::login_key`]) → (stored hash, digests of recent wrong
+    /// passwords), for logins that exist and logins that do not alike; at most
+    /// [`REFUSED_LOGINS`] logins.
+    refused: Mutex<HashMap<LoginKey, Refused>>,
+    /// One argon2 check at a time per login; an entry lives while a check runs.
+    flights: Mutex<HashMap<LoginKey, Arc<tokio::sync::Mutex<()>>>>,
     /// argon2 runs at once, over all logins: half the cores, so a flood of first
     /// logins for many partners leaves the rest of the machine to the others.
     slow_permits: tokio::sync::Semaphore,
@@ -49,8 +57,15 @@ pub struct Authenticator {
 /// The stored hash, and digests of recent wrong passwords for it.
 type Refused = (String, Vec<[u8; 32]>);
 
+/// A claimed login as the caches keep it: a keyed digest, one size whatever was sent.
+type LoginKey = [u8; 32];
+
 /// Wrong passwords remembered per login.
 const REFUSED_KEPT: usize = 16;
+
+/// Logins whose wrong passwords are remembered; past this the list starts again empty
+/// (it is a cache: forgetting costs argon2 runs, which the limits bound, never safety).
+const REFUSED_LOGINS: usize = 10_000;
 
 impl Default for Authenticator {
     fn default() -> Self {
@@ -75,6 +90,17 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| Error::internal(format!("hashing: {e}")))
 }
 
+/// The hash an unknown login is checked against: made once per process, with the same
+/// parameters as every partner's, of a random password nobody knows.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let password: [u8; 32] = rand::random();
+        let password: String = password.iter().map(|b| format!("{b:02x}")).collect();
+        hash_password(&password).unwrap_or_default()
+    })
+}
+
 /// Logins: 1–64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn check_login(login: &str) -> Result<()> {
     let ok = (1..=64).contains(&login.len())
@@ -96,94 +122,120 @@ impl Authenticator {
     fn digest(&self, login: &str, password: &str) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.key);
+        h.update((login.len() as u64).to_be_bytes());
         h.update(login.as_bytes());
-        h.update([0]);
         h.update(password.as_bytes());
         h.finalize().into()
     }
 
-    /// True when `password` is the partner's. Runs argon2 off the async threads when
-    /// the cache cannot answer.
+    fn login_key(&self, login: &str) -> LoginKey {
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(b"login\0");
+        h.update(login.as_bytes());
+        h.finalize().into()
+    }
+
+    /// True when `password` is the one `hash` was made from; `hash` is the partner's,
+    /// or [`dummy_hash`] for a login that does not exist. Runs argon2 off the async
+    /// threads when the cache cannot answer.
     ///
     /// `still_allowed` runs again after waiting for another check of the same login, so
     /// a lock-out that began meanwhile stops the queue before argon2.
     pub async fn verify(
         &self,
-        partner: &Partner,
+        login: &str,
+        hash: &str,
         password: &str,
         still_allowed: impl Fn() -> Result<()>,
     ) -> Result<bool> {
-        let digest = self.digest(&partner.login, password);
-        if let Some(known) = self.known(partner, &digest) {
+        let digest = self.digest(login, password);
+        if let Some(known) = self.known(login, hash, &digest) {
             return Ok(known);
         }
-        let flight = self
-            .flights
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(partner.login.clone())
-            .or_default()
-            .clone();
-        let _flight = flight.lock().await;
-        // The check that ran while this one waited may have answered it.
-        if let Some(known) = self.known(partner, &digest) {
-            return Ok(known);
-        }
-        still_allowed()?;
-        let _permit = self
-            .slow_permits
-            .acquire()
+        let lk = self.login_key(login);
+        let flight = Flight {
+            lock: self
+                .flights
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(lk)
+                .or_default()
+                .clone(),
+            flights: &self.flights,
+            login: lk,
+        };
+        {
+            let _flight = flight.lock.lock().await;
+            // The check that ran while this one waited may have answered it.
+            if let Some(known) = self.known(login, hash, &digest) {
+                return Ok(known);
+            }
+            still_allowed()?;
+            let _permit = self
+                .slow_permits
+                .acquire()
+                .await
+                .map_err(|_| Error::internal("password checks closed"))?;
+            self.slow_checks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let h = hash.to_string();
+            let pw = password.to_string();
+            let ok = tokio::task::spawn_blocking(move || {
+                PasswordHash::new(&h)
+                    .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
+                    .unwrap_or(false)
+            })
             .await
-            .map_err(|_| Error::internal("password checks closed"))?;
-        self.slow_checks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let hash = partner.password_hash.clone();
-        let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
-        let entry = (partner.login.clone(), partner.password_hash.clone());
+            .unwrap_or(false);
+            self.remember(login, hash, digest, ok);
+            Ok(ok)
+        }
+    }
+
+    fn remember(&self, login: &str, hash: &str, digest: [u8; 32], ok: bool) {
         if ok {
             self.verified
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(entry.0, (entry.1, digest));
-        } else {
-            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-            let slot = refused
-                .entry(entry.0)
-                .or_insert_with(|| (entry.1.clone(), Vec::new()));
-            if slot.0 != entry.1 {
-                *slot = (entry.1, Vec::new());
-            }
-            if slot.1.len() >= REFUSED_KEPT {
-                slot.1.remove(0);
-            }
-            slot.1.push(digest);
+                .insert(login.to_string(), (hash.to_string(), digest));
+            return;
         }
-        Ok(ok)
+        let lk = self.login_key(login);
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.len() >= REFUSED_LOGINS && !refused.contains_key(&lk) {
+            refused.clear();
+        }
+        let slot = refused
+            .entry(lk)
+            .or_insert_with(|| (hash.to_string(), Vec::new()));
+        if slot.0 != hash {
+            *slot = (hash.to_string(), Vec::new());
+        }
+        if slot.1.len() >= REFUSED_KEPT {
+            slot.1.remove(0);
+        }
+        slot.1.push(digest);
     }
 
-    /// What the caches know of this password: right, wrong, or nothing.
-    fn known(&self, partner: &Partner, digest: &[u8; 32]) -> Option<bool> {
+    /// What the caches know of this password: the remembered right one, a recently
+    /// refused one, or nothing. Any other password runs argon2, so a wrong password
+    /// costs the same whether or not the right one is known (and whether or not the
+    /// login exists).
+    fn known(&self, login: &str, hash: &str, digest: &[u8; 32]) -> Option<bool> {
         {
             let cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((hash, d)) = cache.get(&partner.login) {
-                // Only one password matches the stored hash: once it is known, any
-                // other is wrong without asking argon2.
-                if *hash == partner.password_hash {
-                    return Some(constant_time_eq(d, digest));
+            if let Some((h, d)) = cache.get(login) {
+                if h == hash && constant_time_eq(d, digest) {
+                    return Some(true);
                 }
             }
         }
+        let lk = self.login_key(login);
         let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-        match refused.get(&partner.login) {
-            Some((hash, ds))
-                if *hash == partner.password_hash
+        match refused.get(&lk) {
+            Some((h, ds))
+                if h == hash
                     && ds
                         .iter()
                         .fold(false, |acc, d| acc | constant_time_eq(d, digest)) =>
@@ -191,6 +243,23 @@ impl Authenticator {
                 Some(false)
             }
             _ => None,
+        }
+    }
+}
+
+/// A place in a login's single flight. The last one out (or cancelled) takes the
+/// login's entry away, so the table holds only the checks running now.
+struct Flight<'a> {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    flights: &'a Mutex<HashMap<LoginKey, Arc<tokio::sync::Mutex<()>>>>,
+    login: LoginKey,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(&self.lock) == 2 {
+            flights.remove(&self.login);
         }
     }
 }

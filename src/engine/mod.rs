@@ -6,6 +6,7 @@ pub mod auth;
 pub mod background;
 pub mod catalogue;
 pub mod clock;
+pub mod demo;
 pub mod licenses;
 pub mod limits;
 pub mod money;
@@ -15,6 +16,7 @@ pub mod orders;
 pub mod pricing;
 pub mod programme;
 pub mod renew_window;
+pub mod retention;
 pub mod services;
 pub mod statement;
 pub mod text;
@@ -50,6 +52,10 @@ pub struct Engine {
     pub auth: Authenticator,
     pub limits: limits::Limiter,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Open orders by state, for the gauge.
+    pub open_orders: Arc<crate::metrics::OpenOrders>,
+    /// The bearer token `/metrics` asks for, when set (`metrics_token`).
+    pub metrics_token: Option<String>,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
     live_orders: Mutex<HashSet<String>>,
     /// Partner records as last decoded, by login, with the bytes they came from.
@@ -65,9 +71,6 @@ pub struct Request {
     pub dialect: &'static str,
     pub credentials: Option<Credentials>,
     pub peer: IpAddr,
-    /// An address the caller says it acts for (the Namecheap dialect's `ClientIp`).
-    /// When set, it must pass the partner's allow-list as well as `peer`.
-    pub declared_ip: Option<IpAddr>,
     pub command: String,
     pub request_id: Option<String>,
     pub params: Params,
@@ -136,7 +139,26 @@ impl Engine {
         services::build_expiry_index(&store)?;
         check_programme_currencies(&store, &programmes)?;
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        // Open orders by state: watched from every write, then counted once (nothing
+        // else writes while the engine is being made).
+        let open_orders = Arc::new(crate::metrics::OpenOrders::default());
+        let watch = open_orders.clone();
+        store.observe(
+            keys::all_orders(),
+            Box::new(move |_, old, new| watch.written(old, new)),
+        );
+        for (k, login) in store
+            .scan::<String>(&keys::open_orders(), None, false)
+            .flatten()
+        {
+            let key = keys::order(&login, keys::trailing_id(&k));
+            if let Some(o) = store.get::<crate::store::records::Order>(&key)? {
+                open_orders.count(o.state);
+            }
+        }
         Ok(Engine {
+            open_orders,
+            metrics_token: cfg.metrics_token.clone(),
             catalogue,
             licenses,
             categories,
@@ -244,7 +266,7 @@ impl Engine {
 
     async fn run(&self, req: Request) -> Result<Reply> {
         let partner = self
-            .authenticate(req.credentials.as_ref(), req.peer, req.declared_ip)
+            .authenticate(req.credentials.as_ref(), req.peer)
             .await?;
         let mut params = req.params;
         let command = Command::parse(&req.command, &mut params, req.request_id.as_deref())?;
@@ -300,12 +322,7 @@ impl Engine {
         }
     }
 
-    async fn authenticate(
-        &self,
-        cred: Option<&Credentials>,
-        peer: IpAddr,
-        declared: Option<IpAddr>,
-    ) -> Result<Partner> {
+    async fn authenticate(&self, cred: Option<&Credentials>, peer: IpAddr) -> Result<Partner> {
         let Some(cred) = cred else {
             self.limits.anonymous(peer)?;
             return Err(Error::new(
@@ -313,33 +330,44 @@ impl Engine {
                 "credentials missing: use HTTP Basic or the login and password fields",
             ));
         };
-        // A locked-out address or login is refused before the (slow) password check.
-        self.limits.check_locked(peer, &cred.login)?;
-        let partner = match self.partner(&cred.login)? {
-            Some(p) => p,
-            None => {
-                self.limits.failed_login(peer, &cred.login)?;
+        // The order matters (README, "Limits and security"): a locked-out address or
+        // (address, login) pair is refused before anything else; a partner's allow-list
+        // is checked before its password, so a refused address learns nothing of the
+        // password and is not counted as a failed login; a login under attack waits its
+        // turn; then the password is checked, against a dummy hash when the login does
+        // not exist, so that takes as long as a wrong password.
+        let attempt = self.limits.attempt(peer, &cred.login);
+        self.limits.check_locked(&attempt)?;
+        let partner = self.partner(&cred.login)?;
+        if let Some(p) = &partner {
+            if !auth::ip_allowed(p, peer) {
+                return Err(Error::forbidden(format!(
+                    "requests from {peer} are not allowed for this partner"
+                )));
+            }
+        }
+        let wait = self.limits.login_turn(&attempt)?;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let hash = partner
+            .as_ref()
+            .map_or(auth::dummy_hash(), |p| p.password_hash.as_str());
+        let still_allowed = || self.limits.check_locked(&attempt);
+        let ok = self
+            .auth
+            .verify(&cred.login, hash, &cred.password, still_allowed)
+            .await?;
+        let partner = match partner {
+            Some(p) if ok => p,
+            _ => {
+                self.limits.failed_login(&attempt, &cred.login)?;
                 return Err(Error::auth());
             }
         };
-        let still_allowed = || self.limits.check_locked(peer, &cred.login);
-        if !self
-            .auth
-            .verify(&partner, &cred.password, still_allowed)
-            .await?
-        {
-            self.limits.failed_login(peer, &cred.login)?;
-            return Err(Error::auth());
-        }
+        self.limits.logged_in(&attempt);
         if partner.suspended {
             return Err(Error::forbidden("partner account is suspended"));
-        }
-        for ip in std::iter::once(peer).chain(declared) {
-            if !auth::ip_allowed(&partner, ip) {
-                return Err(Error::forbidden(format!(
-                    "requests from {ip} are not allowed for this partner"
-                )));
-            }
         }
         Ok(Partner::clone(&partner))
     }
@@ -355,8 +383,7 @@ impl Engine {
             .map(|(a, n)| (format!("limit=\"{}\"", a.name()), n))
             .collect();
         // Persistent counters: every balance change is one ledger entry, every order
-        // takes one number. Open orders are few (they settle within minutes), so they
-        // are counted from their index, up to a bound.
+        // takes one number. Open orders are counted as they change (OpenOrders).
         let counter = |name: &str| {
             self.store
                 .get::<u64>(&keys::counter(name))
@@ -364,24 +391,7 @@ impl Engine {
                 .flatten()
                 .unwrap_or(0)
         };
-        let mut open: std::collections::BTreeMap<&'static str, u64> =
-            ["accepted", "submitted", "unknown"]
-                .into_iter()
-                .map(|s| (s, 0))
-                .collect();
-        for (k, login) in self
-            .store
-            .scan::<String>(&keys::open_orders(), None, false)
-            .take(100_000)
-            .flatten()
-        {
-            let key = keys::order(&login, keys::trailing_id(&k));
-            if let Ok(Some(o)) = self.store.get::<crate::store::records::Order>(&key) {
-                if !o.state.is_terminal() {
-                    *open.entry(o.state.as_str()).or_default() += 1;
-                }
-            }
-        }
+        let open = self.open_orders.get();
         self.metrics.render(&[
             (
                 "regway_orders_created_total",

@@ -47,6 +47,9 @@ pub struct PartnerView {
     /// Set only when the password was generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The operator's request-id was carried out before: nothing moved this time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -81,6 +84,7 @@ pub fn view(p: &Partner) -> PartnerView {
         commission: m(p.commission),
         commission_earned: m(p.commission_earned),
         password: None,
+        replayed: false,
     }
 }
 
@@ -162,7 +166,19 @@ impl Engine {
 
     /// Credits a partner's balance with a `topup` ledger entry.
     pub async fn topup(&self, login: &str, amount: &str, note: &str) -> Result<PartnerView> {
-        self.money_move(login, amount, note, |tx, p, m, now| {
+        self.topup_once(login, amount, note, None).await
+    }
+
+    /// [`Engine::topup`], at most once per operator `request_id` for the partner.
+    pub async fn topup_once(
+        &self,
+        login: &str,
+        amount: &str,
+        note: &str,
+        request_id: Option<&str>,
+    ) -> Result<PartnerView> {
+        let once = Once::new("topup", request_id, amount, note, false)?;
+        self.money_move(login, amount, note, once, |tx, p, m, now| {
             append_entry(tx, p, EntryKind::Topup, m.amount, None, now).map(Some)
         })
         .await
@@ -179,8 +195,22 @@ impl Engine {
         note: &str,
         commission: bool,
     ) -> Result<PartnerView> {
+        self.withdraw_once(login, amount, note, commission, None)
+            .await
+    }
+
+    /// [`Engine::withdraw`], at most once per operator `request_id` for the partner.
+    pub async fn withdraw_once(
+        &self,
+        login: &str,
+        amount: &str,
+        note: &str,
+        commission: bool,
+        request_id: Option<&str>,
+    ) -> Result<PartnerView> {
         let note_kept = note.chars().take(500).collect::<String>();
-        self.money_move(login, amount, note, move |tx, p, m, now| {
+        let once = Once::new("withdraw", request_id, amount, note, commission)?;
+        self.money_move(login, amount, note, once, move |tx, p, m, now| {
             let money = |a: Decimal| Money {
                 amount: a,
                 currency: p.currency,
@@ -216,12 +246,14 @@ impl Engine {
 
     /// One operator money movement, in one write: `amount` (positive, in the partner's
     /// currency) is handed to `f`, which may write a ledger entry (`note` goes on it);
-    /// then the partner is stored.
+    /// then the partner is stored. With `once`, the operator's request-id is recorded in
+    /// the same write, and a repeat of it moves nothing.
     async fn money_move<F>(
         &self,
         login: &str,
         amount: &str,
         note: &str,
+        once: Option<Once>,
         f: F,
     ) -> Result<PartnerView>
     where
@@ -235,12 +267,22 @@ impl Engine {
         let amount = amount.to_string();
         let note = note.chars().take(500).collect::<String>();
         let now = self.clock.now();
-        let partner = self
+        let (partner, replayed) = self
             .store
             .write(move |tx| {
                 let mut p: Partner = tx
                     .get(&keys::partner(&login))?
                     .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
+                if let Some(once) = &once {
+                    let key = keys::operator_request(&login, &once.request_id);
+                    if let Some(done) = tx.get::<Once>(&key)? {
+                        if done.command != once.command || done.params != once.params {
+                            return Err(Error::reused(&once.request_id));
+                        }
+                        return Ok((p, true));
+                    }
+                    tx.put(key, once)?;
+                }
                 let m = Money::parse("amount", &amount, p.currency, false)?;
                 if !m.is_positive() {
                     return Err(Error::range("amount", "must be more than zero"));
@@ -252,10 +294,13 @@ impl Engine {
                     tx.put(key, &e)?;
                 }
                 tx.put(keys::partner(&login), &p)?;
-                Ok(p)
+                Ok((p, false))
             })
             .await?;
-        Ok(view(&partner))
+        Ok(PartnerView {
+            replayed,
+            ..view(&partner)
+        })
     }
 
     pub fn show_partner(&self, login: &str) -> Result<PartnerView> {
@@ -277,7 +322,44 @@ impl Engine {
     /// Checks the rules of ARCHITECTURE.md on one consistent state of the store.
     pub async fn verify(&self) -> Result<VerifyReport> {
         let cats = self.categories.clone();
-        self.store.quiet(move |v| verify_view(v, &cats)).await?
+        let now = self.clock.now();
+        self.store
+            .quiet(move |v| verify_view(v, &cats, now))
+            .await?
+    }
+}
+
+/// An operator money movement carried out under a request-id (`--request-id`): what it
+/// was, so a repeat is recognised and a reuse for something else refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Once {
+    request_id: String,
+    command: String,
+    params: String,
+}
+
+impl Once {
+    fn new(
+        command: &str,
+        request_id: Option<&str>,
+        amount: &str,
+        note: &str,
+        commission: bool,
+    ) -> Result<Option<Once>> {
+        let Some(rid) = request_id else {
+            return Ok(None);
+        };
+        crate::command::params::check_request_id(rid)?;
+        Ok(Some(Once {
+            request_id: rid.to_string(),
+            command: command.to_string(),
+            params: serde_json::json!({
+                "amount": amount,
+                "note": note.chars().take(500).collect::<String>(),
+                "commission": commission,
+            })
+            .to_string(),
+        }))
     }
 }
 
@@ -385,7 +467,7 @@ fn verify_services(
     Ok(())
 }
 
-fn verify_view(v: &QuietView<'_>, cats: &Categories) -> Result<VerifyReport> {
+fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Result<VerifyReport> {
     let mut r = VerifyReport::default();
     let partners: Vec<Partner> = v
         .scan::<Partner>(&keys::partners())
@@ -512,6 +594,7 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories) -> Result<VerifyReport> {
                         ));
                     }
                 }
+                None if super::retention::record_may_be_gone(&o, now) => {}
                 _ => r.problems.push(format!(
                     "{login}: order {} has no request record for {}",
                     o.id, o.request_id

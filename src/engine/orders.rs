@@ -521,7 +521,12 @@ fn settle(
             tx.remove(keys::open_order(order.id));
             tx.remove(keys::in_flight(&order.domain));
             rec.outcome = Some(outcome.clone());
-            tx.put(rkey, &rec)?;
+            if super::retention::is_keyless(&order.request_id) {
+                // Nobody can ask for it again (engine/retention.rs).
+                tx.remove(rkey);
+            } else {
+                tx.put(rkey, &rec)?;
+            }
             Ok(outcome)
         }
         None => {

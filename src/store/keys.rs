@@ -12,6 +12,7 @@
 //! o\0{login}\0{order#8}            order record
 //! l\0{login}\0{entry#8}            ledger entry
 //! r\0{login}\0{request-id}         idempotency record
+//! K\0{login}\0{request-id}         an operator's money movement under its request-id
 //! F\0{domain}                      id of the order in flight for the domain
 //! q\0{order#8}                     login, for every order not yet completed or failed
 //! S\0{license#8}                   login of the licence's owner
@@ -71,6 +72,10 @@ pub fn order_owner(order: u64) -> Vec<u8> {
 }
 pub fn order(login: &str, order: u64) -> Vec<u8> {
     key(b'o', &[login.as_bytes(), &order.to_be_bytes()])
+}
+/// Every partner's orders.
+pub fn all_orders() -> Vec<u8> {
+    key(b'o', &[])
 }
 pub fn orders(login: &str) -> Vec<u8> {
     key(b'o', &[login.as_bytes(), b""])
@@ -142,8 +147,20 @@ pub fn commissions(login: &str) -> Vec<u8> {
 pub fn request(login: &str, request_id: &str) -> Vec<u8> {
     key(b'r', &[login.as_bytes(), request_id.as_bytes()])
 }
+/// Every partner's request records.
+pub fn all_requests() -> Vec<u8> {
+    key(b'r', &[])
+}
 pub fn requests(login: &str) -> Vec<u8> {
     key(b'r', &[login.as_bytes(), b""])
+}
+/// An operator's top-up or withdrawal for `login` under the operator's `request_id`
+/// (apart from the partner's own request-ids, which the partner chooses).
+pub fn operator_request(login: &str, request_id: &str) -> Vec<u8> {
+    key(b'K', &[login.as_bytes(), request_id.as_bytes()])
+}
+pub fn operator_requests(login: &str) -> Vec<u8> {
+    key(b'K', &[login.as_bytes(), b""])
 }
 pub fn in_flight(domain: &str) -> Vec<u8> {
     key(b'F', &[domain.as_bytes()])

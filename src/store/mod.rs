@@ -24,6 +24,12 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 type Deliver = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// Told of every committed write under its prefix: (key, value before, value after).
+pub type Observer = Box<dyn Fn(&[u8], Option<&[u8]>, Option<&[u8]>) + Send + Sync>;
+
+/// Observers by key prefix, shared with the committer.
+type Observers = Arc<std::sync::RwLock<Vec<(Vec<u8>, Observer)>>>;
 type WriteJob = Box<dyn FnOnce(&mut Tx<'_>) -> Deliver + Send>;
 type ReadJob = Box<dyn FnOnce(&sled::Tree) + Send>;
 
@@ -41,6 +47,9 @@ pub struct Store {
 struct Inner {
     db: sled::Db,
     state: sled::Tree,
+    /// This store's identity ([`Store::id`]).
+    id: String,
+    observers: Observers,
     /// `None` only while dropping.
     jobs: Option<mpsc::Sender<Job>>,
     committer: Option<std::thread::JoinHandle<()>>,
@@ -73,8 +82,7 @@ impl Store {
     /// `cache_mb` is sled's cache.
     pub fn open_with(path: &Path, max_batch: usize, cache_mb: u64) -> Result<Store> {
         let max_batch = max_batch.max(1);
-        std::fs::create_dir_all(path)
-            .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
+        create_private_dir(path)?;
         let open = || {
             sled::Config::new()
                 .path(path.join("store"))
@@ -115,21 +123,62 @@ impl Store {
             }
         };
         let state = db.open_tree("state")?;
+        let id_key = keys::meta("store-id");
+        let id: String = match state.get(&id_key)? {
+            Some(v) => decode(&v)?,
+            None => {
+                let bytes: [u8; 16] = rand::random();
+                let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                state.insert(id_key, serde_json::to_vec(&id)?)?;
+                db.flush()?;
+                id
+            }
+        };
+        tighten_permissions(path);
         let (tx, rx) = mpsc::channel::<Job>();
         let committer_db = db.clone();
         let committer_state = state.clone();
+        let observers: Observers = Arc::default();
+        let committer_observers = observers.clone();
         let handle = std::thread::Builder::new()
             .name("regway-committer".into())
-            .spawn(move || committer(committer_db, committer_state, rx, max_batch))
+            .spawn(move || {
+                committer(
+                    committer_db,
+                    committer_state,
+                    rx,
+                    max_batch,
+                    committer_observers,
+                )
+            })
             .map_err(|e| Error::internal(format!("starting committer: {e}")))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
                 state,
+                id,
+                observers,
                 jobs: Some(tx),
                 committer: Some(handle),
             }),
         })
+    }
+
+    /// A random id made when the store was created and kept in it: what ties the
+    /// operator channel's `admin.json` to the store it belongs to.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Calls `f` for every write under `prefix` once its batch is on disk, with the
+    /// value before and after (in commit order, on the committer thread: keep it
+    /// short). What it maintains from the writes, it can count on exactly, with no scan.
+    pub fn observe(&self, prefix: Vec<u8>, f: Observer) {
+        self.inner
+            .observers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((prefix, f));
     }
 
     /// A tree of its own, for a component that keeps its own state in the same log
@@ -245,6 +294,53 @@ impl Store {
     }
 }
 
+/// Creates the state directory readable by its owner only (0700).
+fn create_private_dir(path: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
+        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
+}
+
+/// The state directory and everything in it for its owner only: directories 0700,
+/// files 0600 (stores made before this rule, or under a loose umask, are tightened at
+/// every open). Symbolic links are left alone. A failure is logged, not fatal.
+fn tighten_permissions(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fn walk(p: &Path, depth: usize) -> std::io::Result<()> {
+            let m = std::fs::symlink_metadata(p)?;
+            let mode = if m.is_dir() {
+                0o700
+            } else if m.is_file() {
+                0o600
+            } else {
+                return Ok(());
+            };
+            if m.permissions().mode() & 0o777 != mode {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))?;
+            }
+            if m.is_dir() && depth < 4 {
+                for e in std::fs::read_dir(p)? {
+                    walk(&e?.path(), depth + 1)?;
+                }
+            }
+            Ok(())
+        }
+        if let Err(e) = walk(path, 0) {
+            tracing::warn!(error = %e, "could not make {} private to its owner", path.display());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 fn scan_range(
     prefix: &[u8],
     after: Option<&[u8]>,
@@ -329,6 +425,29 @@ impl Tx<'_> {
         self.own.insert(key, None);
     }
 
+    /// Every (key, value) under `prefix` as this job sees it: committed, then the
+    /// batch's writes, then its own. For rare jobs over a whole prefix (removing the
+    /// demo partner), not for requests.
+    pub fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for r in self.tree.scan_prefix(prefix) {
+            let (k, v) = r?;
+            rows.insert(k.to_vec(), Some(v.to_vec()));
+        }
+        for layer in [&*self.batch, &self.own] {
+            for (k, v) in layer
+                .range(prefix.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+            {
+                rows.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+
     /// Next value of a named counter (1, 2, 3, …), gapless and restart-safe.
     pub fn next_id(&mut self, counter: &str) -> Result<u64> {
         let key = keys::counter(counter);
@@ -359,7 +478,13 @@ impl QuietView<'_> {
     }
 }
 
-fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn committer(
+    db: sled::Db,
+    tree: sled::Tree,
+    rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    observers: Observers,
+) {
     let mut pending: Option<Job> = None;
     loop {
         let first = match pending.take() {
@@ -395,7 +520,7 @@ fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, max_batch:
                 Err(_) => {}
             }
         }
-        let result = commit(&db, &tree, batch);
+        let result = commit(&db, &tree, batch, &observers);
         for d in delivers {
             d(result.clone());
         }
@@ -407,9 +532,25 @@ fn commit(
     db: &sled::Db,
     tree: &sled::Tree,
     batch: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    observers: &Observers,
 ) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
+    }
+    let observers = observers.read().unwrap_or_else(|p| p.into_inner());
+    // The values observed keys had before this batch: (observer, key, before, after).
+    type Seen = (usize, Vec<u8>, Option<sled::IVec>, Option<Vec<u8>>);
+    let mut seen: Vec<Seen> = Vec::new();
+    for (i, (prefix, _)) in observers.iter().enumerate() {
+        for (k, v) in batch
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+        {
+            let old = tree
+                .get(k)
+                .map_err(|e| Error::internal(format!("store read failed: {e}")))?;
+            seen.push((i, k.clone(), old, v.clone()));
+        }
     }
     let mut b = sled::Batch::default();
     for (k, v) in batch {
@@ -422,6 +563,9 @@ fn commit(
         .map_err(|e| Error::internal(format!("store write failed: {e}")))?;
     db.flush()
         .map_err(|e| Error::internal(format!("store flush failed: {e}")))?;
+    for (i, k, old, new) in seen {
+        (observers[i].1)(&k, old.as_deref(), new.as_deref());
+    }
     Ok(())
 }
 

@@ -158,6 +158,9 @@ fn order_result(a: &Answer, i: usize, definite_2400: bool) -> UpstreamResult {
     }
 }
 
+/// Registrants' handles on the parent kept in memory.
+const CLIENTS_KEPT: usize = 10_000;
+
 impl Regway {
     pub fn new(cfg: &UpstreamConfig) -> Result<Regway> {
         let http = reqwest::Client::builder()
@@ -198,6 +201,18 @@ impl Regway {
         parse_answer(status, &body).map_err(|e| format!("HTTP {status}: {e}"))
     }
 
+    /// Remembers a registrant's handle on the parent. The cache holds at most
+    /// [`CLIENTS_KEPT`] handles and starts again empty past that: a forgotten one is
+    /// asked for again under the same request-id, which the parent answers from its
+    /// record without creating a second client.
+    fn remember_client(&self, id: &str, handle: &str) {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if clients.len() >= CLIENTS_KEPT && !clients.contains_key(id) {
+            clients.clear();
+        }
+        clients.insert(id.to_string(), handle.to_string());
+    }
+
     /// The registrant's handle on the parent, created there the first time.
     async fn parent_client(&self, c: &Client) -> std::result::Result<String, UpstreamResult> {
         let cached = self
@@ -230,10 +245,7 @@ impl Regway {
         match (code, a.attr("client", "id")) {
             (1000, Some(h)) => {
                 let h = h.to_string();
-                self.clients
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(c.id.clone(), h.clone());
+                self.remember_client(&c.id, &h);
                 Ok(h)
             }
             (1000, None) => Err(UpstreamResult::Unknown(
@@ -363,6 +375,25 @@ impl Backend for Regway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_registrant_cache_is_bounded() {
+        let r = Regway::new(&UpstreamConfig {
+            kind: crate::config::UpstreamKind::Regway,
+            url: "http://127.0.0.1:9/api".into(),
+            login: "child".into(),
+            password: "x".into(),
+            timeout_ms: 1000,
+            concurrency: 1,
+            products: Default::default(),
+        })
+        .unwrap();
+        for i in 0..CLIENTS_KEPT * 3 {
+            r.remember_client(&format!("{i}/RW-P"), "1/RW-P");
+        }
+        let n = r.clients.lock().unwrap().len();
+        assert!((1..=CLIENTS_KEPT).contains(&n), "{n}");
+    }
 
     #[test]
     fn request_ids_stay_protocol_safe() {

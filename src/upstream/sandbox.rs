@@ -94,18 +94,30 @@ impl Change {
     /// The key and value to insert: the new record with `key`'s answer in it.
     fn encode(self, key: &str, p: &Performed) -> Result<(Vec<u8>, Vec<u8>)> {
         let entry = (key.to_string(), p.clone());
+        // Only the latest orders are kept: the gateway lets one order at a time be
+        // open for a domain or licence, so an order older than these has settled and is
+        // never asked about again.
+        let push = |by: &mut Vec<(String, Performed)>| {
+            by.push(entry);
+            if by.len() > BY_KEPT {
+                by.drain(..by.len() - BY_KEPT);
+            }
+        };
         Ok(match self {
             Change::Domain(name, mut d) => {
-                d.by.push(entry);
+                push(&mut d.by);
                 (domain_key(&name), serde_json::to_vec(&d)?)
             }
             Change::License(id, mut l) => {
-                l.by.push(entry);
+                push(&mut l.by);
                 (license_key(id), serde_json::to_vec(&l)?)
             }
         })
     }
 }
+
+/// Orders remembered per registry record (`by`).
+const BY_KEPT: usize = 16;
 
 /// What an order's registry record says it was answered, when the order changed it.
 fn answered(by: &[(String, Performed)], key: &str) -> Option<Performed> {
@@ -474,6 +486,32 @@ mod tests {
             delegated: Some(true),
             service: None,
         })
+    }
+
+    /// A record changed again and again keeps its latest orders only.
+    #[tokio::test]
+    async fn a_records_history_is_bounded() {
+        let s = sandbox(SandboxFaults::default());
+        assert_eq!(s.submit(&register("demo:R0")).await, done("2027-01-15"));
+        for i in 1..=40 {
+            let set = order(
+                &format!("demo:N{i}"),
+                OrderKind::SetNs {
+                    ns: vec![format!("ns{i}.example.net"), "ns.example.org".into()],
+                },
+            );
+            assert!(matches!(s.submit(&set).await, UpstreamResult::Done(_)));
+        }
+        let d = s.registered("example.ru").unwrap().unwrap();
+        assert_eq!(d.by.len(), BY_KEPT);
+        assert_eq!(d.by.last().unwrap().0, "demo:N40");
+        let last = order(
+            "demo:N40",
+            OrderKind::SetNs {
+                ns: vec!["ns40.example.net".into(), "ns.example.org".into()],
+            },
+        );
+        assert!(matches!(s.lookup(&last).await, UpstreamResult::Done(_)));
     }
 
     #[tokio::test]

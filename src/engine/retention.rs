@@ -1,0 +1,139 @@
+//! How long request records are kept. The protocol keeps a request-id's stored answer
+//! at least [`REQUEST_DAYS`] days (`protocol/native.md`, "Idempotency"); after that the
+//! daily work removes the record of every finished request, so the store does not grow
+//! with every request ever made. Orders, the ledger and everything else stay.
+//!
+//! A Namecheap call without an idempotency key (`protocol/namecheap.md`) cannot be
+//! repeated, so it keeps no record: its order needs one only while it is open, and it
+//! goes when the order settles (here, at the latest, in the next daily run).
+
+use super::Engine;
+use crate::error::Result;
+use crate::store::keys;
+use crate::store::records::Order;
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+/// Days a finished request's record is kept.
+pub const REQUEST_DAYS: i64 = 30;
+
+/// The request-id the gateway gives a Namecheap call that brings no key of its own.
+pub const KEYLESS_PREFIX: &str = "nc-once-";
+
+/// Whether `request_id` is one the gateway made for a call without a key.
+pub fn is_keyless(request_id: &str) -> bool {
+    request_id.starts_with(KEYLESS_PREFIX)
+}
+
+/// Records removed by one write.
+const BATCH: usize = 1000;
+
+/// The part of a request record pruning reads.
+#[derive(Deserialize)]
+struct Head {
+    request_id: String,
+    created: DateTime<Utc>,
+    #[serde(default)]
+    order: Option<u64>,
+    #[serde(default)]
+    outcome: Option<serde::de::IgnoredAny>,
+}
+
+/// Whether a request record may be removed now: its request is finished (its answer
+/// stored, or its order settled) and it is older than the retention or keyless.
+fn prunable(h: &Head, settled: impl Fn(u64) -> bool, cutoff: DateTime<Utc>) -> bool {
+    let finished = h.outcome.is_some() || h.order.is_some_and(&settled);
+    finished && (h.created < cutoff || is_keyless(&h.request_id))
+}
+
+/// The login in a request record's key (`r\0{login}\0{request-id}`).
+fn login_of(k: &[u8]) -> Option<&str> {
+    let rest = k.strip_prefix(b"r\0")?;
+    let end = rest.iter().position(|b| *b == 0)?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
+impl Engine {
+    /// Removes the records of finished requests older than [`REQUEST_DAYS`] days, and
+    /// those of keyless Namecheap calls once their order settled. Returns how many.
+    pub async fn prune_requests(&self) -> Result<u64> {
+        let cutoff = self.clock.now() - Duration::days(REQUEST_DAYS);
+        let settled = |login: &str, id: u64| {
+            self.store
+                .get::<Order>(&keys::order(login, id))
+                .ok()
+                .flatten()
+                .is_some_and(|o| o.state.is_terminal())
+        };
+        let mut doomed: Vec<Vec<u8>> = Vec::new();
+        let mut removed = 0u64;
+        let prefix = keys::all_requests();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            doomed.clear();
+            let mut last = None;
+            for row in self
+                .store
+                .scan::<Head>(&prefix, after.as_deref(), false)
+                .take(BATCH * 10)
+            {
+                let (k, h) = row?;
+                let login = login_of(&k).unwrap_or_default().to_string();
+                if prunable(&h, |id| settled(&login, id), cutoff) {
+                    doomed.push(k.to_vec());
+                }
+                last = Some(k.to_vec());
+                if doomed.len() >= BATCH {
+                    break;
+                }
+            }
+            let Some(last) = last else {
+                break;
+            };
+            after = Some(last);
+            if doomed.is_empty() {
+                continue;
+            }
+            let batch = std::mem::take(&mut doomed);
+            removed += self
+                .store
+                .write(move |tx| {
+                    // Checked again inside the write: nothing revived or reopened it.
+                    let mut n = 0;
+                    for k in batch {
+                        let Some(raw) = tx.get_raw(&k)? else {
+                            continue;
+                        };
+                        let h: Head = serde_json::from_slice(&raw)?;
+                        let login = login_of(&k).unwrap_or_default().to_string();
+                        let gone = {
+                            let settled = |id: u64| {
+                                tx.get::<Order>(&keys::order(&login, id))
+                                    .ok()
+                                    .flatten()
+                                    .is_some_and(|o| o.state.is_terminal())
+                            };
+                            prunable(&h, settled, cutoff)
+                        };
+                        if gone {
+                            tx.remove(k);
+                            n += 1;
+                        }
+                    }
+                    Ok(n)
+                })
+                .await?;
+        }
+        if removed > 0 {
+            tracing::info!(removed, days = REQUEST_DAYS, "pruned old request records");
+        }
+        Ok(removed)
+    }
+}
+
+/// Whether verify may find an order without its request record: a settled order whose
+/// record was pruned (older than the retention, or keyless).
+pub fn record_may_be_gone(o: &Order, now: DateTime<Utc>) -> bool {
+    o.state.is_terminal()
+        && (is_keyless(&o.request_id) || o.created < now - Duration::days(REQUEST_DAYS))
+}
