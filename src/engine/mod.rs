@@ -48,6 +48,10 @@ pub struct Engine {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
     live_orders: Mutex<HashSet<String>>,
+    /// Woken whenever a claim in `live_orders` is let go of.
+    released: tokio::sync::Notify,
+    /// Open orders the reconciler leaves alone for a while (unclear answers).
+    pub backoffs: orders::Backoffs,
     /// Partner records as last decoded, by login, with the bytes they came from.
     partners: Mutex<HashMap<String, (sled::IVec, Arc<Partner>)>>,
 }
@@ -148,6 +152,8 @@ impl Engine {
             auth: Authenticator::default(),
             limits: limits::Limiter::new(&cfg.limits),
             live_orders: Mutex::new(HashSet::new()),
+            released: tokio::sync::Notify::new(),
+            backoffs: orders::Backoffs::default(),
             partners: Mutex::new(HashMap::new()),
         })
     }
@@ -498,6 +504,23 @@ impl Engine {
         // A guard is made only when the claim is this task's: dropping one releases it.
         claimed.then(|| LiveGuard { eng: self, key })
     }
+
+    /// Claims like [`Engine::claim_order`], waiting while another task holds the claim
+    /// (a request with the same request-id, or the reconciler asking about its order).
+    /// The holder's upstream call is bounded by the upstream timeout, so is the wait.
+    async fn claim_order_wait(&self, login: &str, request_id: &str) -> LiveGuard<'_> {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            // Registered before trying, so a release between the try and the wait is
+            // not missed.
+            released.as_mut().enable();
+            if let Some(g) = self.claim_order(login, request_id) {
+                return g;
+            }
+            released.await;
+        }
+    }
 }
 
 /// Refuses programmes whose currency is not that of a partner they list.
@@ -530,6 +553,7 @@ impl Drop for LiveGuard<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.key);
+        self.eng.released.notify_waiters();
     }
 }
 

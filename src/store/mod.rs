@@ -10,6 +10,12 @@
 //! - every acknowledged change is on disk, and concurrent changes share one flush
 //!   (group commit).
 //!
+//! A batch that cannot be written or flushed stops the process (fail-stop, exit status
+//! [`EXIT_STORE_FAILED`]): its writers are never answered, since the batch may still
+//! reach the disk later, and "it failed" would then be a lie about money. The orders it
+//! held are settled at the next start like those of a crash. For tests,
+//! `REGWAY_STORE_FAIL_FLUSH_FILE=PATH` makes every flush fail while `PATH` exists.
+//!
 //! Reads that do not decide a write go straight to sled from any task.
 
 pub mod keys;
@@ -44,6 +50,8 @@ struct Inner {
     /// `None` only while dropping.
     jobs: Option<mpsc::Sender<Job>>,
     committer: Option<std::thread::JoinHandle<()>>,
+    /// Batches written and flushed since the store was opened.
+    batches: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for Inner {
@@ -63,6 +71,12 @@ pub const DEFAULT_MAX_BATCH: usize = 512;
 
 /// The default size of sled's cache, in MB.
 pub const DEFAULT_CACHE_MB: u64 = 64;
+
+/// The exit status of a process whose store could not write or flush a batch.
+pub const EXIT_STORE_FAILED: i32 = 75;
+
+/// The test knob: while the file it names exists, every flush fails.
+pub const FAIL_FLUSH_ENV: &str = "REGWAY_STORE_FAIL_FLUSH_FILE";
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
@@ -115,18 +129,34 @@ impl Store {
             }
         };
         let state = db.open_tree("state")?;
+        let fail_flush = std::env::var_os(FAIL_FLUSH_ENV).map(std::path::PathBuf::from);
+        if let Some(p) = &fail_flush {
+            tracing::warn!(file = %p.display(), "store fault injection is on ({FAIL_FLUSH_ENV}): flushes fail while the file exists");
+        }
         let (tx, rx) = mpsc::channel::<Job>();
         let committer_db = db.clone();
         let committer_state = state.clone();
+        let batches = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = batches.clone();
         let handle = std::thread::Builder::new()
             .name("regway-committer".into())
-            .spawn(move || committer(committer_db, committer_state, rx, max_batch))
+            .spawn(move || {
+                committer(
+                    committer_db,
+                    committer_state,
+                    rx,
+                    max_batch,
+                    fail_flush,
+                    counted,
+                )
+            })
             .map_err(|e| Error::internal(format!("starting committer: {e}")))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
                 state,
                 jobs: Some(tx),
+                batches,
                 committer: Some(handle),
             }),
         })
@@ -237,6 +267,14 @@ impl Store {
             .jobs
             .as_ref()
             .ok_or_else(|| Error::internal("store is closing"))
+    }
+
+    /// Batches written and flushed since the store was opened (a write that changes
+    /// nothing costs none).
+    pub fn batches(&self) -> u64 {
+        self.inner
+            .batches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub async fn flush(&self) -> Result<()> {
@@ -359,7 +397,14 @@ impl QuietView<'_> {
     }
 }
 
-fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn committer(
+    db: sled::Db,
+    tree: sled::Tree,
+    rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    fail_flush: Option<std::path::PathBuf>,
+    batches: Arc<std::sync::atomic::AtomicU64>,
+) {
     let mut pending: Option<Job> = None;
     loop {
         let first = match pending.take() {
@@ -395,19 +440,37 @@ fn committer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, max_batch:
                 Err(_) => {}
             }
         }
-        let result = commit(&db, &tree, batch);
+        let writes = batch.len();
+        if let Err(e) = commit(&db, &tree, batch, fail_flush.as_deref()) {
+            fail_stop(&e, delivers.len(), writes);
+        }
+        if writes > 0 {
+            batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         for d in delivers {
-            d(result.clone());
+            d(Ok(()));
         }
     }
     let _ = db.flush();
+}
+
+/// Stops the process after a batch could not be made durable. Its writers are not
+/// answered: the batch may or may not be on disk, and only a restart (which reads what
+/// is) can tell; the connections waiting for it close with the process.
+fn fail_stop(e: &str, jobs: usize, writes: usize) -> ! {
+    tracing::error!(error = %e, jobs, writes,
+        "the store could not make a batch durable; stopping now (fail-stop) so that no \
+         answer claims what the disk may not hold; restart the gateway to settle from what is on disk");
+    eprintln!("regway: store failure, stopping: {e}");
+    std::process::exit(EXIT_STORE_FAILED)
 }
 
 fn commit(
     db: &sled::Db,
     tree: &sled::Tree,
     batch: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-) -> Result<()> {
+    fail_flush: Option<&Path>,
+) -> std::result::Result<(), String> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -419,9 +482,11 @@ fn commit(
         }
     }
     tree.apply_batch(b)
-        .map_err(|e| Error::internal(format!("store write failed: {e}")))?;
-    db.flush()
-        .map_err(|e| Error::internal(format!("store flush failed: {e}")))?;
+        .map_err(|e| format!("store write failed: {e}"))?;
+    if fail_flush.is_some_and(|p| p.exists()) {
+        return Err(format!("store flush failed: injected by {FAIL_FLUSH_ENV}"));
+    }
+    db.flush().map_err(|e| format!("store flush failed: {e}"))?;
     Ok(())
 }
 
