@@ -94,6 +94,7 @@ mod tests {
         for text in [
             "x top secret/pass y",
             "authinfo=reseller%3Atop%20secret%2Fpass",
+            "authinfo=reseller%3Atop+secret%2Fpass&out=xml",
             "Authorization: Basic cmVzZWxsZXI6dG9wIHNlY3JldC9wYXNz",
             "reseller:top secret/pass",
         ] {
@@ -102,6 +103,9 @@ mod tests {
         }
         assert_eq!(s.public("Invalid IP", "refused"), "Invalid IP");
         assert_eq!(s.public("bad top secret/pass", "refused"), "refused");
+        assert_eq!(super::super::log_text("a\nb\r\u{1b}c"), "a\\nb\\r\\u{1b}c");
+        let long = super::super::log_text(&"x".repeat(5000));
+        assert_eq!(long.chars().count(), 513);
         let none = Secrets::new("reseller", "");
         assert!(!none.holds("reseller:"));
         assert_eq!(none.redact("abc"), "abc");

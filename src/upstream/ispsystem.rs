@@ -233,9 +233,11 @@ impl Ispsystem {
             Ok(Answer::Error { kind, message }) if GATEWAY_ERRORS.contains(&kind.as_str()) => {
                 UpstreamResult::Rejected {
                     code: status,
-                    detail: self
-                        .secrets
-                        .redact(&format!("error type {kind}: {message}")),
+                    detail: super::log_text(
+                        &self
+                            .secrets
+                            .redact(&format!("error type {kind}: {message}")),
+                    ),
                 }
             }
             Ok(Answer::Error { kind, message }) => UpstreamResult::Failed {

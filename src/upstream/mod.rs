@@ -109,18 +109,40 @@ impl TroubleKind {
             TroubleKind::Code(n) => format!("the registry answered {n}"),
             TroubleKind::Unconfirmed => "the registry did not confirm the order".into(),
             TroubleKind::NoLookup => {
-                "the registry cannot be asked about the order; the operator settles it".into()
+                "the licensing service cannot be asked about the order; the operator settles it"
+                    .into()
             }
             TroubleKind::Closed => "the registry connection is closed".into(),
         }
     }
 }
 
+/// Upstream text made fit for one log line: control characters escaped, cut to 512
+/// characters (an error page can be long). Redact before, never after: a cut could
+/// leave part of a credential.
+pub fn log_text(text: &str) -> String {
+    const MAX: usize = 512;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Trouble {
-    pub fn new(kind: TroubleKind, detail: impl Into<String>) -> Trouble {
+    /// `detail` must already be redacted; it is made fit for one log line here.
+    pub fn new(kind: TroubleKind, detail: impl AsRef<str>) -> Trouble {
         Trouble {
             kind,
-            detail: detail.into(),
+            detail: log_text(detail.as_ref()),
         }
     }
 
@@ -147,14 +169,24 @@ impl Secrets {
         if password.is_empty() {
             return Secrets::default();
         }
+        // What `application/x-www-form-urlencoded` leaves as it is.
+        const FORM: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'*');
         let pair = format!("{login}:{password}");
         let mut forms = vec![
-            password.to_string(),
-            pair.clone(),
-            utf8_percent_encode(password, NON_ALPHANUMERIC).to_string(),
-            utf8_percent_encode(&pair, NON_ALPHANUMERIC).to_string(),
             base64::engine::general_purpose::STANDARD.encode(&pair),
+            base64::engine::general_purpose::URL_SAFE.encode(&pair),
         ];
+        for text in [password, pair.as_str()] {
+            forms.push(text.to_string());
+            forms.push(utf8_percent_encode(text, NON_ALPHANUMERIC).to_string());
+            let form = utf8_percent_encode(text, FORM).to_string();
+            forms.push(form.replace("%20", "+"));
+            forms.push(form);
+        }
         forms.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         forms.dedup();
         Secrets { forms }

@@ -137,7 +137,7 @@ fn order_result(a: &Answer, i: usize, definite_2400: bool, secrets: &Secrets) ->
     };
     let refused = |why: &str| UpstreamResult::Rejected {
         code,
-        detail: format!("the parent refused the gateway ({code}: {why})"),
+        detail: super::log_text(&format!("the parent refused the gateway ({code}: {why})")),
     };
     match Code::try_from(code) {
         Ok(Code::Completed) => UpstreamResult::Done(Done {
@@ -290,7 +290,7 @@ impl Backend for Regway {
             })?;
             if a.codes[0] != 1000 {
                 tracing::warn!(upstream = "regway", code = a.codes[0],
-                    detail = %self.secrets.redact(a.messages[0].trim()),
+                    detail = %super::log_text(&self.secrets.redact(a.messages[0].trim())),
                     "the parent refused a domain.check");
                 return Err(Error::upstream(TroubleKind::Code(a.codes[0]).phrase()));
             }
