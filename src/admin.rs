@@ -12,6 +12,8 @@
 //! POST /partner/withdraw {"login":"acme","amount":"500.00","note":"…","commission":false}
 //! POST /partner/show    {"login":"acme"}
 //! POST /verify          {}
+//! POST /order/list      {"state":"unknown","partner":"acme"}
+//! POST /order/settle    {"order":7,"state":"failed","note":"not at the vendor (ticket 12)"}
 //! error: {"code":2303,"message":"no partner acme"} with the code's HTTP status
 //! ```
 
@@ -105,6 +107,18 @@ struct Login {
 }
 
 #[derive(Deserialize)]
+struct OrderList {
+    #[serde(default = "unknown_state")]
+    state: String,
+    #[serde(default)]
+    partner: Option<String>,
+}
+
+fn unknown_state() -> String {
+    "unknown".into()
+}
+
+#[derive(Deserialize)]
 struct Topup {
     login: String,
     amount: String,
@@ -190,6 +204,16 @@ async fn handle(engine: &Engine, token: &str, req: Request<Incoming>) -> Respons
                 serde_json::to_vec(&engine.show_partner(&l.login)?)?
             }
             "/verify" => serde_json::to_vec(&engine.verify().await?)?,
+            "/order/list" => {
+                let l: OrderList =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(&engine.list_open_orders(&l.state, l.partner.as_deref())?)?
+            }
+            "/order/settle" => {
+                let s: crate::engine::operator::Settle =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(&engine.settle_order(s).await?)?
+            }
             other => return Err(Error::unknown_command(other)),
         })
     }

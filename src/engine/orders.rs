@@ -552,7 +552,7 @@ pub fn append_commission(
     Ok(e)
 }
 
-fn settle(
+pub(super) fn settle(
     tx: &mut Tx<'_>,
     cats: &Categories,
     login: &str,
