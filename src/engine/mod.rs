@@ -48,7 +48,8 @@ pub struct Engine {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
     live_orders: Mutex<HashSet<String>>,
-    /// Woken whenever a claim in `live_orders` is let go of.
+    /// Woken whenever a claim in `live_orders` is let go of, and whenever an order is
+    /// accepted (its request record written).
     released: tokio::sync::Notify,
     /// Open orders the reconciler leaves alone for a while (unclear answers).
     pub backoffs: orders::Backoffs,
@@ -512,14 +513,44 @@ impl Engine {
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
-            // Registered before trying, so a release between the try and the wait is
-            // not missed.
             released.as_mut().enable();
             if let Some(g) = self.claim_order(login, request_id) {
                 return g;
             }
             released.await;
         }
+    }
+
+    /// The order's claim, or — while another task holds it — the request record as soon
+    /// as that task has written it (the order is accepted: the caller answers from the
+    /// record and never waits for the other's upstream call).
+    async fn claim_or_record(
+        &self,
+        login: &str,
+        request_id: &str,
+    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord>> {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            // Registered before trying, so a change between the try and the wait is
+            // not missed.
+            released.as_mut().enable();
+            if let Some(g) = self.claim_order(login, request_id) {
+                return Ok(g);
+            }
+            if let Ok(Some(rec)) = self
+                .store
+                .get::<RequestRecord>(&keys::request(login, request_id))
+            {
+                return Err(Box::new(rec));
+            }
+            released.await;
+        }
+    }
+
+    /// Wakes the tasks waiting in [`Engine::claim_or_record`].
+    fn wake_claim_waiters(&self) {
+        self.released.notify_waiters();
     }
 }
 

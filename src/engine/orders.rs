@@ -54,9 +54,13 @@ impl Engine {
             .ok_or_else(|| Error::internal("order without request-id"))?;
         let fingerprint = ctx.fingerprint.clone();
         // A concurrent request with the same request-id holds the claim: this one waits
-        // until it is let go of, and then gets the stored answer (a replay) from the
-        // write below. Only the holder of the claim ever hands the order upstream.
-        let _live = self.claim_order_wait(&login, &rid).await;
+        // until the holder has accepted the order (and answers from its record, a
+        // replay) or let go of the claim without accepting (and tries itself). Only the
+        // holder of the claim ever hands the order upstream.
+        let _live = match self.claim_or_record(&login, &rid).await {
+            Ok(g) => g,
+            Err(rec) => return Ok(Fresh::Replay(rec)),
+        };
         let now = self.clock.now();
         let accepted = self
             .store
@@ -154,6 +158,8 @@ impl Engine {
             Fresh::Done(o) => o,
             Fresh::Replay(r) => return Ok(Fresh::Replay(r)),
         };
+        // Requests with the same request-id waiting for the claim can answer now.
+        self.wake_claim_waiters();
         // From here on the money is held on an open order: whatever goes wrong inside
         // the gateway, the answer is 1001 with the order ("nothing was charged" would be
         // false), and the order stays in the open-order queue for the reconciler.
@@ -863,6 +869,8 @@ mod tests {
         submits: AtomicUsize,
         lookups: AtomicUsize,
         answer: fn() -> UpstreamResult,
+        /// A submit waits for a permit here (none: it answers at once).
+        gate: Option<tokio::sync::Semaphore>,
     }
 
     #[async_trait::async_trait]
@@ -875,6 +883,9 @@ mod tests {
         }
         async fn submit(&self, _o: &UpstreamOrder) -> UpstreamResult {
             self.submits.fetch_add(1, Ordering::SeqCst);
+            if let Some(g) = &self.gate {
+                let _ = g.acquire().await;
+            }
             (self.answer)()
         }
         async fn lookup(&self, _o: &UpstreamOrder) -> UpstreamResult {
@@ -892,6 +903,13 @@ mod tests {
     }
 
     async fn engine(answer: fn() -> UpstreamResult) -> (tempfile::TempDir, Engine, Arc<Fake>) {
+        engine_gated(answer, None).await
+    }
+
+    async fn engine_gated(
+        answer: fn() -> UpstreamResult,
+        gate: Option<tokio::sync::Semaphore>,
+    ) -> (tempfile::TempDir, Engine, Arc<Fake>) {
         let dir = tempfile::tempdir().unwrap();
         let cfg = Config {
             data: dir.path().to_path_buf(),
@@ -901,6 +919,7 @@ mod tests {
             submits: AtomicUsize::new(0),
             lookups: AtomicUsize::new(0),
             answer,
+            gate,
         });
         let store = crate::store::Store::open(dir.path()).unwrap();
         let clock = crate::engine::clock::Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
@@ -988,6 +1007,59 @@ mod tests {
         assert_eq!(fake.submits.load(Ordering::SeqCst), 0);
         drop(held);
         let r = waiting.await.unwrap();
+        assert_eq!(r.outcome.code, Code::Completed, "{:?}", r.outcome);
+        assert_eq!(fake.submits.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_without_the_claim_answers_once_the_order_is_accepted() {
+        let (_dir, eng, fake) = engine_gated(done, Some(tokio::sync::Semaphore::new(0))).await;
+        let eng = Arc::new(eng);
+        let handle = client(&eng).await;
+        let e = eng.clone();
+        let h = handle.clone();
+        // The first request is accepted and waits in its upstream call, holding the claim.
+        let first = tokio::spawn(async move {
+            e.execute(request(
+                "domain.register",
+                "R1",
+                &[("domain", "slow.ru"), ("client", &h)],
+            ))
+            .await
+        });
+        while fake.submits.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // A second one with the same request-id does not wait for the upstream: it
+        // answers from the record (1001 with the order), and sends nothing.
+        let partner = eng
+            .store
+            .get::<Partner>(&keys::partner("shop"))
+            .unwrap()
+            .unwrap();
+        let ctx = Ctx {
+            eng: &eng,
+            partner,
+            request_id: Some("R1".into()),
+            fingerprint: String::new(),
+        };
+        let new = NewOrder {
+            domain: "slow.ru".into(),
+            kind: OrderKind::SetNs { ns: vec![] },
+            amount: Money::zero(crate::engine::money::Currency::RUB),
+            priced: None,
+        };
+        let second = tokio::time::timeout(
+            Duration::from_secs(5),
+            eng.place_order(&ctx, new, |_, _| Ok(())),
+        )
+        .await
+        .expect("the second request waited for the upstream")
+        .unwrap();
+        assert!(matches!(second, Fresh::Replay(ref r) if r.outcome.is_none()));
+        assert_eq!(fake.submits.load(Ordering::SeqCst), 1);
+        fake.gate.as_ref().unwrap().add_permits(1);
+        let r = first.await.unwrap();
         assert_eq!(r.outcome.code, Code::Completed, "{:?}", r.outcome);
         assert_eq!(fake.submits.load(Ordering::SeqCst), 1);
     }
