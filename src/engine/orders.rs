@@ -245,8 +245,7 @@ impl Engine {
 
     /// [`Engine::reconcile`] as the background worker runs it every `interval`: an
     /// order the upstream gave no clear answer about is asked about again only after a
-    /// wait that doubles with each unclear answer, from `interval` up to
-    /// [`MAX_BACKOFF`] (see [`Backoffs`]).
+    /// wait that doubles with each unclear answer (see [`Backoffs`]).
     pub async fn reconcile_due(&self, alert_after: Duration, interval: Duration) -> Result<usize> {
         self.reconcile_round(alert_after, Some(interval)).await
     }
@@ -305,15 +304,19 @@ impl Engine {
             r => (None, r),
         };
         self.log_result(&login, id, &result);
-        let unclear = matches!(result, UpstreamResult::Unknown(_));
+        let unclear = match &result {
+            UpstreamResult::Unknown(t) => Some(t.kind == TroubleKind::NoLookup),
+            _ => None,
+        };
         let settled = self.record_result(&login, id, submitted, result).await?;
         if !settled.code.is_success() || settled.code == Code::Completed {
             self.backoffs.forget(id);
             tracing::info!(order = id, partner = %login, code = settled.code.number(), "order reconciled");
             return Ok(false);
         }
-        if unclear {
-            self.backoffs.unclear(id, std::time::Instant::now());
+        if let Some(cannot_ask) = unclear {
+            self.backoffs
+                .unclear(id, std::time::Instant::now(), cannot_ask);
         } else {
             self.backoffs.forget(id);
         }
@@ -326,46 +329,60 @@ impl Engine {
     }
 }
 
-/// The longest the reconciler waits before asking again about an order.
+/// The longest the reconciler waits before asking again about an order the upstream
+/// cannot be asked about.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
+/// The most a transient trouble (a timeout, a parent that is down) stretches the wait,
+/// in reconcile intervals: such an order is asked about again soon after the upstream
+/// is back.
+pub const MAX_TRANSIENT_FACTOR: u32 = 8;
+
+type BackoffMap = std::collections::HashMap<u64, (u32, std::time::Instant, bool)>;
+
 /// How long the reconciler leaves alone each open order the upstream gave no clear
-/// answer about (a parent that is down, a service that cannot be asked): after `n`
-/// unclear answers in a row it waits `interval × 2^(n−1)`, at most [`MAX_BACKOFF`].
+/// answer about: after `n` unclear answers in a row it waits `interval × 2^(n−1)`, at
+/// most [`MAX_BACKOFF`] when the upstream cannot be asked about orders at all (they
+/// wait for an operator) and at most [`MAX_TRANSIENT_FACTOR`] intervals otherwise.
 /// Kept in memory only: after a restart every open order is asked about at once.
 #[derive(Default)]
 pub struct Backoffs {
-    /// Order id → (unclear answers in a row, when the last one came).
-    inner: std::sync::Mutex<std::collections::HashMap<u64, (u32, std::time::Instant)>>,
+    /// Order id → (unclear answers in a row, when the last one came, whether the
+    /// upstream cannot be asked at all).
+    inner: std::sync::Mutex<BackoffMap>,
 }
 
 impl Backoffs {
-    fn map(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, (u32, std::time::Instant)>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, BackoffMap> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The wait after `n` unclear answers in a row.
-    pub fn wait(n: u32, interval: Duration) -> Duration {
+    /// The wait after `n` unclear answers in a row; `cannot_ask`: the upstream cannot
+    /// be asked about orders at all.
+    pub fn wait(n: u32, interval: Duration, cannot_ask: bool) -> Duration {
         let factor = 1u32 << n.saturating_sub(1).min(20);
-        interval
-            .saturating_mul(factor)
-            .min(MAX_BACKOFF.max(interval))
+        let cap = if cannot_ask {
+            MAX_BACKOFF
+        } else {
+            interval.saturating_mul(MAX_TRANSIENT_FACTOR)
+        };
+        interval.saturating_mul(factor).min(cap.max(interval))
     }
 
     /// Whether order `id` may be asked about at `now`.
     pub fn due(&self, id: u64, now: std::time::Instant, interval: Duration) -> bool {
         match self.map().get(&id) {
             None => true,
-            Some(&(n, at)) => now.saturating_duration_since(at) >= Self::wait(n, interval),
+            Some(&(n, at, cannot_ask)) => {
+                now.saturating_duration_since(at) >= Self::wait(n, interval, cannot_ask)
+            }
         }
     }
 
-    pub fn unclear(&self, id: u64, at: std::time::Instant) {
+    pub fn unclear(&self, id: u64, at: std::time::Instant, cannot_ask: bool) {
         let mut m = self.map();
-        let e = m.entry(id).or_insert((0, at));
-        *e = (e.0.saturating_add(1), at);
+        let e = m.entry(id).or_insert((0, at, cannot_ask));
+        *e = (e.0.saturating_add(1), at, cannot_ask);
     }
 
     pub fn forget(&self, id: u64) {
@@ -1179,17 +1196,22 @@ mod tests {
         assert_eq!(fake.lookups.load(Ordering::SeqCst), 1);
         assert_eq!(eng.store.batches(), batches);
         assert_eq!(eng.backoffs.len(), 1);
-        // Growing intervals, capped.
+        // Growing intervals, capped: long for an upstream that cannot be asked, short
+        // for a transient trouble.
         let every = Duration::from_secs(5);
         let waits: Vec<u64> = (1..=6)
-            .map(|n| Backoffs::wait(n, every).as_secs())
+            .map(|n| Backoffs::wait(n, every, true).as_secs())
             .collect();
         assert_eq!(waits, [5, 10, 20, 40, 80, 160]);
-        assert_eq!(Backoffs::wait(40, every), MAX_BACKOFF);
+        assert_eq!(Backoffs::wait(40, every, true), MAX_BACKOFF);
+        let waits: Vec<u64> = (1..=6)
+            .map(|n| Backoffs::wait(n, every, false).as_secs())
+            .collect();
+        assert_eq!(waits, [5, 10, 20, 40, 40, 40]);
         let b = Backoffs::default();
         let t0 = std::time::Instant::now();
-        b.unclear(7, t0);
-        b.unclear(7, t0);
+        b.unclear(7, t0, true);
+        b.unclear(7, t0, true);
         assert!(!b.due(7, t0 + Duration::from_secs(9), every));
         assert!(b.due(7, t0 + Duration::from_secs(10), every));
         b.forget(7);
