@@ -30,6 +30,8 @@
 //! POST /partner/show    {"login":"acme"}
 //! POST /demo/remove     {}
 //! POST /verify          {}
+//! POST /order/list      {"state":"unknown","partner":"acme"}
+//! POST /order/settle    {"order":7,"state":"failed","note":"not at the vendor (ticket 12)"}
 //! error: {"code":2303,"message":"no partner acme"} with the code's HTTP status
 //! ```
 //!
@@ -306,6 +308,18 @@ struct Login {
 }
 
 #[derive(Deserialize)]
+struct OrderList {
+    #[serde(default = "unknown_state")]
+    state: String,
+    #[serde(default)]
+    partner: Option<String>,
+}
+
+fn unknown_state() -> String {
+    "unknown".into()
+}
+
+#[derive(Deserialize)]
 struct MoneyMove {
     login: String,
     amount: String,
@@ -447,6 +461,16 @@ async fn handle(
             }
             "/demo/remove" => serde_json::to_vec(&engine.remove_demo().await?)?,
             "/verify" => serde_json::to_vec(&engine.verify().await?)?,
+            "/order/list" => {
+                let l: OrderList =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(&engine.list_open_orders(&l.state, l.partner.as_deref())?)?
+            }
+            "/order/settle" => {
+                let s: crate::engine::operator::Settle =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(&engine.settle_order(s).await?)?
+            }
             other => return Err(Error::unknown_command(other)),
         })
     }

@@ -266,9 +266,17 @@ pub async fn start(cfg: Config) -> Result<Running> {
                     _ = tokio::time::sleep(interval) => {}
                 }
             }
+            // After the first round, orders without a clear answer are asked about
+            // again at growing intervals (engine::orders::Backoffs).
             let round = tokio::select! {
                 _ = &mut stop => break,
-                r = worker_engine.reconcile(alert_after) => r,
+                r = async {
+                    if first {
+                        worker_engine.reconcile(alert_after).await
+                    } else {
+                        worker_engine.reconcile_due(alert_after, interval).await
+                    }
+                } => r,
             };
             match round {
                 Ok(open) if first && open > 0 => {

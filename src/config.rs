@@ -241,6 +241,28 @@ pub struct UpstreamConfig {
     /// (ispsystem) catalogue product → the service's price-list id.
     #[serde(default)]
     pub products: BTreeMap<String, String>,
+    /// Allow a plain `http://` url to a host that is not a loopback address, although
+    /// the credentials then cross the network in clear. Off by default.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+impl UpstreamConfig {
+    /// Whether the credentials would travel in clear to another machine: a plain
+    /// `http://` url whose host is not a loopback address.
+    pub fn sends_credentials_in_clear(&self) -> bool {
+        let Ok(url) = reqwest::Url::parse(&self.url) else {
+            return false;
+        };
+        let host = url.host_str().unwrap_or_default();
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        url.scheme() == "http" && !(self.login.is_empty() && self.password.is_empty()) && !loopback
+    }
 }
 
 fn default_upstream_call_ms() -> u64 {
@@ -617,6 +639,17 @@ impl Config {
                     "upstreams.{name}.products: {p:?} is not a catalogue product"
                 )));
             }
+            if u.kind != UpstreamKind::Sandbox
+                && u.sends_credentials_in_clear()
+                && !u.allow_insecure_http
+            {
+                return Err(Error::syntax(format!(
+                    "upstreams.{name}: {} is plain http:// to a host that is not a loopback \
+                     address, so its login and password would cross the network in clear: \
+                     use https://, or set allow_insecure_http = true to accept that",
+                    u.url
+                )));
+            }
             if u.timeout_ms == 0 || u.concurrency == 0 {
                 return Err(Error::syntax(format!(
                     "upstreams.{name}: timeout_ms and concurrency must be positive"
@@ -715,6 +748,57 @@ mod tests {
         let mut bad = cfg.clone();
         bad.upstreams.get_mut("parent").unwrap().url = "ftp://x".into();
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn credentials_never_go_in_clear_unless_asked() {
+        let with_url = |url: &str, opt_in: bool| {
+            let mut cfg: Config = toml::from_str(
+                r#"
+                upstream = "parent"
+                [upstreams.parent]
+                type = "regway"
+                url = "https://parent.example.net/api"
+                login = "reseller"
+                password = "x"
+                "#,
+            )
+            .unwrap();
+            let u = cfg.upstreams.get_mut("parent").unwrap();
+            u.url = url.into();
+            u.allow_insecure_http = opt_in;
+            cfg.validate()
+        };
+        for ok in [
+            "https://parent.example.net/api",
+            "http://127.0.0.1:8080/api",
+            "http://127.8.0.1/api",
+            "http://[::1]:8080/api",
+            "http://localhost:8080/api",
+        ] {
+            assert!(with_url(ok, false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://parent.example.net/api",
+            "http://192.0.2.10/api",
+            "http://[2001:db8::1]/api",
+        ] {
+            let e = with_url(bad, false).unwrap_err();
+            assert!(e.message.contains("allow_insecure_http"), "{bad}: {e}");
+            assert!(with_url(bad, true).is_ok(), "{bad} with the opt-in");
+        }
+        let toml_opt_in: Config = toml::from_str(
+            r#"
+            [upstreams.parent]
+            type = "ispsystem"
+            url = "http://billing.example.net/billmgr"
+            login = "reseller"
+            password = "x"
+            allow_insecure_http = true
+            "#,
+        )
+        .unwrap();
+        toml_opt_in.validate().unwrap();
     }
 
     #[test]

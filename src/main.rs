@@ -1,10 +1,10 @@
-//! The `regway` command: `serve` runs the gateway; `partner …` and `verify` are the
+//! The `regway` command: `serve` runs the gateway; `partner …`, `order …` and `verify` are the
 //! operator's commands, sent to the running gateway over its loopback channel (or run
 //! on the store directly when no gateway is running).
 
 use clap::{Args, Parser, Subcommand};
 use regway::config::Config;
-use regway::engine::operator::{NewPartner, PartnerView, VerifyReport};
+use regway::engine::operator::{NewPartner, OrderRow, PartnerView, Settle, VerifyReport};
 use regway::error::{Error, Result};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +53,9 @@ enum Cmd {
     /// Partner programmes.
     #[command(subcommand)]
     Programme(ProgrammeCmd),
+    /// Open orders: list them, settle one by hand.
+    #[command(subcommand)]
+    Order(OrderCmd),
     /// Check every balance against its ledger and the other rules on money and orders.
     Verify,
     /// Measure the gateway against a bare hyper server, side by side (BENCHMARKS.md).
@@ -109,6 +112,37 @@ enum Cmd {
     BenchHello {
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrderCmd {
+    /// Open orders, oldest first.
+    List {
+        /// unknown, accepted, submitted, or open (all three).
+        #[arg(long, default_value = "unknown")]
+        state: String,
+        /// Only this partner's.
+        #[arg(long, value_name = "LOGIN")]
+        partner: Option<String>,
+    },
+    /// Settle an open order after checking at the upstream what became of it:
+    /// --completed keeps the charge, --failed refunds it.
+    Settle {
+        order: u64,
+        #[arg(long, conflicts_with = "failed", required_unless_present = "failed")]
+        completed: bool,
+        #[arg(long)]
+        failed: bool,
+        /// What was checked, and where (kept with the order; not shown to the partner).
+        #[arg(long)]
+        note: String,
+        /// (completed licence orders) the licensing service's id of the licence.
+        #[arg(long, value_name = "ID")]
+        service: Option<String>,
+        /// (completed registrations and renewals) the expiry date the registry holds.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        expires: Option<String>,
     },
 }
 
@@ -393,6 +427,41 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             print_partner(&v);
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Order(OrderCmd::List { state, partner }) => {
+            let body = serde_json::json!({"state": state, "partner": partner});
+            let rows: Vec<OrderRow> = operate(&cfg, "/order/list", body, |e| async move {
+                e.list_open_orders(&state, partner.as_deref())
+            })
+            .await?;
+            for o in &rows {
+                print_order(o);
+            }
+            println!("{} order(s)", rows.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Order(OrderCmd::Settle {
+            order,
+            completed,
+            failed: _,
+            note,
+            service,
+            expires,
+        }) => {
+            let s = Settle {
+                order,
+                state: if completed { "completed" } else { "failed" }.into(),
+                note,
+                service,
+                expires,
+            };
+            let body = serde_json::to_value(&s).map_err(Error::internal)?;
+            let o: OrderRow = operate(&cfg, "/order/settle", body, |e| async move {
+                e.settle_order(s).await
+            })
+            .await?;
+            print_order(&o);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Verify => {
             let r: VerifyReport = operate(&cfg, "/verify", serde_json::json!({}), |e| async move {
                 e.verify().await
@@ -452,6 +521,27 @@ where
     let r = local(engine.clone()).await;
     engine.store.flush().await?;
     r
+}
+
+fn print_order(o: &OrderRow) {
+    println!(
+        "order {}  {}  {}  {} {}  {} {}  {}  updated {}",
+        o.id,
+        o.partner,
+        o.state,
+        o.command,
+        o.object,
+        o.amount,
+        o.currency,
+        o.request_id,
+        o.updated
+    );
+    if let Some(r) = &o.reason {
+        println!("  reason: {r}");
+    }
+    if let Some(n) = &o.note {
+        println!("  note:   {n}");
+    }
 }
 
 fn print_partner(v: &PartnerView) {

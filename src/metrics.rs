@@ -64,6 +64,8 @@ struct Inner {
     latency: BTreeMap<&'static str, Histogram>,
     /// operation → (calls, errors, latency).
     upstream: BTreeMap<&'static str, (u64, u64, Histogram)>,
+    /// The upstream's code → times it refused the gateway itself.
+    rejected: BTreeMap<u16, u64>,
 }
 
 /// A metric family kept outside [`Metrics`]: name, help, type, and samples of
@@ -105,6 +107,15 @@ impl Metrics {
         e.2.observe(took);
     }
 
+    /// The upstream refused the gateway itself (credentials, money there) with `code`.
+    pub fn upstream_rejected(&self, code: u16) {
+        let mut m = self.inner();
+        // Bounded: at most a few dozen distinct codes can come back.
+        if m.rejected.len() < 64 || m.rejected.contains_key(&code) {
+            *m.rejected.entry(code).or_default() += 1;
+        }
+    }
+
     /// The exposition, with `extra` families kept elsewhere.
     pub fn render(&self, extra: &[Family<'_>]) -> String {
         let m = self.inner();
@@ -144,6 +155,13 @@ impl Metrics {
         out.push_str("# TYPE regway_upstream_seconds histogram\n");
         for (op, (_, _, h)) in &m.upstream {
             h.write(&mut out, "regway_upstream_seconds", &format!("op=\"{op}\""));
+        }
+        out.push_str(
+            "# HELP regway_upstream_rejected_total Orders the upstream refused because of the gateway itself (credentials, money at the upstream), by the upstream's code.\n",
+        );
+        out.push_str("# TYPE regway_upstream_rejected_total counter\n");
+        for (code, n) in &m.rejected {
+            let _ = writeln!(out, "regway_upstream_rejected_total{{code=\"{code}\"}} {n}");
         }
         drop(m);
         for (name, help, kind, samples) in extra {

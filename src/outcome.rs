@@ -247,6 +247,8 @@ mod tests {
             }],
             reason: Some("no".into()),
             commission: None,
+            charge: None,
+            settled: None,
         };
         for data in [
             Data::Order(Box::new(order.clone())),

@@ -18,9 +18,48 @@ fn fixture(name: &str) -> String {
     .unwrap()
 }
 
+/// One request as the stand-in received it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub target: String,
+    pub body: String,
+}
+
+/// Reads one HTTP/1.1 request (head and `Content-Length` body) from `sock`.
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some((head, buf[head_end..head_end + len].to_vec()))
+}
+
 /// Serves one answer per connection, chosen by `func` (and an IP that it refuses);
-/// keeps every query it was sent.
-async fn stand_in() -> (String, Arc<Mutex<Vec<String>>>) {
+/// keeps every request it was sent.
+async fn stand_in() -> (String, Arc<Mutex<Vec<Seen>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/billmgr", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -32,25 +71,20 @@ async fn stand_in() -> (String, Arc<Mutex<Vec<String>>>) {
             };
             let log = log.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
-                let target = head.split(' ').nth(1).unwrap_or("").to_string();
-                let query = target
-                    .split_once('?')
-                    .map(|(_, q)| q)
-                    .unwrap_or("")
-                    .to_string();
-                log.lock().unwrap().push(query.clone());
-                let body = if query.contains("ip=10.20.30.99") {
+                let Some((head, body)) = read_request(&mut sock).await else {
+                    return;
+                };
+                let mut first = head.split(' ');
+                let req = Seen {
+                    method: first.next().unwrap_or("").to_string(),
+                    target: first.next().unwrap_or("").to_string(),
+                    body: String::from_utf8_lossy(&body).to_string(),
+                };
+                let form = req.body.clone();
+                log.lock().unwrap().push(req);
+                let body = if form.contains("ip=10.20.30.99") {
                     fixture("error-value.xml")
-                } else if query.contains("func=soft.order.param") {
+                } else if form.contains("func=soft.order.param") {
                     fixture("order-elid.xml")
                 } else {
                     fixture("prolong-ok.xml")
@@ -84,6 +118,7 @@ async fn licences_through_an_ispsystem_service() {
                 timeout_ms: 5_000,
                 concurrency: 4,
                 products: BTreeMap::from([("ispmanager6-lite".into(), "3541".into())]),
+                allow_insecure_http: false,
             },
         );
         c.license_upstream = Some("licensing".into());
@@ -110,7 +145,7 @@ async fn licences_through_an_ispsystem_service() {
     let client = s.client("C1").await;
     let order = |rid: &str, product: &str, ip: &str| {
         format!(
-            "command=license.order&request-id={rid}&product={product}&period=month&ip={ip}&client={}",
+            "command=license.order&request-id={rid}&product={product}&period=month&ip={ip}&auto-renew=true&client={}",
             enc(&client)
         )
     };
@@ -144,7 +179,11 @@ async fn licences_through_an_ispsystem_service() {
     let l = elem(&a.body, "license");
     let id = l.get("id").to_string();
     assert_eq!(l.get("expires"), "2026-02-15");
-    let q = seen.lock().unwrap().last().cloned().unwrap();
+    let req = seen.lock().unwrap().last().cloned().unwrap();
+    // The credentials travel in a POST body, never in the URL.
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.target, "/billmgr");
+    let q = req.body;
     for part in [
         "authinfo=reseller%3Apw",
         "out=xml",
@@ -153,6 +192,7 @@ async fn licences_through_an_ispsystem_service() {
         "period=1",
         "ip=10.20.30.10",
         "licname=demo%3AL1",
+        // The partner asked for auto-renew: the gateway renews, the service never does.
         "autoprolong=off",
         "skipbasket=on",
         "clicked_button=finish",
@@ -170,7 +210,7 @@ async fn licences_through_an_ispsystem_service() {
         1000,
     );
     assert_eq!(elem(&a.body, "license").get("expires"), "2026-03-15");
-    let q = seen.lock().unwrap().last().cloned().unwrap();
+    let q = seen.lock().unwrap().last().cloned().unwrap().body;
     assert!(
         q.contains("func=service.prolong") && q.contains("elid=4421"),
         "{q}"
@@ -182,7 +222,7 @@ async fn licences_through_an_ispsystem_service() {
         .await,
         1000,
     );
-    let q = seen.lock().unwrap().last().cloned().unwrap();
+    let q = seen.lock().unwrap().last().cloned().unwrap().body;
     assert!(
         q.contains("func=soft.edit") && q.contains("elid=4421") && q.contains("ip=10.20.30.7"),
         "{q}"

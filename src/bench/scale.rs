@@ -267,6 +267,8 @@ fn partner_rows(
             history,
             reason: None,
             commission: None,
+            charge: None,
+            settled: None,
         };
         *ledger_id += 1;
         partner.balance -= PRICE;

@@ -279,6 +279,8 @@ impl Engine {
                     }],
                     reason: Some(e.message.clone()),
                     commission: None,
+                    charge: None,
+                    settled: None,
                 };
                 let mut outcome = Outcome::error(e).with_data(Data::Order(Box::new(order.clone())));
                 outcome.request_id = Some(rid.clone());

@@ -58,6 +58,11 @@ pub struct Engine {
     pub metrics_token: Option<String>,
     /// Orders a request is carrying out right now; the reconciler leaves them alone.
     live_orders: Mutex<HashSet<String>>,
+    /// Woken whenever a claim in `live_orders` is let go of, and whenever an order is
+    /// accepted (its request record written).
+    released: tokio::sync::Notify,
+    /// Open orders the reconciler leaves alone for a while (unclear answers).
+    pub backoffs: orders::Backoffs,
     /// Partner records as last decoded, by login, with the bytes they came from.
     partners: Mutex<HashMap<String, (sled::IVec, Arc<Partner>)>>,
 }
@@ -178,6 +183,8 @@ impl Engine {
             auth: Authenticator::default(),
             limits: limits::Limiter::new(&cfg.limits),
             live_orders: Mutex::new(HashSet::new()),
+            released: tokio::sync::Notify::new(),
+            backoffs: orders::Backoffs::default(),
             partners: Mutex::new(HashMap::new()),
         })
     }
@@ -520,6 +527,53 @@ impl Engine {
         // A guard is made only when the claim is this task's: dropping one releases it.
         claimed.then(|| LiveGuard { eng: self, key })
     }
+
+    /// Claims like [`Engine::claim_order`], waiting while another task holds the claim
+    /// (a request with the same request-id, or the reconciler asking about its order).
+    /// The holder's upstream call is bounded by the upstream timeout, so is the wait.
+    async fn claim_order_wait(&self, login: &str, request_id: &str) -> LiveGuard<'_> {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if let Some(g) = self.claim_order(login, request_id) {
+                return g;
+            }
+            released.await;
+        }
+    }
+
+    /// The order's claim, or — while another task holds it — the request record as soon
+    /// as that task has written it (the order is accepted: the caller answers from the
+    /// record and never waits for the other's upstream call).
+    async fn claim_or_record(
+        &self,
+        login: &str,
+        request_id: &str,
+    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord>> {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            // Registered before trying, so a change between the try and the wait is
+            // not missed.
+            released.as_mut().enable();
+            if let Some(g) = self.claim_order(login, request_id) {
+                return Ok(g);
+            }
+            if let Ok(Some(rec)) = self
+                .store
+                .get::<RequestRecord>(&keys::request(login, request_id))
+            {
+                return Err(Box::new(rec));
+            }
+            released.await;
+        }
+    }
+
+    /// Wakes the tasks waiting in [`Engine::claim_or_record`].
+    fn wake_claim_waiters(&self) {
+        self.released.notify_waiters();
+    }
 }
 
 /// Refuses programmes whose currency is not that of a partner they list.
@@ -552,6 +606,7 @@ impl Drop for LiveGuard<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.key);
+        self.eng.released.notify_waiters();
     }
 }
 

@@ -9,9 +9,10 @@ use super::Engine;
 use crate::error::{Error, Result};
 use crate::store::records::{
     Client, CommissionEntry, CommissionKind, DayTotals, Domain, EntryKind, LedgerEntry, License,
-    Order, OrderState, Partner, RequestRecord, ServiceCounts,
+    Order, OrderState, Partner, RequestRecord, ServiceCounts, Settlement,
 };
 use crate::store::{keys, QuietView, Tx};
+use crate::upstream::{Done, UpstreamResult};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,68 @@ pub struct VerifyReport {
     pub open_orders: u64,
     pub domains: u64,
     pub problems: Vec<String>,
+}
+
+/// An open order as `regway order list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderRow {
+    pub id: u64,
+    pub partner: String,
+    pub request_id: String,
+    pub command: String,
+    /// The domain, or `license/N`.
+    pub object: String,
+    pub state: String,
+    pub amount: String,
+    pub currency: String,
+    pub created: String,
+    pub updated: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The operator's note, once settled by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// How an operator settles an order (`regway order settle`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Settle {
+    pub order: u64,
+    /// `completed` or `failed`.
+    pub state: String,
+    pub note: String,
+    /// (completed licence orders) the licensing service's id of the licence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// (completed registrations and renewals) the expiry date the registry holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// What the partner reads on an order an operator settled as failed.
+pub const SETTLED_FAILED: &str =
+    "the registry never confirmed the order; the operator settled it as failed and returned the money";
+
+fn order_row(login: &str, o: &Order) -> OrderRow {
+    let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    OrderRow {
+        id: o.id,
+        partner: login.to_string(),
+        request_id: o.request_id.clone(),
+        command: o.kind.command().to_string(),
+        object: o.domain.clone(),
+        state: o.state.as_str().to_string(),
+        amount: Money {
+            amount: o.amount,
+            currency: o.currency,
+        }
+        .amount_str(),
+        currency: o.currency.to_string(),
+        created: ts(&o.created),
+        updated: ts(&o.updated),
+        reason: o.reason.clone(),
+        note: o.settled.as_ref().map(|s| s.note.clone()),
+    }
 }
 
 pub fn view(p: &Partner) -> PartnerView {
@@ -317,6 +380,145 @@ impl Engine {
             .scan::<Partner>(&keys::partners(), None, false)
             .next()
             .is_some())
+    }
+
+    /// The open orders (from the open-order queue, so the cost does not grow with the
+    /// orders that settled): `state` is `unknown`, `accepted`, `submitted` or `open`
+    /// (all three); `partner` keeps one partner's. Oldest first.
+    pub fn list_open_orders(&self, state: &str, partner: Option<&str>) -> Result<Vec<OrderRow>> {
+        let want = match state {
+            "open" => None,
+            s => match OrderState::parse(s) {
+                Some(st) if !st.is_terminal() => Some(st),
+                _ => {
+                    return Err(Error::value(
+                        "state",
+                        format!(
+                            "{s:?}: unknown, accepted, submitted or open (settled orders are \
+                             listed to their partner by order.list)"
+                        ),
+                    ))
+                }
+            },
+        };
+        if let Some(p) = partner {
+            if self.store.get_bytes(&keys::partner(p))?.is_none() {
+                return Err(Error::not_found(format!("no partner {p}")));
+            }
+        }
+        let mut rows = Vec::new();
+        for row in self.store.scan::<String>(&keys::open_orders(), None, false) {
+            let (k, login) = row?;
+            if partner.is_some_and(|p| p != login) {
+                continue;
+            }
+            let id = keys::trailing_id(&k);
+            let Some(o) = self.store.get::<Order>(&keys::order(&login, id))? else {
+                continue;
+            };
+            if !o.state.is_terminal() && want.is_none_or(|w| w == o.state) {
+                rows.push(order_row(&login, &o));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Settles an open order by hand, after the operator has found out at the upstream
+    /// what became of it: `completed` keeps the charge and applies the order (the
+    /// domain or licence), `failed` refunds it; both in one write, with the operator's
+    /// note on the order and its request given its final answer. Waits while a request
+    /// or the reconciler is carrying the order out.
+    pub async fn settle_order(&self, s: Settle) -> Result<OrderRow> {
+        let note = s.note.trim().to_string();
+        if note.is_empty() || note.chars().count() > 500 || note.chars().any(char::is_control) {
+            return Err(Error::value(
+                "note",
+                "1 to 500 characters, no control characters: say what was checked",
+            ));
+        }
+        let state = match s.state.as_str() {
+            "completed" => OrderState::Completed,
+            "failed" => OrderState::Failed,
+            other => {
+                return Err(Error::value(
+                    "state",
+                    format!("{other:?}: completed or failed"),
+                ))
+            }
+        };
+        let expires = s
+            .expires
+            .as_deref()
+            .map(|d| crate::command::domain_renew::parse_date("expires", d))
+            .transpose()?;
+        if state == OrderState::Failed && (s.service.is_some() || expires.is_some()) {
+            return Err(Error::syntax(
+                "service and expires describe a completed order",
+            ));
+        }
+        let id = s.order;
+        let login: String = self
+            .store
+            .get(&keys::order_owner(id))?
+            .ok_or_else(|| Error::not_found(format!("no order {id}")))?;
+        let rid = self
+            .store
+            .get::<Order>(&keys::order(&login, id))?
+            .ok_or_else(|| Error::internal(format!("order {id} has an owner but no record")))?
+            .request_id;
+        // A request or the reconciler carrying the order out right now is waited for
+        // (its upstream call is bounded by the upstream timeout).
+        let wait = self.upstream_timeout + std::time::Duration::from_secs(5);
+        let Ok(_live) = tokio::time::timeout(wait, self.claim_order_wait(&login, &rid)).await
+        else {
+            return Err(Error::prohibited(format!(
+                "order {id} is being carried out right now; try again in a moment"
+            )));
+        };
+        let result = match state {
+            OrderState::Completed => UpstreamResult::Done(Done {
+                expires,
+                delegated: None,
+                service: s.service.clone(),
+            }),
+            _ => UpstreamResult::Failed {
+                code: crate::error::Code::Failed,
+                reason: SETTLED_FAILED.to_string(),
+            },
+        };
+        let now = self.clock.now();
+        let cats = self.categories.clone();
+        let w_login = login.clone();
+        let order = self
+            .store
+            .write(move |tx| {
+                let key = keys::order(&w_login, id);
+                let before: Order = tx
+                    .get(&key)?
+                    .ok_or_else(|| Error::internal(format!("order {id} is missing")))?;
+                if before.state.is_terminal() {
+                    return Err(Error::prohibited(format!(
+                        "order {id} is already {}",
+                        before.state.as_str()
+                    )));
+                }
+                super::orders::settle(tx, &cats, &w_login, id, None, result, now)?;
+                let mut o: Order = tx
+                    .get(&key)?
+                    .ok_or_else(|| Error::internal(format!("order {id} is missing")))?;
+                o.settled = Some(Settlement {
+                    state: o.state,
+                    at: now,
+                    note,
+                });
+                tx.put(key, &o)?;
+                Ok(o)
+            })
+            .await?;
+        self.backoffs.forget(id);
+        tracing::info!(order = id, partner = %login, state = order.state.as_str(),
+            note = ?order.settled.as_ref().map(|s| s.note.as_str()), "order settled by the operator");
+        Ok(order_row(&login, &order))
     }
 
     /// Checks the rules of ARCHITECTURE.md on one consistent state of the store.
@@ -584,6 +786,22 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
             }
             if !o.state.is_terminal() {
                 r.open_orders += 1;
+            }
+            if let Some(st) = &o.settled {
+                let last = o.history.last();
+                if st.state != o.state
+                    || st.note.trim().is_empty()
+                    || last.is_none_or(|t| t.state != st.state || t.at != st.at)
+                {
+                    r.problems.push(format!(
+                        "{login}: order {} ({}) was settled by the operator as {} at {}, \
+                         which its record does not show, or without a note",
+                        o.id,
+                        o.state.as_str(),
+                        st.state.as_str(),
+                        st.at
+                    ));
+                }
             }
             match v.get::<RequestRecord>(&keys::request(login, &o.request_id))? {
                 Some(rec) if rec.order == Some(o.id) => {

@@ -18,7 +18,7 @@ use crate::store::records::{
     RequestRecord, Transition,
 };
 use crate::store::{keys, Tx};
-use crate::upstream::{UpstreamOrder, UpstreamResult};
+use crate::upstream::{Trouble, TroubleKind, UpstreamOrder, UpstreamResult, REJECTED};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -53,10 +53,15 @@ impl Engine {
             .clone()
             .ok_or_else(|| Error::internal("order without request-id"))?;
         let fingerprint = ctx.fingerprint.clone();
+        // A concurrent request with the same request-id holds the claim: this one waits
+        // until the holder has accepted the order (and answers from its record, a
+        // replay) or let go of the claim without accepting (and tries itself). Only the
+        // holder of the claim ever hands the order upstream.
+        let _live = match self.claim_or_record(&login, &rid).await {
+            Ok(g) => g,
+            Err(rec) => return Ok(Fresh::Replay(rec)),
+        };
         let now = self.clock.now();
-        // A concurrent request with the same request-id holds the claim; this one then
-        // gets the stored answer (a replay) from the write below.
-        let _live = self.claim_order(&login, &rid);
         let accepted = self
             .store
             .write(move |tx| {
@@ -67,13 +72,15 @@ impl Engine {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 precheck(tx, &partner)?;
-                if let Some(other) = tx.get::<u64>(&keys::in_flight(&new.domain))? {
+                if tx.get_raw(&keys::in_flight(&new.domain))?.is_some() {
+                    // Another partner's order may hold the name: its id is not said.
                     return Err(Error::prohibited(format!(
-                        "order {other} for {} is still in progress",
-                        new.domain
+                        "{} has an order in progress",
+                        object_name(&new.domain)
                     )));
                 }
                 let id = tx.next_id("order")?;
+                let mut charge = None;
                 if new.amount.is_positive() {
                     let after = partner.balance - new.amount.amount;
                     if after < -partner.credit_limit {
@@ -95,6 +102,7 @@ impl Engine {
                         Some(id),
                         now,
                     )?;
+                    charge = Some(entry);
                     if let Some(p) = &new.priced {
                         let key = keys::ledger_entry(&login, entry);
                         let mut e: LedgerEntry = tx.get(&key)?.ok_or_else(|| {
@@ -124,6 +132,8 @@ impl Engine {
                     }],
                     reason: None,
                     commission: new.priced.as_ref().and_then(|p| p.commission.clone()),
+                    charge,
+                    settled: None,
                 };
                 tx.put(keys::partner(&login), &partner)?;
                 tx.put(keys::order(&login, id), &order)?;
@@ -148,33 +158,62 @@ impl Engine {
             Fresh::Done(o) => o,
             Fresh::Replay(r) => return Ok(Fresh::Replay(r)),
         };
-        let up = self.upstream_order(&ctx.partner.login, &order)?;
+        // Requests with the same request-id waiting for the claim can answer now.
+        self.wake_claim_waiters();
+        // From here on the money is held on an open order: whatever goes wrong inside
+        // the gateway, the answer is 1001 with the order ("nothing was charged" would be
+        // false), and the order stays in the open-order queue for the reconciler.
+        let pending = |order: &Order| {
+            let mut o = Outcome::pending(Data::Order(Box::new(order.clone())));
+            o.request_id = Some(order.request_id.clone());
+            Ok(Fresh::Done(o))
+        };
+        let up = match self.upstream_order(&ctx.partner.login, &order) {
+            Ok(up) => up,
+            Err(e) => {
+                tracing::error!(order = order.id, error = %e, "the order cannot be handed upstream; the reconciler retries it");
+                return pending(&order);
+            }
+        };
         let submitted = self.clock.now();
         let result = self.call(self.backend.submit(&up)).await;
-        let outcome = match self
+        self.log_result(&ctx.partner.login, order.id, &result);
+        match self
             .record_result(&ctx.partner.login, order.id, Some(submitted), result)
             .await
         {
-            Ok(o) => o,
-            // The money is held on an open order: "nothing was charged" would be false.
-            // The order stays in the open-order queue and the reconciler settles it.
+            Ok(o) => Ok(Fresh::Done(o)),
             Err(e) => {
                 tracing::error!(order = order.id, error = %e, "recording the upstream's answer failed");
-                let mut o = Outcome::pending(Data::Order(Box::new(order)));
-                o.request_id = Some(ctx.request_id.clone().unwrap_or_default());
-                o
+                pending(&order)
             }
-        };
-        Ok(Fresh::Done(outcome))
+        }
+    }
+
+    /// Logs what the operator must know of an upstream's answer: the detail of an
+    /// unclear one, and a refusal of the gateway itself.
+    fn log_result(&self, login: &str, order: u64, result: &UpstreamResult) {
+        match result {
+            UpstreamResult::Unknown(t) => {
+                tracing::warn!(order, partner = %login, reason = %t.phrase(), detail = %t.detail, "upstream answer unclear")
+            }
+            UpstreamResult::Rejected { code, detail } => {
+                tracing::error!(order, partner = %login, upstream_code = code, detail = %detail, "the upstream refused the gateway itself: check its credentials and account there")
+            }
+            _ => {}
+        }
     }
 
     /// An upstream call bounded by the configured timeout.
     async fn call(&self, f: impl std::future::Future<Output = UpstreamResult>) -> UpstreamResult {
         match tokio::time::timeout(self.upstream_timeout, f).await {
             Ok(r) => r,
-            Err(_) => UpstreamResult::Unknown(format!(
-                "the upstream did not answer within {} ms",
-                self.upstream_timeout.as_millis()
+            Err(_) => UpstreamResult::Unknown(Trouble::new(
+                TroubleKind::Timeout,
+                format!(
+                    "no answer within upstream_timeout_ms ({} ms)",
+                    self.upstream_timeout.as_millis()
+                ),
             )),
         }
     }
@@ -201,18 +240,39 @@ impl Engine {
     /// [`RECONCILE_CONCURRENCY`] orders at a time (each is its own upstream call and its
     /// own write). Returns how many orders are still open afterwards.
     pub async fn reconcile(&self, alert_after: Duration) -> Result<usize> {
+        self.reconcile_round(alert_after, None).await
+    }
+
+    /// [`Engine::reconcile`] as the background worker runs it every `interval`: an
+    /// order the upstream gave no clear answer about is asked about again only after a
+    /// wait that doubles with each unclear answer (see [`Backoffs`]).
+    pub async fn reconcile_due(&self, alert_after: Duration, interval: Duration) -> Result<usize> {
+        self.reconcile_round(alert_after, Some(interval)).await
+    }
+
+    async fn reconcile_round(
+        &self,
+        alert_after: Duration,
+        interval: Option<Duration>,
+    ) -> Result<usize> {
         use futures_util::StreamExt;
         let open: Vec<(u64, String)> = self
             .store
             .scan::<String>(&keys::open_orders(), None, false)
             .map(|r| r.map(|(k, login)| (keys::trailing_id(&k), login)))
             .collect::<Result<_>>()?;
-        let results: Vec<Result<bool>> = futures_util::stream::iter(open)
+        let now = std::time::Instant::now();
+        self.backoffs
+            .keep_only(&open.iter().map(|(id, _)| *id).collect());
+        let (due, waiting): (Vec<_>, Vec<_>) = open
+            .into_iter()
+            .partition(|(id, _)| interval.is_none_or(|every| self.backoffs.due(*id, now, every)));
+        let results: Vec<Result<bool>> = futures_util::stream::iter(due)
             .map(|(id, login)| self.reconcile_one(id, login, alert_after))
             .buffer_unordered(RECONCILE_CONCURRENCY)
             .collect()
             .await;
-        let mut still_open = 0;
+        let mut still_open = waiting.len();
         for r in results {
             still_open += usize::from(r?);
         }
@@ -232,6 +292,7 @@ impl Engine {
         // Read again under the claim: the request that held it may have settled it.
         let order = read()?;
         if order.state.is_terminal() {
+            self.backoffs.forget(id);
             return Ok(false);
         }
         let up = self.upstream_order(&login, &order)?;
@@ -242,17 +303,112 @@ impl Engine {
             ),
             r => (None, r),
         };
+        self.log_result(&login, id, &result);
+        let unclear = match &result {
+            UpstreamResult::Unknown(t) => Some(t.kind == TroubleKind::NoLookup),
+            _ => None,
+        };
         let settled = self.record_result(&login, id, submitted, result).await?;
         if !settled.code.is_success() || settled.code == Code::Completed {
+            self.backoffs.forget(id);
             tracing::info!(order = id, partner = %login, code = settled.code.number(), "order reconciled");
             return Ok(false);
+        }
+        if let Some(cannot_ask) = unclear {
+            self.backoffs
+                .unclear(id, std::time::Instant::now(), cannot_ask);
+        } else {
+            self.backoffs.forget(id);
         }
         let age = self.clock.now() - order.updated;
         if order.state == OrderState::Unknown && age.to_std().unwrap_or_default() >= alert_after {
             tracing::error!(order = id, partner = %login, domain = %order.domain,
-                since = %order.updated, "order outcome unknown: needs an operator");
+                since = %order.updated, "order outcome unknown: needs an operator (regway order list --state unknown)");
         }
         Ok(true)
+    }
+}
+
+/// The longest the reconciler waits before asking again about an order the upstream
+/// cannot be asked about.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// The most a transient trouble (a timeout, a parent that is down) stretches the wait,
+/// in reconcile intervals: such an order is asked about again soon after the upstream
+/// is back.
+pub const MAX_TRANSIENT_FACTOR: u32 = 8;
+
+type BackoffMap = std::collections::HashMap<u64, (u32, std::time::Instant, bool)>;
+
+/// How long the reconciler leaves alone each open order the upstream gave no clear
+/// answer about: after `n` unclear answers in a row it waits `interval × 2^(n−1)`, at
+/// most [`MAX_BACKOFF`] when the upstream cannot be asked about orders at all (they
+/// wait for an operator) and at most [`MAX_TRANSIENT_FACTOR`] intervals otherwise.
+/// Kept in memory only: after a restart every open order is asked about at once.
+#[derive(Default)]
+pub struct Backoffs {
+    /// Order id → (unclear answers in a row, when the last one came, whether the
+    /// upstream cannot be asked at all).
+    inner: std::sync::Mutex<BackoffMap>,
+}
+
+impl Backoffs {
+    fn map(&self) -> std::sync::MutexGuard<'_, BackoffMap> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The wait after `n` unclear answers in a row; `cannot_ask`: the upstream cannot
+    /// be asked about orders at all.
+    pub fn wait(n: u32, interval: Duration, cannot_ask: bool) -> Duration {
+        let factor = 1u32 << n.saturating_sub(1).min(20);
+        let cap = if cannot_ask {
+            MAX_BACKOFF
+        } else {
+            interval.saturating_mul(MAX_TRANSIENT_FACTOR)
+        };
+        interval.saturating_mul(factor).min(cap.max(interval))
+    }
+
+    /// Whether order `id` may be asked about at `now`.
+    pub fn due(&self, id: u64, now: std::time::Instant, interval: Duration) -> bool {
+        match self.map().get(&id) {
+            None => true,
+            Some(&(n, at, cannot_ask)) => {
+                now.saturating_duration_since(at) >= Self::wait(n, interval, cannot_ask)
+            }
+        }
+    }
+
+    pub fn unclear(&self, id: u64, at: std::time::Instant, cannot_ask: bool) {
+        let mut m = self.map();
+        let e = m.entry(id).or_insert((0, at, cannot_ask));
+        *e = (e.0.saturating_add(1), at, cannot_ask);
+    }
+
+    pub fn forget(&self, id: u64) {
+        self.map().remove(&id);
+    }
+
+    /// Forgets every order not in `open` (settled some other way).
+    fn keep_only(&self, open: &std::collections::HashSet<u64>) {
+        self.map().retain(|id, _| open.contains(id));
+    }
+
+    /// How many orders are waiting out a back-off.
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How an order's object is named to a partner: the domain, or `licence N`.
+fn object_name(object: &str) -> String {
+    match object.strip_prefix("license/") {
+        Some(id) => format!("licence {id}"),
+        None => object.to_string(),
     }
 }
 
@@ -419,7 +575,7 @@ pub fn append_commission(
     Ok(e)
 }
 
-fn settle(
+pub(super) fn settle(
     tx: &mut Tx<'_>,
     cats: &Categories,
     login: &str,
@@ -440,9 +596,39 @@ fn settle(
             .outcome
             .ok_or_else(|| Error::internal("settled order without an outcome"));
     }
+    // Nothing new about an order already unclear for the same reason: nothing is
+    // written, so an order the upstream cannot be asked about is not rewritten (and
+    // flushed) at every reconciliation.
+    if let UpstreamResult::Unknown(t) = &result {
+        if order.state == OrderState::Unknown
+            && submitted_at.is_none()
+            && order.reason.as_deref() == Some(t.phrase().as_str())
+        {
+            let mut o = Outcome::pending(Data::Order(Box::new(order.clone())));
+            o.request_id = Some(order.request_id.clone());
+            return Ok(o);
+        }
+    }
     let mut partner: Partner = tx
         .get(&keys::partner(login))?
         .ok_or_else(|| Error::internal("partner vanished"))?;
+    // The balance an order's answer shows is the one right after its own charge, not
+    // the partner's balance when the answer comes (other orders may have been charged
+    // in between).
+    let balance = match order.charge {
+        Some(entry) => tx
+            .get::<LedgerEntry>(&keys::ledger_entry(login, entry))?
+            .map(|e| e.balance_after)
+            .ok_or_else(|| Error::internal(format!("ledger entry {entry} is missing")))?,
+        None => partner.balance,
+    };
+    let result = match result {
+        UpstreamResult::Rejected { .. } => UpstreamResult::Failed {
+            code: Code::Failed,
+            reason: REJECTED.to_string(),
+        },
+        r => r,
+    };
     if let (Some(t), OrderState::Accepted) = (submitted_at, order.state) {
         order.set_state(OrderState::Submitted, t);
     }
@@ -458,7 +644,7 @@ fn settle(
                     order: Box::new(order.clone()),
                     currency: order.currency,
                     charged: order.amount,
-                    balance: partner.balance,
+                    balance,
                 }),
             })
         }
@@ -475,7 +661,7 @@ fn settle(
                         order: Box::new(order.clone()),
                         currency: order.currency,
                         charged: order.amount,
-                        balance: partner.balance,
+                        balance,
                     })
                 }
                 _ => Outcome::ok(Data::Domain(Box::new(domain))),
@@ -502,14 +688,14 @@ fn settle(
             Some(Outcome::error(e).with_data(Data::Order(Box::new(order.clone()))))
         }
         UpstreamResult::Pending => None,
-        UpstreamResult::Unknown(why) => {
+        UpstreamResult::Unknown(t) => {
             if order.state != OrderState::Unknown {
                 order.set_state(OrderState::Unknown, now);
             }
-            order.reason = Some(why);
+            order.reason = Some(t.phrase());
             None
         }
-        UpstreamResult::NotFound => {
+        UpstreamResult::NotFound | UpstreamResult::Rejected { .. } => {
             return Err(Error::internal("lookup answer used as a submit answer"));
         }
     };
@@ -687,4 +873,352 @@ fn apply_license(
     };
     tx.put(keys::license(login, license.id), &license)?;
     Ok(license)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::params::Params;
+    use crate::config::Config;
+    use crate::engine::auth::Credentials;
+    use crate::engine::Request;
+    use crate::upstream::{Backend, Done};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// An upstream that counts its calls and answers as told.
+    struct Fake {
+        submits: AtomicUsize,
+        lookups: AtomicUsize,
+        answer: fn() -> UpstreamResult,
+        /// A submit waits for a permit here (none: it answers at once).
+        gate: Option<tokio::sync::Semaphore>,
+    }
+
+    #[async_trait::async_trait]
+    impl Backend for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        async fn check(&self, names: &[crate::engine::names::Name]) -> Result<Vec<bool>> {
+            Ok(vec![true; names.len()])
+        }
+        async fn submit(&self, _o: &UpstreamOrder) -> UpstreamResult {
+            self.submits.fetch_add(1, Ordering::SeqCst);
+            if let Some(g) = &self.gate {
+                let _ = g.acquire().await;
+            }
+            (self.answer)()
+        }
+        async fn lookup(&self, _o: &UpstreamOrder) -> UpstreamResult {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            (self.answer)()
+        }
+    }
+
+    fn done() -> UpstreamResult {
+        UpstreamResult::Done(Done::default())
+    }
+
+    fn no_lookup() -> UpstreamResult {
+        UpstreamResult::Unknown(Trouble::new(TroubleKind::NoLookup, "cannot be asked"))
+    }
+
+    async fn engine(answer: fn() -> UpstreamResult) -> (tempfile::TempDir, Engine, Arc<Fake>) {
+        engine_gated(answer, None).await
+    }
+
+    async fn engine_gated(
+        answer: fn() -> UpstreamResult,
+        gate: Option<tokio::sync::Semaphore>,
+    ) -> (tempfile::TempDir, Engine, Arc<Fake>) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            data: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let fake = Arc::new(Fake {
+            submits: AtomicUsize::new(0),
+            lookups: AtomicUsize::new(0),
+            answer,
+            gate,
+        });
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        let clock = crate::engine::clock::Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
+        let eng = Engine::new(&cfg, store, fake.clone(), clock).unwrap();
+        eng.add_partner(crate::engine::operator::NewPartner {
+            login: "shop".into(),
+            password: Some("shop-password".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        eng.topup("shop", "10000.00", "").await.unwrap();
+        (dir, eng, fake)
+    }
+
+    fn request(command: &str, rid: &str, fields: &[(&str, &str)]) -> Request {
+        Request {
+            dialect: "native",
+            credentials: Some(Credentials {
+                login: "shop".into(),
+                password: "shop-password".into(),
+            }),
+            peer: "127.0.0.1".parse().unwrap(),
+            command: command.into(),
+            request_id: Some(rid.into()),
+            params: Params::new(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            read_only: false,
+        }
+    }
+
+    async fn client(eng: &Engine) -> String {
+        let r = eng
+            .execute(request(
+                "client.create",
+                "C1",
+                &[
+                    ("type", "person"),
+                    ("name", "Ivan Petrov"),
+                    ("email", "ivan@example.net"),
+                    ("phone", "+7.4951234567"),
+                    ("country", "RU"),
+                    ("address", "Moscow"),
+                ],
+            ))
+            .await;
+        assert_eq!(r.outcome.code, Code::Completed, "{:?}", r.outcome);
+        match r.outcome.data {
+            Data::Client(c) => c.id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_without_the_claim_never_dispatches() {
+        let (_dir, eng, fake) = engine(done).await;
+        let eng = Arc::new(eng);
+        let handle = client(&eng).await;
+        // Another task (a request with the same request-id, or the reconciler) holds
+        // the order's claim.
+        let held = eng.claim_order("shop", "R1");
+        assert!(held.is_some());
+        let e = eng.clone();
+        let h = handle.clone();
+        let waiting = tokio::spawn(async move {
+            e.execute(request(
+                "domain.register",
+                "R1",
+                &[("domain", "claimed.ru"), ("client", &h)],
+            ))
+            .await
+        });
+        let waited = tokio::time::timeout(Duration::from_millis(300), async {
+            while !waiting.is_finished() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(waited.is_err(), "the request did not wait for the claim");
+        assert_eq!(fake.submits.load(Ordering::SeqCst), 0);
+        drop(held);
+        let r = waiting.await.unwrap();
+        assert_eq!(r.outcome.code, Code::Completed, "{:?}", r.outcome);
+        assert_eq!(fake.submits.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_without_the_claim_answers_once_the_order_is_accepted() {
+        let (_dir, eng, fake) = engine_gated(done, Some(tokio::sync::Semaphore::new(0))).await;
+        let eng = Arc::new(eng);
+        let handle = client(&eng).await;
+        let e = eng.clone();
+        let h = handle.clone();
+        // The first request is accepted and waits in its upstream call, holding the claim.
+        let first = tokio::spawn(async move {
+            e.execute(request(
+                "domain.register",
+                "R1",
+                &[("domain", "slow.ru"), ("client", &h)],
+            ))
+            .await
+        });
+        while fake.submits.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // A second one with the same request-id does not wait for the upstream: it
+        // answers from the record (1001 with the order), and sends nothing.
+        let partner = eng
+            .store
+            .get::<Partner>(&keys::partner("shop"))
+            .unwrap()
+            .unwrap();
+        let ctx = Ctx {
+            eng: &eng,
+            partner,
+            request_id: Some("R1".into()),
+            fingerprint: String::new(),
+        };
+        let new = NewOrder {
+            domain: "slow.ru".into(),
+            kind: OrderKind::SetNs { ns: vec![] },
+            amount: Money::zero(crate::engine::money::Currency::RUB),
+            priced: None,
+        };
+        let second = tokio::time::timeout(
+            Duration::from_secs(5),
+            eng.place_order(&ctx, new, |_, _| Ok(())),
+        )
+        .await
+        .expect("the second request waited for the upstream")
+        .unwrap();
+        assert!(matches!(second, Fresh::Replay(ref r) if r.outcome.is_none()));
+        assert_eq!(fake.submits.load(Ordering::SeqCst), 1);
+        fake.gate.as_ref().unwrap().add_permits(1);
+        let r = first.await.unwrap();
+        assert_eq!(r.outcome.code, Code::Completed, "{:?}", r.outcome);
+        assert_eq!(fake.submits.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn after_the_accepting_write_internal_failures_answer_1001() {
+        let (_dir, eng, fake) = engine(done).await;
+        let handle = client(&eng).await;
+        let partner = eng
+            .store
+            .get::<Partner>(&keys::partner("shop"))
+            .unwrap()
+            .unwrap();
+        let number = crate::command::client::handle_number(&handle).unwrap();
+        let order = |domain: &str, kind: OrderKind| NewOrder {
+            domain: domain.into(),
+            kind,
+            amount: Money::parse("amount", "590.00", partner.currency, false).unwrap(),
+            priced: None,
+        };
+        let ctx = Ctx {
+            eng: &eng,
+            partner: partner.clone(),
+            request_id: Some("R1".into()),
+            fingerprint: "r1".into(),
+        };
+        // The registrant disappears in the accepting write: the order cannot be handed
+        // upstream, the money is held, and the answer says so.
+        let r = eng
+            .place_order(
+                &ctx,
+                order(
+                    "lost.ru",
+                    OrderKind::Register {
+                        period: 1,
+                        client: handle.clone(),
+                        ns: vec![],
+                        auto_renew: false,
+                    },
+                ),
+                move |tx, _| {
+                    tx.remove(keys::client("shop", number));
+                    Ok(())
+                },
+            )
+            .await
+            .unwrap();
+        let Fresh::Done(o) = r else {
+            panic!("a replay")
+        };
+        assert_eq!(o.code, Code::Pending, "{o:?}");
+        assert!(matches!(o.data, Data::Order(ref o) if o.state == OrderState::Accepted));
+        assert_eq!(fake.submits.load(Ordering::SeqCst), 0);
+
+        // The upstream did it, but the answer cannot be recorded (the domain renewed has
+        // no record): 1001 with the order, not "nothing was charged".
+        let ctx = Ctx {
+            request_id: Some("R2".into()),
+            fingerprint: "r2".into(),
+            ..ctx
+        };
+        let r = eng
+            .place_order(
+                &ctx,
+                order(
+                    "gone.ru",
+                    OrderKind::Renew {
+                        period: 1,
+                        expires: "2027-01-15".parse().unwrap(),
+                    },
+                ),
+                |_, _| Ok(()),
+            )
+            .await
+            .unwrap();
+        let Fresh::Done(o) = r else {
+            panic!("a replay")
+        };
+        assert_eq!(o.code, Code::Pending, "{o:?}");
+        assert_eq!(fake.submits.load(Ordering::SeqCst), 1);
+        let p = eng.show_partner("shop").unwrap();
+        assert_eq!(p.balance, "8820.00");
+    }
+
+    #[tokio::test]
+    async fn orders_that_cannot_be_looked_up_are_left_alone_longer_and_longer() {
+        let (_dir, eng, fake) = engine(no_lookup).await;
+        let handle = client(&eng).await;
+        let r = eng
+            .execute(request(
+                "domain.register",
+                "R1",
+                &[("domain", "stuck.ru"), ("client", &handle)],
+            ))
+            .await;
+        assert_eq!(r.outcome.code, Code::Pending);
+        let Data::Order(o) = r.outcome.data else {
+            panic!()
+        };
+        let stored = || eng.store.get_bytes(&keys::order("shop", o.id)).unwrap();
+        let before = stored();
+        let batches = eng.store.batches();
+        // A full round asks, learns nothing new and writes nothing.
+        assert_eq!(eng.reconcile(Duration::ZERO).await.unwrap(), 1);
+        assert_eq!(fake.lookups.load(Ordering::SeqCst), 1);
+        assert_eq!(stored(), before);
+        assert_eq!(eng.store.batches(), batches, "the order was rewritten");
+        // The worker's rounds leave it alone while its back-off runs.
+        for _ in 0..10 {
+            assert_eq!(
+                eng.reconcile_due(Duration::ZERO, Duration::from_secs(60))
+                    .await
+                    .unwrap(),
+                1
+            );
+        }
+        assert_eq!(fake.lookups.load(Ordering::SeqCst), 1);
+        assert_eq!(eng.store.batches(), batches);
+        assert_eq!(eng.backoffs.len(), 1);
+        // Growing intervals, capped: long for an upstream that cannot be asked, short
+        // for a transient trouble.
+        let every = Duration::from_secs(5);
+        let waits: Vec<u64> = (1..=6)
+            .map(|n| Backoffs::wait(n, every, true).as_secs())
+            .collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160]);
+        assert_eq!(Backoffs::wait(40, every, true), MAX_BACKOFF);
+        let waits: Vec<u64> = (1..=6)
+            .map(|n| Backoffs::wait(n, every, false).as_secs())
+            .collect();
+        assert_eq!(waits, [5, 10, 20, 40, 40, 40]);
+        let b = Backoffs::default();
+        let t0 = std::time::Instant::now();
+        b.unclear(7, t0, true);
+        b.unclear(7, t0, true);
+        assert!(!b.due(7, t0 + Duration::from_secs(9), every));
+        assert!(b.due(7, t0 + Duration::from_secs(10), every));
+        b.forget(7);
+        assert!(b.due(7, t0, every));
+    }
 }

@@ -10,6 +10,12 @@
 //! - every acknowledged change is on disk, and concurrent changes share one flush
 //!   (group commit).
 //!
+//! A batch that cannot be written or flushed stops the process (fail-stop, exit status
+//! [`EXIT_STORE_FAILED`]): its writers are never answered, since the batch may still
+//! reach the disk later, and "it failed" would then be a lie about money. The orders it
+//! held are settled at the next start like those of a crash. For tests,
+//! `REGWAY_STORE_FAIL_FLUSH_FILE=PATH` makes every flush fail while `PATH` exists.
+//!
 //! Reads that do not decide a write go straight to sled from any task.
 
 pub mod keys;
@@ -53,6 +59,8 @@ struct Inner {
     /// `None` only while dropping.
     jobs: Option<mpsc::Sender<Job>>,
     committer: Option<std::thread::JoinHandle<()>>,
+    /// Batches written and flushed since the store was opened.
+    batches: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for Inner {
@@ -72,6 +80,12 @@ pub const DEFAULT_MAX_BATCH: usize = 512;
 
 /// The default size of sled's cache, in MB.
 pub const DEFAULT_CACHE_MB: u64 = 64;
+
+/// The exit status of a process whose store could not write or flush a batch.
+pub const EXIT_STORE_FAILED: i32 = 75;
+
+/// The test knob: while the file it names exists, every flush fails.
+pub const FAIL_FLUSH_ENV: &str = "REGWAY_STORE_FAIL_FLUSH_FILE";
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
@@ -140,6 +154,12 @@ impl Store {
         let committer_state = state.clone();
         let observers: Observers = Arc::default();
         let committer_observers = observers.clone();
+        let fail_flush = std::env::var_os(FAIL_FLUSH_ENV).map(std::path::PathBuf::from);
+        if let Some(p) = &fail_flush {
+            tracing::warn!(file = %p.display(), "store fault injection is on ({FAIL_FLUSH_ENV}): flushes fail while the file exists");
+        }
+        let batches = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = batches.clone();
         let handle = std::thread::Builder::new()
             .name("regway-committer".into())
             .spawn(move || {
@@ -149,6 +169,8 @@ impl Store {
                     rx,
                     max_batch,
                     committer_observers,
+                    fail_flush,
+                    counted,
                 )
             })
             .map_err(|e| Error::internal(format!("starting committer: {e}")))?;
@@ -159,6 +181,7 @@ impl Store {
                 id,
                 observers,
                 jobs: Some(tx),
+                batches,
                 committer: Some(handle),
             }),
         })
@@ -286,6 +309,14 @@ impl Store {
             .jobs
             .as_ref()
             .ok_or_else(|| Error::internal("store is closing"))
+    }
+
+    /// Batches written and flushed since the store was opened (a write that changes
+    /// nothing costs none).
+    pub fn batches(&self) -> u64 {
+        self.inner
+            .batches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub async fn flush(&self) -> Result<()> {
@@ -484,6 +515,8 @@ fn committer(
     rx: mpsc::Receiver<Job>,
     max_batch: usize,
     observers: Observers,
+    fail_flush: Option<std::path::PathBuf>,
+    batches: Arc<std::sync::atomic::AtomicU64>,
 ) {
     let mut pending: Option<Job> = None;
     loop {
@@ -520,12 +553,29 @@ fn committer(
                 Err(_) => {}
             }
         }
-        let result = commit(&db, &tree, batch, &observers);
+        let writes = batch.len();
+        if let Err(e) = commit(&db, &tree, batch, &observers, fail_flush.as_deref()) {
+            fail_stop(&e, delivers.len(), writes);
+        }
+        if writes > 0 {
+            batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         for d in delivers {
-            d(result.clone());
+            d(Ok(()));
         }
     }
     let _ = db.flush();
+}
+
+/// Stops the process after a batch could not be made durable. Its writers are not
+/// answered: the batch may or may not be on disk, and only a restart (which reads what
+/// is) can tell; the connections waiting for it close with the process.
+fn fail_stop(e: &str, jobs: usize, writes: usize) -> ! {
+    tracing::error!(error = %e, jobs, writes,
+        "the store could not make a batch durable; stopping now (fail-stop) so that no \
+         answer claims what the disk may not hold; restart the gateway to settle from what is on disk");
+    eprintln!("regway: store failure, stopping: {e}");
+    std::process::exit(EXIT_STORE_FAILED)
 }
 
 fn commit(
@@ -533,7 +583,8 @@ fn commit(
     tree: &sled::Tree,
     batch: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     observers: &Observers,
-) -> Result<()> {
+    fail_flush: Option<&Path>,
+) -> std::result::Result<(), String> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -546,9 +597,7 @@ fn commit(
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(prefix))
         {
-            let old = tree
-                .get(k)
-                .map_err(|e| Error::internal(format!("store read failed: {e}")))?;
+            let old = tree.get(k).map_err(|e| format!("store read failed: {e}"))?;
             seen.push((i, k.clone(), old, v.clone()));
         }
     }
@@ -560,9 +609,11 @@ fn commit(
         }
     }
     tree.apply_batch(b)
-        .map_err(|e| Error::internal(format!("store write failed: {e}")))?;
-    db.flush()
-        .map_err(|e| Error::internal(format!("store flush failed: {e}")))?;
+        .map_err(|e| format!("store write failed: {e}"))?;
+    if fail_flush.is_some_and(|p| p.exists()) {
+        return Err(format!("store flush failed: injected by {FAIL_FLUSH_ENV}"));
+    }
+    db.flush().map_err(|e| format!("store flush failed: {e}"))?;
     for (i, k, old, new) in seen {
         (observers[i].1)(&k, old.as_deref(), new.as_deref());
     }

@@ -304,6 +304,23 @@ pub struct Order {
     /// The commission the order earns when it completes, set when it was priced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission: Option<Commission>,
+    /// The ledger entry of its charge (orders that cost money): an answer about the
+    /// order shows that entry's balance-after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge: Option<u64>,
+    /// Set when an operator settled the order by hand (`regway order settle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<Settlement>,
+}
+
+/// An operator's settlement of an order whose outcome the upstream never made clear.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settlement {
+    /// `completed` or `failed`.
+    pub state: OrderState,
+    pub at: DateTime<Utc>,
+    /// The operator's note (what was checked, where); never shown to the partner.
+    pub note: String,
 }
 
 /// A commission rate an order was priced with: the partner's programme and level, and

@@ -5,7 +5,12 @@
 //! Every order reaches the backend with a key unique to it (`login:request-id`), so a
 //! backend can tell a second delivery of the same order from a new one, and `lookup`
 //! can say what became of an order whose answer was lost.
+//!
+//! What a partner may see of an upstream's trouble is a fixed phrase ([`Trouble`]); the
+//! detail (transport errors, the upstream's own words) is for the operator's log, with
+//! the upstream's credentials taken out ([`Secrets`]).
 
+pub mod http;
 pub mod ispsystem;
 pub mod regway;
 pub mod sandbox;
@@ -36,13 +41,181 @@ pub enum UpstreamResult {
     Done(Done),
     /// Taken, carried out later: ask again with `lookup`.
     Pending,
-    /// Refused; nothing was done. The code is the one the partner gets.
+    /// Refused; nothing was done. The code is the one the partner gets, and `reason`
+    /// is for the partner: it never carries a credential of the upstream.
     Failed { code: Code, reason: String },
+    /// The upstream refused the gateway itself, not the order's data (its credentials,
+    /// its money at the upstream, a request the upstream could not read): nothing was
+    /// done. The partner gets a fixed message ([`REJECTED`]); `code` (the upstream's
+    /// own, when it has one) and `detail` go to the operator's log and metrics.
+    Rejected { code: u16, detail: String },
     /// The answer is not clear (timeout, garbage): the order may or may not have been
     /// carried out. Never sent again blindly; reconciled with `lookup`.
-    Unknown(String),
+    Unknown(Trouble),
     /// (`lookup` only) the upstream has never seen this order.
     NotFound,
+}
+
+/// What a partner is told when the upstream refused the gateway itself.
+pub const REJECTED: &str =
+    "the registry refused the order for a reason on the gateway's side; the money was returned";
+
+/// Why an upstream's answer is not clear: a fixed phrase a partner may see, and the
+/// detail, for the operator's log only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trouble {
+    pub kind: TroubleKind,
+    /// Already stripped of the upstream's credentials by the backend that made it.
+    pub detail: String,
+}
+
+/// The kinds of unclear answers, each with the phrase a partner sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TroubleKind {
+    /// No answer within the time allowed.
+    Timeout,
+    /// The upstream's address refused the connection.
+    Refused,
+    /// No connection (name resolution, TLS, a connection closed before any answer).
+    Unreachable,
+    /// The answer stopped in the middle.
+    Cut,
+    /// The answer was larger than [`http::MAX_ANSWER_BYTES`].
+    TooLarge,
+    /// An answer that is not what the upstream's protocol answers.
+    BadAnswer,
+    /// An HTTP status that is neither success nor a refusal the protocol defines.
+    Http(u16),
+    /// A result code that says nothing definite about the order.
+    Code(u16),
+    /// The upstream took the order without naming what it made or changed.
+    Unconfirmed,
+    /// The upstream cannot be asked what became of an order: an operator settles it.
+    NoLookup,
+    /// The backend is shutting down, or failed inside the gateway.
+    Closed,
+}
+
+impl TroubleKind {
+    pub fn phrase(self) -> String {
+        match self {
+            TroubleKind::Timeout => "the registry did not answer in time".into(),
+            TroubleKind::Refused => "the registry refused the connection".into(),
+            TroubleKind::Unreachable => "the registry could not be reached".into(),
+            TroubleKind::Cut => "the registry's answer was cut off".into(),
+            TroubleKind::TooLarge => "the registry's answer was too large".into(),
+            TroubleKind::BadAnswer => "the registry's answer could not be read".into(),
+            TroubleKind::Http(n) => format!("the registry answered HTTP {n}"),
+            TroubleKind::Code(n) => format!("the registry answered {n}"),
+            TroubleKind::Unconfirmed => "the registry did not confirm the order".into(),
+            TroubleKind::NoLookup => {
+                "the licensing service cannot be asked about the order; the operator settles it"
+                    .into()
+            }
+            TroubleKind::Closed => "the registry connection is closed".into(),
+        }
+    }
+}
+
+/// Upstream text made fit for one log line: control characters escaped, cut to 512
+/// characters (an error page can be long). Redact before, never after: a cut could
+/// leave part of a credential.
+pub fn log_text(text: &str) -> String {
+    const MAX: usize = 512;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Trouble {
+    /// `detail` must already be redacted; it is made fit for one log line here.
+    pub fn new(kind: TroubleKind, detail: impl AsRef<str>) -> Trouble {
+        Trouble {
+            kind,
+            detail: log_text(detail.as_ref()),
+        }
+    }
+
+    /// The fixed phrase a partner sees.
+    pub fn phrase(&self) -> String {
+        self.kind.phrase()
+    }
+}
+
+/// The forms an upstream's credentials can take in text that comes back from it or
+/// from the HTTP stack: the password, `login:password`, their percent-encodings, and
+/// the HTTP Basic token. Text holding one of them is redacted before it is logged and
+/// never reaches a partner.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// Longest first, so a longer form is replaced before a shorter one inside it.
+    forms: Vec<String>,
+}
+
+impl Secrets {
+    pub fn new(login: &str, password: &str) -> Secrets {
+        use base64::Engine as _;
+        use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+        if password.is_empty() {
+            return Secrets::default();
+        }
+        // What `application/x-www-form-urlencoded` leaves as it is.
+        const FORM: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'*');
+        let pair = format!("{login}:{password}");
+        let mut forms = vec![
+            base64::engine::general_purpose::STANDARD.encode(&pair),
+            base64::engine::general_purpose::URL_SAFE.encode(&pair),
+        ];
+        for text in [password, pair.as_str()] {
+            forms.push(text.to_string());
+            forms.push(utf8_percent_encode(text, NON_ALPHANUMERIC).to_string());
+            let form = utf8_percent_encode(text, FORM).to_string();
+            forms.push(form.replace("%20", "+"));
+            forms.push(form);
+        }
+        forms.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        forms.dedup();
+        Secrets { forms }
+    }
+
+    /// Whether `text` holds a credential in any of its forms.
+    pub fn holds(&self, text: &str) -> bool {
+        self.forms.iter().any(|f| text.contains(f.as_str()))
+    }
+
+    /// `text` with every form of the credentials replaced.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for f in &self.forms {
+            if out.contains(f.as_str()) {
+                out = out.replace(f.as_str(), "[redacted]");
+            }
+        }
+        out
+    }
+
+    /// `text`, for a partner, when it holds no credential; `fallback` otherwise.
+    pub fn public(&self, text: &str, fallback: &str) -> String {
+        if self.holds(text) {
+            fallback.to_string()
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -101,7 +274,18 @@ impl Measured {
 }
 
 fn clear(r: &UpstreamResult) -> bool {
-    !matches!(r, UpstreamResult::Unknown(_))
+    !matches!(
+        r,
+        UpstreamResult::Unknown(_) | UpstreamResult::Rejected { .. }
+    )
+}
+
+impl Measured {
+    fn count_rejection(&self, r: &UpstreamResult) {
+        if let UpstreamResult::Rejected { code, .. } = r {
+            self.metrics.upstream_rejected(*code);
+        }
+    }
 }
 
 #[async_trait]
@@ -121,6 +305,7 @@ impl Backend for Measured {
         let mut g = self.guard("submit");
         let r = self.inner.submit(order).await;
         g.ok = Some(clear(&r));
+        self.count_rejection(&r);
         r
     }
 
@@ -128,6 +313,7 @@ impl Backend for Measured {
         let mut g = self.guard("lookup");
         let r = self.inner.lookup(order).await;
         g.ok = Some(clear(&r));
+        self.count_rejection(&r);
         r
     }
 }

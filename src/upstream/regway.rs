@@ -12,9 +12,17 @@
 //! ```
 //!
 //! Answers: 1000 → done, 1001 → pending, a definite refusal → failed (nothing done),
-//! anything unclear (timeout, 5xx without a refusal, garbage, 2308, 2502) → unknown.
+//! the parent refusing the gateway itself (its credentials, its money there, a request
+//! it could not read) → rejected (the partner gets a fixed message, the operator the
+//! parent's), anything unclear (timeout, 5xx without a refusal, garbage, 2308, 2502) →
+//! unknown. An answer is read up to [`super::http::MAX_ANSWER_BYTES`].
+//!
+//! Registrations always go up with `auto-renew=false`: the gateway's own daily work is
+//! the only thing that renews, so the partner pays for every renewal and the expiry
+//! here stays the parent's.
 
-use super::{Backend, Done, UpstreamOrder, UpstreamResult};
+use super::http::{exchange, MAX_ANSWER_BYTES};
+use super::{Backend, Done, Secrets, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use crate::command::params::derived_request_id as protocol_id;
 use crate::config::UpstreamConfig;
 use crate::engine::names::Name;
@@ -32,6 +40,7 @@ pub struct Regway {
     url: String,
     login: String,
     password: String,
+    secrets: Secrets,
     /// Bounds the requests in flight to the parent.
     permits: Semaphore,
     /// Registrant handle here → handle on the parent. Held for a map lookup only.
@@ -117,17 +126,18 @@ pub fn parse_answer(status: u16, body: &str) -> std::result::Result<Answer, Stri
 
 /// What the `i`th result of an answer about an order means. `definite_2400`: a 2400
 /// there is a refusal (a stored outcome, or HTTP 502); otherwise it may be the parent's
-/// own trouble.
-fn order_result(a: &Answer, i: usize, definite_2400: bool) -> UpstreamResult {
+/// own trouble. The parent's words reach the partner only in a refusal of the order
+/// itself, and only when they carry no credential.
+fn order_result(a: &Answer, i: usize, definite_2400: bool, secrets: &Secrets) -> UpstreamResult {
     let code = a.codes[i];
-    let message = a.messages[i].trim();
+    let message = secrets.redact(a.messages[i].trim());
     let fail = |code: Code| UpstreamResult::Failed {
         code,
-        reason: message.to_string(),
+        reason: secrets.public(a.messages[i].trim(), code.text()),
     };
-    let refused = |why: &str| UpstreamResult::Failed {
-        code: Code::Failed,
-        reason: format!("the parent refused the order ({code}: {why})"),
+    let refused = |why: &str| UpstreamResult::Rejected {
+        code,
+        detail: super::log_text(&format!("the parent refused the gateway ({code}: {why})")),
     };
     match Code::try_from(code) {
         Ok(Code::Completed) => UpstreamResult::Done(Done {
@@ -153,8 +163,11 @@ fn order_result(a: &Answer, i: usize, definite_2400: bool) -> UpstreamResult {
             | Code::Billing
             | Code::Auth
             | Code::Forbidden,
-        ) => refused(message),
-        _ => UpstreamResult::Unknown(format!("the parent answered {code}: {message}")),
+        ) => refused(&message),
+        _ => UpstreamResult::Unknown(Trouble::new(
+            TroubleKind::Code(code),
+            format!("the parent answered {code} (HTTP {}): {message}", a.status),
+        )),
     }
 }
 
@@ -173,32 +186,39 @@ impl Regway {
             url: cfg.url.clone(),
             login: cfg.login.clone(),
             password: cfg.password.clone(),
+            secrets: Secrets::new(&cfg.login, &cfg.password),
             permits: Semaphore::new(cfg.concurrency),
             clients: Mutex::new(HashMap::new()),
         })
     }
 
     /// One exchange with the parent. `Err` when there is no readable answer.
-    async fn call(&self, fields: &[(&str, String)]) -> std::result::Result<Answer, String> {
+    async fn call(&self, fields: &[(&str, String)]) -> std::result::Result<Answer, Trouble> {
         let _permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| "the upstream is closed".to_string())?;
-        let resp = self
-            .http
-            .post(&self.url)
-            .basic_auth(&self.login, Some(&self.password))
-            .form(fields)
-            .send()
-            .await
-            .map_err(|e| format!("the parent did not answer: {e}"))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| format!("the parent's answer was cut: {e}"))?;
-        parse_answer(status, &body).map_err(|e| format!("HTTP {status}: {e}"))
+            .map_err(|_| Trouble::new(TroubleKind::Closed, "the parent's backend is closed"))?;
+        let reply = exchange(
+            self.http
+                .post(&self.url)
+                .basic_auth(&self.login, Some(&self.password))
+                .form(fields),
+            &self.secrets,
+            MAX_ANSWER_BYTES,
+        )
+        .await?;
+        parse_answer(reply.status, &reply.body).map_err(|e| {
+            let kind = if reply.status >= 400 {
+                TroubleKind::Http(reply.status)
+            } else {
+                TroubleKind::BadAnswer
+            };
+            Trouble::new(
+                kind,
+                self.secrets.redact(&format!("HTTP {}: {e}", reply.status)),
+            )
+        })
     }
 
     /// Remembers a registrant's handle on the parent. The cache holds at most
@@ -248,12 +268,16 @@ impl Regway {
                 self.remember_client(&c.id, &h);
                 Ok(h)
             }
-            (1000, None) => Err(UpstreamResult::Unknown(
-                "the parent created the registrant without naming it".into(),
-            )),
-            _ => Err(match order_result(&a, 0, a.status == 502) {
+            (1000, None) => Err(UpstreamResult::Unknown(Trouble::new(
+                TroubleKind::Unconfirmed,
+                "the parent created the registrant without naming it",
+            ))),
+            _ => Err(match order_result(&a, 0, a.status == 502, &self.secrets) {
                 UpstreamResult::Done(_) | UpstreamResult::Pending => {
-                    UpstreamResult::Unknown(format!("client.create answered {code}"))
+                    UpstreamResult::Unknown(Trouble::new(
+                        TroubleKind::Code(code),
+                        format!("client.create answered {code}"),
+                    ))
                 }
                 r => r,
             }),
@@ -272,13 +296,15 @@ impl Backend for Regway {
         for chunk in names.chunks(50) {
             let mut f = vec![("command", "domain.check".to_string())];
             f.extend(chunk.iter().map(|n| ("domain", n.ascii().to_string())));
-            let a = self.call(&f).await.map_err(Error::upstream)?;
+            let a = self.call(&f).await.map_err(|t| {
+                tracing::warn!(upstream = "regway", detail = %t.detail, "domain.check at the parent failed");
+                Error::upstream(t.phrase())
+            })?;
             if a.codes[0] != 1000 {
-                return Err(Error::upstream(format!(
-                    "the parent answered {}: {}",
-                    a.codes[0],
-                    a.messages[0].trim()
-                )));
+                tracing::warn!(upstream = "regway", code = a.codes[0],
+                    detail = %super::log_text(&self.secrets.redact(a.messages[0].trim())),
+                    "the parent refused a domain.check");
+                return Err(Error::upstream(TroubleKind::Code(a.codes[0]).phrase()));
             }
             for n in chunk {
                 let row = a.elements.iter().find(|(e, attrs)| {
@@ -288,7 +314,7 @@ impl Backend for Regway {
                     .and_then(|(_, attrs)| attrs.iter().find(|(k, _)| k == "available"))
                     .map(|(_, v)| v == "true")
                     .ok_or_else(|| {
-                        Error::upstream(format!("the parent did not answer for {}", n.ascii()))
+                        Error::upstream(format!("the registry did not answer for {}", n.ascii()))
                     })?;
                 out.push(free);
             }
@@ -303,12 +329,7 @@ impl Backend for Regway {
             ("domain", order.domain.clone()),
         ];
         match &order.kind {
-            OrderKind::Register {
-                period,
-                ns,
-                auto_renew,
-                ..
-            } => {
+            OrderKind::Register { period, ns, .. } => {
                 let Some(contact) = &order.contact else {
                     return UpstreamResult::Failed {
                         code: Code::Failed,
@@ -322,7 +343,8 @@ impl Backend for Regway {
                 f.push(("period", period.to_string()));
                 f.push(("client", handle));
                 f.extend(ns.iter().map(|n| ("ns", n.clone())));
-                f.push(("auto-renew", auto_renew.to_string()));
+                // The gateway renews; the parent never does on its own.
+                f.push(("auto-renew", "false".to_string()));
             }
             OrderKind::Renew { period, expires } => {
                 f.push(("period", period.to_string()));
@@ -337,8 +359,8 @@ impl Backend for Regway {
             }
         }
         match self.call(&f).await {
-            Ok(a) => order_result(&a, 0, a.status == 502),
-            Err(why) => UpstreamResult::Unknown(why),
+            Ok(a) => order_result(&a, 0, a.status == 502, &self.secrets),
+            Err(t) => UpstreamResult::Unknown(t),
         }
     }
 
@@ -349,7 +371,7 @@ impl Backend for Regway {
         ];
         let a = match self.call(&f).await {
             Ok(a) => a,
-            Err(why) => return UpstreamResult::Unknown(why),
+            Err(t) => return UpstreamResult::Unknown(t),
         };
         // Only the nested outcome speaks about the order: a refused `request.status`
         // (credentials, rate limit) says nothing about it.
@@ -357,17 +379,23 @@ impl Backend for Regway {
             1000 => {}
             2303 => return UpstreamResult::NotFound,
             c => {
-                return UpstreamResult::Unknown(format!(
-                    "request.status answered {c}: {}",
-                    a.messages[0].trim()
+                return UpstreamResult::Unknown(Trouble::new(
+                    TroubleKind::Code(c),
+                    format!(
+                        "request.status answered {c}: {}",
+                        self.secrets.redact(a.messages[0].trim())
+                    ),
                 ))
             }
         }
         match (a.attr("request", "state"), a.codes.len()) {
             (Some("pending"), _) => UpstreamResult::Pending,
             // A stored outcome is final: a 2400 in it is a refusal.
-            (Some("done"), 2..) => order_result(&a, 1, true),
-            _ => UpstreamResult::Unknown("request.status: an answer without a state".into()),
+            (Some("done"), 2..) => order_result(&a, 1, true, &self.secrets),
+            _ => UpstreamResult::Unknown(Trouble::new(
+                TroubleKind::BadAnswer,
+                "request.status: an answer without a state",
+            )),
         }
     }
 }
@@ -386,6 +414,7 @@ mod tests {
             timeout_ms: 1000,
             concurrency: 1,
             products: Default::default(),
+            allow_insecure_http: false,
         })
         .unwrap();
         for i in 0..CLIENTS_KEPT * 3 {
@@ -415,7 +444,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            order_result(&done, 0, false),
+            order_result(&done, 0, false, &Secrets::default()),
             UpstreamResult::Done(Done {
                 expires: Some("2027-01-15".parse().unwrap()),
                 delegated: None,
@@ -428,7 +457,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            order_result(&taken, 0, false),
+            order_result(&taken, 0, false, &Secrets::default()),
             UpstreamResult::Failed {
                 code: Code::Exists,
                 ..
@@ -440,7 +469,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            order_result(&internal, 0, false),
+            order_result(&internal, 0, false, &Secrets::default()),
             UpstreamResult::Unknown(_)
         ));
         let reused = parse_answer(
@@ -449,9 +478,37 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            order_result(&reused, 0, false),
+            order_result(&reused, 0, false, &Secrets::default()),
             UpstreamResult::Unknown(_)
         ));
+        // The parent refusing the gateway itself: the partner never sees its words
+        // (here the reseller's balance at the parent).
+        let broke = parse_answer(
+            402,
+            r#"<response><result code="2104">not enough funds: available 410.00 RUB</result></response>"#,
+        )
+        .unwrap();
+        match order_result(&broke, 0, false, &Secrets::default()) {
+            UpstreamResult::Rejected { code, detail } => {
+                assert_eq!(code, 2104);
+                assert!(detail.contains("410.00"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A refusal of the order whose words carry the credentials: a fixed text.
+        let secrets = Secrets::new("child", "child-password");
+        let echo = parse_answer(
+            409,
+            r#"<response><result code="2302">exists (child:child-password)</result></response>"#,
+        )
+        .unwrap();
+        match order_result(&echo, 0, false, &secrets) {
+            UpstreamResult::Failed { code, reason } => {
+                assert_eq!(code, Code::Exists);
+                assert!(!secrets.holds(&reason), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(parse_answer(502, "<html>Bad gateway</html>").is_err());
         assert!(parse_answer(200, "not xml <<<").is_err());
         assert!(parse_answer(200, "").is_err());
@@ -470,7 +527,7 @@ mod tests {
         assert_eq!(a.attr("request", "state"), Some("done"));
         assert_eq!(a.messages, vec!["ok", "refused"]);
         assert!(matches!(
-            order_result(&a, 1, true),
+            order_result(&a, 1, true, &Secrets::default()),
             UpstreamResult::Failed { code: Code::Failed, ref reason } if reason == "refused"
         ));
     }

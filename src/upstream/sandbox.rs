@@ -17,7 +17,7 @@
 //! `REGWAY_SANDBOX_*` knobs): latency, refusals, answers lost after the work is done,
 //! and "pending" answers whose work is done later and found by `lookup`.
 
-use super::{Backend, Done, UpstreamOrder, UpstreamResult};
+use super::{Backend, Done, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use crate::config::SandboxFaults;
 use crate::engine::clock::{add_years, Clock};
 use crate::engine::names::Name;
@@ -354,11 +354,17 @@ impl Backend for Sandbox {
                 // timeout ends the wait.
                 drop(p);
                 std::future::pending::<()>().await;
-                UpstreamResult::Unknown("sandbox: unreachable".into())
+                UpstreamResult::Unknown(Trouble::new(TroubleKind::Timeout, "sandbox: no answer"))
             }
             Ok(Some((p, _))) => to_result(p),
-            Ok(None) => UpstreamResult::Unknown("sandbox: a submit found nothing".into()),
-            Err(e) => UpstreamResult::Unknown(format!("sandbox: {}", e.message)),
+            Ok(None) => UpstreamResult::Unknown(Trouble::new(
+                TroubleKind::Closed,
+                "sandbox: a submit found nothing",
+            )),
+            Err(e) => UpstreamResult::Unknown(Trouble::new(
+                TroubleKind::Closed,
+                format!("sandbox: {}", e.message),
+            )),
         }
     }
 
@@ -367,7 +373,10 @@ impl Backend for Sandbox {
         match self.deliver(order, false) {
             Ok(Some((p, _))) => to_result(p),
             Ok(None) => UpstreamResult::NotFound,
-            Err(e) => UpstreamResult::Unknown(format!("sandbox: {}", e.message)),
+            Err(e) => UpstreamResult::Unknown(Trouble::new(
+                TroubleKind::Closed,
+                format!("sandbox: {}", e.message),
+            )),
         }
     }
 }

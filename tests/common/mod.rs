@@ -230,6 +230,7 @@ pub fn child_config(data: &Path, url: &str, timeout_ms: u64) -> Config {
             timeout_ms,
             concurrency: 8,
             products: Default::default(),
+            allow_insecure_http: false,
         },
     );
     cfg.upstream = Some("parent".into());
