@@ -40,7 +40,9 @@ const PRICE: i64 = 59_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_rounds_of_sigkill_in_front_of_a_chaos_parent() {
-    chaos(2, 50).await;
+    // The time limits are liveness bounds, not figures: a loaded 2-core machine needs
+    // several times what a quiet one does (about 20 s).
+    chaos(2, 180).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +52,7 @@ async fn ten_rounds_of_sigkill_in_front_of_a_chaos_parent() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
-    chaos(rounds, 30 * rounds as u64).await;
+    chaos(rounds, 90 * rounds as u64).await;
 }
 
 struct Setup {
@@ -265,7 +267,7 @@ async fn run(s: &Setup, rounds: usize) {
 }
 
 async fn retry_until_definite(http: &reqwest::Client, url: &RwLock<String>, body: &str) -> Answer {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let u = url.read().unwrap().clone();
         if let Ok(a) = post(http, &u, body.to_string()).await {
