@@ -189,12 +189,6 @@ pub struct OpenOrders {
     unknown: AtomicI64,
 }
 
-/// The part of an order record the gauges read.
-#[derive(serde::Deserialize)]
-struct StateOf {
-    state: OrderState,
-}
-
 impl OpenOrders {
     fn slot(&self, s: OrderState) -> Option<&AtomicI64> {
         match s {
@@ -205,13 +199,8 @@ impl OpenOrders {
         }
     }
 
-    /// An order record went from `old` to `new` (stored bytes; `None`: absent).
-    pub fn written(&self, old: Option<&[u8]>, new: Option<&[u8]>) {
-        let state = |v: Option<&[u8]>| {
-            v.and_then(|b| serde_json::from_slice::<StateOf>(b).ok())
-                .map(|s| s.state)
-        };
-        let (from, to) = (state(old), state(new));
+    /// An order went from state `from` to `to` (`None`: absent).
+    pub fn moved(&self, from: Option<OrderState>, to: Option<OrderState>) {
         if from == to {
             return;
         }

@@ -4,9 +4,6 @@
 
 mod common;
 
-use regway::store::keys;
-use regway::store::records::RequestRecord;
-
 fn base(s: &common::TestServer) -> String {
     s.url.trim_end_matches("/api").to_string()
 }
@@ -142,24 +139,12 @@ async fn the_daily_work_prunes_request_records_after_thirty_days() {
     cfg.sandbox.clock = Some("2026-02-15T10:00:00Z".parse().unwrap());
     cfg.reconcile_interval_ms = 50;
     let s = common::start_when_free(cfg).await;
-    let key = keys::request("demo", "OLD1");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while s
-        .engine()
-        .store
-        .get::<RequestRecord>(&key)
-        .unwrap()
-        .is_some()
-    {
+    while s.engine().store.request("demo", "OLD1").unwrap().is_some() {
         assert!(std::time::Instant::now() < deadline, "never pruned");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(s
-        .engine()
-        .store
-        .get::<RequestRecord>(&keys::request("demo", "C1"))
-        .unwrap()
-        .is_none());
+    assert!(s.engine().store.request("demo", "C1").unwrap().is_none());
     let a = s.form("command=request.status&request-id=OLD1").await;
     assert_eq!(a.code(), 2303, "{}", a.body);
     let a = s.form(&format!("command=order.info&order={order}")).await;
@@ -199,8 +184,8 @@ async fn namecheap_calls_without_a_key_keep_no_request_record() {
     let records: Vec<String> = s
         .engine()
         .store
-        .scan::<RequestRecord>(&keys::requests("demo"), None, false)
-        .map(|r| r.unwrap().1.request_id)
+        .requests("demo")
+        .map(|r| r.unwrap().request_id)
         .collect();
     // Only the registrant's client, whose request-id is derived from its details.
     assert_eq!(records.len(), 1, "{records:?}");

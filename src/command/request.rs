@@ -5,7 +5,6 @@ use super::params::{check_request_id, Params};
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::keys;
 use crate::store::records::{Order, RequestRecord};
 use serde::Serialize;
 
@@ -23,13 +22,13 @@ impl RequestStatus {
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
         let login = &ctx.partner.login;
-        let rec: RequestRecord = ctx
-            .eng
-            .store
-            .get(&keys::request(login, &self.request_id))?
-            .ok_or_else(|| {
-                Error::not_found(format!("no request with request-id {}", self.request_id))
-            })?;
+        let rec: RequestRecord =
+            ctx.eng
+                .store
+                .request(login, &self.request_id)?
+                .ok_or_else(|| {
+                    Error::not_found(format!("no request with request-id {}", self.request_id))
+                })?;
         let (state, response) = match rec.outcome {
             Some(o) => ("done", o),
             None => {
@@ -39,7 +38,7 @@ impl RequestStatus {
                 let order: Order = ctx
                     .eng
                     .store
-                    .get(&keys::order(login, id))?
+                    .order(login, id)?
                     .ok_or_else(|| Error::internal(format!("order {id} is missing")))?;
                 let mut o = Outcome::pending(Data::Order(Box::new(order)));
                 o.request_id = Some(rec.request_id.clone());

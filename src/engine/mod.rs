@@ -7,6 +7,7 @@ pub mod background;
 pub mod catalogue;
 pub mod clock;
 pub mod demo;
+pub mod ledger;
 pub mod licenses;
 pub mod limits;
 pub mod money;
@@ -26,12 +27,12 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Partner, RequestRecord};
-use crate::store::{keys, Store, Tx};
+use crate::store::{Store, Tx};
 use crate::upstream::Backend;
 use auth::{Authenticator, Credentials};
 use catalogue::Catalogue;
 use clock::Clock;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,12 +64,7 @@ pub struct Engine {
     released: tokio::sync::Notify,
     /// Open orders the reconciler leaves alone for a while (unclear answers).
     pub backoffs: orders::Backoffs,
-    /// Partner records as last decoded, by login, with the bytes they came from.
-    partners: Mutex<HashMap<String, (sled::IVec, Arc<Partner>)>>,
 }
-
-/// Partner records kept decoded; past this many the cache starts again empty.
-const PARTNER_CACHE: usize = 4096;
 
 /// One decoded request, whatever dialect it came in.
 pub struct Request {
@@ -148,16 +144,9 @@ impl Engine {
         // else writes while the engine is being made).
         let open_orders = Arc::new(crate::metrics::OpenOrders::default());
         let watch = open_orders.clone();
-        store.observe(
-            keys::all_orders(),
-            Box::new(move |_, old, new| watch.written(old, new)),
-        );
-        for (k, login) in store
-            .scan::<String>(&keys::open_orders(), None, false)
-            .flatten()
-        {
-            let key = keys::order(&login, keys::trailing_id(&k));
-            if let Some(o) = store.get::<crate::store::records::Order>(&key)? {
+        store.watch_orders(Box::new(move |old, new| watch.moved(old, new)));
+        for (id, login) in store.open_orders().flatten() {
+            if let Some(o) = store.order(&login, id)? {
                 open_orders.count(o.state);
             }
         }
@@ -185,7 +174,6 @@ impl Engine {
             live_orders: Mutex::new(HashSet::new()),
             released: tokio::sync::Notify::new(),
             backoffs: orders::Backoffs::default(),
-            partners: Mutex::new(HashMap::new()),
         })
     }
 
@@ -226,30 +214,10 @@ impl Engine {
     }
 
     /// The partner's record as stored now, or `None` when there is no such partner.
-    /// Decoding a record is a good part of a small request's cost, so the last decoded
-    /// copy is kept with the bytes it came from and used again while the stored bytes
-    /// are the same; they are read and compared on every call, so it is never stale.
+    /// Decoding a record is a good part of a small request's cost, so the store keeps
+    /// the last decoded copy while the stored record is the same (never stale).
     pub fn partner(&self, login: &str) -> Result<Option<Arc<Partner>>> {
-        let Some(bytes) = self.store.get_bytes(&keys::partner(login))? else {
-            return Ok(None);
-        };
-        if let Some((b, p)) = self
-            .partners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(login)
-        {
-            if *b == bytes {
-                return Ok(Some(p.clone()));
-            }
-        }
-        let p: Arc<Partner> = Arc::new(Store::decode(&bytes)?);
-        let mut cache = self.partners.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= PARTNER_CACHE && !cache.contains_key(login) {
-            cache.clear();
-        }
-        cache.insert(login.to_string(), (bytes, p.clone()));
-        Ok(Some(p))
+        self.store.partner_shared(login)
     }
 
     async fn execute_inner(&self, req: Request, rid: Option<String>) -> Reply {
@@ -313,10 +281,7 @@ impl Engine {
             // Fast path for a retry: answer from the record without queueing a write.
             // The write itself checks again, atomically.
             let rid = ctx.request_id.as_deref().unwrap_or_default();
-            if let Some(rec) = self
-                .store
-                .get::<RequestRecord>(&keys::request(&ctx.partner.login, rid))?
-            {
+            if let Some(rec) = self.store.request(&ctx.partner.login, rid)? {
                 return self.replay(&ctx, rec);
             }
         }
@@ -391,13 +356,7 @@ impl Engine {
             .collect();
         // Persistent counters: every balance change is one ledger entry, every order
         // takes one number. Open orders are counted as they change (OpenOrders).
-        let counter = |name: &str| {
-            self.store
-                .get::<u64>(&keys::counter(name))
-                .ok()
-                .flatten()
-                .unwrap_or(0)
-        };
+        let counter = |name: &str| self.store.counter(name).unwrap_or(0);
         let open = self.open_orders.get();
         self.metrics.render(&[
             (
@@ -464,7 +423,7 @@ impl Engine {
     fn order_of(&self, login: &str, id: Option<u64>) -> Result<crate::store::records::Order> {
         let id = id.ok_or_else(|| Error::internal("pending request without an order"))?;
         self.store
-            .get(&keys::order(login, id))?
+            .order(login, id)?
             .ok_or_else(|| Error::internal(format!("order {id} is missing")))
     }
 
@@ -490,15 +449,15 @@ impl Engine {
         self.store
             .write(move |tx| {
                 let partner: Partner = tx
-                    .get(&keys::partner(&login))?
+                    .partner(&login)?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.get::<RequestRecord>(&keys::request(&login, &rid))? {
+                if let Some(rec) = tx.request(&login, &rid)? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 let mut outcome = f(tx, &partner)?;
                 outcome.request_id = Some(rid.clone());
-                tx.put(
-                    keys::request(&login, &rid),
+                tx.put_request(
+                    &login,
                     &RequestRecord {
                         request_id: rid,
                         command: command.to_string(),
@@ -560,10 +519,7 @@ impl Engine {
             if let Some(g) = self.claim_order(login, request_id) {
                 return Ok(g);
             }
-            if let Ok(Some(rec)) = self
-                .store
-                .get::<RequestRecord>(&keys::request(login, request_id))
-            {
+            if let Ok(Some(rec)) = self.store.request(login, request_id) {
                 return Err(Box::new(rec));
             }
             released.await;
@@ -580,7 +536,7 @@ impl Engine {
 fn check_programme_currencies(store: &Store, programmes: &programme::Programmes) -> Result<()> {
     for p in programmes.all() {
         for login in &p.partners {
-            if let Some(partner) = store.get::<Partner>(&keys::partner(login))? {
+            if let Some(partner) = store.partner(login)? {
                 if partner.currency != p.currency {
                     return Err(Error::syntax(format!(
                         "programme {}: partner {login} keeps its account in {}, the programme is in {}",
