@@ -1,4 +1,4 @@
-//! The `curl` examples of README.md and `protocol/*.md` are run, as written, by `curl`
+//! The `curl` examples of README.md, `protocol/*.md` and `protocol/native/*.md` are run, as written, by `curl`
 //! through `bash`, against a fresh gateway (the documented address replaced by the test
 //! server's), in the order of each document.
 //!
@@ -146,8 +146,9 @@ fn examples(path: &Path) -> Vec<Example> {
 fn documents() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut v = vec![root.join("README.md")];
-    let mut protocol: Vec<PathBuf> = std::fs::read_dir(root.join("protocol"))
-        .unwrap()
+    let mut protocol: Vec<PathBuf> = ["protocol", "protocol/native"]
+        .into_iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
         .collect();
