@@ -10,7 +10,7 @@ use crate::engine::licenses::parse_ip;
 use crate::engine::money::Money;
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{license_object, License, LicensePeriod, LicenseState, OrderKind};
 use crate::store::{keys, Read};
@@ -46,12 +46,13 @@ fn license_id(p: &mut Params) -> Result<u64> {
 
 /// The partner's own licence: 2303 when there is none, 2201 when it is another's.
 pub fn owned_license(r: &impl Read, login: &str, id: u64) -> Result<License> {
-    let missing = || Error::not_found(format!("no licence {id}"));
+    let missing = || Error::not_found(format!("no licence {id}")).about(Object::License);
     match r.read::<String>(&keys::license_owner(id))? {
         None => Err(missing()),
         Some(owner) if owner != login => Err(Error::forbidden(format!(
             "licence {id} belongs to another partner"
-        ))),
+        ))
+        .about(Object::License)),
         Some(_) => r.read(&keys::license(login, id))?.ok_or_else(missing),
     }
 }

@@ -10,7 +10,7 @@ use super::services::{self, Categories};
 use super::{Ctx, Engine, Fresh};
 use crate::engine::clock::add_years;
 use crate::engine::money::Money;
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
     license_object, Client, CommissionEntry, CommissionKind, DayTotals, Domain, DomainState,
@@ -684,6 +684,14 @@ pub(super) fn settle(
             let mut e = Error::new(code, reason);
             if code == Code::Failed {
                 e = Error::upstream(e.message);
+            }
+            if matches!(code, Code::NotFound | Code::Forbidden) {
+                e = e.about(match order.kind {
+                    OrderKind::LicenseOrder { .. }
+                    | OrderKind::LicenseRenew { .. }
+                    | OrderKind::LicenseSetIp { .. } => Object::License,
+                    _ => Object::Domain,
+                });
             }
             Some(Outcome::error(e).with_data(Data::Order(Box::new(order.clone()))))
         }
