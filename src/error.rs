@@ -125,7 +125,7 @@ impl TryFrom<u16> for Code {
     }
 }
 
-/// What a 2303 or a 2201 is about: one code covers several objects, and a panel tells
+/// What a 2303, 2201 or 2304 is about: one code covers several objects, and a panel tells
 /// "no such domain" from "no such request-id" by this, not by the text (the native
 /// protocol's `<result object="…">`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,7 +140,7 @@ pub enum Object {
     Partner,
     /// The address a request came from (2201: not allowed for this partner).
     Address,
-    /// The partner's own account (2201: suspended).
+    /// The partner's own account (2201: suspended; 2304: not on postpay terms).
     Account,
 }
 
@@ -191,7 +191,7 @@ pub struct Error {
     /// Seconds a rate-limited caller should wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
-    /// What the error is about, where the code covers several objects (2303, 2201).
+    /// What the error is about, where the code covers several objects (2303, 2201, 2304).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<Object>,
 }

@@ -25,7 +25,7 @@ pub struct Outcome {
     /// Seconds a rate-limited caller should wait (`Retry-After`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
-    /// What an error is about, where its code covers several objects (2303, 2201).
+    /// What an error is about, where its code covers several objects (2303, 2201, 2304).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<Object>,
 }

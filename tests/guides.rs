@@ -1,5 +1,5 @@
 //! The partner guides of `protocol/` against the gateway: `errors.md` gives an action
-//! for every result code and names every `object`; every 2303 and 2201 the fixtures
+//! for every result code and names every `object`; every 2303, 2201 and 2304 the fixtures
 //! record names its object, and no other code does; `pending-orders.md` shows its
 //! sequence diagram; and a duplicate sent while the first request is still in flight
 //! answers 1001 from the record, replayed, with one order and one charge. (The guides'
@@ -89,7 +89,8 @@ fn errors_guide_gives_an_action_for_every_code() {
     }
 }
 
-/// Every 2303 and 2201 in `fixtures/native/` names its object; no other code has one.
+/// Every 2303, 2201 and 2304 in `fixtures/native/` names its object; no other code has
+/// one.
 #[test]
 fn fixtures_name_the_object_of_2303_and_2201() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/native");
@@ -106,7 +107,7 @@ fn fixtures_name_the_object_of_2303_and_2201() {
                 .split_once(" object=\"")
                 .map(|(_, rest)| rest.split('"').next().unwrap().to_string());
             match code {
-                2303 | 2201 => {
+                2303 | 2201 | 2304 => {
                     let o = object
                         .unwrap_or_else(|| panic!("{}: {code} without an object", path.display()));
                     assert!(
@@ -129,6 +130,8 @@ fn fixtures_name_the_object_of_2303_and_2201() {
         "2201 client",
         "2201 order",
         "2201 address",
+        "2304 client",
+        "2304 account",
     ] {
         assert!(seen.contains(want), "no fixture shows {want}: {seen:?}");
     }

@@ -273,7 +273,8 @@ impl ClientDelete {
                     return Err(Error::prohibited(format!(
                         "client {handle} was deleted at {}",
                         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    )));
+                    ))
+                    .about(Object::Client));
                 }
                 c.deleted = Some(now);
                 tx.put(keys::client(&partner.login, c.number), &c)?;
@@ -290,7 +291,8 @@ pub fn live_client(r: &impl Read, login: &str, handle: &str) -> Result<Client> {
     if c.deleted.is_some() {
         return Err(Error::prohibited(format!(
             "client {handle} was deleted: new orders cannot name it"
-        )));
+        ))
+        .about(Object::Client));
     }
     Ok(c)
 }

@@ -145,7 +145,7 @@ impl LicenseRenew {
                 )));
             }
             if l.state == LicenseState::Suspended {
-                return Err(Error::prohibited(format!("licence {id} is suspended")));
+                return Err(Error::prohibited(format!("licence {id} is suspended")).about(Object::License));
             }
             Ok(())
         })
@@ -183,10 +183,10 @@ impl LicenseSetIp {
             .place_order(ctx, order, move |tx, partner| {
                 let l = owned_license(tx, &partner.login, id)?;
                 if l.state != LicenseState::Active {
-                    return Err(Error::prohibited(format!(
-                        "licence {id} is {}",
-                        l.state.as_str()
-                    )));
+                    return Err(
+                        Error::prohibited(format!("licence {id} is {}", l.state.as_str()))
+                            .about(Object::License),
+                    );
                 }
                 Ok(())
             })

@@ -89,6 +89,7 @@ fn statements(ctx: &Ctx<'_>, partner: &Partner) -> Result<Vec<Statement>> {
             "{} is not on postpay terms: it has no statements",
             partner.login
         ))
+        .about(Object::Account)
     })
 }
 

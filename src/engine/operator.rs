@@ -472,7 +472,8 @@ impl Engine {
         else {
             return Err(Error::prohibited(format!(
                 "order {id} is being carried out right now; try again in a moment"
-            )));
+            ))
+            .about(Object::Order));
         };
         let result = match state {
             OrderState::Completed => UpstreamResult::Done(Done {
@@ -499,7 +500,8 @@ impl Engine {
                     return Err(Error::prohibited(format!(
                         "order {id} is already {}",
                         before.state.as_str()
-                    )));
+                    ))
+                    .about(Object::Order));
                 }
                 super::orders::settle(tx, &cats, &w_login, id, None, result, now)?;
                 let mut o: Order = tx

@@ -77,7 +77,8 @@ impl Engine {
                     return Err(Error::prohibited(format!(
                         "{} has an order in progress",
                         object_name(&new.domain)
-                    )));
+                    ))
+                    .about(Object::Domain));
                 }
                 let id = tx.next_id("order")?;
                 let mut charge = None;
