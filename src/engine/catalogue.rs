@@ -5,9 +5,9 @@
 //! (`partner_prices` in the configuration); they replace the catalogue's.
 
 use crate::config::PartnerPrice;
-use crate::engine::money::{Currency, Money};
-use crate::engine::names::Name;
 use crate::error::{Error, Result};
+use crate::types::money::{Currency, Money};
+use crate::types::names::Name;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -156,7 +156,7 @@ impl Catalogue {
             }
         }
         for (name, cfg) in configured {
-            let ascii = crate::engine::names::parse_name("zone", &format!("x.{name}"))
+            let ascii = crate::types::names::parse_name("zone", &format!("x.{name}"))
                 .map(|n| n.ascii()[2..].to_string())
                 .map_err(|e| Error::syntax(format!("zone {name:?}: {}", e.message)))?;
             zones.insert(ascii.clone(), Zone::from_config(&ascii, cfg)?);
@@ -351,7 +351,7 @@ impl Zone {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::names::parse_name;
+    use crate::types::names::parse_name;
 
     #[test]
     fn zones_prices_and_overrides() {

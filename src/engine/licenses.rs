@@ -7,9 +7,9 @@
 //! against the public address its server reaches the licensing service from, so an
 //! address no server can have there is refused before anything is charged.
 
-use super::money::{Currency, Money};
 use crate::error::{Error, Result};
 use crate::store::records::LicensePeriod;
+use crate::types::money::{Currency, Money};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -22,9 +22,9 @@
 //! discount = { vps = 3, dedicated = 1, ssl = 1 }
 //! ```
 
-use crate::engine::clock::month_start;
-use crate::engine::money::{Currency, Money};
 use crate::store::records::Commission;
+use crate::types::clock::month_start;
+use crate::types::money::{Currency, Money};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,8 @@
 //! What the store keeps. Records are JSON, so a field added later reads old rows with
 //! its default.
 
-use crate::engine::money::Currency;
 use crate::outcome::Outcome;
+use crate::types::money::Currency;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
