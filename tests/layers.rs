@@ -47,13 +47,8 @@ const PENDING: &[(&str, &str)] = &[
     ("engine/services.rs", "command"),
     ("metrics.rs", "command"),
     ("metrics.rs", "store"),
-    ("store/records.rs", "engine"),
     ("store/records.rs", "outcome"),
-    ("upstream/ispsystem.rs", "engine"),
-    ("upstream/mod.rs", "engine"),
     ("upstream/regway.rs", "command"),
-    ("upstream/regway.rs", "engine"),
-    ("upstream/sandbox.rs", "engine"),
 ];
 
 fn rank(module: &str) -> Option<u8> {
