@@ -45,9 +45,6 @@ const PENDING: &[(&str, &str)] = &[
     ("engine/orders.rs", "command"),
     ("engine/orders.rs", "outcome"),
     ("engine/services.rs", "command"),
-    ("metrics.rs", "command"),
-    ("metrics.rs", "store"),
-    ("store/records.rs", "outcome"),
     ("upstream/regway.rs", "command"),
 ];
 

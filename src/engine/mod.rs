@@ -21,7 +21,7 @@ use crate::command::{params::check_request_id, params::Params, Command};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::records::{Partner, RequestRecord};
+use crate::store::records::{OrderState, Partner, RequestRecord};
 use crate::store::{keys, Store, Tx};
 use crate::types::clock::Clock;
 use crate::upstream::Backend;
@@ -99,7 +99,7 @@ pub struct Ctx<'a> {
 pub enum Fresh<T> {
     Done(T),
     /// The request-id was already used with the same parameters.
-    Replay(Box<RequestRecord>),
+    Replay(Box<RequestRecord<Outcome>>),
 }
 
 impl Engine {
@@ -146,7 +146,13 @@ impl Engine {
         let watch = open_orders.clone();
         store.observe(
             keys::all_orders(),
-            Box::new(move |_, old, new| watch.written(old, new)),
+            Box::new(move |_, old, new| {
+                let state = |v: Option<&[u8]>| v.and_then(OrderState::of_stored);
+                watch.moved(
+                    state(old).map(OrderState::as_str),
+                    state(new).map(OrderState::as_str),
+                )
+            }),
         );
         for (k, login) in store
             .scan::<String>(&keys::open_orders(), None, false)
@@ -154,7 +160,7 @@ impl Engine {
         {
             let key = keys::order(&login, keys::trailing_id(&k));
             if let Some(o) = store.get::<crate::store::records::Order>(&key)? {
-                open_orders.count(o.state);
+                open_orders.count(o.state.as_str());
             }
         }
         Ok(Engine {
@@ -188,7 +194,7 @@ impl Engine {
     pub async fn execute(&self, req: Request) -> Reply {
         let started = std::time::Instant::now();
         let dialect = req.dialect;
-        let command = crate::metrics::command_label(&req.command);
+        let command = crate::command::label(&req.command);
         // The login as claimed (it may not exist); never the password. Only built when
         // the request log is on.
         let login: Option<String> = tracing::enabled!(tracing::Level::INFO).then(|| {
@@ -311,7 +317,7 @@ impl Engine {
             let rid = ctx.request_id.as_deref().unwrap_or_default();
             if let Some(rec) = self
                 .store
-                .get::<RequestRecord>(&keys::request(&ctx.partner.login, rid))?
+                .get::<RequestRecord<Outcome>>(&keys::request(&ctx.partner.login, rid))?
             {
                 return self.replay(&ctx, rec);
             }
@@ -438,7 +444,7 @@ impl Engine {
     }
 
     /// The answer for a request-id seen before.
-    fn replay(&self, ctx: &Ctx<'_>, rec: RequestRecord) -> Result<Reply> {
+    fn replay(&self, ctx: &Ctx<'_>, rec: RequestRecord<Outcome>) -> Result<Reply> {
         if rec.params != ctx.fingerprint {
             return Err(Error::reused(&rec.request_id));
         }
@@ -488,7 +494,7 @@ impl Engine {
                 let partner: Partner = tx
                     .get(&keys::partner(&login))?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.get::<RequestRecord>(&keys::request(&login, &rid))? {
+                if let Some(rec) = tx.get::<RequestRecord<Outcome>>(&keys::request(&login, &rid))? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 let mut outcome = f(tx, &partner)?;
@@ -546,7 +552,7 @@ impl Engine {
         &self,
         login: &str,
         request_id: &str,
-    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord>> {
+    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord<Outcome>>> {
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
@@ -558,7 +564,7 @@ impl Engine {
             }
             if let Ok(Some(rec)) = self
                 .store
-                .get::<RequestRecord>(&keys::request(login, request_id))
+                .get::<RequestRecord<Outcome>>(&keys::request(login, request_id))
             {
                 return Err(Box::new(rec));
             }

@@ -803,7 +803,9 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
                     ));
                 }
             }
-            match v.get::<RequestRecord>(&keys::request(login, &o.request_id))? {
+            match v
+                .get::<RequestRecord<serde::de::IgnoredAny>>(&keys::request(login, &o.request_id))?
+            {
                 Some(rec) if rec.order == Some(o.id) => {
                     if rec.outcome.is_some() != o.state.is_terminal() {
                         r.problems.push(format!(

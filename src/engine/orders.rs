@@ -68,7 +68,7 @@ impl Engine {
                 let mut partner: Partner = tx
                     .get(&keys::partner(&login))?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.get::<RequestRecord>(&keys::request(&login, &rid))? {
+                if let Some(rec) = tx.get::<RequestRecord<Outcome>>(&keys::request(&login, &rid))? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 precheck(tx, &partner)?;
@@ -142,7 +142,7 @@ impl Engine {
                 tx.put(keys::in_flight(&new.domain), &id)?;
                 tx.put(
                     keys::request(&login, &rid),
-                    &RequestRecord {
+                    &RequestRecord::<Outcome> {
                         request_id: rid,
                         command: order.kind.command().to_string(),
                         params: fingerprint,
@@ -588,7 +588,7 @@ pub(super) fn settle(
         .get(&keys::order(login, order_id))?
         .ok_or_else(|| Error::internal(format!("order {order_id} is missing")))?;
     let rkey = keys::request(login, &order.request_id);
-    let mut rec: RequestRecord = tx
+    let mut rec: RequestRecord<Outcome> = tx
         .get(&rkey)?
         .ok_or_else(|| Error::internal(format!("order {order_id} has no request record")))?;
     if order.state.is_terminal() {
