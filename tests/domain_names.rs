@@ -5,7 +5,7 @@
 mod common;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use regway::engine::catalogue::{Confusables, PriceConfig, ZoneConfig};
+use regway::config::catalogue::{Confusables, PriceConfig, ZoneConfig};
 use regway::types::names::parse_name;
 
 fn enc(s: &str) -> String {

@@ -32,10 +32,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use toml::Spanned;
 
-/// The categories a product can belong to when the configuration names none.
-pub const DEFAULT_CATEGORIES: [&str; 6] =
-    ["domains", "licences", "ssl", "hosting", "vps", "dedicated"];
-
 /// A number in a programme file: written as a TOML integer, float or string.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -871,7 +867,10 @@ mod tests {
     use super::*;
 
     fn categories() -> Vec<String> {
-        DEFAULT_CATEGORIES.iter().map(|s| s.to_string()).collect()
+        crate::config::catalogue::DEFAULT_CATEGORIES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     fn zones() -> Vec<String> {
