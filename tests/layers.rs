@@ -36,7 +36,6 @@ const LAYERS: &[(&str, u8)] = &[
 const PENDING: &[(&str, &str)] = &[
     ("engine/background.rs", "command"),
     ("engine/background.rs", "outcome"),
-    ("engine/mod.rs", "app"),
     ("engine/mod.rs", "command"),
     ("engine/mod.rs", "outcome"),
     ("engine/operator.rs", "command"),

@@ -611,39 +611,3 @@ impl Drop for LiveGuard<'_> {
         self.eng.released.notify_waiters();
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_partner_cache_follows_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = Config {
-            data: dir.path().to_path_buf(),
-            ..Config::default()
-        };
-        let engine = crate::app::open_engine(&cfg).unwrap();
-        assert!(engine.partner("acme").unwrap().is_none());
-        engine
-            .add_partner(operator::NewPartner {
-                login: "acme".into(),
-                password: Some("a-long-password".into()),
-                currency: None,
-                credit_limit: None,
-                allow_ips: vec![],
-            })
-            .await
-            .unwrap();
-        let first = engine.partner("acme").unwrap().unwrap();
-        assert!(first.balance.is_zero());
-        // Unchanged bytes: the same decoded copy.
-        assert!(Arc::ptr_eq(
-            &first,
-            &engine.partner("acme").unwrap().unwrap()
-        ));
-        engine.topup("acme", "12.50", "test").await.unwrap();
-        let after = engine.partner("acme").unwrap().unwrap();
-        assert_eq!(after.balance.to_string(), "12.50");
-    }
-}
