@@ -4,6 +4,9 @@
 
 mod common;
 
+use regway::outcome::Outcome;
+use regway::store::{RequestScans, Requests};
+
 fn base(s: &common::TestServer) -> String {
     s.url.trim_end_matches("/api").to_string()
 }
@@ -140,11 +143,22 @@ async fn the_daily_work_prunes_request_records_after_thirty_days() {
     cfg.reconcile_interval_ms = 50;
     let s = common::start_when_free(cfg).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while s.engine().store.request("demo", "OLD1").unwrap().is_some() {
+    while s
+        .engine()
+        .store
+        .request::<Outcome>("demo", "OLD1")
+        .unwrap()
+        .is_some()
+    {
         assert!(std::time::Instant::now() < deadline, "never pruned");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(s.engine().store.request("demo", "C1").unwrap().is_none());
+    assert!(s
+        .engine()
+        .store
+        .request::<Outcome>("demo", "C1")
+        .unwrap()
+        .is_none());
     let a = s.form("command=request.status&request-id=OLD1").await;
     assert_eq!(a.code(), 2303, "{}", a.body);
     let a = s.form(&format!("command=order.info&order={order}")).await;
@@ -184,7 +198,7 @@ async fn namecheap_calls_without_a_key_keep_no_request_record() {
     let records: Vec<String> = s
         .engine()
         .store
-        .requests("demo")
+        .requests::<Outcome>("demo")
         .map(|r| r.unwrap().request_id)
         .collect();
     // Only the registrant's client, whose request-id is derived from its details.

@@ -13,14 +13,14 @@
 
 use super::{drive, spawn, Body, Conn, Stats};
 use crate::engine::auth::hash_password;
-use crate::engine::money::Currency;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
     Client, ClientKind, DayTotals, Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind,
     OrderState, Partner, RequestRecord, ServiceCounts, Transition,
 };
-use crate::store::{Batch, Expiry, Migration, Store};
+use crate::store::{Batch, Expiry, Migration, RequestWrites, Store};
+use crate::types::money::Currency;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
@@ -210,7 +210,7 @@ fn partner_rows(
         turnover: PRICE * Decimal::from(domains),
     };
     rows.append_ledger(&login, &entry, Some((now.date_naive(), &day)))?;
-    let expires = crate::engine::clock::add_years(now.date_naive(), 1)
+    let expires = crate::types::clock::add_years(now.date_naive(), 1)
         .ok_or_else(|| Error::internal("date overflow"))?;
     for d in 0..domains {
         let global = first_domain + d;

@@ -4,7 +4,7 @@
 
 use super::params::{text, Params};
 use crate::engine::{Ctx, Fresh};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Client, ClientKind, Partner};
 use crate::store::Read;
@@ -40,12 +40,13 @@ pub fn handle_number(v: &str) -> Option<u64> {
 pub fn owned_client(r: &(impl Read + ?Sized), login: &str, handle: &str) -> Result<Client> {
     let number = handle_number(handle)
         .ok_or_else(|| Error::value("client", format!("{handle:?} is not a client handle")))?;
-    let missing = || Error::not_found(format!("no client {handle}"));
+    let missing = || Error::not_found(format!("no client {handle}")).about(Object::Client);
     match r.client_owner(number)? {
         None => Err(missing()),
         Some(owner) if owner != login => Err(Error::forbidden(format!(
             "client {handle} belongs to another partner"
-        ))),
+        ))
+        .about(Object::Client)),
         Some(_) => {
             let c: Client = r.client(login, number)?.ok_or_else(missing)?;
             if c.id != handle {
@@ -265,7 +266,8 @@ impl ClientDelete {
                     return Err(Error::prohibited(format!(
                         "client {handle} was deleted at {}",
                         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    )));
+                    ))
+                    .about(Object::Client));
                 }
                 c.deleted = Some(now);
                 tx.put_client(&partner.login, &c)?;
@@ -282,7 +284,8 @@ pub fn live_client(r: &(impl Read + ?Sized), login: &str, handle: &str) -> Resul
     if c.deleted.is_some() {
         return Err(Error::prohibited(format!(
             "client {handle} was deleted: new orders cannot name it"
-        )));
+        ))
+        .about(Object::Client));
     }
     Ok(c)
 }

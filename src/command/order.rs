@@ -2,9 +2,10 @@
 
 use super::params::{check_request_id, Params};
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Order, OrderKind, OrderState};
+use crate::store::Requests;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,19 +48,21 @@ impl OrderInfo {
         let login = &ctx.partner.login;
         let id = match &self.by {
             OrderRef::Id(id) => match store.order_owner(*id)? {
-                None => return Err(Error::not_found(format!("no order {id}"))),
+                None => return Err(Error::not_found(format!("no order {id}")).about(Object::Order)),
                 Some(owner) if &owner != login => {
-                    return Err(Error::forbidden(format!(
-                        "order {id} belongs to another partner"
-                    )))
+                    return Err(
+                        Error::forbidden(format!("order {id} belongs to another partner"))
+                            .about(Object::Order),
+                    )
                 }
                 Some(_) => *id,
             },
             OrderRef::RequestId(rid) => store
-                .request(login, rid)?
+                .request::<Outcome>(login, rid)?
                 .and_then(|r| r.order)
                 .ok_or_else(|| {
                     Error::not_found(format!("no order was placed with request-id {rid}"))
+                        .about(Object::Request)
                 })?,
         };
         let order: Order = store

@@ -3,9 +3,10 @@
 
 use super::params::{check_request_id, Params};
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Order, RequestRecord};
+use crate::store::Requests;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -22,13 +23,14 @@ impl RequestStatus {
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
         let login = &ctx.partner.login;
-        let rec: RequestRecord =
-            ctx.eng
-                .store
-                .request(login, &self.request_id)?
-                .ok_or_else(|| {
-                    Error::not_found(format!("no request with request-id {}", self.request_id))
-                })?;
+        let rec: RequestRecord<Outcome> = ctx
+            .eng
+            .store
+            .request(login, &self.request_id)?
+            .ok_or_else(|| {
+                Error::not_found(format!("no request with request-id {}", self.request_id))
+                    .about(Object::Request)
+            })?;
         let (state, response) = match rec.outcome {
             Some(o) => ("done", o),
             None => {

@@ -16,12 +16,12 @@ use super::xml::{self, El};
 use super::{form, HttpReply};
 use crate::command::params::Params;
 use crate::engine::auth::Credentials;
-use crate::engine::money::{Currency, Money};
-use crate::engine::names::Name;
 use crate::engine::{Reply, Request};
 use crate::error::{Error, Result};
 use crate::outcome::{CheckRow, Data, Outcome};
 use crate::store::records::{Client, CommissionEntry, Domain, LedgerEntry, License, Order};
+use crate::types::money::{Currency, Money};
+use crate::types::names::Name;
 use base64::Engine as _;
 use bytes::Bytes;
 use rust_decimal::Decimal;
@@ -199,11 +199,11 @@ pub fn encode_error(e: Error) -> HttpReply {
 }
 
 fn response(o: &Outcome) -> El {
-    let mut r = El::new("response").child(
-        El::new("result")
-            .attr("code", o.code.number())
-            .text(&o.message),
-    );
+    let mut result = El::new("result").attr("code", o.code.number());
+    if let Some(object) = o.object {
+        result = result.attr("object", object.name());
+    }
+    let mut r = El::new("response").child(result.text(&o.message));
     if let Some(rid) = &o.request_id {
         r = r.child(El::new("request-id").text(rid));
     }

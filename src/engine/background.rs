@@ -21,6 +21,7 @@ use crate::store::records::{
     license_object, Domain, DomainState, LicenseState, Order, OrderKind, OrderState, Partner,
     RequestRecord, Transition,
 };
+use crate::store::{RequestWrites, Requests};
 use chrono::{Duration, NaiveDate};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -179,7 +180,7 @@ impl Engine {
 
     /// Renews a domain (see [`Engine::renew_now`]).
     async fn auto_renew(&self, partner: &Partner, d: &Domain, today: NaiveDate) -> Result<bool> {
-        let name = crate::engine::names::parse_name("domain", &d.name)?;
+        let name = crate::types::names::parse_name("domain", &d.name)?;
         let period = self.catalogue.zone_of(&name)?.min_period;
         let cmd = Command::DomainRenew(DomainRenew {
             domain: name,
@@ -250,7 +251,7 @@ impl Engine {
         let now = self.clock.now();
         self.store
             .write(move |tx| {
-                if tx.request(&login, &rid)?.is_some() {
+                if tx.request::<serde::de::IgnoredAny>(&login, &rid)?.is_some() {
                     return Ok(());
                 }
                 let mut partner: Partner = tx

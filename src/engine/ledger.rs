@@ -57,7 +57,7 @@ pub fn append(tx: &mut Tx<'_>, partner: &mut Partner, mut e: LedgerEntry) -> Res
         .ok_or_else(|| Error::internal("balance overflow"))?;
     // A balance stays within what an amount may be, so it can always be written,
     // read back and compared as one.
-    if partner.balance.abs() > Decimal::from(crate::engine::money::MAX_ABS) {
+    if partner.balance.abs() > Decimal::from(crate::types::money::MAX_ABS) {
         return Err(Error::range(
             "amount",
             "the balance would pass the largest amount the gateway keeps",

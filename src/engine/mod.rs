@@ -5,13 +5,10 @@
 pub mod auth;
 pub mod background;
 pub mod catalogue;
-pub mod clock;
 pub mod demo;
 pub mod ledger;
 pub mod licenses;
 pub mod limits;
-pub mod money;
-pub mod names;
 pub mod operator;
 pub mod orders;
 pub mod pricing;
@@ -20,18 +17,17 @@ pub mod renew_window;
 pub mod retention;
 pub mod services;
 pub mod statement;
-pub mod text;
 
 use crate::command::{params::check_request_id, params::Params, Command};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::records::{Partner, RequestRecord};
-use crate::store::{Store, Tx};
+use crate::store::records::{OrderState, Partner, RequestRecord};
+use crate::store::{RequestWrites, Requests, Store, Tx};
+use crate::types::clock::Clock;
 use crate::upstream::Backend;
 use auth::{Authenticator, Credentials};
 use catalogue::Catalogue;
-use clock::Clock;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -99,7 +95,7 @@ pub struct Ctx<'a> {
 pub enum Fresh<T> {
     Done(T),
     /// The request-id was already used with the same parameters.
-    Replay(Box<RequestRecord>),
+    Replay(Box<RequestRecord<Outcome>>),
 }
 
 impl Engine {
@@ -144,10 +140,12 @@ impl Engine {
         // else writes while the engine is being made).
         let open_orders = Arc::new(crate::metrics::OpenOrders::default());
         let watch = open_orders.clone();
-        store.watch_orders(Box::new(move |old, new| watch.moved(old, new)));
+        store.watch_orders(Box::new(move |old, new| {
+            watch.moved(old.map(OrderState::as_str), new.map(OrderState::as_str))
+        }));
         for (id, login) in store.open_orders().flatten() {
             if let Some(o) = store.order(&login, id)? {
-                open_orders.count(o.state);
+                open_orders.count(o.state.as_str());
             }
         }
         Ok(Engine {
@@ -180,7 +178,7 @@ impl Engine {
     pub async fn execute(&self, req: Request) -> Reply {
         let started = std::time::Instant::now();
         let dialect = req.dialect;
-        let command = crate::metrics::command_label(&req.command);
+        let command = crate::command::label(&req.command);
         // The login as claimed (it may not exist); never the password. Only built when
         // the request log is on.
         let login: Option<String> = tracing::enabled!(tracing::Level::INFO).then(|| {
@@ -281,7 +279,7 @@ impl Engine {
             // Fast path for a retry: answer from the record without queueing a write.
             // The write itself checks again, atomically.
             let rid = ctx.request_id.as_deref().unwrap_or_default();
-            if let Some(rec) = self.store.request(&ctx.partner.login, rid)? {
+            if let Some(rec) = self.store.request::<Outcome>(&ctx.partner.login, rid)? {
                 return self.replay(&ctx, rec);
             }
         }
@@ -315,7 +313,8 @@ impl Engine {
             if !auth::ip_allowed(p, peer) {
                 return Err(Error::forbidden(format!(
                     "requests from {peer} are not allowed for this partner"
-                )));
+                ))
+                .about(Object::Address));
             }
         }
         let wait = self.limits.login_turn(&attempt)?;
@@ -339,7 +338,7 @@ impl Engine {
         };
         self.limits.logged_in(&attempt);
         if partner.suspended {
-            return Err(Error::forbidden("partner account is suspended"));
+            return Err(Error::forbidden("partner account is suspended").about(Object::Account));
         }
         Ok(Partner::clone(&partner))
     }
@@ -401,7 +400,7 @@ impl Engine {
     }
 
     /// The answer for a request-id seen before.
-    fn replay(&self, ctx: &Ctx<'_>, rec: RequestRecord) -> Result<Reply> {
+    fn replay(&self, ctx: &Ctx<'_>, rec: RequestRecord<Outcome>) -> Result<Reply> {
         if rec.params != ctx.fingerprint {
             return Err(Error::reused(&rec.request_id));
         }
@@ -451,7 +450,7 @@ impl Engine {
                 let partner: Partner = tx
                     .partner(&login)?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.request(&login, &rid)? {
+                if let Some(rec) = tx.request::<Outcome>(&login, &rid)? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 let mut outcome = f(tx, &partner)?;
@@ -509,7 +508,7 @@ impl Engine {
         &self,
         login: &str,
         request_id: &str,
-    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord>> {
+    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord<Outcome>>> {
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
@@ -519,7 +518,7 @@ impl Engine {
             if let Some(g) = self.claim_order(login, request_id) {
                 return Ok(g);
             }
-            if let Ok(Some(rec)) = self.store.request(login, request_id) {
+            if let Ok(Some(rec)) = self.store.request::<Outcome>(login, request_id) {
                 return Err(Box::new(rec));
             }
             released.await;
@@ -563,41 +562,5 @@ impl Drop for LiveGuard<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.key);
         self.eng.released.notify_waiters();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_partner_cache_follows_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = Config {
-            data: dir.path().to_path_buf(),
-            ..Config::default()
-        };
-        let engine = crate::app::open_engine(&cfg).unwrap();
-        assert!(engine.partner("acme").unwrap().is_none());
-        engine
-            .add_partner(operator::NewPartner {
-                login: "acme".into(),
-                password: Some("a-long-password".into()),
-                currency: None,
-                credit_limit: None,
-                allow_ips: vec![],
-            })
-            .await
-            .unwrap();
-        let first = engine.partner("acme").unwrap().unwrap();
-        assert!(first.balance.is_zero());
-        // Unchanged bytes: the same decoded copy.
-        assert!(Arc::ptr_eq(
-            &first,
-            &engine.partner("acme").unwrap().unwrap()
-        ));
-        engine.topup("acme", "12.50", "test").await.unwrap();
-        let after = engine.partner("acme").unwrap().unwrap();
-        assert_eq!(after.balance.to_string(), "12.50");
     }
 }

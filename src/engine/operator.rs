@@ -3,16 +3,16 @@
 
 use super::auth::{check_login, hash_password, Cidr};
 use super::ledger::{annotate, append_commission, append_entry};
-use super::money::{Currency, Money};
 use super::services::{self, Categories};
 use super::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::store::records::{
     CommissionEntry, CommissionKind, DayTotals, EntryKind, OperatorRequest, Order, OrderState,
     Partner, ServiceCounts, Settlement,
 };
 use crate::store::Expiry;
-use crate::store::{Quiet, Tx};
+use crate::store::{Quiet, Requests, Tx};
+use crate::types::money::{Currency, Money};
 use crate::upstream::{Done, UpstreamResult};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -326,7 +326,7 @@ impl Engine {
             + 'static,
     {
         // The note is shown to the partner in `ledger.list`.
-        super::text::check_xml_chars("note", note)?;
+        crate::types::text::check_xml_chars("note", note)?;
         let login = login.to_string();
         let amount = amount.to_string();
         let note = note.chars().take(500).collect::<String>();
@@ -334,9 +334,9 @@ impl Engine {
         let (partner, replayed) = self
             .store
             .write(move |tx| {
-                let mut p: Partner = tx
-                    .partner(&login)?
-                    .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
+                let mut p: Partner = tx.partner(&login)?.ok_or_else(|| {
+                    Error::not_found(format!("no partner {login}")).about(Object::Partner)
+                })?;
                 if let Some(once) = &once {
                     if let Some(done) = tx.operator_request(&login, &once.request_id)? {
                         if done.command != once.command || done.params != once.params {
@@ -364,10 +364,9 @@ impl Engine {
     }
 
     pub fn show_partner(&self, login: &str) -> Result<PartnerView> {
-        let p: Partner = self
-            .store
-            .partner(login)?
-            .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
+        let p: Partner = self.store.partner(login)?.ok_or_else(|| {
+            Error::not_found(format!("no partner {login}")).about(Object::Partner)
+        })?;
         Ok(view(&p))
     }
 
@@ -396,7 +395,7 @@ impl Engine {
         };
         if let Some(p) = partner {
             if !self.store.has_partner(p)? {
-                return Err(Error::not_found(format!("no partner {p}")));
+                return Err(Error::not_found(format!("no partner {p}")).about(Object::Partner));
             }
         }
         let mut rows = Vec::new();
@@ -452,7 +451,7 @@ impl Engine {
         let login: String = self
             .store
             .order_owner(id)?
-            .ok_or_else(|| Error::not_found(format!("no order {id}")))?;
+            .ok_or_else(|| Error::not_found(format!("no order {id}")).about(Object::Order))?;
         let rid = self
             .store
             .order(&login, id)?
@@ -465,7 +464,8 @@ impl Engine {
         else {
             return Err(Error::prohibited(format!(
                 "order {id} is being carried out right now; try again in a moment"
-            )));
+            ))
+            .about(Object::Order));
         };
         let result = match state {
             OrderState::Completed => UpstreamResult::Done(Done {
@@ -491,7 +491,8 @@ impl Engine {
                     return Err(Error::prohibited(format!(
                         "order {id} is already {}",
                         before.state.as_str()
-                    )));
+                    ))
+                    .about(Object::Order));
                 }
                 super::orders::settle(tx, &cats, &w_login, id, None, result, now)?;
                 let mut o: Order = tx
@@ -768,7 +769,7 @@ fn verify_view(v: &Quiet<'_>, cats: &Categories, now: DateTime<Utc>) -> Result<V
                     ));
                 }
             }
-            match v.request(login, &o.request_id)? {
+            match v.request::<serde::de::IgnoredAny>(login, &o.request_id)? {
                 Some(rec) if rec.order == Some(o.id) => {
                     if rec.outcome.is_some() != o.state.is_terminal() {
                         r.problems.push(format!(

@@ -10,7 +10,7 @@
 use super::Engine;
 use crate::error::Result;
 use crate::store::records::Order;
-use crate::store::RequestHead;
+use crate::store::{RequestHead, Requests};
 use chrono::{DateTime, Duration, Utc};
 
 /// Days a finished request's record is kept.
@@ -80,7 +80,7 @@ impl Engine {
                     // Checked again inside the write: nothing revived or reopened it.
                     let mut n = 0;
                     for (login, rid) in batch {
-                        let Some(rec) = tx.request(&login, &rid)? else {
+                        let Some(rec) = tx.request::<serde::de::IgnoredAny>(&login, &rid)? else {
                             continue;
                         };
                         let h = RequestHead {

@@ -4,7 +4,7 @@
 //! engine and the commands read and write partners, orders, ledger entries and the
 //! rest through the operations of [`Read`], [`Scan`], [`Write`] and [`Txn`], and run
 //! every change as a write job ([`Store::write`]) that sees one consistent state.
-//! sled is the one implementation today ([`sled`]).
+//! sled is the one implementation today (`store/sled/`).
 //!
 //! A second implementation (PostgreSQL, say) lives beside it as another [`Backend`]
 //! and must provide:
@@ -26,7 +26,7 @@
 //!   never on the size of the whole store.
 
 pub mod records;
-pub mod sled;
+mod sled;
 
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
@@ -34,12 +34,13 @@ use records::{
     Client, CommissionEntry, DayTotals, Domain, LedgerEntry, License, OperatorRequest, Order,
     OrderState, Partner, RequestRecord, ServiceCounts,
 };
+use serde::{de::DeserializeOwned, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-pub use self::sled::{DEFAULT_CACHE_MB, DEFAULT_MAX_BATCH, EXIT_STORE_FAILED, FAIL_FLUSH_ENV};
+pub use self::sled::{EXIT_STORE_FAILED, FAIL_FLUSH_ENV};
 
 /// Rows of a listing, in the listing's order.
 pub type Iter<'a, T> = Box<dyn Iterator<Item = Result<T>> + 'a>;
@@ -110,7 +111,8 @@ pub trait Read {
     /// The login of the licence's owner.
     fn license_owner(&self, id: u64) -> Result<Option<String>>;
     fn license(&self, login: &str, id: u64) -> Result<Option<License>>;
-    fn request(&self, login: &str, request_id: &str) -> Result<Option<RequestRecord>>;
+    /// A request record as [`Requests`] encodes it.
+    fn request_bytes(&self, login: &str, request_id: &str) -> Result<Option<Vec<u8>>>;
     fn operator_request(&self, login: &str, request_id: &str) -> Result<Option<OperatorRequest>>;
     /// The last value a counter gave (0: none yet).
     fn counter(&self, name: &str) -> Result<u64>;
@@ -155,8 +157,8 @@ pub trait Scan {
     /// Every partner's request records, by login and request-id, after `after`
     /// (login, request-id).
     fn request_heads(&self, after: Option<(&str, &str)>) -> Iter<'_, RequestHead>;
-    /// One partner's request records, by request-id.
-    fn requests(&self, login: &str) -> Iter<'_, RequestRecord>;
+    /// One partner's request records, by request-id, as [`Requests`] encodes them.
+    fn request_bytes_of(&self, login: &str) -> Iter<'_, Vec<u8>>;
 }
 
 /// Changes, inside a write job or into bulk [`Rows`].
@@ -197,7 +199,8 @@ pub trait Write {
     /// A licence the partner now holds: its owner and its record.
     fn add_license(&mut self, login: &str, l: &License) -> Result<()>;
     fn put_license(&mut self, login: &str, l: &License) -> Result<()>;
-    fn put_request(&mut self, login: &str, r: &RequestRecord) -> Result<()>;
+    /// A request record as [`Requests`] encodes it.
+    fn put_request_bytes(&mut self, login: &str, request_id: &str, r: Vec<u8>) -> Result<()>;
     fn remove_request(&mut self, login: &str, request_id: &str);
     fn put_operator_request(&mut self, login: &str, r: &OperatorRequest) -> Result<()>;
     /// Sets a counter (bulk loads only; write jobs take numbers with [`Txn::next_id`]).
@@ -220,6 +223,41 @@ pub trait Txn: Read + Write {
     /// records. Refused (nothing removed) while one of its orders is open.
     fn remove_partner(&mut self, login: &str) -> Result<PartnerRemoved>;
 }
+
+/// Request records: their outcome's type `O` belongs to the layer that answers
+/// requests, so every implementation keeps them as the bytes given here (JSON).
+pub trait Requests: Read {
+    fn request<O: DeserializeOwned>(
+        &self,
+        login: &str,
+        request_id: &str,
+    ) -> Result<Option<RequestRecord<O>>> {
+        match self.request_bytes(login, request_id)? {
+            Some(b) => Ok(Some(serde_json::from_slice(&b)?)),
+            None => Ok(None),
+        }
+    }
+}
+impl<T: Read + ?Sized> Requests for T {}
+
+/// Listing request records ([`Requests`]).
+pub trait RequestScans: Scan {
+    fn requests<O: DeserializeOwned>(&self, login: &str) -> Iter<'_, RequestRecord<O>> {
+        Box::new(
+            self.request_bytes_of(login)
+                .map(|b| Ok(serde_json::from_slice(&b?)?)),
+        )
+    }
+}
+impl<T: Scan + ?Sized> RequestScans for T {}
+
+/// Writing request records ([`Requests`]).
+pub trait RequestWrites: Write {
+    fn put_request<O: Serialize>(&mut self, login: &str, r: &RequestRecord<O>) -> Result<()> {
+        self.put_request_bytes(login, &r.request_id, serde_json::to_vec(r)?)
+    }
+}
+impl<T: Write + ?Sized> RequestWrites for T {}
 
 /// What [`Txn::remove_partner`] removed; `open` when it refused.
 #[derive(Debug, Default, Clone)]
@@ -317,7 +355,11 @@ impl std::ops::Deref for Store {
 impl Store {
     /// Opens (or makes) the sled store in `path`.
     pub fn open(path: &Path) -> Result<Store> {
-        Store::open_with(path, DEFAULT_MAX_BATCH, DEFAULT_CACHE_MB)
+        Store::open_with(
+            path,
+            crate::config::DEFAULT_STORE_MAX_BATCH,
+            crate::config::DEFAULT_STORE_CACHE_MB,
+        )
     }
 
     /// `max_batch` 1 turns group commit off: one flush per write (for measurements).

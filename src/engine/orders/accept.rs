@@ -4,12 +4,12 @@
 
 use super::{object_name, NewOrder};
 use crate::engine::ledger;
-use crate::engine::money::Money;
 use crate::engine::{Ctx, Engine, Fresh};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{EntryKind, Order, OrderState, Partner, RequestRecord, Transition};
-use crate::store::Tx;
+use crate::store::{RequestWrites, Requests, Tx};
+use crate::types::money::Money;
 
 impl Engine {
     /// Accepts an order (one atomic write: request-id, checks, charge, order, lock),
@@ -45,7 +45,7 @@ impl Engine {
                 let mut partner: Partner = tx
                     .partner(&login)?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.request(&login, &rid)? {
+                if let Some(rec) = tx.request::<Outcome>(&login, &rid)? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 precheck(tx, &partner)?;
@@ -54,7 +54,8 @@ impl Engine {
                     return Err(Error::prohibited(format!(
                         "{} has an order in progress",
                         object_name(&new.domain)
-                    )));
+                    ))
+                    .about(Object::Domain));
                 }
                 let id = tx.next_id("order")?;
                 let mut charge = None;
@@ -105,7 +106,7 @@ impl Engine {
                 tx.accept_order(&login, &order)?;
                 tx.put_request(
                     &login,
-                    &RequestRecord {
+                    &RequestRecord::<Outcome> {
                         request_id: rid,
                         command: order.kind.command().to_string(),
                         params: fingerprint,

@@ -24,7 +24,7 @@ pub struct NewOrder {
     pub domain: String,
     pub kind: OrderKind,
     /// What the order costs; zero when it moves no money.
-    pub amount: crate::engine::money::Money,
+    pub amount: crate::types::money::Money,
     /// How `amount` was priced, recorded with the charge.
     pub priced: Option<crate::engine::programme::Priced>,
 }
@@ -102,12 +102,12 @@ mod tests {
     use crate::command::params::Params;
     use crate::config::Config;
     use crate::engine::auth::Credentials;
-    use crate::engine::money::Money;
     use crate::engine::Request;
     use crate::engine::{Ctx, Fresh};
     use crate::error::Code;
     use crate::outcome::Data;
     use crate::store::records::OrderState;
+    use crate::types::money::Money;
     use crate::upstream::{Backend, Done};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -127,7 +127,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "fake"
         }
-        async fn check(&self, names: &[crate::engine::names::Name]) -> Result<Vec<bool>> {
+        async fn check(&self, names: &[crate::types::names::Name]) -> Result<Vec<bool>> {
             Ok(vec![true; names.len()])
         }
         async fn submit(&self, _o: &UpstreamOrder) -> UpstreamResult {
@@ -171,7 +171,7 @@ mod tests {
             gate,
         });
         let store = crate::store::Store::open(dir.path()).unwrap();
-        let clock = crate::engine::clock::Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
+        let clock = crate::types::clock::Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
         let eng = Engine::new(&cfg, store, fake.clone(), clock).unwrap();
         eng.add_partner(crate::engine::operator::NewPartner {
             login: "shop".into(),
@@ -290,7 +290,7 @@ mod tests {
         let new = NewOrder {
             domain: "slow.ru".into(),
             kind: OrderKind::SetNs { ns: vec![] },
-            amount: Money::zero(crate::engine::money::Currency::RUB),
+            amount: Money::zero(crate::types::money::Currency::RUB),
             priced: None,
         };
         let second = tokio::time::timeout(

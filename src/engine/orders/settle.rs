@@ -2,17 +2,17 @@
 //! state, what it changes (a domain, a licence, the commission it earns), its refund
 //! when it failed, and its stored answer once it is settled.
 
-use crate::engine::clock::add_years;
 use crate::engine::ledger;
 use crate::engine::services::{self, Categories};
 use crate::engine::Engine;
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
     license_object, CommissionEntry, CommissionKind, Domain, DomainState, EntryKind, License,
     LicenseState, Order, OrderKind, OrderState, Partner, RequestRecord,
 };
-use crate::store::Tx;
+use crate::store::{RequestWrites, Requests, Tx};
+use crate::types::clock::add_years;
 use crate::upstream::{UpstreamResult, REJECTED};
 use chrono::{DateTime, Utc};
 
@@ -102,7 +102,7 @@ pub(in crate::engine) fn settle(
     let mut order: Order = tx
         .order(login, order_id)?
         .ok_or_else(|| Error::internal(format!("order {order_id} is missing")))?;
-    let mut rec: RequestRecord = tx
+    let mut rec: RequestRecord<Outcome> = tx
         .request(login, &order.request_id)?
         .ok_or_else(|| Error::internal(format!("order {order_id} has no request record")))?;
     if order.state.is_terminal() {
@@ -198,6 +198,14 @@ pub(in crate::engine) fn settle(
             let mut e = Error::new(code, reason);
             if code == Code::Failed {
                 e = Error::upstream(e.message);
+            }
+            if matches!(code, Code::NotFound | Code::Forbidden) {
+                e = e.about(match order.kind {
+                    OrderKind::LicenseOrder { .. }
+                    | OrderKind::LicenseRenew { .. }
+                    | OrderKind::LicenseSetIp { .. } => Object::License,
+                    _ => Object::Domain,
+                });
             }
             Some(Outcome::error(e).with_data(Data::Order(Box::new(order.clone()))))
         }

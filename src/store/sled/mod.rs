@@ -19,7 +19,7 @@
 //! Reads that do not decide a write go straight to sled from any task. Records are
 //! JSON (`serde_json`), under the keys of [`keys`].
 
-pub mod keys;
+mod keys;
 mod ops;
 
 use super::{Deliver, OrderWatch, QuietJob, Registry, Rows, WriteJob};
@@ -71,13 +71,6 @@ impl Drop for SledStore {
         }
     }
 }
-
-/// The default largest number of write jobs one batch takes, so one flush never waits
-/// for an unbounded queue.
-pub const DEFAULT_MAX_BATCH: usize = 512;
-
-/// The default size of sled's cache, in MB.
-pub const DEFAULT_CACHE_MB: u64 = 64;
 
 /// The exit status of a process whose store could not write or flush a batch.
 pub const EXIT_STORE_FAILED: i32 = 75;
@@ -206,12 +199,6 @@ fn scan_tree<'t, T: DeserializeOwned>(
     })
 }
 
-/// What the gauge of open orders reads of an order record.
-#[derive(serde::Deserialize)]
-struct StateOf {
-    state: OrderState,
-}
-
 impl super::Backend for SledStore {
     fn id(&self) -> &str {
         &self.id
@@ -256,10 +243,7 @@ impl super::Backend for SledStore {
     }
 
     fn watch_orders(&self, f: OrderWatch) {
-        let state = |v: Option<&[u8]>| {
-            v.and_then(|b| serde_json::from_slice::<StateOf>(b).ok())
-                .map(|s| s.state)
-        };
+        let state = |v: Option<&[u8]>| v.and_then(OrderState::of_stored);
         let observer: Observer = Box::new(move |_, old, new| f(state(old), state(new)));
         self.observers
             .write()

@@ -5,7 +5,7 @@ use super::{decode, keys, scan_tree, QuietView, SledRows, SledStore, Tx};
 use crate::error::{Error, Result};
 use crate::store::records::{
     Client, CommissionEntry, DayTotals, Domain, LedgerEntry, License, OperatorRequest, Order,
-    Partner, RequestRecord, ServiceCounts,
+    Partner, ServiceCounts,
 };
 use crate::store::{
     ClientServices, Expiry, Iter, Migration, PartnerRemoved, Read, RequestHead, Rows, Scan, Txn,
@@ -148,8 +148,10 @@ impl<R: RawGet> Read for R {
     fn license(&self, login: &str, id: u64) -> Result<Option<License>> {
         get(self, &keys::license(login, id))
     }
-    fn request(&self, login: &str, request_id: &str) -> Result<Option<RequestRecord>> {
-        get(self, &keys::request(login, request_id))
+    fn request_bytes(&self, login: &str, request_id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .raw_get(&keys::request(login, request_id))?
+            .map(|v| v.as_ref().to_vec()))
     }
     fn operator_request(&self, login: &str, request_id: &str) -> Result<Option<OperatorRequest>> {
         get(self, &keys::operator_request(login, request_id))
@@ -313,8 +315,12 @@ impl<S: RawScan> Scan for S {
             ),
         )
     }
-    fn requests(&self, login: &str) -> Iter<'_, RequestRecord> {
-        values(self.tree(), &keys::requests(login), None, false)
+    fn request_bytes_of(&self, login: &str) -> Iter<'_, Vec<u8>> {
+        Box::new(
+            self.tree()
+                .scan_prefix(keys::requests(login))
+                .map(|r| Ok(r?.1.to_vec())),
+        )
     }
 }
 
@@ -401,8 +407,9 @@ impl<W: RawPut> Write for W {
     fn put_license(&mut self, login: &str, l: &License) -> Result<()> {
         put(self, keys::license(login, l.id), l)
     }
-    fn put_request(&mut self, login: &str, r: &RequestRecord) -> Result<()> {
-        put(self, keys::request(login, &r.request_id), r)
+    fn put_request_bytes(&mut self, login: &str, request_id: &str, r: Vec<u8>) -> Result<()> {
+        self.raw_put(keys::request(login, request_id), Some(r));
+        Ok(())
     }
     fn remove_request(&mut self, login: &str, request_id: &str) {
         self.raw_put(keys::request(login, request_id), None);
