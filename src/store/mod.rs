@@ -16,6 +16,8 @@
 //!   is answered only once its writes are durable ([`Backend::submit`]);
 //! - fail-stop: a change that may or may not have reached the disk is never answered
 //!   as failed (the process stops, [`EXIT_STORE_FAILED`]);
+//! - request records kept as the bytes [`Requests`] and [`RequestWrites`] give
+//!   (their outcome's type belongs to the layer above), by partner and request-id;
 //! - gapless, restart-safe counters ([`Txn::next_id`]);
 //! - the watch on order states ([`Backend::watch_orders`]), the partner cache's rule
 //!   ([`Backend::partner_shared`]: never stale), bulk rows ([`Backend::rows`],
