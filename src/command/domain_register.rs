@@ -11,13 +11,14 @@ use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::store::keys;
 use crate::store::records::OrderKind;
+use crate::types::client::ClientHandle;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DomainRegister {
     pub domain: Name,
     pub period: u32,
-    pub client: String,
+    pub client: ClientHandle,
     pub ns: Vec<String>,
     pub auto_renew: bool,
 }
@@ -53,7 +54,7 @@ impl DomainRegister {
             domain: name.clone(),
             kind: OrderKind::Register {
                 period: self.period,
-                client: self.client.clone(),
+                client: self.client.to_string(),
                 ns: self.ns.clone(),
                 auto_renew: self.auto_renew,
             },

@@ -4,7 +4,6 @@
 //! registrations: paid at once, carried out by the licensing service, settled the same way.
 
 use super::client::live_client;
-use super::domain_renew::parse_date;
 use super::params::Params;
 use crate::engine::licenses::parse_ip;
 use crate::engine::money::Money;
@@ -14,6 +13,8 @@ use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{license_object, License, LicensePeriod, LicenseState, OrderKind};
 use crate::store::{keys, Read};
+use crate::types::client::ClientHandle;
+use crate::types::date::parse_date;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -61,7 +62,7 @@ pub struct LicenseOrder {
     pub product: String,
     pub period: LicensePeriod,
     pub ip: IpAddr,
-    pub client: String,
+    pub client: ClientHandle,
     pub auto_renew: bool,
 }
 
@@ -91,7 +92,7 @@ impl LicenseOrder {
                 product: self.product.clone(),
                 period: self.period,
                 ip: self.ip.to_string(),
-                client: self.client.clone(),
+                client: self.client.to_string(),
                 auto_renew: self.auto_renew,
             },
             amount: priced.net,

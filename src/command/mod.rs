@@ -21,6 +21,7 @@ pub mod statement;
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
+use crate::types::request_id::RequestId;
 use params::Params;
 use serde::Serialize;
 
@@ -115,10 +116,15 @@ pub const NAMES: [&str; 27] = [
 ];
 
 impl Command {
-    /// `request_id` is the request's own for mutating commands; read-only commands
-    /// that look a request up (`order.info`, `request.status`) take it as their target.
-    pub fn parse(name: &str, p: &mut Params, request_id: Option<&str>) -> Result<Command> {
-        let rid = || request_id.map(String::from);
+    /// `request_id` is the request's own for mutating commands (the gateway refuses a
+    /// malformed one after the command's parameters); read-only commands that look a
+    /// request up (`order.info`, `request.status`) take it as their target.
+    pub fn parse(
+        name: &str,
+        p: &mut Params,
+        request_id: Option<&Result<RequestId>>,
+    ) -> Result<Command> {
+        let rid = || request_id.cloned();
         Ok(match name {
             "balance.get" => Command::BalanceGet(balance::BalanceGet::parse(p)?),
             "domain.check" => Command::DomainCheck(domain_check::DomainCheck::parse(p)?),

@@ -19,11 +19,12 @@
 
 use super::steps::{field, ignored_key, renew_from_current, Caller, Fields};
 use super::{form, HttpReply};
-use crate::command::params::check_request_id;
 use crate::engine::text::check_xml_chars;
-use crate::engine::{Engine, Reply};
+use crate::engine::Engine;
 use crate::error::{Code, Error};
+use crate::gateway::Reply;
 use crate::outcome::{Data, Outcome};
+use crate::types::request_id::RequestId;
 use bytes::Bytes;
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1251};
 use std::net::IpAddr;
@@ -526,7 +527,7 @@ pub async fn handle(eng: &Engine, req: &HttpRequest<'_>) -> HttpReply {
         .find(|s| s.name == "request")
         .and_then(|s| s.fields.iter().find(|(k, _)| k == "request-id"))
         .map(|(_, v)| v.clone())
-        .filter(|r| check_request_id(r).is_ok());
+        .filter(|r| RequestId::valid(r).is_some());
     let answer = match run(eng, req.peer, sections).await {
         Ok(a) => a,
         Err(e) => {

@@ -7,8 +7,9 @@
 use crate::command::params::Params;
 use crate::engine::auth::Credentials;
 use crate::engine::names::parse_name;
-use crate::engine::{Engine, Reply, Request};
+use crate::engine::Engine;
 use crate::error::{Code, Error};
+use crate::gateway::{execute, Reply, Request};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::OrderKind;
 use std::collections::HashSet;
@@ -55,7 +56,7 @@ impl Caller {
         request_id: Option<String>,
         fields: Fields,
     ) -> Reply {
-        eng.execute(self.request(command, request_id, fields)).await
+        execute(eng, self.request(command, request_id, fields)).await
     }
 }
 
