@@ -5,6 +5,7 @@
 pub mod balance;
 pub mod client;
 pub mod commission;
+pub mod compat;
 pub mod domain_check;
 pub mod domain_read;
 pub mod domain_register;
@@ -82,6 +83,11 @@ pub enum Command {
     CommissionList(commission::CommissionList),
     #[serde(rename = "commission.transfer")]
     CommissionTransfer(commission::CommissionTransfer),
+    /// Built by a compatible dialect, never parsed from a name (`compat`).
+    #[serde(rename = "compat.checked")]
+    Checked(compat::Checked),
+    #[serde(rename = "compat.renew-current")]
+    RenewCurrent(compat::RenewCurrent),
 }
 
 /// Every command name, for documentation and tests.
@@ -193,6 +199,8 @@ impl Command {
             Command::LicenseList(_) => "license.list",
             Command::CommissionList(_) => "commission.list",
             Command::CommissionTransfer(_) => "commission.transfer",
+            Command::Checked(c) => c.name,
+            Command::RenewCurrent(_) => "domain.renew",
         }
     }
 
@@ -210,7 +218,16 @@ impl Command {
                 | Command::LicenseOrder(_)
                 | Command::LicenseRenew(_)
                 | Command::LicenseSetIp(_)
+                | Command::Checked(_)
+                | Command::RenewCurrent(_)
         )
+    }
+
+    /// A command that tells a repeat of its request-id from a reuse itself (it places
+    /// a native command under its own fingerprint): the gateway neither answers it from
+    /// the record beforehand nor compares the record with its fingerprint.
+    pub fn replays_itself(&self) -> bool {
+        matches!(self, Command::Checked(_) | Command::RenewCurrent(_))
     }
 
     /// The canonical form of the command and its normalised parameters: two requests
@@ -250,6 +267,8 @@ impl Command {
             Command::LicenseList(c) => done(c.apply(ctx)),
             Command::CommissionList(c) => done(c.apply(ctx)),
             Command::CommissionTransfer(c) => c.apply(ctx).await,
+            Command::Checked(c) => c.apply(ctx).await,
+            Command::RenewCurrent(c) => c.apply(ctx).await,
         }
     }
 }

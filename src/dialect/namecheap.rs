@@ -12,9 +12,11 @@
 //!     <DomainCheckResult Domain="a.com" Available="true" IsPremiumName="false" …/>
 //! ```
 
-use super::steps::{field, ignored_key, renew_from_current, Caller, Fields};
+use super::steps::{field, ignored_key, Caller, Fields};
 use super::xml::{self, El};
 use super::{form, HttpReply};
+use crate::command::compat::RenewCurrent;
+use crate::command::Command;
 use crate::engine::money::{Currency, Money};
 use crate::engine::names::Name;
 use crate::engine::Engine;
@@ -738,8 +740,14 @@ fn renew_details(expires: NaiveDate, years: u32) -> El {
 
 async fn renew(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
     let domain = p.req("domainname", "DomainName")?;
-    let years = p.get("years").map(String::from);
-    let (o, replayed) = ok(renew_from_current(eng, caller, rid, domain, years).await)?;
+    let renew = RenewCurrent {
+        domain: domain.to_string(),
+        period: p.get("years").map(String::from),
+        holder: None,
+    };
+    let (o, replayed) = ok(caller
+        .run_built(eng, Command::RenewCurrent(renew), Some(rid))
+        .await)?;
     let period = |order: &Order| match order.kind {
         OrderKind::Renew { period, expires } => Some((period, expires)),
         _ => None,

@@ -19,7 +19,7 @@ use crate::engine::auth::Credentials;
 use crate::engine::money::{Currency, Money};
 use crate::engine::names::Name;
 use crate::error::{Error, Result};
-use crate::gateway::{Reply, Request};
+use crate::gateway::{Action, Reply, Request};
 use crate::outcome::{CheckRow, Data, Outcome};
 use crate::store::records::{Client, CommissionEntry, Domain, LedgerEntry, License, Order};
 use base64::Engine as _;
@@ -96,9 +96,11 @@ pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
         dialect: "native",
         credentials,
         peer: req.peer,
-        command: env.command.unwrap_or_default(),
+        action: Action::Named {
+            command: env.command.unwrap_or_default(),
+            params,
+        },
         request_id: env.request_id,
-        params,
         read_only,
     })
 }

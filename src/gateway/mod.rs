@@ -28,12 +28,36 @@ pub struct Request {
     pub dialect: &'static str,
     pub credentials: Option<Credentials>,
     pub peer: IpAddr,
-    pub command: String,
+    pub action: Action,
     /// As sent; checked once, by [`execute`].
     pub request_id: Option<String>,
-    pub params: Params,
     /// Sent as `GET`: only read-only commands are allowed.
     pub read_only: bool,
+}
+
+/// What a request asks for.
+pub enum Action {
+    /// A native command by name, with its parameters, parsed once the caller is
+    /// authenticated (a stranger learns nothing from parameter errors).
+    Named { command: String, params: Params },
+    /// A command a dialect built; its parameters are checked when it runs.
+    Built(Command),
+}
+
+impl Action {
+    pub fn named(command: &str, params: Params) -> Action {
+        Action::Named {
+            command: command.to_string(),
+            params,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Action::Named { command, .. } => crate::metrics::command_label(command),
+            Action::Built(c) => crate::metrics::command_label(c.name()),
+        }
+    }
 }
 
 pub struct Reply {
@@ -57,7 +81,7 @@ impl Reply {
 pub async fn execute(eng: &Engine, req: Request) -> Reply {
     let started = std::time::Instant::now();
     let dialect = req.dialect;
-    let command = crate::metrics::command_label(&req.command);
+    let command = req.action.label();
     // The login as claimed (it may not exist); never the password. Only built when
     // the request log is on.
     let login: Option<String> = tracing::enabled!(tracing::Level::INFO).then(|| {
@@ -102,9 +126,17 @@ pub async fn execute(eng: &Engine, req: Request) -> Reply {
 
 async fn run(eng: &Engine, req: Request, rid: Option<Result<RequestId>>) -> Result<Reply> {
     let partner = authenticate(eng, req.credentials.as_ref(), req.peer).await?;
-    let mut params = req.params;
-    let command = Command::parse(&req.command, &mut params, rid.as_ref())?;
-    params.finish()?;
+    let command = match req.action {
+        Action::Named {
+            command,
+            mut params,
+        } => {
+            let command = Command::parse(&command, &mut params, rid.as_ref())?;
+            params.finish()?;
+            command
+        }
+        Action::Built(command) => command,
+    };
     let mutating = command.is_mutating();
     // Before the request-id is looked at: a limited request takes nothing.
     let action = if mutating {
@@ -133,12 +165,13 @@ async fn run(eng: &Engine, req: Request, rid: Option<Result<RequestId>>) -> Resu
         partner,
         request_id,
     };
-    if mutating {
+    let own_replays = command.replays_itself();
+    if mutating && !own_replays {
         // Fast path for a retry: answer from the record without queueing a write.
         // The write itself claims the request-id again, atomically.
         let rid = ctx.request_id.as_deref().unwrap_or_default();
         if let Some(rec) = requests::replay(&eng.store, &ctx.partner.login, rid)? {
-            return replay(eng, &ctx, rec);
+            return replay(eng, &ctx, rec, true);
         }
     }
     match command.apply(&ctx).await? {
@@ -146,7 +179,7 @@ async fn run(eng: &Engine, req: Request, rid: Option<Result<RequestId>>) -> Resu
             outcome,
             replayed: false,
         }),
-        Fresh::Replay(rec) => replay(eng, &ctx, *rec),
+        Fresh::Replay(rec) => replay(eng, &ctx, *rec, !own_replays),
     }
 }
 
@@ -200,9 +233,10 @@ async fn authenticate(eng: &Engine, cred: Option<&Credentials>, peer: IpAddr) ->
     Ok(Partner::clone(&partner))
 }
 
-/// The answer for a request-id seen before.
-fn replay(eng: &Engine, ctx: &Ctx<'_>, rec: RequestRecord) -> Result<Reply> {
-    if rec.params != ctx.fingerprint {
+/// The answer for a request-id seen before; `compare`: refused (2308) when it carried
+/// other parameters.
+fn replay(eng: &Engine, ctx: &Ctx<'_>, rec: RequestRecord, compare: bool) -> Result<Reply> {
+    if compare && rec.params != ctx.fingerprint {
         return Err(Error::reused(&rec.request_id));
     }
     let outcome = match rec.outcome {

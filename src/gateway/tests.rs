@@ -2,7 +2,7 @@
 //! claim never reaches the upstream, and what a request answers once its order is
 //! accepted, whatever fails after.
 
-use super::{execute, Request};
+use super::{execute, Action, Request};
 use crate::command::params::Params;
 use crate::config::Config;
 use crate::engine::auth::Credentials;
@@ -99,14 +99,16 @@ fn request(command: &str, rid: &str, fields: &[(&str, &str)]) -> Request {
             password: "shop-password".into(),
         }),
         peer: "127.0.0.1".parse().unwrap(),
-        command: command.into(),
-        request_id: Some(rid.into()),
-        params: Params::new(
-            fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+        action: Action::named(
+            command,
+            Params::new(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
         ),
+        request_id: Some(rid.into()),
         read_only: false,
     }
 }
