@@ -1,9 +1,10 @@
-//! Actions of the compatible dialects that are one native command with a check before
-//! it: a renewal from the expiry held now (Namecheap `domains.renew`, MasterName
-//! `prolong_domain` without `cur-exp-date`), and MasterName's `client` that must be the
-//! domain's holder. Each is one command: one authentication, one limiter check, and the
-//! request record of the native command it places, so a native retry, `request.status`
-//! and a retry in the dialect all see the same record.
+//! Actions of the compatible dialects that are one native command with work before it:
+//! a renewal from the expiry held now (Namecheap `domains.renew`, MasterName
+//! `prolong_domain` without `cur-exp-date`), MasterName's `client` that must be the
+//! domain's holder, and a Namecheap registration with its contacts (`domains.create`).
+//! Each is one command: one authentication, one limiter check, and the request record
+//! of the native command it places, so a native retry, `request.status` and a retry in
+//! the dialect all see the same record.
 //!
 //! The native command's parameters come as fields and are parsed here, after the
 //! gateway has authenticated the caller, as they would be had it come natively.
@@ -11,11 +12,14 @@
 use super::params::Params;
 use super::Command;
 use crate::engine::{Ctx, Fresh};
+use crate::error::Code;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
+use crate::store::records::Client;
 use crate::store::records::{OrderKind, RequestRecord};
 use crate::store::requests;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -56,12 +60,112 @@ pub struct RenewCurrent {
     pub holder: Option<Holder>,
 }
 
+/// A domain registered for a registrant made from contact details (Namecheap
+/// `domains.create`). Each contact is a client of the partner: the one made before from
+/// the same details, or a new one (`client.create` under a request-id derived from the
+/// details, so a retry never makes two). The Registrant's client names the clients of
+/// the other roles that differ from it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterWithContacts {
+    /// Contacts other than the Registrant: (role, the Registrant's field that names its
+    /// client, `client.create` fields).
+    pub others: Vec<(String, String, Fields)>,
+    /// The Registrant's `client.create` fields.
+    pub registrant: Fields,
+    pub domain: String,
+    /// `domain.register` fields besides `domain` and `client` (period, ns).
+    pub rest: Fields,
+}
+
+/// Deleted clients with one contact's fields that are stepped over before giving up.
+const GENERATIONS: u32 = 100;
+
+impl RegisterWithContacts {
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let mut registrant = self.registrant.clone();
+        for (role, link, fields) in &self.others {
+            let c = contact_client(ctx, role, fields).await?;
+            registrant.push((link.clone(), c.id));
+        }
+        let client = contact_client(ctx, "Registrant", &registrant).await?;
+        let mut fields = vec![field("domain", &self.domain), field("client", &client.id)];
+        fields.extend(self.rest.iter().cloned());
+        let rid = ctx.request_id.clone();
+        run_native(ctx, "domain.register", fields, rid).await
+    }
+}
+
+/// The request-id of the client made from a contact: derived from its fields, so the
+/// same contact gives the same client and a retry never makes two. `generation` counts
+/// the clients with these fields that the partner has deleted: a deleted client is
+/// never used again, the next generation makes a new one.
+fn client_request_id(fields: &[(String, String)], generation: u32) -> String {
+    let mut h = Sha256::new();
+    for (k, v) in fields {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    let hex: String = d[..20].iter().map(|b| format!("{b:02x}")).collect();
+    match generation {
+        0 => format!("nc-client-{hex}"),
+        g => format!("nc-client-{hex}-{g}"),
+    }
+}
+
+/// The live client made from a contact's fields: the one made before, or a new one
+/// when there is none or the partner deleted it. Errors of making it name the role.
+async fn contact_client(ctx: &Ctx<'_>, role: &str, fields: &Fields) -> Result<Client> {
+    let of_role = |e: Error| Error {
+        message: format!("{role} contact: {}", e.message),
+        ..e
+    };
+    for generation in 0..GENERATIONS {
+        let rid = client_request_id(fields, generation);
+        let made = run_native(ctx, "client.create", fields.clone(), Some(rid))
+            .await
+            .map_err(of_role)?;
+        let (outcome, replayed) = match made {
+            Fresh::Done(o) => (o, false),
+            Fresh::Replay(rec) => match rec.outcome {
+                Some(o) => (o, true),
+                None => return Err(Error::internal("client.create recorded without an answer")),
+            },
+        };
+        if !outcome.code.is_success() {
+            return Err(of_role(Error::new(outcome.code, outcome.message)));
+        }
+        let Data::Client(client) = outcome.data else {
+            return Err(Error::internal("client.create answered without a client"));
+        };
+        if !replayed {
+            return Ok(*client);
+        }
+        // A stored answer shows the client as it was made: ask how it is now.
+        let mut p = Params::new(vec![field("client", &client.id)]);
+        let info = super::client::ClientInfo::parse(&mut p)?;
+        p.finish()?;
+        match info.apply(ctx)?.data {
+            Data::Client(now) if now.deleted.is_none() => return Ok(*now),
+            Data::Client(_) => continue,
+            _ => return Err(Error::internal("client.info answered without a client")),
+        }
+    }
+    Err(Error::new(
+        Code::StatusProhibits,
+        format!("{role} contact: {GENERATIONS} clients with these details were deleted"),
+    ))
+}
+
 impl Checked {
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         if let Some(h) = &self.holder {
             check_holder(ctx, h)?;
         }
-        run_native(ctx, self.name, self.fields.clone()).await
+        let rid = ctx.request_id.clone();
+        run_native(ctx, self.name, self.fields.clone(), rid).await
     }
 }
 
@@ -91,7 +195,7 @@ impl RenewCurrent {
         if let Some(p) = &self.period {
             fields.push(field("period", p));
         }
-        run_native(ctx, "domain.renew", fields).await
+        run_native(ctx, "domain.renew", fields, Some(rid)).await
     }
 
     /// Whether the stored request was a renewal of this domain for this period (the
@@ -155,12 +259,13 @@ fn check_holder(ctx: &Ctx<'_>, h: &Holder) -> Result<()> {
     }
 }
 
-/// Parses and runs the native command `name` under the request's request-id, with its
-/// own fingerprint: a repeat is told from a reuse as the native command would be.
+/// Parses and runs the native command `name` under `request_id`, with its own
+/// fingerprint: a repeat is told from a reuse as the native command would be.
 fn run_native<'a>(
     ctx: &'a Ctx<'a>,
     name: &'static str,
     fields: Fields,
+    request_id: Option<String>,
 ) -> Pin<Box<dyn Future<Output = Result<Fresh<Outcome>>> + Send + 'a>> {
     Box::pin(async move {
         let mut p = Params::new(fields);
@@ -169,7 +274,7 @@ fn run_native<'a>(
         let inner = Ctx {
             eng: ctx.eng,
             partner: ctx.partner.clone(),
-            request_id: ctx.request_id.clone(),
+            request_id,
             fingerprint: command.fingerprint(),
         };
         // A retry is answered from its record before the command looks at the state

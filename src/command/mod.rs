@@ -88,6 +88,8 @@ pub enum Command {
     Checked(compat::Checked),
     #[serde(rename = "compat.renew-current")]
     RenewCurrent(compat::RenewCurrent),
+    #[serde(rename = "compat.register-with-contacts")]
+    RegisterWithContacts(compat::RegisterWithContacts),
 }
 
 /// Every command name, for documentation and tests.
@@ -201,6 +203,7 @@ impl Command {
             Command::CommissionTransfer(_) => "commission.transfer",
             Command::Checked(c) => c.name,
             Command::RenewCurrent(_) => "domain.renew",
+            Command::RegisterWithContacts(_) => "domain.register",
         }
     }
 
@@ -220,6 +223,7 @@ impl Command {
                 | Command::LicenseSetIp(_)
                 | Command::Checked(_)
                 | Command::RenewCurrent(_)
+                | Command::RegisterWithContacts(_)
         )
     }
 
@@ -227,7 +231,10 @@ impl Command {
     /// a native command under its own fingerprint): the gateway neither answers it from
     /// the record beforehand nor compares the record with its fingerprint.
     pub fn replays_itself(&self) -> bool {
-        matches!(self, Command::Checked(_) | Command::RenewCurrent(_))
+        matches!(
+            self,
+            Command::Checked(_) | Command::RenewCurrent(_) | Command::RegisterWithContacts(_)
+        )
     }
 
     /// The canonical form of the command and its normalised parameters: two requests
@@ -269,6 +276,7 @@ impl Command {
             Command::CommissionTransfer(c) => c.apply(ctx).await,
             Command::Checked(c) => c.apply(ctx).await,
             Command::RenewCurrent(c) => c.apply(ctx).await,
+            Command::RegisterWithContacts(c) => c.apply(ctx).await,
         }
     }
 }

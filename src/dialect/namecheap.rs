@@ -15,7 +15,7 @@
 use super::steps::{field, ignored_key, Caller, Fields};
 use super::xml::{self, El};
 use super::{form, HttpReply};
-use crate::command::compat::RenewCurrent;
+use crate::command::compat::{RegisterWithContacts, RenewCurrent};
 use crate::command::Command;
 use crate::engine::money::{Currency, Money};
 use crate::engine::names::Name;
@@ -609,67 +609,6 @@ fn contact_fields(p: &Params, role: &str) -> Option<Result<Fields, NcError>> {
     Some(Ok(f))
 }
 
-/// The request-id of the client made from a contact: derived from its fields, so the
-/// same contact gives the same client and a retry never makes two. `generation` counts
-/// the clients with these fields that the partner has deleted: a deleted client is
-/// never used again, the next generation makes a new one.
-fn client_request_id(fields: &[(String, String)], generation: u32) -> String {
-    let mut h = Sha256::new();
-    for (k, v) in fields {
-        h.update(k.as_bytes());
-        h.update([0]);
-        h.update(v.as_bytes());
-        h.update([0]);
-    }
-    let d = h.finalize();
-    let hex: String = d[..20].iter().map(|b| format!("{b:02x}")).collect();
-    match generation {
-        0 => format!("nc-client-{hex}"),
-        g => format!("nc-client-{hex}-{g}"),
-    }
-}
-
-/// Deleted clients with one contact's fields that are stepped over before giving up.
-const GENERATIONS: u32 = 100;
-
-/// The live client made from a contact's fields: the one made before, or a new one
-/// when there is none or the partner deleted it.
-async fn contact_client(
-    eng: &Engine,
-    caller: &Caller,
-    role: &str,
-    fields: &Fields,
-) -> Result<Client, NcError> {
-    for generation in 0..GENERATIONS {
-        let rid = client_request_id(fields, generation);
-        let r = caller
-            .run(eng, "client.create", Some(rid), fields.clone())
-            .await;
-        let (c, replayed) =
-            ok(r).map_err(|e| nc(e.number, format!("{role} contact: {}", e.text)))?;
-        let Data::Client(client) = c.data else {
-            return Err(Error::internal("client.create answered without a client").into());
-        };
-        if !replayed {
-            return Ok(*client);
-        }
-        // A stored answer shows the client as it was made: ask how it is now.
-        let info = caller
-            .run(eng, "client.info", None, vec![field("client", &client.id)])
-            .await;
-        let (info, _) = ok(info)?;
-        match info.data {
-            Data::Client(now) if now.deleted.is_none() => return Ok(*now),
-            Data::Client(_) => continue,
-            _ => return Err(Error::internal("client.info answered without a client").into()),
-        }
-    }
-    Err(nc(
-        NATIVE_BASE + 2304,
-        format!("{role} contact: {GENERATIONS} clients with these details were deleted"),
-    ))
-}
-
 /// The `x-` field of the Registrant's client that names the client of another role.
 fn role_link(role: &str) -> String {
     format!("x-{}-client", role.to_ascii_lowercase())
@@ -678,29 +617,51 @@ fn role_link(role: &str) -> String {
 async fn create(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
     let domain = p.req("domainname", "DomainName")?;
     // Always `Some` for the Registrant: its fields are required.
-    let mut registrant = contact_fields(p, "Registrant")
+    let registrant = contact_fields(p, "Registrant")
         .unwrap_or_else(|| Err(Error::missing("RegistrantFirstName").into()))?;
     // Tech, Admin and AuxBilling are clients of their own when they differ from the
     // Registrant; its client names them, so getContacts gives all four back.
-    let own = registrant.clone();
+    let mut others = Vec::new();
     for role in &ROLES[1..] {
         let Some(fields) = contact_fields(p, role) else {
             continue;
         };
         let fields = fields?;
-        if fields == own {
+        if fields == registrant {
             continue;
         }
-        let c = contact_client(eng, caller, role, &fields).await?;
-        registrant.push(field(&role_link(role), c.id));
+        others.push((role.to_string(), role_link(role), fields));
     }
-    let client = contact_client(eng, caller, "Registrant", &registrant).await?;
-    let mut fields = vec![field("domain", domain), field("client", &client.id)];
-    fields.extend(p.get("years").map(|y| field("period", y)));
+    // The caller is refused before its first contact is made: the answer names that
+    // contact, as every error of making one does.
+    let first_role = others
+        .first()
+        .map_or("Registrant".to_string(), |(r, _, _)| r.clone());
+    let mut rest = Vec::new();
+    rest.extend(p.get("years").map(|y| field("period", y)));
     if let Some(ns) = p.get("nameservers") {
-        fields.extend(list(ns).map(|n| field("ns", n)));
+        rest.extend(list(ns).map(|n| field("ns", n)));
     }
-    let (o, replayed) = ok(caller.run(eng, "domain.register", Some(rid), fields).await)?;
+    let command = RegisterWithContacts {
+        others,
+        registrant,
+        domain: domain.to_string(),
+        rest,
+    };
+    let reply = caller
+        .run_built(eng, Command::RegisterWithContacts(command), Some(rid))
+        .await;
+    let refused = matches!(
+        reply.outcome.code,
+        Code::Auth | Code::RateLimited | Code::Forbidden
+    );
+    let (o, replayed) = ok(reply).map_err(|e| {
+        if refused {
+            nc(e.number, format!("{first_role} contact: {}", e.text))
+        } else {
+            e
+        }
+    })?;
     let el = match &o.data {
         Data::DomainOrder {
             name,

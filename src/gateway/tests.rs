@@ -367,3 +367,81 @@ async fn orders_that_cannot_be_looked_up_are_left_alone_longer_and_longer() {
     b.forget(7);
     assert!(b.due(7, t0, every));
 }
+
+fn contact(name: &str, email: &str) -> Vec<(String, String)> {
+    [
+        ("type", "person"),
+        ("name", name),
+        ("email", email),
+        ("phone", "+7.4951234567"),
+        ("country", "RU"),
+        ("address", "Moscow"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[tokio::test]
+async fn a_registration_with_its_contacts_is_one_request() {
+    use crate::command::compat::RegisterWithContacts;
+    use crate::command::Command;
+    let (_dir, eng, fake) = engine(done).await;
+    let create = || RegisterWithContacts {
+        others: vec![(
+            "Tech".into(),
+            "x-tech-client".into(),
+            contact("Tech Person", "tech@example.net"),
+        )],
+        registrant: contact("Ivan Petrov", "ivan@example.net"),
+        domain: "together.ru".into(),
+        rest: vec![("period".into(), "1".into())],
+    };
+    let built = |rid: &str| Request {
+        action: Action::Built(Command::RegisterWithContacts(create())),
+        request_id: Some(rid.into()),
+        ..request("domain.register", rid, &[])
+    };
+    let r = execute(&eng, built("NC-1")).await;
+    assert_eq!(r.outcome.code, Code::Completed, "{:?}", r.outcome);
+    assert!(!r.replayed);
+    let Data::DomainOrder { order, .. } = &r.outcome.data else {
+        panic!("{:?}", r.outcome)
+    };
+    let registrant = match &order.kind {
+        OrderKind::Register { client, .. } => client.clone(),
+        other => panic!("{other:?}"),
+    };
+    // One pass through the pipeline: one request counted, under the command it placed.
+    let metrics = eng.render_metrics();
+    let passes: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("regway_requests_total{"))
+        .collect();
+    assert_eq!(
+        passes,
+        ["regway_requests_total{dialect=\"native\",command=\"domain.register\",code=\"1000\"} 1"]
+    );
+    // The same request again is answered from the record; no client is made twice.
+    let again = execute(&eng, built("NC-1")).await;
+    assert!(again.replayed);
+    assert_eq!(again.outcome, r.outcome);
+    // The same contacts for another domain give the same registrant client.
+    let other = RegisterWithContacts {
+        domain: "together2.ru".into(),
+        ..create()
+    };
+    let r2 = execute(
+        &eng,
+        Request {
+            action: Action::Built(Command::RegisterWithContacts(other)),
+            ..request("domain.register", "NC-2", &[])
+        },
+    )
+    .await;
+    let Data::DomainOrder { order, .. } = &r2.outcome.data else {
+        panic!("{:?}", r2.outcome)
+    };
+    assert!(matches!(&order.kind, OrderKind::Register { client, .. } if *client == registrant));
+    assert_eq!(fake.submits.load(Ordering::SeqCst), 2);
+}
