@@ -348,7 +348,7 @@ pub async fn run(opts: Options) -> Result<String> {
             }
             s if SCENARIOS.contains(&s) => {
                 if gateway.is_none() {
-                    let s = start_gateway(opts.pin, crate::store::DEFAULT_MAX_BATCH).await?;
+                    let s = start_gateway(opts.pin, crate::config::DEFAULT_STORE_MAX_BATCH).await?;
                     setup(s.addr).await?;
                     gateway = Some(s);
                 }

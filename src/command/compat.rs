@@ -200,11 +200,11 @@ impl RenewCurrent {
 
     /// Whether the stored request was a renewal of this domain for this period (the
     /// whole request: the command, the domain and the period).
-    fn renewed_by(&self, ctx: &Ctx<'_>, rec: &RequestRecord) -> Result<bool> {
+    fn renewed_by(&self, ctx: &Ctx<'_>, rec: &RequestRecord<Outcome>) -> Result<bool> {
         if rec.command != "domain.renew" {
             return Ok(false);
         }
-        let wanted_name = crate::engine::names::parse_name("domain", &self.domain).ok();
+        let wanted_name = crate::types::names::parse_name("domain", &self.domain).ok();
         let wanted_period = match self.period.as_deref() {
             None => Some(1),
             Some(p) => p.parse::<u32>().ok(),

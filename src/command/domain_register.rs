@@ -4,7 +4,6 @@
 use super::client::live_client;
 use super::params::Params;
 use crate::engine::catalogue::Operation;
-use crate::engine::names::{check_nameservers, Name, Nameserver};
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
@@ -12,6 +11,7 @@ use crate::outcome::Outcome;
 use crate::store::keys;
 use crate::store::records::OrderKind;
 use crate::types::client::ClientHandle;
+use crate::types::names::{check_nameservers, Name, Nameserver};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]

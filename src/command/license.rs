@@ -6,7 +6,6 @@
 use super::client::live_client;
 use super::params::Params;
 use crate::engine::licenses::parse_ip;
-use crate::engine::money::Money;
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
@@ -15,6 +14,7 @@ use crate::store::records::{license_object, License, LicensePeriod, LicenseState
 use crate::store::{keys, Read};
 use crate::types::client::ClientHandle;
 use crate::types::date::parse_date;
+use crate::types::money::Money;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::net::IpAddr;

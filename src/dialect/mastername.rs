@@ -21,12 +21,12 @@ use super::steps::{field, ignored_key, Caller, Fields};
 use super::{form, HttpReply};
 use crate::command::compat::{Checked, Holder, RenewCurrent};
 use crate::command::Command;
-use crate::engine::text::check_xml_chars;
 use crate::engine::Engine;
 use crate::error::{Code, Error};
 use crate::gateway::Reply;
 use crate::outcome::{Data, Outcome};
 use crate::types::request_id::RequestId;
+use crate::types::text::check_xml_chars;
 use bytes::Bytes;
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1251};
 use std::net::IpAddr;
@@ -278,7 +278,7 @@ fn decode(req: &HttpRequest<'_>) -> Result<(Vec<Section>, Charset), (Error, Char
                     cs.name()
                 )))
             })?;
-    // What XML cannot carry is refused by every dialect alike (`engine::text`).
+    // What XML cannot carry is refused by every dialect alike (`types::text`).
     check_xml_chars("request", &decoded).map_err(|e| fail(bad_format(e.message)))?;
     if decoded
         .chars()

@@ -4,12 +4,9 @@
 
 pub mod auth;
 pub mod catalogue;
-pub mod clock;
 pub mod demo;
 pub mod licenses;
 pub mod limits;
-pub mod money;
-pub mod names;
 pub mod operator;
 pub mod orders;
 pub mod pricing;
@@ -18,17 +15,16 @@ pub mod renew_window;
 pub mod retention;
 pub mod services;
 pub mod statement;
-pub mod text;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
-use crate::store::records::{Partner, RequestRecord};
+use crate::store::records::{OrderState, Partner, RequestRecord};
 use crate::store::{keys, requests, Store, Tx};
+use crate::types::clock::Clock;
 use crate::upstream::Backend;
 use auth::Authenticator;
 use catalogue::Catalogue;
-use clock::Clock;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -81,7 +77,7 @@ pub struct Ctx<'a> {
 pub enum Fresh<T> {
     Done(T),
     /// The request-id was already used with the same parameters.
-    Replay(Box<RequestRecord>),
+    Replay(Box<RequestRecord<Outcome>>),
 }
 
 impl Engine {
@@ -128,7 +124,13 @@ impl Engine {
         let watch = open_orders.clone();
         store.observe(
             keys::all_orders(),
-            Box::new(move |_, old, new| watch.written(old, new)),
+            Box::new(move |_, old, new| {
+                let state = |v: Option<&[u8]>| v.and_then(OrderState::of_stored);
+                watch.moved(
+                    state(old).map(OrderState::as_str),
+                    state(new).map(OrderState::as_str),
+                )
+            }),
         );
         for (k, login) in store
             .scan::<String>(&keys::open_orders(), None, false)
@@ -136,7 +138,7 @@ impl Engine {
         {
             let key = keys::order(&login, keys::trailing_id(&k));
             if let Some(o) = store.get::<crate::store::records::Order>(&key)? {
-                open_orders.count(o.state);
+                open_orders.count(o.state.as_str());
             }
         }
         Ok(Engine {
@@ -339,7 +341,7 @@ impl Engine {
         &self,
         login: &str,
         request_id: &str,
-    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord>> {
+    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord<Outcome>>> {
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
@@ -393,55 +395,5 @@ impl Drop for LiveGuard<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.key);
         self.eng.released.notify_waiters();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn open(cfg: &Config) -> Engine {
-        let store = Store::open(&cfg.data).unwrap();
-        let backend = Arc::new(
-            crate::upstream::sandbox::Sandbox::new(
-                store.tree("sandbox").unwrap(),
-                &[],
-                Clock::System,
-                Default::default(),
-            )
-            .unwrap(),
-        );
-        Engine::new(cfg, store, backend, Clock::System).unwrap()
-    }
-
-    #[tokio::test]
-    async fn the_partner_cache_follows_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = Config {
-            data: dir.path().to_path_buf(),
-            ..Config::default()
-        };
-        let engine = open(&cfg);
-        assert!(engine.partner("acme").unwrap().is_none());
-        engine
-            .add_partner(operator::NewPartner {
-                login: "acme".into(),
-                password: Some("a-long-password".into()),
-                currency: None,
-                credit_limit: None,
-                allow_ips: vec![],
-            })
-            .await
-            .unwrap();
-        let first = engine.partner("acme").unwrap().unwrap();
-        assert!(first.balance.is_zero());
-        // Unchanged bytes: the same decoded copy.
-        assert!(Arc::ptr_eq(
-            &first,
-            &engine.partner("acme").unwrap().unwrap()
-        ));
-        engine.topup("acme", "12.50", "test").await.unwrap();
-        let after = engine.partner("acme").unwrap().unwrap();
-        assert_eq!(after.balance.to_string(), "12.50");
     }
 }

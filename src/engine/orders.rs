@@ -8,8 +8,6 @@
 
 use super::services::{self, Categories};
 use super::{Ctx, Engine, Fresh};
-use crate::engine::clock::add_years;
-use crate::engine::money::Money;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
@@ -19,6 +17,8 @@ use crate::store::records::{
 };
 use crate::store::{keys, Tx};
 use crate::types::client::ClientHandle;
+use crate::types::clock::add_years;
+use crate::types::money::Money;
 use crate::upstream::{Trouble, TroubleKind, UpstreamOrder, UpstreamResult, REJECTED};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -69,7 +69,7 @@ impl Engine {
                 let mut partner: Partner = tx
                     .get(&keys::partner(&login))?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.get::<RequestRecord>(&keys::request(&login, &rid))? {
+                if let Some(rec) = tx.get::<RequestRecord<Outcome>>(&keys::request(&login, &rid))? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 precheck(tx, &partner)?;
@@ -143,7 +143,7 @@ impl Engine {
                 tx.put(keys::in_flight(&new.domain), &id)?;
                 tx.put(
                     keys::request(&login, &rid),
-                    &RequestRecord {
+                    &RequestRecord::<Outcome> {
                         request_id: rid,
                         command: order.kind.command().to_string(),
                         params: fingerprint,
@@ -462,7 +462,7 @@ pub fn append_entry(
         .ok_or_else(|| Error::internal("balance overflow"))?;
     // A balance stays within what an amount may be, so it can always be written,
     // read back and compared as one.
-    if partner.balance.abs() > rust_decimal::Decimal::from(crate::engine::money::MAX_ABS) {
+    if partner.balance.abs() > rust_decimal::Decimal::from(crate::types::money::MAX_ABS) {
         return Err(Error::range(
             "amount",
             "the balance would pass the largest amount the gateway keeps",
@@ -589,7 +589,7 @@ pub(super) fn settle(
         .get(&keys::order(login, order_id))?
         .ok_or_else(|| Error::internal(format!("order {order_id} is missing")))?;
     let rkey = keys::request(login, &order.request_id);
-    let mut rec: RequestRecord = tx
+    let mut rec: RequestRecord<Outcome> = tx
         .get(&rkey)?
         .ok_or_else(|| Error::internal(format!("order {order_id} has no request record")))?;
     if order.state.is_terminal() {

@@ -54,8 +54,8 @@ impl Action {
 
     fn label(&self) -> &'static str {
         match self {
-            Action::Named { command, .. } => crate::metrics::command_label(command),
-            Action::Built(c) => crate::metrics::command_label(c.name()),
+            Action::Named { command, .. } => crate::command::label(command),
+            Action::Built(c) => crate::command::label(c.name()),
         }
     }
 }
@@ -235,7 +235,12 @@ async fn authenticate(eng: &Engine, cred: Option<&Credentials>, peer: IpAddr) ->
 
 /// The answer for a request-id seen before; `compare`: refused (2308) when it carried
 /// other parameters.
-fn replay(eng: &Engine, ctx: &Ctx<'_>, rec: RequestRecord, compare: bool) -> Result<Reply> {
+fn replay(
+    eng: &Engine,
+    ctx: &Ctx<'_>,
+    rec: RequestRecord<Outcome>,
+    compare: bool,
+) -> Result<Reply> {
     if compare && rec.params != ctx.fingerprint {
         return Err(Error::reused(&rec.request_id));
     }
@@ -254,7 +259,7 @@ fn replay(eng: &Engine, ctx: &Ctx<'_>, rec: RequestRecord, compare: bool) -> Res
     })
 }
 
-fn order_of(eng: &Engine, login: &str, rec: &RequestRecord) -> Result<Order> {
+fn order_of(eng: &Engine, login: &str, rec: &RequestRecord<Outcome>) -> Result<Order> {
     let id = rec
         .order
         .ok_or_else(|| Error::internal("pending request without an order"))?;

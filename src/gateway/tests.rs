@@ -6,7 +6,6 @@ use super::{execute, Action, Request};
 use crate::command::params::Params;
 use crate::config::Config;
 use crate::engine::auth::Credentials;
-use crate::engine::money::Money;
 use crate::engine::orders::{Backoffs, NewOrder, MAX_BACKOFF};
 use crate::engine::{Ctx, Engine, Fresh};
 use crate::error::{Code, Result};
@@ -14,6 +13,7 @@ use crate::outcome::Data;
 use crate::store::keys;
 use crate::store::records::{OrderKind, OrderState, Partner};
 use crate::types::client::ClientHandle;
+use crate::types::money::Money;
 use crate::upstream::{Backend, Done};
 use crate::upstream::{Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +34,7 @@ impl Backend for Fake {
     fn name(&self) -> &'static str {
         "fake"
     }
-    async fn check(&self, names: &[crate::engine::names::Name]) -> Result<Vec<bool>> {
+    async fn check(&self, names: &[crate::types::names::Name]) -> Result<Vec<bool>> {
         Ok(vec![true; names.len()])
     }
     async fn submit(&self, _o: &UpstreamOrder) -> UpstreamResult {
@@ -78,7 +78,7 @@ async fn engine_gated(
         gate,
     });
     let store = crate::store::Store::open(dir.path()).unwrap();
-    let clock = crate::engine::clock::Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
+    let clock = crate::types::clock::Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
     let eng = Engine::new(&cfg, store, fake.clone(), clock).unwrap();
     eng.add_partner(crate::engine::operator::NewPartner {
         login: "shop".into(),
@@ -211,7 +211,7 @@ async fn a_request_without_the_claim_answers_once_the_order_is_accepted() {
     let new = NewOrder {
         domain: "slow.ru".into(),
         kind: OrderKind::SetNs { ns: vec![] },
-        amount: Money::zero(crate::engine::money::Currency::RUB),
+        amount: Money::zero(crate::types::money::Currency::RUB),
         priced: None,
     };
     let second = tokio::time::timeout(

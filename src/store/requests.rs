@@ -12,16 +12,21 @@
 use super::records::{Order, RequestRecord};
 use super::{keys, Read, Store, Tx};
 use crate::error::Result;
+use serde::{de::DeserializeOwned, Serialize};
 
 /// The record of `login`'s `request_id`, read from the committed store (the fast path
 /// of a retry, and `request.status`). A write decides with [`claim`] instead.
-pub fn replay(store: &Store, login: &str, request_id: &str) -> Result<Option<RequestRecord>> {
+pub fn replay<O: DeserializeOwned>(
+    store: &Store,
+    login: &str,
+    request_id: &str,
+) -> Result<Option<RequestRecord<O>>> {
     store.get(&keys::request(login, request_id))
 }
 
 /// The order a request record names (a request whose order is still open has no
 /// outcome yet; its answer is the order as it stands).
-pub fn order_of(store: &Store, login: &str, rec: &RequestRecord) -> Result<Option<Order>> {
+pub fn order_of<O>(store: &Store, login: &str, rec: &RequestRecord<O>) -> Result<Option<Order>> {
     match rec.order {
         Some(id) => store.get(&keys::order(login, id)),
         None => Ok(None),
@@ -29,7 +34,11 @@ pub fn order_of(store: &Store, login: &str, rec: &RequestRecord) -> Result<Optio
 }
 
 /// Inside a write: `None` when `login`'s `request_id` is still free, else its record.
-pub fn claim(tx: &Tx<'_>, login: &str, request_id: &str) -> Result<Option<RequestRecord>> {
+pub fn claim<O: DeserializeOwned>(
+    tx: &Tx<'_>,
+    login: &str,
+    request_id: &str,
+) -> Result<Option<RequestRecord<O>>> {
     tx.read(&keys::request(login, request_id))
 }
 
@@ -40,7 +49,7 @@ pub fn taken(tx: &Tx<'_>, login: &str, request_id: &str) -> Result<bool> {
 
 /// Inside a write: stores `rec` as the record of `login`'s request-id `rec.request_id`,
 /// replacing the one there (an open order's record gets its outcome this way).
-pub fn record(tx: &mut Tx<'_>, login: &str, rec: &RequestRecord) -> Result<()> {
+pub fn record<O: Serialize>(tx: &mut Tx<'_>, login: &str, rec: &RequestRecord<O>) -> Result<()> {
     tx.put(keys::request(login, &rec.request_id), rec)
 }
 

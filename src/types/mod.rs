@@ -1,5 +1,10 @@
-//! Leaf types every layer may use: they know nothing of the store, the engine or HTTP.
+//! Values that cross layers: checked once where they come in, typed everywhere after.
+//! This module imports nothing from the crate but [`crate::error`].
 
 pub mod client;
+pub mod clock;
 pub mod date;
+pub mod money;
+pub mod names;
 pub mod request_id;
+pub mod text;
