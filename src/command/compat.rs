@@ -2,6 +2,7 @@
 //! a renewal from the expiry held now (Namecheap `domains.renew`, MasterName
 //! `prolong_domain` without `cur-exp-date`), MasterName's `client` that must be the
 //! domain's holder, and a Namecheap registration with its contacts (`domains.create`).
+//! Namecheap's `domains.getContacts` is one read-only command too.
 //! Each is one command: one authentication, one limiter check, and the request record
 //! of the native command it places, so a native retry, `request.status` and a retry in
 //! the dialect all see the same record.
@@ -157,6 +158,42 @@ async fn contact_client(ctx: &Ctx<'_>, role: &str, fields: &Fields) -> Result<Cl
         Code::StatusProhibits,
         format!("{role} contact: {GENERATIONS} clients with these details were deleted"),
     ))
+}
+
+/// A domain and its contacts: the registrant's client, and for each of `links` the
+/// client the registrant's field of that name names (the registrant when it has none).
+#[derive(Debug, Clone, Serialize)]
+pub struct Contacts {
+    pub domain: String,
+    pub links: Vec<String>,
+}
+
+impl Contacts {
+    pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
+        let Data::Domain(d) = read_domain(ctx, &self.domain)?.data else {
+            return Err(Error::internal("domain.info answered without a domain"));
+        };
+        let registrant = read_client(ctx, &d.client)?;
+        let mut clients = vec![registrant.clone()];
+        for link in &self.links {
+            clients.push(match registrant.extra.get(link) {
+                Some(handle) => read_client(ctx, handle)?,
+                None => registrant.clone(),
+            });
+        }
+        Ok(Outcome::ok(Data::Contacts { domain: d, clients }))
+    }
+}
+
+/// The partner's client as `client.info` answers it, or its error.
+fn read_client(ctx: &Ctx<'_>, handle: &str) -> Result<Client> {
+    let mut p = Params::new(vec![field("client", handle)]);
+    let info = super::client::ClientInfo::parse(&mut p)?;
+    p.finish()?;
+    match info.apply(ctx)?.data {
+        Data::Client(c) => Ok(*c),
+        _ => Err(Error::internal("client.info answered without a client")),
+    }
 }
 
 impl Checked {

@@ -90,6 +90,8 @@ pub enum Command {
     RenewCurrent(compat::RenewCurrent),
     #[serde(rename = "compat.register-with-contacts")]
     RegisterWithContacts(compat::RegisterWithContacts),
+    #[serde(rename = "compat.contacts")]
+    Contacts(compat::Contacts),
 }
 
 /// Every command name, for documentation and tests.
@@ -214,6 +216,7 @@ impl Command {
             Command::Checked(c) => c.name,
             Command::RenewCurrent(_) => "domain.renew",
             Command::RegisterWithContacts(_) => "domain.register",
+            Command::Contacts(_) => "domain.info",
         }
     }
 
@@ -287,6 +290,7 @@ impl Command {
             Command::Checked(c) => c.apply(ctx).await,
             Command::RenewCurrent(c) => c.apply(ctx).await,
             Command::RegisterWithContacts(c) => c.apply(ctx).await,
+            Command::Contacts(c) => done(c.apply(ctx)),
         }
     }
 }

@@ -15,7 +15,7 @@
 use super::steps::{field, ignored_key, Caller, Fields};
 use super::xml::{self, El};
 use super::{form, HttpReply};
-use crate::command::compat::{RegisterWithContacts, RenewCurrent};
+use crate::command::compat::{Contacts, RegisterWithContacts, RenewCurrent};
 use crate::command::Command;
 use crate::engine::Engine;
 use crate::error::{Code, Error};
@@ -924,29 +924,22 @@ fn contact_el(role: &'static str, c: &Client) -> El {
         }))
 }
 
-async fn client_info(eng: &Engine, caller: &Caller, handle: &str) -> Result<Client, NcError> {
-    let (o, _) = ok(caller
-        .run(eng, "client.info", None, vec![field("client", handle)])
-        .await)?;
-    match o.data {
-        Data::Client(c) => Ok(*c),
-        _ => Err(Error::internal("client.info answered without a client").into()),
-    }
-}
-
 async fn get_contacts(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
-    let d = domain_info(eng, caller, p.req("domainname", "DomainName")?).await?;
-    let registrant = client_info(eng, caller, &d.client).await?;
+    let contacts = Contacts {
+        domain: p.req("domainname", "DomainName")?.to_string(),
+        links: ROLES[1..].iter().map(|r| role_link(r)).collect(),
+    };
+    let (o, _) = ok(caller
+        .run_built(eng, Command::Contacts(contacts), None)
+        .await)?;
+    let Data::Contacts { domain: d, clients } = o.data else {
+        return Err(Error::internal("the contacts came without a domain").into());
+    };
     let mut el = El::new("DomainContactsResult")
         .attr("Domain", &d.name)
-        .attr("domainnameid", domain_id(&d.name))
-        .child(contact_el("Registrant", &registrant));
-    for role in &ROLES[1..] {
-        let c = match registrant.extra.get(&role_link(role)) {
-            Some(handle) => client_info(eng, caller, handle).await?,
-            None => registrant.clone(),
-        };
-        el = el.child(contact_el(role, &c));
+        .attr("domainnameid", domain_id(&d.name));
+    for (role, c) in ROLES.iter().zip(&clients) {
+        el = el.child(contact_el(role, c));
     }
     Ok((vec![el.child(El::new("CurrentAttributes"))], false))
 }

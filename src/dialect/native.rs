@@ -298,6 +298,9 @@ fn data(d: &Data) -> Vec<El> {
             .chain(total.map(|t| El::new("total").text(t)))
             .collect(),
         Data::Client(c) => vec![client(c)],
+        Data::Contacts { domain: d, clients } => std::iter::once(domain(d))
+            .chain(clients.iter().map(client))
+            .collect(),
         Data::Clients {
             rows,
             next_cursor: c,
