@@ -17,7 +17,7 @@
 //! request-id: C1
 //! ```
 
-use super::steps::{field, ignored_key, Caller, Fields};
+use super::{field, ignored_key, Caller, Fields};
 use super::{form, HttpReply};
 use crate::command::compat::{Checked, Holder, RenewCurrent};
 use crate::command::Command;
@@ -363,7 +363,7 @@ fn nserver(v: &str) -> String {
 /// one command either way.
 async fn checked(
     eng: &Engine,
-    caller: &Caller,
+    caller: Caller,
     name: &'static str,
     fields: Fields,
     holder: Option<Holder>,
@@ -603,7 +603,7 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
                 (Some(exp), rid) => {
                     let mut f = vec![field("domain", domain), field("expires", exp)];
                     f.extend(period.map(|p| field("period", p)));
-                    checked(eng, &caller, "domain.renew", f, holder, rid).await
+                    checked(eng, caller, "domain.renew", f, holder, rid).await
                 }
                 (None, Some(rid)) => {
                     let renew = RenewCurrent {
@@ -631,7 +631,7 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
             });
             let mut f = vec![field("domain", domain)];
             f.extend(ns.iter().map(|v| field("ns", nserver(v))));
-            checked(eng, &caller, "domain.set-ns", f, holder, rid).await
+            checked(eng, caller, "domain.set-ns", f, holder, rid).await
         }
         "create_client" => {
             let c = sections_for(sections, &["client"])?.remove(0);

@@ -12,8 +12,8 @@
 //!     <DomainCheckResult Domain="a.com" Available="true" IsPremiumName="false" …/>
 //! ```
 
-use super::steps::{field, ignored_key, Caller, Fields};
 use super::xml::{self, El};
+use super::{field, ignored_key, Caller, Fields};
 use super::{form, HttpReply};
 use crate::command::compat::{Contacts, RegisterWithContacts, RenewCurrent};
 use crate::command::Command;
@@ -445,16 +445,16 @@ async fn run(eng: &Engine, req: &HttpRequest<'_>, p: &Params) -> Answer {
         dialect: "namecheap",
     };
     match command.as_str() {
-        "namecheap.domains.check" => check(eng, &caller, p).await,
-        "namecheap.domains.create" => create(eng, &caller, p, request_id(req, p)?).await,
-        "namecheap.domains.renew" => renew(eng, &caller, p, request_id(req, p)?).await,
-        "namecheap.domains.dns.setcustom" => set_custom(eng, &caller, p, request_id(req, p)?).await,
-        "namecheap.domains.getinfo" => get_info(eng, &caller, p).await,
-        "namecheap.domains.getlist" => get_list(eng, &caller, p).await,
-        "namecheap.domains.getcontacts" => get_contacts(eng, &caller, p).await,
-        "namecheap.domains.gettldlist" => get_tld_list(eng, &caller).await,
-        "namecheap.domains.dns.getlist" => dns_get_list(eng, &caller, p).await,
-        "namecheap.users.getbalances" => balances(eng, &caller).await,
+        "namecheap.domains.check" => check(eng, caller, p).await,
+        "namecheap.domains.create" => create(eng, caller, p, request_id(req, p)?).await,
+        "namecheap.domains.renew" => renew(eng, caller, p, request_id(req, p)?).await,
+        "namecheap.domains.dns.setcustom" => set_custom(eng, caller, p, request_id(req, p)?).await,
+        "namecheap.domains.getinfo" => get_info(eng, caller, p).await,
+        "namecheap.domains.getlist" => get_list(eng, caller, p).await,
+        "namecheap.domains.getcontacts" => get_contacts(eng, caller, p).await,
+        "namecheap.domains.gettldlist" => get_tld_list(eng, caller).await,
+        "namecheap.domains.dns.getlist" => dns_get_list(eng, caller, p).await,
+        "namecheap.users.getbalances" => balances(eng, caller).await,
         _ => Err(Error::internal(format!("{name} has no handler")).into()),
     }
 }
@@ -523,7 +523,7 @@ fn list(v: &str) -> impl Iterator<Item = &str> {
 /// Most names one `check` takes (Namecheap's limit, and its error number beyond it).
 const CHECK_MAX: usize = 50;
 
-async fn check(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+async fn check(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     let names = p.req("domainlist", "DomainList")?;
     if list(names).count() > CHECK_MAX {
         return Err(nc(
@@ -614,7 +614,7 @@ fn role_link(role: &str) -> String {
     format!("x-{}-client", role.to_ascii_lowercase())
 }
 
-async fn create(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
+async fn create(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer {
     let domain = p.req("domainname", "DomainName")?;
     // Always `Some` for the Registrant: its fields are required.
     let registrant = contact_fields(p, "Registrant")
@@ -699,7 +699,7 @@ fn renew_details(expires: NaiveDate, years: u32) -> El {
         .child(El::new("NumYears").text(years))
 }
 
-async fn renew(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
+async fn renew(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer {
     let domain = p.req("domainname", "DomainName")?;
     let renew = RenewCurrent {
         domain: domain.to_string(),
@@ -766,7 +766,7 @@ fn sld_tld(p: &Params) -> Result<String, NcError> {
     Ok(name)
 }
 
-async fn set_custom(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
+async fn set_custom(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer {
     let domain = sld_tld(p)?;
     let ns = p.req("nameservers", "Nameservers")?;
     let mut fields = vec![field("domain", &domain)];
@@ -784,7 +784,7 @@ async fn set_custom(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> A
 }
 
 /// One of the partner's domains, as `domain.info` holds it.
-async fn domain_info(eng: &Engine, caller: &Caller, domain: &str) -> Result<Domain, NcError> {
+async fn domain_info(eng: &Engine, caller: Caller, domain: &str) -> Result<Domain, NcError> {
     let (o, _) = ok(caller
         .run(eng, "domain.info", None, vec![field("domain", domain)])
         .await)?;
@@ -805,7 +805,8 @@ fn hosts(d: &Domain) -> impl Iterator<Item = El> + '_ {
 const NO_DATE: &str = "01/01/0001";
 const NO_DATE_TIME: &str = "0001-01-01T00:00:00";
 
-async fn get_info(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+async fn get_info(eng: &Engine, caller: Caller, p: &Params) -> Answer {
+    let owner = caller.login.clone();
     let d = domain_info(eng, caller, p.req("domainname", "DomainName")?).await?;
     let el = El::new("DomainGetInfoResult")
         .attr(
@@ -817,7 +818,7 @@ async fn get_info(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
         )
         .attr("ID", domain_id(&d.name))
         .attr("DomainName", &d.name)
-        .attr("OwnerName", &caller.login)
+        .attr("OwnerName", &owner)
         .attr("IsOwner", true)
         .attr("IsPremium", false)
         .child(
@@ -865,7 +866,7 @@ async fn get_info(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
     Ok((vec![el], false))
 }
 
-async fn dns_get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+async fn dns_get_list(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     let d = domain_info(eng, caller, &sld_tld(p)?).await?;
     let el = El::new("DomainDNSGetListResult")
         .attr("Domain", &d.name)
@@ -924,7 +925,7 @@ fn contact_el(role: &'static str, c: &Client) -> El {
         }))
 }
 
-async fn get_contacts(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+async fn get_contacts(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     let contacts = Contacts {
         domain: p.req("domainname", "DomainName")?.to_string(),
         links: ROLES[1..].iter().map(|r| role_link(r)).collect(),
@@ -944,7 +945,7 @@ async fn get_contacts(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
     Ok((vec![el.child(El::new("CurrentAttributes"))], false))
 }
 
-async fn get_tld_list(eng: &Engine, caller: &Caller) -> Answer {
+async fn get_tld_list(eng: &Engine, caller: Caller) -> Answer {
     let (o, _) = ok(caller.run(eng, "price.list", None, Vec::new()).await)?;
     let Data::PriceList { rows, .. } = o.data else {
         return Err(Error::internal("price.list answered without rows").into());
@@ -1023,7 +1024,7 @@ fn number_in(
     }
 }
 
-async fn get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+async fn get_list(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     let page = number_in(p, "page", "Page", 1, 1, 100_000)?;
     let size = number_in(p, "pagesize", "PageSize", 20, 10, 100)?;
     let mut fields = vec![
@@ -1053,6 +1054,7 @@ async fn get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
     if let Some(term) = p.get("searchterm") {
         fields.push(field("match", term));
     }
+    let user = caller.login.clone();
     let (o, _) = ok(caller.run(eng, "domain.list", None, fields).await)?;
     let Data::Domains { rows, total, .. } = o.data else {
         return Err(Error::internal("domain.list answered without rows").into());
@@ -1061,7 +1063,7 @@ async fn get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
         El::new("Domain")
             .attr("ID", domain_id(&d.name))
             .attr("Name", &d.name)
-            .attr("User", &caller.login)
+            .attr("User", &user)
             .attr("Created", date(d.created.date_naive()))
             .attr("Expires", date(d.expires))
             .attr("IsExpired", d.state == DomainState::Expired)
@@ -1081,7 +1083,7 @@ async fn get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
     Ok((els, false))
 }
 
-async fn balances(eng: &Engine, caller: &Caller) -> Answer {
+async fn balances(eng: &Engine, caller: Caller) -> Answer {
     let (o, _) = ok(caller.run(eng, "balance.get", None, Vec::new()).await)?;
     let Data::Balance {
         currency,
