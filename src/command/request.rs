@@ -3,7 +3,7 @@
 
 use super::params::Params;
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::{Order, RequestRecord};
@@ -31,6 +31,7 @@ impl RequestStatus {
             .get(&keys::request(login, &self.request_id))?
             .ok_or_else(|| {
                 Error::not_found(format!("no request with request-id {}", self.request_id))
+                    .about(Object::Request)
             })?;
         let (state, response) = match rec.outcome {
             Some(o) => ("done", o),

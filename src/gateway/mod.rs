@@ -15,7 +15,7 @@ mod tests;
 use crate::command::{params::Params, Command};
 use crate::engine::auth::{self, Credentials};
 use crate::engine::{limits, Ctx, Engine, Fresh};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Order, Partner, RequestRecord};
 use crate::store::requests;
@@ -204,7 +204,8 @@ async fn authenticate(eng: &Engine, cred: Option<&Credentials>, peer: IpAddr) ->
         if !auth::ip_allowed(p, peer) {
             return Err(Error::forbidden(format!(
                 "requests from {peer} are not allowed for this partner"
-            )));
+            ))
+            .about(Object::Address));
         }
     }
     let wait = eng.limits.login_turn(&attempt)?;
@@ -228,7 +229,7 @@ async fn authenticate(eng: &Engine, cred: Option<&Credentials>, peer: IpAddr) ->
     };
     eng.limits.logged_in(&attempt);
     if partner.suspended {
-        return Err(Error::forbidden("partner account is suspended"));
+        return Err(Error::forbidden("partner account is suspended").about(Object::Account));
     }
     Ok(Partner::clone(&partner))
 }
