@@ -9,10 +9,10 @@
 
 use super::catalogue::Catalogue;
 use super::licenses::Licenses;
-use crate::command::client::handle_number;
 use crate::error::{Error, Result};
 use crate::store::records::{Client, Domain, DomainState, License, LicenseState, ServiceCounts};
 use crate::store::{Expiry, Migration, Store, Tx};
+use crate::types::client::ClientHandle;
 use std::collections::{BTreeMap, HashMap};
 
 /// Which category a domain or a licence belongs to.
@@ -64,7 +64,7 @@ impl Categories {
 pub fn track(tx: &mut Tx<'_>, login: &str, client: &str, category: &str, delta: i64) -> Result<()> {
     let mut counts: ServiceCounts = tx.service_counts(login)?.unwrap_or_default();
     bump(&mut counts.services, category, delta)?;
-    let number = handle_number(client)
+    let number = ClientHandle::number_of(client)
         .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
     let live = tx
         .client(login, number)?
@@ -154,7 +154,7 @@ pub fn count(
     let mut gone: HashMap<u64, bool> = HashMap::new();
     let mut add = |handle: &str, category: String| -> Result<()> {
         bump(&mut counts.services, &category, 1)?;
-        let number = handle_number(handle)
+        let number = ClientHandle::number_of(handle)
             .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
         let deleted = match gone.get(&number) {
             Some(g) => *g,

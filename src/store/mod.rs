@@ -28,6 +28,7 @@
 //!   never on the size of the whole store.
 
 pub mod records;
+pub mod requests;
 mod sled;
 
 use crate::error::{Error, Result};

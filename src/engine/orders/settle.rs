@@ -12,6 +12,7 @@ use crate::store::records::{
     LicenseState, Order, OrderKind, OrderState, Partner, RequestRecord,
 };
 use crate::store::{RequestWrites, Requests, Tx};
+use crate::types::client::ClientHandle;
 use crate::types::clock::add_years;
 use crate::upstream::{UpstreamResult, REJECTED};
 use chrono::{DateTime, Utc};
@@ -59,7 +60,7 @@ fn accrue_commission(
     let Some(client) = client else {
         return Ok(());
     };
-    let current = match crate::command::client::handle_number(&client) {
+    let current = match ClientHandle::number_of(&client) {
         Some(n) => tx.client(&login, n)?,
         None => None,
     };
@@ -276,7 +277,7 @@ fn apply_done(
                 delegated: done.delegated.unwrap_or(!ns.is_empty()),
                 auto_renew: *auto_renew,
             };
-            let number = crate::command::client::handle_number(client)
+            let number = ClientHandle::number_of(client)
                 .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
             tx.add_domain(login, number, &d)?;
             partner.domains += 1;
