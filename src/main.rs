@@ -239,13 +239,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let code = match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("regway: {}", e.message);
             ExitCode::FAILURE
         }
-    }
+    };
+    // Every queued log line out before the process ends (`std::process::exit` elsewhere
+    // is covered by the logging's own exit handler).
+    regway::logging::flush();
+    code
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
