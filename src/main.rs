@@ -75,6 +75,19 @@ enum Cmd {
         /// Rerun each scenario open-loop at half its peak throughput and report p99.
         #[arg(long)]
         half_load: bool,
+        /// What sends the load: regway (its own hyper client) or wrk.
+        #[arg(long, default_value = "regway")]
+        generator: String,
+        /// The gateway's log filter during the run (REGWAY_LOG).
+        #[arg(long, default_value = "info")]
+        log: String,
+        /// Another build of regway to compare this one with, round by round
+        /// (repeatable).
+        #[arg(long, value_name = "BIN")]
+        against: Vec<PathBuf>,
+        /// Rounds of the comparison (hello, this build, each --against, in turn).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Fill an empty store (--data) directly through the store API: completed
     /// registrations across partners and clients, as the engine records them.
@@ -260,6 +273,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             scenario,
             pin,
             half_load,
+            generator,
+            log,
+            against,
+            rounds,
         } => {
             let scenarios = if scenario.is_empty() {
                 regway::bench::SCENARIOS
@@ -275,6 +292,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 scenarios,
                 pin,
                 half_load,
+                generator: regway::bench::Generator::parse(&generator)?,
+                log,
+                against,
+                rounds: rounds.max(1),
             })
             .await?;
             print!("{report}");
