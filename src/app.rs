@@ -3,12 +3,12 @@
 use crate::admin;
 use crate::config::Config;
 use crate::config::UpstreamKind;
-use crate::engine::clock::Clock;
 use crate::engine::operator::NewPartner;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::server::{self, Limits};
 use crate::store::Store;
+use crate::types::clock::Clock;
 use crate::upstream::ispsystem::Ispsystem;
 use crate::upstream::regway::Regway;
 use crate::upstream::sandbox::Sandbox;

@@ -482,9 +482,13 @@ pub async fn run(opts: Options) -> Result<String> {
             }
             s if SCENARIOS.contains(&s) => {
                 if gateway.is_none() {
-                    let s =
-                        start_gateway(&own, opts.pin, crate::store::DEFAULT_MAX_BATCH, &opts.log)
-                            .await?;
+                    let s = start_gateway(
+                        &own,
+                        opts.pin,
+                        crate::config::DEFAULT_STORE_MAX_BATCH,
+                        &opts.log,
+                    )
+                    .await?;
                     setup(s.addr).await?;
                     gateway = Some(s);
                 }
@@ -726,7 +730,13 @@ async fn compare(opts: &Options) -> Result<String> {
             .map(|b| (b.display().to_string(), b.clone())),
     );
     for (label, bin) in bins {
-        let s = start_gateway(&bin, opts.pin, crate::store::DEFAULT_MAX_BATCH, &opts.log).await?;
+        let s = start_gateway(
+            &bin,
+            opts.pin,
+            crate::config::DEFAULT_STORE_MAX_BATCH,
+            &opts.log,
+        )
+        .await?;
         setup(s.addr).await?;
         targets.push((label, s));
     }

@@ -18,4 +18,5 @@ pub mod metrics;
 pub mod outcome;
 pub mod server;
 pub mod store;
+pub mod types;
 pub mod upstream;

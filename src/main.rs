@@ -362,8 +362,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             allow_ip,
         }) => {
             // Refused here, before the gateway or the store is asked.
-            let cur = regway::engine::money::Currency::parse(&currency)?;
-            regway::engine::money::Money::parse("credit-limit", &credit_limit, cur, false)?;
+            let cur = regway::types::money::Currency::parse(&currency)?;
+            regway::types::money::Money::parse("credit-limit", &credit_limit, cur, false)?;
             let p = NewPartner {
                 login,
                 password,
@@ -515,7 +515,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 /// An amount's shape, checked before the gateway or the store is asked; the partner's
 /// currency (its minor digits) is checked where the money moves.
 fn check_amount(amount: &str) -> Result<()> {
-    use regway::engine::money::{parse_amount, MAX_MINOR_DIGITS};
+    use regway::types::money::{parse_amount, MAX_MINOR_DIGITS};
     parse_amount("amount", amount, MAX_MINOR_DIGITS, false).map(|_| ())
 }
 

@@ -3,15 +3,17 @@
 //!
 //! Written by hand rather than with the `prometheus` or `metrics` crates: a handful
 //! of families with fixed label sets, read under one short lock at scrape time, is a
-//! page of code, and it keeps label values bounded by construction (command names are
-//! the known ones or `other`, never what a caller sent).
+//! page of code, and it keeps label values bounded by construction: every label is a
+//! `&'static str` the caller chose from a fixed set (command names are the known ones
+//! or `other`, the command layer's `label`), never what a caller sent.
+//!
+//! A leaf: it knows nothing of commands or records, only names and numbers.
 //!
 //! ```text
 //! regway_requests_total{dialect="native",command="balance.get",code="1000"} 12
 //! regway_request_seconds_bucket{dialect="native",le="0.005"} 10
 //! ```
 
-use crate::store::records::OrderState;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -88,25 +90,15 @@ pub fn count_dropped_log_lines(read: impl Fn() -> u64 + Send + Sync + 'static) {
     let _ = LOG_LINES_DROPPED.set(Box::new(read));
 }
 
-/// A command name safe to use as a label: a known one, or `other`.
-pub fn command_label(name: &str) -> &'static str {
-    crate::command::NAMES
-        .iter()
-        .find(|n| **n == name)
-        .copied()
-        .unwrap_or("other")
-}
-
 impl Metrics {
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn request(&self, dialect: &'static str, command: &str, code: u16, took: Duration) {
+    /// One answered request; `command` is a bounded label (the command layer's `label`).
+    pub fn request(&self, dialect: &'static str, command: &'static str, code: u16, took: Duration) {
         let mut m = self.inner();
-        *m.requests
-            .entry((dialect, command_label(command), code))
-            .or_default() += 1;
+        *m.requests.entry((dialect, command, code)).or_default() += 1;
         m.latency.entry(dialect).or_default().observe(took);
     }
 
@@ -198,7 +190,9 @@ impl Metrics {
 
 /// Orders not yet completed or failed, by state: counted once when the store opens,
 /// then kept up to date from every committed write of an order record
-/// ([`crate::store::Store::observe`]), so a scrape reads three numbers and scans nothing.
+/// (the store's `observe`), so a scrape reads three numbers and scans nothing.
+/// States are named as orders name them (`accepted`, `submitted`, `unknown`); any other
+/// (`completed`, `failed`) is not open and not counted.
 #[derive(Default)]
 pub struct OpenOrders {
     accepted: AtomicI64,
@@ -206,29 +200,18 @@ pub struct OpenOrders {
     unknown: AtomicI64,
 }
 
-/// The part of an order record the gauges read.
-#[derive(serde::Deserialize)]
-struct StateOf {
-    state: OrderState,
-}
-
 impl OpenOrders {
-    fn slot(&self, s: OrderState) -> Option<&AtomicI64> {
-        match s {
-            OrderState::Accepted => Some(&self.accepted),
-            OrderState::Submitted => Some(&self.submitted),
-            OrderState::Unknown => Some(&self.unknown),
-            OrderState::Completed | OrderState::Failed => None,
+    fn slot(&self, state: &str) -> Option<&AtomicI64> {
+        match state {
+            "accepted" => Some(&self.accepted),
+            "submitted" => Some(&self.submitted),
+            "unknown" => Some(&self.unknown),
+            _ => None,
         }
     }
 
-    /// An order record went from `old` to `new` (stored bytes; `None`: absent).
-    pub fn written(&self, old: Option<&[u8]>, new: Option<&[u8]>) {
-        let state = |v: Option<&[u8]>| {
-            v.and_then(|b| serde_json::from_slice::<StateOf>(b).ok())
-                .map(|s| s.state)
-        };
-        let (from, to) = (state(old), state(new));
+    /// An order record went from state `from` to state `to` (`None`: absent).
+    pub fn moved(&self, from: Option<&str>, to: Option<&str>) {
         if from == to {
             return;
         }
@@ -241,8 +224,8 @@ impl OpenOrders {
     }
 
     /// Counts one open order found at start.
-    pub fn count(&self, s: OrderState) {
-        if let Some(c) = self.slot(s) {
+    pub fn count(&self, state: &str) {
+        if let Some(c) = self.slot(state) {
             c.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -266,7 +249,7 @@ mod tests {
     fn exposition() {
         let m = Metrics::default();
         m.request("native", "balance.get", 1000, Duration::from_millis(3));
-        m.request("native", "<script>", 2000, Duration::from_millis(1));
+        m.request("native", "other", 2000, Duration::from_millis(1));
         m.upstream("submit", false, Duration::from_millis(20));
         let t = m.render(&[("regway_x", "X.", "gauge", vec![(String::new(), 7)])]);
         assert!(t.contains(
@@ -277,5 +260,17 @@ mod tests {
         assert!(t.contains("regway_request_seconds_bucket{dialect=\"native\",le=\"+Inf\"} 2\n"));
         assert!(t.contains("regway_upstream_errors_total{op=\"submit\"} 1\n"));
         assert!(t.contains("regway_x 7\n"));
+    }
+
+    #[test]
+    fn open_orders_follow_their_state() {
+        let o = OpenOrders::default();
+        o.count("submitted");
+        o.moved(None, Some("accepted"));
+        o.moved(Some("accepted"), Some("unknown"));
+        o.moved(Some("submitted"), Some("completed"));
+        o.moved(Some("unknown"), Some("unknown"));
+        o.moved(Some("failed"), None);
+        assert_eq!(o.get(), [("accepted", 0), ("submitted", 0), ("unknown", 1)]);
     }
 }

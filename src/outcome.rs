@@ -3,11 +3,11 @@
 //! Outcomes of mutating commands are stored with their request-id and replayed as they
 //! were, so everything here is plain data (serde) and encoding it is deterministic.
 
-use crate::engine::money::Currency;
 use crate::error::{Code, Error, FailKind};
 use crate::store::records::{
     Client, CommissionEntry, Domain, DomainState, LedgerEntry, License, Order,
 };
+use crate::types::money::Currency;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

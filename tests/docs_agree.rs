@@ -287,7 +287,7 @@ async fn the_sandboxs_default_taken_names_are_the_documented_ones() {
         .taken
         .iter()
         .map(|n| {
-            regway::engine::names::parse_name("n", n)
+            regway::types::names::parse_name("n", n)
                 .unwrap()
                 .ascii()
                 .to_string()
@@ -296,7 +296,7 @@ async fn the_sandboxs_default_taken_names_are_the_documented_ones() {
     let documented: Vec<String> = names
         .iter()
         .map(|n| {
-            regway::engine::names::parse_name("n", n)
+            regway::types::names::parse_name("n", n)
                 .unwrap()
                 .ascii()
                 .to_string()

@@ -5,8 +5,8 @@
 mod common;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use regway::engine::catalogue::{Confusables, PriceConfig, ZoneConfig};
-use regway::engine::names::parse_name;
+use regway::config::catalogue::{Confusables, PriceConfig, ZoneConfig};
+use regway::types::names::parse_name;
 
 fn enc(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()

@@ -34,26 +34,15 @@ const LAYERS: &[(&str, u8)] = &[
 /// removed yet, as (file under `src/`, module it imports). The list only shrinks: an
 /// entry that no longer occurs fails the test too, so that it is taken out.
 const PENDING: &[(&str, &str)] = &[
-    ("config.rs", "engine"),
-    ("config.rs", "store"),
     ("engine/background.rs", "command"),
     ("engine/background.rs", "outcome"),
-    ("engine/mod.rs", "app"),
     ("engine/mod.rs", "command"),
     ("engine/mod.rs", "outcome"),
     ("engine/operator.rs", "command"),
     ("engine/orders.rs", "command"),
     ("engine/orders.rs", "outcome"),
     ("engine/services.rs", "command"),
-    ("metrics.rs", "command"),
-    ("metrics.rs", "store"),
-    ("store/records.rs", "engine"),
-    ("store/records.rs", "outcome"),
-    ("upstream/ispsystem.rs", "engine"),
-    ("upstream/mod.rs", "engine"),
     ("upstream/regway.rs", "command"),
-    ("upstream/regway.rs", "engine"),
-    ("upstream/sandbox.rs", "engine"),
 ];
 
 fn rank(module: &str) -> Option<u8> {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use regway::outcome::Outcome;
 use regway::store::keys;
 use regway::store::records::RequestRecord;
 
@@ -147,7 +148,7 @@ async fn the_daily_work_prunes_request_records_after_thirty_days() {
     while s
         .engine()
         .store
-        .get::<RequestRecord>(&key)
+        .get::<RequestRecord<Outcome>>(&key)
         .unwrap()
         .is_some()
     {
@@ -157,7 +158,7 @@ async fn the_daily_work_prunes_request_records_after_thirty_days() {
     assert!(s
         .engine()
         .store
-        .get::<RequestRecord>(&keys::request("demo", "C1"))
+        .get::<RequestRecord<Outcome>>(&keys::request("demo", "C1"))
         .unwrap()
         .is_none());
     let a = s.form("command=request.status&request-id=OLD1").await;
@@ -199,7 +200,7 @@ async fn namecheap_calls_without_a_key_keep_no_request_record() {
     let records: Vec<String> = s
         .engine()
         .store
-        .scan::<RequestRecord>(&keys::requests("demo"), None, false)
+        .scan::<RequestRecord<Outcome>>(&keys::requests("demo"), None, false)
         .map(|r| r.unwrap().1.request_id)
         .collect();
     // Only the registrant's client, whose request-id is derived from its details.

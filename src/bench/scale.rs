@@ -13,7 +13,6 @@
 
 use super::{drive, spawn, Body, Conn, Stats};
 use crate::engine::auth::hash_password;
-use crate::engine::money::Currency;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
@@ -21,6 +20,7 @@ use crate::store::records::{
     OrderState, Partner, RequestRecord, ServiceCounts, Transition,
 };
 use crate::store::{keys, Store};
+use crate::types::money::Currency;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
@@ -232,7 +232,7 @@ fn partner_rows(
             turnover: PRICE * Decimal::from(domains),
         })?,
     );
-    let expires = crate::engine::clock::add_years(now.date_naive(), 1)
+    let expires = crate::types::clock::add_years(now.date_naive(), 1)
         .ok_or_else(|| Error::internal("date overflow"))?;
     for d in 0..domains {
         let global = first_domain + d;

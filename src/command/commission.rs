@@ -4,13 +4,13 @@
 //! balance, and the operator pays it out (`regway partner withdraw --commission`).
 
 use super::params::Params;
-use crate::engine::money::{parse_amount, Money, MAX_MINOR_DIGITS};
 use crate::engine::orders::{append_commission, append_entry};
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::{CommissionEntry, CommissionKind, EntryKind, Partner};
+use crate::types::money::{parse_amount, Money, MAX_MINOR_DIGITS};
 use rust_decimal::Decimal;
 use serde::Serialize;
 

@@ -2,11 +2,11 @@
 
 use super::params::Params;
 use crate::engine::catalogue::Operation;
-use crate::engine::names::{parse_name, Name};
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::outcome::{CheckRow, Data, Outcome};
 use crate::store::keys;
+use crate::types::names::{parse_name, Name};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,12 +1,12 @@
 //! `domain.info` and `domain.list`: the partner's domains as the gateway holds them.
 
 use super::params::Params;
-use crate::engine::names::{parse_name, Name};
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Domain, DomainState};
 use crate::store::{keys, Read};
+use crate::types::names::{parse_name, Name};
 use serde::Serialize;
 
 /// The partner's own domain: 2303 when nobody has it here, 2201 when another partner does.

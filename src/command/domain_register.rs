@@ -4,13 +4,13 @@
 use super::client::live_client;
 use super::params::Params;
 use crate::engine::catalogue::Operation;
-use crate::engine::names::{check_nameservers, Name, Nameserver};
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::store::keys;
 use crate::store::records::OrderKind;
+use crate::types::names::{check_nameservers, Name, Nameserver};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]

@@ -4,13 +4,13 @@
 use super::domain_read::owned_domain;
 use super::params::Params;
 use crate::engine::catalogue::Operation;
-use crate::engine::clock::add_years;
-use crate::engine::names::Name;
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::store::records::OrderKind;
+use crate::types::clock::add_years;
+use crate::types::names::Name;
 use chrono::NaiveDate;
 use serde::Serialize;
 

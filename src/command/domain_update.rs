@@ -3,14 +3,14 @@
 
 use super::domain_read::owned_domain;
 use super::params::Params;
-use crate::engine::money::Money;
-use crate::engine::names::{check_nameservers, Name, Nameserver};
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::OrderKind;
+use crate::types::money::Money;
+use crate::types::names::{check_nameservers, Name, Nameserver};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]

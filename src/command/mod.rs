@@ -114,6 +114,16 @@ pub const NAMES: [&str; 27] = [
     "commission.transfer",
 ];
 
+/// A command name safe to use as a metric label: a known one, or `other` (never what a
+/// caller sent).
+pub fn label(name: &str) -> &'static str {
+    NAMES
+        .iter()
+        .find(|n| **n == name)
+        .copied()
+        .unwrap_or("other")
+}
+
 impl Command {
     /// `request_id` is the request's own for mutating commands; read-only commands
     /// that look a request up (`order.info`, `request.status`) take it as their target.
@@ -267,4 +277,17 @@ where
         out.push(r);
     }
     Ok((out, None))
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    #[test]
+    fn metric_labels_are_known_names_or_other() {
+        assert_eq!(label("balance.get"), "balance.get");
+        assert_eq!(label("<script>"), "other");
+        assert_eq!(label(""), "other");
+        assert!(NAMES.iter().all(|n| label(n) == *n));
+    }
 }

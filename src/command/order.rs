@@ -57,7 +57,7 @@ impl OrderInfo {
                 Some(_) => *id,
             },
             OrderRef::RequestId(rid) => store
-                .get::<RequestRecord>(&keys::request(login, rid))?
+                .get::<RequestRecord<Outcome>>(&keys::request(login, rid))?
                 .and_then(|r| r.order)
                 .ok_or_else(|| {
                     Error::not_found(format!("no order was placed with request-id {rid}"))

@@ -3,8 +3,8 @@
 //! A command takes what it knows; `finish` then refuses anything left over, so an
 //! unknown or misspelt field is an error, never silently ignored.
 
-use crate::engine::names::{parse_name, Name};
 use crate::error::{Error, Result};
+use crate::types::names::{parse_name, Name};
 
 #[derive(Debug, Clone, Default)]
 pub struct Params {

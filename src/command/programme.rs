@@ -24,11 +24,8 @@ impl PriceList {
         let zone = p
             .opt("zone")?
             .map(|z| {
-                crate::engine::names::parse_name(
-                    "zone",
-                    &format!("x.{}", z.trim_start_matches('.')),
-                )
-                .map(|n| n.ascii()[2..].to_string())
+                crate::types::names::parse_name("zone", &format!("x.{}", z.trim_start_matches('.')))
+                    .map(|n| n.ascii()[2..].to_string())
             })
             .transpose()?;
         let product = p.opt("product")?;

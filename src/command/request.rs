@@ -23,7 +23,7 @@ impl RequestStatus {
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
         let login = &ctx.partner.login;
-        let rec: RequestRecord = ctx
+        let rec: RequestRecord<Outcome> = ctx
             .eng
             .store
             .get(&keys::request(login, &self.request_id))?

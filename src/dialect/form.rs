@@ -1,10 +1,10 @@
 //! `application/x-www-form-urlencoded`, decoded strictly: the percent-decoded bytes
 //! must be UTF-8 (a lossy decoder would turn bad bytes into U+FFFD and let them
-//! through), and hold only what XML can carry (`engine::text`). Repeated keys are kept
+//! through), and hold only what XML can carry (`types::text`). Repeated keys are kept
 //! in order; they carry lists.
 
-use crate::engine::text::check_xml_chars;
 use crate::error::{Error, Result};
+use crate::types::text::check_xml_chars;
 use percent_encoding::percent_decode;
 
 /// At most this many fields in one request.

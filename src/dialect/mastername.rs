@@ -20,10 +20,10 @@
 use super::steps::{field, ignored_key, renew_from_current, Caller, Fields};
 use super::{form, HttpReply};
 use crate::command::params::check_request_id;
-use crate::engine::text::check_xml_chars;
 use crate::engine::{Engine, Reply};
 use crate::error::{Code, Error};
 use crate::outcome::{Data, Outcome};
+use crate::types::text::check_xml_chars;
 use bytes::Bytes;
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1251};
 use std::net::IpAddr;
@@ -275,7 +275,7 @@ fn decode(req: &HttpRequest<'_>) -> Result<(Vec<Section>, Charset), (Error, Char
                     cs.name()
                 )))
             })?;
-    // What XML cannot carry is refused by every dialect alike (`engine::text`).
+    // What XML cannot carry is refused by every dialect alike (`types::text`).
     check_xml_chars("request", &decoded).map_err(|e| fail(bad_format(e.message)))?;
     if decoded
         .chars()

@@ -15,12 +15,12 @@
 use super::steps::{field, ignored_key, renew_from_current, Caller, Fields};
 use super::xml::{self, El};
 use super::{form, HttpReply};
-use crate::engine::money::{Currency, Money};
-use crate::engine::names::Name;
 use crate::engine::{Engine, Reply};
 use crate::error::{Code, Error};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Client, ClientKind, Domain, DomainState, Order, OrderKind};
+use crate::types::money::{Currency, Money};
+use crate::types::names::Name;
 use bytes::Bytes;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;

@@ -6,11 +6,11 @@
 
 use crate::command::params::Params;
 use crate::engine::auth::Credentials;
-use crate::engine::names::parse_name;
 use crate::engine::{Engine, Reply, Request};
 use crate::error::{Code, Error};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::OrderKind;
+use crate::types::names::parse_name;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};

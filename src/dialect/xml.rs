@@ -4,15 +4,15 @@
 //! leaf children. A DTD, an entity declaration or any entity other than the five
 //! predefined ones and character references is refused before anything is expanded;
 //! nothing is fetched. Names and values hold only what XML 1.0 can carry
-//! (`engine::text`), whether written as characters or as character references.
+//! (`types::text`), whether written as characters or as character references.
 //!
 //! Out: a small element builder that writes indented, escaped, deterministic XML. A
 //! code point XML cannot carry never goes out: input is refused before it is stored,
 //! and anything stored before that rule, or said by an upstream, is written as U+FFFD,
 //! so an answer is always well-formed.
 
-use crate::engine::text::{check_xml_chars, xml_char};
 use crate::error::{Error, Result};
+use crate::types::text::{check_xml_chars, xml_char};
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};

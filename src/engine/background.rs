@@ -184,7 +184,7 @@ impl Engine {
 
     /// Renews a domain (see [`Engine::renew_now`]).
     async fn auto_renew(&self, partner: &Partner, d: &Domain, today: NaiveDate) -> Result<bool> {
-        let name = crate::engine::names::parse_name("domain", &d.name)?;
+        let name = crate::types::names::parse_name("domain", &d.name)?;
         let period = self.catalogue.zone_of(&name)?.min_period;
         let cmd = Command::DomainRenew(DomainRenew {
             domain: name,

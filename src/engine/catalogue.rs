@@ -2,62 +2,15 @@
 //!
 //! Each zone has the periods it allows (years) and, per currency, a price per year for
 //! registration and for renewal. A partner may have its own prices for a zone
-//! (`partner_prices` in the configuration); they replace the catalogue's.
+//! (`partner_prices` in the configuration); they replace the catalogue's. The zones'
+//! definitions, built in and configured, are configuration (`config::catalogue`).
 
+use crate::config::catalogue::{self, Confusables, ZoneConfig};
 use crate::config::PartnerPrice;
-use crate::engine::money::{Currency, Money};
-use crate::engine::names::Name;
 use crate::error::{Error, Result};
-use serde::Deserialize;
+use crate::types::money::{Currency, Money};
+use crate::types::names::Name;
 use std::collections::{BTreeMap, HashMap};
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ZoneConfig {
-    /// Smallest and largest period in years, for registration and renewal.
-    pub periods: [u32; 2],
-    /// How far ahead an expiry date may be after a renewal, in years.
-    #[serde(default = "default_horizon")]
-    pub horizon_years: u32,
-    /// Currency code → price per year.
-    pub prices: BTreeMap<String, PriceConfig>,
-    /// The `[upstreams.NAME]` that carries out this zone's orders; the top-level
-    /// `upstream`, else the sandbox, when not given.
-    #[serde(default)]
-    pub upstream: Option<String>,
-    /// The product category the zone's domains belong to (programmes discount by it).
-    #[serde(default = "default_category")]
-    pub category: String,
-    /// Whether a name with a label written wholly in another script that looks like
-    /// Latin (`аррӏе`, all Cyrillic) is registered: `"refuse"` or `"allow"`. When not
-    /// given: refused in zones whose own name is ASCII (`com`, `ru`), allowed in
-    /// internationalised ones (`xn--p1ai`, `рф`), whose names are in their own script.
-    #[serde(default)]
-    pub whole_script_confusables: Option<Confusables>,
-}
-
-/// A zone's policy on whole-script confusables of Latin names (UTS 39).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Confusables {
-    Refuse,
-    Allow,
-}
-
-fn default_category() -> String {
-    "domains".into()
-}
-
-fn default_horizon() -> u32 {
-    10
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PriceConfig {
-    pub register: String,
-    pub renew: String,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -82,48 +35,6 @@ pub struct Catalogue {
     partner_prices: HashMap<(String, String), (String, String)>,
 }
 
-/// (zone, [min, max] years, [(currency, register, renew)])
-type Builtin = (
-    &'static str,
-    [u32; 2],
-    &'static [(&'static str, &'static str, &'static str)],
-);
-
-fn builtin() -> Vec<Builtin> {
-    vec![
-        (
-            "ru",
-            [1, 1],
-            &[("RUB", "590.00", "590.00"), ("USD", "8.00", "8.00")],
-        ),
-        (
-            "su",
-            [1, 1],
-            &[("RUB", "790.00", "790.00"), ("USD", "11.00", "11.00")],
-        ),
-        (
-            "xn--p1ai",
-            [1, 1],
-            &[("RUB", "590.00", "590.00"), ("USD", "8.00", "8.00")],
-        ),
-        (
-            "com",
-            [1, 10],
-            &[("RUB", "1290.00", "1490.00"), ("USD", "14.00", "16.00")],
-        ),
-        (
-            "net",
-            [1, 10],
-            &[("RUB", "1390.00", "1590.00"), ("USD", "15.00", "17.00")],
-        ),
-        (
-            "org",
-            [1, 10],
-            &[("RUB", "1190.00", "1390.00"), ("USD", "13.00", "15.00")],
-        ),
-    ]
-}
-
 impl Catalogue {
     pub fn new(
         builtin_zones: bool,
@@ -132,31 +43,12 @@ impl Catalogue {
     ) -> Result<Catalogue> {
         let mut zones = BTreeMap::new();
         if builtin_zones {
-            for (name, periods, prices) in builtin() {
-                let cfg = ZoneConfig {
-                    periods,
-                    horizon_years: default_horizon(),
-                    category: default_category(),
-                    upstream: None,
-                    whole_script_confusables: None,
-                    prices: prices
-                        .iter()
-                        .map(|(c, reg, ren)| {
-                            (
-                                c.to_string(),
-                                PriceConfig {
-                                    register: reg.to_string(),
-                                    renew: ren.to_string(),
-                                },
-                            )
-                        })
-                        .collect(),
-                };
+            for (name, cfg) in catalogue::builtin_zones() {
                 zones.insert(name.to_string(), Zone::from_config(name, &cfg)?);
             }
         }
         for (name, cfg) in configured {
-            let ascii = crate::engine::names::parse_name("zone", &format!("x.{name}"))
+            let ascii = crate::types::names::parse_name("zone", &format!("x.{name}"))
                 .map(|n| n.ascii()[2..].to_string())
                 .map_err(|e| Error::syntax(format!("zone {name:?}: {}", e.message)))?;
             zones.insert(ascii.clone(), Zone::from_config(&ascii, cfg)?);
@@ -351,7 +243,7 @@ impl Zone {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::names::parse_name;
+    use crate::types::names::parse_name;
 
     #[test]
     fn zones_prices_and_overrides() {

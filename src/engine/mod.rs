@@ -5,12 +5,9 @@
 pub mod auth;
 pub mod background;
 pub mod catalogue;
-pub mod clock;
 pub mod demo;
 pub mod licenses;
 pub mod limits;
-pub mod money;
-pub mod names;
 pub mod operator;
 pub mod orders;
 pub mod pricing;
@@ -19,18 +16,17 @@ pub mod renew_window;
 pub mod retention;
 pub mod services;
 pub mod statement;
-pub mod text;
 
 use crate::command::{params::check_request_id, params::Params, Command};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::records::{Partner, RequestRecord};
+use crate::store::records::{OrderState, Partner, RequestRecord};
 use crate::store::{keys, Store, Tx};
+use crate::types::clock::Clock;
 use crate::upstream::Backend;
 use auth::{Authenticator, Credentials};
 use catalogue::Catalogue;
-use clock::Clock;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -103,7 +99,7 @@ pub struct Ctx<'a> {
 pub enum Fresh<T> {
     Done(T),
     /// The request-id was already used with the same parameters.
-    Replay(Box<RequestRecord>),
+    Replay(Box<RequestRecord<Outcome>>),
 }
 
 impl Engine {
@@ -150,7 +146,13 @@ impl Engine {
         let watch = open_orders.clone();
         store.observe(
             keys::all_orders(),
-            Box::new(move |_, old, new| watch.written(old, new)),
+            Box::new(move |_, old, new| {
+                let state = |v: Option<&[u8]>| v.and_then(OrderState::of_stored);
+                watch.moved(
+                    state(old).map(OrderState::as_str),
+                    state(new).map(OrderState::as_str),
+                )
+            }),
         );
         for (k, login) in store
             .scan::<String>(&keys::open_orders(), None, false)
@@ -158,7 +160,7 @@ impl Engine {
         {
             let key = keys::order(&login, keys::trailing_id(&k));
             if let Some(o) = store.get::<crate::store::records::Order>(&key)? {
-                open_orders.count(o.state);
+                open_orders.count(o.state.as_str());
             }
         }
         Ok(Engine {
@@ -192,7 +194,7 @@ impl Engine {
     pub async fn execute(&self, req: Request) -> Reply {
         let started = std::time::Instant::now();
         let dialect = req.dialect;
-        let command = crate::metrics::command_label(&req.command);
+        let command = crate::command::label(&req.command);
         // The login as claimed (it may not exist); never the password. Only built when
         // the request log is on.
         let login: Option<String> = tracing::enabled!(tracing::Level::INFO).then(|| {
@@ -315,7 +317,7 @@ impl Engine {
             let rid = ctx.request_id.as_deref().unwrap_or_default();
             if let Some(rec) = self
                 .store
-                .get::<RequestRecord>(&keys::request(&ctx.partner.login, rid))?
+                .get::<RequestRecord<Outcome>>(&keys::request(&ctx.partner.login, rid))?
             {
                 return self.replay(&ctx, rec);
             }
@@ -442,7 +444,7 @@ impl Engine {
     }
 
     /// The answer for a request-id seen before.
-    fn replay(&self, ctx: &Ctx<'_>, rec: RequestRecord) -> Result<Reply> {
+    fn replay(&self, ctx: &Ctx<'_>, rec: RequestRecord<Outcome>) -> Result<Reply> {
         if rec.params != ctx.fingerprint {
             return Err(Error::reused(&rec.request_id));
         }
@@ -492,7 +494,7 @@ impl Engine {
                 let partner: Partner = tx
                     .get(&keys::partner(&login))?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.get::<RequestRecord>(&keys::request(&login, &rid))? {
+                if let Some(rec) = tx.get::<RequestRecord<Outcome>>(&keys::request(&login, &rid))? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 let mut outcome = f(tx, &partner)?;
@@ -550,7 +552,7 @@ impl Engine {
         &self,
         login: &str,
         request_id: &str,
-    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord>> {
+    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord<Outcome>>> {
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
@@ -562,7 +564,7 @@ impl Engine {
             }
             if let Ok(Some(rec)) = self
                 .store
-                .get::<RequestRecord>(&keys::request(login, request_id))
+                .get::<RequestRecord<Outcome>>(&keys::request(login, request_id))
             {
                 return Err(Box::new(rec));
             }
@@ -607,41 +609,5 @@ impl Drop for LiveGuard<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.key);
         self.eng.released.notify_waiters();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_partner_cache_follows_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = Config {
-            data: dir.path().to_path_buf(),
-            ..Config::default()
-        };
-        let engine = crate::app::open_engine(&cfg).unwrap();
-        assert!(engine.partner("acme").unwrap().is_none());
-        engine
-            .add_partner(operator::NewPartner {
-                login: "acme".into(),
-                password: Some("a-long-password".into()),
-                currency: None,
-                credit_limit: None,
-                allow_ips: vec![],
-            })
-            .await
-            .unwrap();
-        let first = engine.partner("acme").unwrap().unwrap();
-        assert!(first.balance.is_zero());
-        // Unchanged bytes: the same decoded copy.
-        assert!(Arc::ptr_eq(
-            &first,
-            &engine.partner("acme").unwrap().unwrap()
-        ));
-        engine.topup("acme", "12.50", "test").await.unwrap();
-        let after = engine.partner("acme").unwrap().unwrap();
-        assert_eq!(after.balance.to_string(), "12.50");
     }
 }

@@ -2,7 +2,6 @@
 //! them, and verify that the store keeps the rules on money and orders.
 
 use super::auth::{check_login, hash_password, Cidr};
-use super::money::{Currency, Money};
 use super::orders::{append_commission, append_entry};
 use super::services::{self, Categories};
 use super::Engine;
@@ -12,6 +11,7 @@ use crate::store::records::{
     Order, OrderState, Partner, RequestRecord, ServiceCounts, Settlement,
 };
 use crate::store::{keys, QuietView, Tx};
+use crate::types::money::{Currency, Money};
 use crate::upstream::{Done, UpstreamResult};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -325,7 +325,7 @@ impl Engine {
             + 'static,
     {
         // The note is shown to the partner in `ledger.list`.
-        super::text::check_xml_chars("note", note)?;
+        crate::types::text::check_xml_chars("note", note)?;
         let login = login.to_string();
         let amount = amount.to_string();
         let note = note.chars().take(500).collect::<String>();
@@ -804,7 +804,9 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
                     ));
                 }
             }
-            match v.get::<RequestRecord>(&keys::request(login, &o.request_id))? {
+            match v
+                .get::<RequestRecord<serde::de::IgnoredAny>>(&keys::request(login, &o.request_id))?
+            {
                 Some(rec) if rec.order == Some(o.id) => {
                     if rec.outcome.is_some() != o.state.is_terminal() {
                         r.problems.push(format!(

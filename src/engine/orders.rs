@@ -8,8 +8,6 @@
 
 use super::services::{self, Categories};
 use super::{Ctx, Engine, Fresh};
-use crate::engine::clock::add_years;
-use crate::engine::money::Money;
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
@@ -18,6 +16,8 @@ use crate::store::records::{
     RequestRecord, Transition,
 };
 use crate::store::{keys, Tx};
+use crate::types::clock::add_years;
+use crate::types::money::Money;
 use crate::upstream::{Trouble, TroubleKind, UpstreamOrder, UpstreamResult, REJECTED};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -68,7 +68,7 @@ impl Engine {
                 let mut partner: Partner = tx
                     .get(&keys::partner(&login))?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.get::<RequestRecord>(&keys::request(&login, &rid))? {
+                if let Some(rec) = tx.get::<RequestRecord<Outcome>>(&keys::request(&login, &rid))? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 precheck(tx, &partner)?;
@@ -142,7 +142,7 @@ impl Engine {
                 tx.put(keys::in_flight(&new.domain), &id)?;
                 tx.put(
                     keys::request(&login, &rid),
-                    &RequestRecord {
+                    &RequestRecord::<Outcome> {
                         request_id: rid,
                         command: order.kind.command().to_string(),
                         params: fingerprint,
@@ -461,7 +461,7 @@ pub fn append_entry(
         .ok_or_else(|| Error::internal("balance overflow"))?;
     // A balance stays within what an amount may be, so it can always be written,
     // read back and compared as one.
-    if partner.balance.abs() > rust_decimal::Decimal::from(crate::engine::money::MAX_ABS) {
+    if partner.balance.abs() > rust_decimal::Decimal::from(crate::types::money::MAX_ABS) {
         return Err(Error::range(
             "amount",
             "the balance would pass the largest amount the gateway keeps",
@@ -588,7 +588,7 @@ pub(super) fn settle(
         .get(&keys::order(login, order_id))?
         .ok_or_else(|| Error::internal(format!("order {order_id} is missing")))?;
     let rkey = keys::request(login, &order.request_id);
-    let mut rec: RequestRecord = tx
+    let mut rec: RequestRecord<Outcome> = tx
         .get(&rkey)?
         .ok_or_else(|| Error::internal(format!("order {order_id} has no request record")))?;
     if order.state.is_terminal() {
@@ -900,7 +900,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "fake"
         }
-        async fn check(&self, names: &[crate::engine::names::Name]) -> Result<Vec<bool>> {
+        async fn check(&self, names: &[crate::types::names::Name]) -> Result<Vec<bool>> {
             Ok(vec![true; names.len()])
         }
         async fn submit(&self, _o: &UpstreamOrder) -> UpstreamResult {
@@ -944,7 +944,7 @@ mod tests {
             gate,
         });
         let store = crate::store::Store::open(dir.path()).unwrap();
-        let clock = crate::engine::clock::Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
+        let clock = crate::types::clock::Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
         let eng = Engine::new(&cfg, store, fake.clone(), clock).unwrap();
         eng.add_partner(crate::engine::operator::NewPartner {
             login: "shop".into(),
@@ -1067,7 +1067,7 @@ mod tests {
         let new = NewOrder {
             domain: "slow.ru".into(),
             kind: OrderKind::SetNs { ns: vec![] },
-            amount: Money::zero(crate::engine::money::Currency::RUB),
+            amount: Money::zero(crate::types::money::Currency::RUB),
             priced: None,
         };
         let second = tokio::time::timeout(

@@ -5,7 +5,6 @@
 
 use super::catalogue::{Operation, Zone};
 use super::licenses::Product;
-use super::names::Name;
 use super::programme::{self, Facts, Measure, Metric, Priced, Programme, Programmes, Tier};
 use super::statement::{self, Line, Statement};
 use super::Engine;
@@ -15,6 +14,7 @@ use crate::store::keys;
 use crate::store::records::{
     DayTotals, EntryKind, LedgerEntry, LicensePeriod, Partner, ServiceCounts,
 };
+use crate::types::names::Name;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -79,7 +79,7 @@ pub fn check_file(cfg: &Config, path: &std::path::Path) -> Result<String> {
     let mut out = String::new();
     let c = p.currency;
     let money = |d: Decimal| {
-        crate::engine::money::Money {
+        crate::types::money::Money {
             amount: d,
             currency: c,
         }
@@ -282,7 +282,7 @@ impl Engine {
             return Err(Error::billing(format!(
                 "statement {} ({} {} owed) was due on {} and is not paid: new orders and renewals are blocked until it is",
                 s.month,
-                crate::engine::money::Money {
+                crate::types::money::Money {
                     amount: s.owed,
                     currency: partner.currency
                 }

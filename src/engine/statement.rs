@@ -7,7 +7,7 @@
 //! what was owed at its end (minus the balance going below zero, so a credit line used in
 //! the month is what is owed).
 
-use crate::engine::clock::month_start;
+use crate::types::clock::month_start;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -74,13 +74,6 @@ impl Drop for Inner {
     }
 }
 
-/// The default largest number of write jobs one batch takes, so one flush never waits
-/// for an unbounded queue.
-pub const DEFAULT_MAX_BATCH: usize = 512;
-
-/// The default size of sled's cache, in MB.
-pub const DEFAULT_CACHE_MB: u64 = 64;
-
 /// The exit status of a process whose store could not write or flush a batch.
 pub const EXIT_STORE_FAILED: i32 = 75;
 
@@ -89,7 +82,11 @@ pub const FAIL_FLUSH_ENV: &str = "REGWAY_STORE_FAIL_FLUSH_FILE";
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
-        Store::open_with(path, DEFAULT_MAX_BATCH, DEFAULT_CACHE_MB)
+        Store::open_with(
+            path,
+            crate::config::DEFAULT_STORE_MAX_BATCH,
+            crate::config::DEFAULT_STORE_CACHE_MB,
+        )
     }
 
     /// `max_batch` 1 turns group commit off: one flush per write (for measurements).

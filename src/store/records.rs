@@ -1,8 +1,7 @@
 //! What the store keeps. Records are JSON, so a field added later reads old rows with
 //! its default.
 
-use crate::engine::money::Currency;
-use crate::outcome::Outcome;
+use crate::types::money::Currency;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -133,6 +132,18 @@ impl OrderState {
     }
     pub fn is_terminal(self) -> bool {
         matches!(self, OrderState::Completed | OrderState::Failed)
+    }
+
+    /// The state of a stored order record, read without decoding the rest of it
+    /// (`None` when the bytes are not an order record).
+    pub fn of_stored(bytes: &[u8]) -> Option<OrderState> {
+        #[derive(Deserialize)]
+        struct StateOf {
+            state: OrderState,
+        }
+        serde_json::from_slice::<StateOf>(bytes)
+            .ok()
+            .map(|s| s.state)
     }
 }
 
@@ -510,9 +521,11 @@ pub struct LedgerEntry {
 }
 
 /// What is kept of a request-id: the command it carried (canonical form, to tell a
-/// retry from a reuse) and its outcome once it has one.
+/// retry from a reuse) and its outcome once it has one. The outcome's type `O` belongs
+/// to the layer that answers requests; the store keeps it as it is given.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RequestRecord {
+#[serde(bound(serialize = "O: Serialize", deserialize = "O: Deserialize<'de>"))]
+pub struct RequestRecord<O> {
     pub request_id: String,
     pub command: String,
     pub params: String,
@@ -521,5 +534,5 @@ pub struct RequestRecord {
     pub order: Option<u64>,
     /// `None` while the order it started is still open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<O>,
 }

@@ -32,9 +32,9 @@
 use super::http::{exchange, MAX_ANSWER_BYTES};
 use super::{Backend, Done, Secrets, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use crate::config::UpstreamConfig;
-use crate::engine::names::Name;
 use crate::error::{Code, Error, Result};
 use crate::store::records::{LicensePeriod, OrderKind};
+use crate::types::names::Name;
 use async_trait::async_trait;
 use quick_xml::events::Event;
 use std::collections::BTreeMap;

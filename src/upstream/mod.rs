@@ -15,9 +15,9 @@ pub mod ispsystem;
 pub mod regway;
 pub mod sandbox;
 
-use crate::engine::names::Name;
 use crate::error::{Code, Result};
 use crate::store::records::{Client, OrderKind};
+use crate::types::names::Name;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;

@@ -19,10 +19,10 @@
 
 use super::{Backend, Done, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use crate::config::SandboxFaults;
-use crate::engine::clock::{add_years, Clock};
-use crate::engine::names::Name;
 use crate::error::{Code, Error, Result};
 use crate::store::records::OrderKind;
+use crate::types::clock::{add_years, Clock};
+use crate::types::names::Name;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -153,7 +153,7 @@ impl Sandbox {
     ) -> Result<Sandbox> {
         let mut set = HashSet::new();
         for t in taken {
-            let n = crate::engine::names::parse_name("sandbox.taken", t)
+            let n = crate::types::names::parse_name("sandbox.taken", t)
                 .map_err(|e| Error::syntax(format!("sandbox.taken: {}", e.message)))?;
             set.insert(n.ascii().to_string());
         }

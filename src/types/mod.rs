@@ -1,0 +1,7 @@
+//! Values that cross layers: checked once where they come in, typed everywhere after.
+//! This module imports nothing from the crate but [`crate::error`].
+
+pub mod clock;
+pub mod money;
+pub mod names;
+pub mod text;
