@@ -9,7 +9,8 @@
 //! (`regway_log_lines_dropped_total`). The queue is written out before the process
 //! ends: when `main` returns (after SIGTERM's graceful shutdown) and on
 //! `std::process::exit` (the store's fail-stop), through an `atexit` handler. Only a
-//! SIGKILL or an abort loses the lines still queued.
+//! SIGKILL or an abort loses the lines still queued, and a reader of stderr that stalls
+//! for more than a second at the end: the writer thread is waited for that long.
 //!
 //! Logged values may carry what a client sent (a login, a request-id, a domain name, an
 //! error message quoting them). A control character there must not start a forged log
