@@ -125,6 +125,53 @@ impl TryFrom<u16> for Code {
     }
 }
 
+/// What a 2303, 2201 or 2304 is about: one code covers several objects, and a panel tells
+/// "no such domain" from "no such request-id" by this, not by the text (the native
+/// protocol's `<result object="…">`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Object {
+    Domain,
+    Client,
+    Order,
+    Request,
+    License,
+    Statement,
+    Partner,
+    /// The address a request came from (2201: not allowed for this partner).
+    Address,
+    /// The partner's own account (2201: suspended; 2304: not on postpay terms).
+    Account,
+}
+
+impl Object {
+    pub const ALL: [Object; 9] = [
+        Object::Domain,
+        Object::Client,
+        Object::Order,
+        Object::Request,
+        Object::License,
+        Object::Statement,
+        Object::Partner,
+        Object::Address,
+        Object::Account,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Object::Domain => "domain",
+            Object::Client => "client",
+            Object::Order => "order",
+            Object::Request => "request",
+            Object::License => "license",
+            Object::Statement => "statement",
+            Object::Partner => "partner",
+            Object::Address => "address",
+            Object::Account => "account",
+        }
+    }
+}
+
 /// Why a 2400 happened: decides the HTTP status (500, 502 or 504).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -144,6 +191,9 @@ pub struct Error {
     /// Seconds a rate-limited caller should wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// What the error is about, where the code covers several objects (2303, 2201, 2304).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<Object>,
 }
 
 fn is_internal(k: &FailKind) -> bool {
@@ -159,7 +209,13 @@ impl Error {
             message: message.into(),
             fail: FailKind::Internal,
             retry_after: None,
+            object: None,
         }
+    }
+    /// The same error, about `object`.
+    pub fn about(mut self, object: Object) -> Error {
+        self.object = Some(object);
+        self
     }
     pub fn unknown_command(name: &str) -> Error {
         Error::new(Code::UnknownCommand, format!("unknown command {name:?}"))

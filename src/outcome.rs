@@ -3,7 +3,7 @@
 //! Outcomes of mutating commands are stored with their request-id and replayed as they
 //! were, so everything here is plain data (serde) and encoding it is deterministic.
 
-use crate::error::{Code, Error, FailKind};
+use crate::error::{Code, Error, FailKind, Object};
 use crate::store::records::{
     Client, CommissionEntry, Domain, DomainState, LedgerEntry, License, Order,
 };
@@ -25,6 +25,9 @@ pub struct Outcome {
     /// Seconds a rate-limited caller should wait (`Retry-After`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// What an error is about, where its code covers several objects (2303, 2201, 2304).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<Object>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -180,6 +183,7 @@ impl Outcome {
             request_id: None,
             data,
             retry_after: None,
+            object: None,
         }
     }
 
@@ -199,6 +203,7 @@ impl Outcome {
             request_id: None,
             data: Data::None,
             retry_after: e.retry_after,
+            object: e.object,
         }
     }
 
@@ -213,6 +218,7 @@ impl Outcome {
             message: String::new(),
             fail: self.fail,
             retry_after: None,
+            object: None,
         }
         .http()
     }

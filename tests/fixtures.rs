@@ -1,6 +1,7 @@
 //! Replays the request/response pairs of `fixtures/native/` against one fresh gateway,
 //! in lexical order, and compares status, headers and body byte for byte. Also checks
-//! that every example in `protocol/*.md` that names a fixture is a copy of it.
+//! that every example in `protocol/*.md` and `protocol/native/*.md` that names a fixture
+//! is a copy of it.
 //!
 //! The format is described in `fixtures/README.md`. To write the `.response` files (and
 //! the examples in the documents) from the server's real answers, on purpose:
@@ -415,8 +416,9 @@ fn doc_examples(path: &Path, text: &str) -> Vec<DocExample> {
 }
 
 fn doc_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("protocol"))
-        .expect("protocol/")
+    let mut v: Vec<PathBuf> = ["protocol", "protocol/native"]
+        .into_iter()
+        .flat_map(|dir| std::fs::read_dir(root().join(dir)).expect("protocol/"))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
         .collect();

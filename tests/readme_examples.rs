@@ -1,4 +1,4 @@
-//! The `curl` examples of README.md and `protocol/*.md` are run, as written, by `curl`
+//! The `curl` examples of README.md, `protocol/*.md` and `protocol/native/*.md` are run, as written, by `curl`
 //! through `bash`, against a fresh gateway (the documented address replaced by the test
 //! server's), in the order of each document.
 //!
@@ -11,7 +11,16 @@
 //! ```
 //!
 //! (the code, and text the answer must contain). An example with a `request-id` is sent
-//! twice: the second answer is the same, marked `Idempotent-Replayed: true`.
+//! twice: the second answer is the same, marked `Idempotent-Replayed: true` when the
+//! first was carried out (a code below 2000, or an answer with `<data>`: a refused order);
+//! an error found before anything was done leaves the request-id free, and the same
+//! error comes back unmarked, as does the answer of `request.status` and `order.info`,
+//! which only ask about a request-id.
+//!
+//! A `sleep N` line in an example block waits N seconds. A document whose examples need
+//! a registry that answers later says so in a comment line of its own,
+//! `<!-- examples: sandbox pending_ms=6000 -->`: its gateway's sandbox answers every
+//! order "pending" and carries it out that many milliseconds later.
 
 mod common;
 mod support;
@@ -107,7 +116,9 @@ fn examples(path: &Path) -> Vec<Example> {
                         }
                     }
                 }
-                if command.trim_start().starts_with("curl ") {
+                if command.trim_start().starts_with("curl ")
+                    || command.trim_start().starts_with("sleep ")
+                {
                     out.push(Example {
                         file: file.clone(),
                         line: at + 1,
@@ -143,11 +154,31 @@ fn examples(path: &Path) -> Vec<Example> {
     out
 }
 
+/// The gateway a document's examples run against (`<!-- examples: … -->`).
+async fn gateway_for(text: &str) -> common::TestServer {
+    let directive = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("<!-- examples: sandbox pending_ms="))
+        .map(|rest| rest.trim_end_matches("-->").trim().parse::<u64>().unwrap());
+    match directive {
+        None => common::start().await,
+        Some(ms) => {
+            common::start_with(|c| {
+                c.sandbox.faults.pending_percent = 100;
+                c.sandbox.faults.pending_ms = ms;
+                c.reconcile_interval_ms = 200;
+            })
+            .await
+        }
+    }
+}
+
 fn documents() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut v = vec![root.join("README.md")];
-    let mut protocol: Vec<PathBuf> = std::fs::read_dir(root.join("protocol"))
-        .unwrap()
+    let mut protocol: Vec<PathBuf> = ["protocol", "protocol/native"]
+        .into_iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
         .collect();
@@ -206,10 +237,15 @@ async fn document_curl_examples_answer_as_documented() {
             continue;
         }
         // A fresh gateway for each document: its examples build on one another.
-        let s = common::start().await;
+        let s = gateway_for(&std::fs::read_to_string(&doc).unwrap()).await;
         let base = s.url.trim_end_matches("/api").to_string();
         let tmp = tempfile::tempdir().unwrap();
         for ex in examples {
+            if let Some(secs) = ex.command.strip_prefix("sleep ") {
+                let secs: f64 = secs.trim().parse().expect("sleep N");
+                tokio::time::sleep(std::time::Duration::from_secs_f64(secs)).await;
+                continue;
+            }
             total += 1;
             let at = format!("{}:{}", ex.file, ex.line);
             let Some(expect) = &ex.expect else {
@@ -262,11 +298,21 @@ async fn document_curl_examples_answer_as_documented() {
                         "{at}: sent again, the answer changed\n{body}\n{again}"
                     ));
                 }
-                if !head
+                // `request.status` and `order.info` ask about a request-id: read-only.
+                let asks = ["command=request.status", "command=order.info"]
+                    .iter()
+                    .any(|c| ex.command.contains(c));
+                let carried_out = !asks && (code < 2000 || body.contains("<data>"));
+                let marked = head
                     .lines()
-                    .any(|l| l.eq_ignore_ascii_case("idempotent-replayed: true"))
-                {
+                    .any(|l| l.eq_ignore_ascii_case("idempotent-replayed: true"));
+                if carried_out && !marked {
                     failures.push(format!("{at}: sent again, not marked replayed:\n{head}"));
+                }
+                if !carried_out && marked {
+                    failures.push(format!(
+                        "{at}: an error that did nothing, sent again, marked replayed:\n{head}"
+                    ));
                 }
             }
         }
@@ -287,8 +333,12 @@ fn every_readme_curl_example_is_found() {
             .lines()
             .filter(|l| l.trim_start().starts_with("curl "))
             .count();
+        let curls = examples(&doc)
+            .iter()
+            .filter(|e| e.command.starts_with("curl "))
+            .count();
         assert_eq!(
-            examples(&doc).len(),
+            curls,
             mentioned,
             "{}: a curl line outside a sh code block, or one the parser missed",
             doc.strip_prefix(root).unwrap().display()

@@ -4,7 +4,7 @@
 
 use super::params::{text, Params};
 use crate::engine::{Ctx, Fresh};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Client, ClientKind, Partner};
 use crate::store::{keys, Read};
@@ -40,12 +40,13 @@ pub fn handle_number(v: &str) -> Option<u64> {
 pub fn owned_client(r: &impl Read, login: &str, handle: &str) -> Result<Client> {
     let number = handle_number(handle)
         .ok_or_else(|| Error::value("client", format!("{handle:?} is not a client handle")))?;
-    let missing = || Error::not_found(format!("no client {handle}"));
+    let missing = || Error::not_found(format!("no client {handle}")).about(Object::Client);
     match r.read::<String>(&keys::client_owner(number))? {
         None => Err(missing()),
         Some(owner) if owner != login => Err(Error::forbidden(format!(
             "client {handle} belongs to another partner"
-        ))),
+        ))
+        .about(Object::Client)),
         Some(_) => {
             let c: Client = r.read(&keys::client(login, number))?.ok_or_else(missing)?;
             if c.id != handle {
@@ -272,7 +273,8 @@ impl ClientDelete {
                     return Err(Error::prohibited(format!(
                         "client {handle} was deleted at {}",
                         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    )));
+                    ))
+                    .about(Object::Client));
                 }
                 c.deleted = Some(now);
                 tx.put(keys::client(&partner.login, c.number), &c)?;
@@ -289,7 +291,8 @@ pub fn live_client(r: &impl Read, login: &str, handle: &str) -> Result<Client> {
     if c.deleted.is_some() {
         return Err(Error::prohibited(format!(
             "client {handle} was deleted: new orders cannot name it"
-        )));
+        ))
+        .about(Object::Client));
     }
     Ok(c)
 }

@@ -2,7 +2,7 @@
 
 use super::params::Params;
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Domain, DomainState};
 use crate::store::{keys, Read};
@@ -12,10 +12,13 @@ use serde::Serialize;
 /// The partner's own domain: 2303 when nobody has it here, 2201 when another partner does.
 pub fn owned_domain(r: &impl Read, login: &str, name: &str) -> Result<Domain> {
     match r.read::<String>(&keys::domain_owner(name))? {
-        None => Err(Error::not_found(format!("{name} is not registered here"))),
+        None => {
+            Err(Error::not_found(format!("{name} is not registered here")).about(Object::Domain))
+        }
         Some(owner) if owner != login => Err(Error::forbidden(format!(
             "{name} belongs to another partner"
-        ))),
+        ))
+        .about(Object::Domain)),
         Some(_) => r
             .read(&keys::domain(login, name))?
             .ok_or_else(|| Error::internal(format!("{name} has an owner but no record"))),

@@ -9,7 +9,7 @@ use super::params::Params;
 use crate::engine::licenses::parse_ip;
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{license_object, License, LicensePeriod, LicenseState, OrderKind};
 use crate::store::{keys, Read};
@@ -46,12 +46,13 @@ fn license_id(p: &mut Params) -> Result<u64> {
 
 /// The partner's own licence: 2303 when there is none, 2201 when it is another's.
 pub fn owned_license(r: &impl Read, login: &str, id: u64) -> Result<License> {
-    let missing = || Error::not_found(format!("no licence {id}"));
+    let missing = || Error::not_found(format!("no licence {id}")).about(Object::License);
     match r.read::<String>(&keys::license_owner(id))? {
         None => Err(missing()),
         Some(owner) if owner != login => Err(Error::forbidden(format!(
             "licence {id} belongs to another partner"
-        ))),
+        ))
+        .about(Object::License)),
         Some(_) => r.read(&keys::license(login, id))?.ok_or_else(missing),
     }
 }
@@ -144,7 +145,7 @@ impl LicenseRenew {
                 )));
             }
             if l.state == LicenseState::Suspended {
-                return Err(Error::prohibited(format!("licence {id} is suspended")));
+                return Err(Error::prohibited(format!("licence {id} is suspended")).about(Object::License));
             }
             Ok(())
         })
@@ -182,10 +183,10 @@ impl LicenseSetIp {
             .place_order(ctx, order, move |tx, partner| {
                 let l = owned_license(tx, &partner.login, id)?;
                 if l.state != LicenseState::Active {
-                    return Err(Error::prohibited(format!(
-                        "licence {id} is {}",
-                        l.state.as_str()
-                    )));
+                    return Err(
+                        Error::prohibited(format!("licence {id} is {}", l.state.as_str()))
+                            .about(Object::License),
+                    );
                 }
                 Ok(())
             })

@@ -2,7 +2,7 @@
 
 use super::params::{check_request_id, Params};
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::{Order, OrderKind, OrderState, RequestRecord};
@@ -48,11 +48,12 @@ impl OrderInfo {
         let login = &ctx.partner.login;
         let id = match &self.by {
             OrderRef::Id(id) => match store.get::<String>(&keys::order_owner(*id))? {
-                None => return Err(Error::not_found(format!("no order {id}"))),
+                None => return Err(Error::not_found(format!("no order {id}")).about(Object::Order)),
                 Some(owner) if &owner != login => {
-                    return Err(Error::forbidden(format!(
-                        "order {id} belongs to another partner"
-                    )))
+                    return Err(
+                        Error::forbidden(format!("order {id} belongs to another partner"))
+                            .about(Object::Order),
+                    )
                 }
                 Some(_) => *id,
             },
@@ -61,6 +62,7 @@ impl OrderInfo {
                 .and_then(|r| r.order)
                 .ok_or_else(|| {
                     Error::not_found(format!("no order was placed with request-id {rid}"))
+                        .about(Object::Request)
                 })?,
         };
         let order: Order = store

@@ -3,7 +3,7 @@
 
 use super::params::{check_request_id, Params};
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::{Order, RequestRecord};
@@ -29,6 +29,7 @@ impl RequestStatus {
             .get(&keys::request(login, &self.request_id))?
             .ok_or_else(|| {
                 Error::not_found(format!("no request with request-id {}", self.request_id))
+                    .about(Object::Request)
             })?;
         let (state, response) = match rec.outcome {
             Some(o) => ("done", o),

@@ -4,7 +4,7 @@
 use super::params::Params;
 use crate::engine::statement::Statement;
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::{EntryKind, LedgerEntry, Partner};
@@ -58,6 +58,7 @@ impl StatementInfo {
                     "no statement for {} (only complete months since the partner joined)",
                     self.month
                 ))
+                .about(Object::Statement)
             })?;
         // What the month's statement is made of: its charges and refunds.
         let prefix = format!("{}-", self.month);
@@ -88,6 +89,7 @@ fn statements(ctx: &Ctx<'_>, partner: &Partner) -> Result<Vec<Statement>> {
             "{} is not on postpay terms: it has no statements",
             partner.login
         ))
+        .about(Object::Account)
     })
 }
 

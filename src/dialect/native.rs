@@ -199,11 +199,11 @@ pub fn encode_error(e: Error) -> HttpReply {
 }
 
 fn response(o: &Outcome) -> El {
-    let mut r = El::new("response").child(
-        El::new("result")
-            .attr("code", o.code.number())
-            .text(&o.message),
-    );
+    let mut result = El::new("result").attr("code", o.code.number());
+    if let Some(object) = o.object {
+        result = result.attr("object", object.name());
+    }
+    let mut r = El::new("response").child(result.text(&o.message));
     if let Some(rid) = &o.request_id {
         r = r.child(El::new("request-id").text(rid));
     }

@@ -19,7 +19,7 @@ pub mod statement;
 
 use crate::command::{params::check_request_id, params::Params, Command};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{OrderState, Partner, RequestRecord};
 use crate::store::{keys, Store, Tx};
@@ -352,7 +352,8 @@ impl Engine {
             if !auth::ip_allowed(p, peer) {
                 return Err(Error::forbidden(format!(
                     "requests from {peer} are not allowed for this partner"
-                )));
+                ))
+                .about(Object::Address));
             }
         }
         let wait = self.limits.login_turn(&attempt)?;
@@ -376,7 +377,7 @@ impl Engine {
         };
         self.limits.logged_in(&attempt);
         if partner.suspended {
-            return Err(Error::forbidden("partner account is suspended"));
+            return Err(Error::forbidden("partner account is suspended").about(Object::Account));
         }
         Ok(Partner::clone(&partner))
     }

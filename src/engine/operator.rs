@@ -5,7 +5,7 @@ use super::auth::{check_login, hash_password, Cidr};
 use super::orders::{append_commission, append_entry};
 use super::services::{self, Categories};
 use super::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::store::records::{
     Client, CommissionEntry, CommissionKind, DayTotals, Domain, EntryKind, LedgerEntry, License,
     Order, OrderState, Partner, RequestRecord, ServiceCounts, Settlement,
@@ -333,9 +333,9 @@ impl Engine {
         let (partner, replayed) = self
             .store
             .write(move |tx| {
-                let mut p: Partner = tx
-                    .get(&keys::partner(&login))?
-                    .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
+                let mut p: Partner = tx.get(&keys::partner(&login))?.ok_or_else(|| {
+                    Error::not_found(format!("no partner {login}")).about(Object::Partner)
+                })?;
                 if let Some(once) = &once {
                     let key = keys::operator_request(&login, &once.request_id);
                     if let Some(done) = tx.get::<Once>(&key)? {
@@ -367,10 +367,9 @@ impl Engine {
     }
 
     pub fn show_partner(&self, login: &str) -> Result<PartnerView> {
-        let p: Partner = self
-            .store
-            .get(&keys::partner(login))?
-            .ok_or_else(|| Error::not_found(format!("no partner {login}")))?;
+        let p: Partner = self.store.get(&keys::partner(login))?.ok_or_else(|| {
+            Error::not_found(format!("no partner {login}")).about(Object::Partner)
+        })?;
         Ok(view(&p))
     }
 
@@ -403,7 +402,7 @@ impl Engine {
         };
         if let Some(p) = partner {
             if self.store.get_bytes(&keys::partner(p))?.is_none() {
-                return Err(Error::not_found(format!("no partner {p}")));
+                return Err(Error::not_found(format!("no partner {p}")).about(Object::Partner));
             }
         }
         let mut rows = Vec::new();
@@ -460,7 +459,7 @@ impl Engine {
         let login: String = self
             .store
             .get(&keys::order_owner(id))?
-            .ok_or_else(|| Error::not_found(format!("no order {id}")))?;
+            .ok_or_else(|| Error::not_found(format!("no order {id}")).about(Object::Order))?;
         let rid = self
             .store
             .get::<Order>(&keys::order(&login, id))?
@@ -473,7 +472,8 @@ impl Engine {
         else {
             return Err(Error::prohibited(format!(
                 "order {id} is being carried out right now; try again in a moment"
-            )));
+            ))
+            .about(Object::Order));
         };
         let result = match state {
             OrderState::Completed => UpstreamResult::Done(Done {
@@ -500,7 +500,8 @@ impl Engine {
                     return Err(Error::prohibited(format!(
                         "order {id} is already {}",
                         before.state.as_str()
-                    )));
+                    ))
+                    .about(Object::Order));
                 }
                 super::orders::settle(tx, &cats, &w_login, id, None, result, now)?;
                 let mut o: Order = tx

@@ -8,7 +8,7 @@
 
 use super::services::{self, Categories};
 use super::{Ctx, Engine, Fresh};
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
     license_object, Client, CommissionEntry, CommissionKind, DayTotals, Domain, DomainState,
@@ -77,7 +77,8 @@ impl Engine {
                     return Err(Error::prohibited(format!(
                         "{} has an order in progress",
                         object_name(&new.domain)
-                    )));
+                    ))
+                    .about(Object::Domain));
                 }
                 let id = tx.next_id("order")?;
                 let mut charge = None;
@@ -684,6 +685,14 @@ pub(super) fn settle(
             let mut e = Error::new(code, reason);
             if code == Code::Failed {
                 e = Error::upstream(e.message);
+            }
+            if matches!(code, Code::NotFound | Code::Forbidden) {
+                e = e.about(match order.kind {
+                    OrderKind::LicenseOrder { .. }
+                    | OrderKind::LicenseRenew { .. }
+                    | OrderKind::LicenseSetIp { .. } => Object::License,
+                    _ => Object::Domain,
+                });
             }
             Some(Outcome::error(e).with_data(Data::Order(Box::new(order.clone()))))
         }
