@@ -243,62 +243,16 @@ pub async fn start(cfg: Config) -> Result<Running> {
         limits.header_timeout,
         stopped(rx.clone()),
     )));
-    let worker_engine = engine.clone();
-    let interval = Duration::from_millis(cfg.reconcile_interval_ms);
-    let worker_stop = rx.clone();
-    let (renew_days, license_renew_days) = (cfg.auto_renew_days, cfg.license_auto_renew_days);
-    tasks.push(tokio::spawn(async move {
-        let mut stop = std::pin::pin!(stopped(worker_stop));
-        // The daily work runs on the first tick of each UTC day (again after a
-        // restart, which it tolerates: see engine::background).
-        let mut last_day = None;
-        // The first round settles what a previous run left open (a crash between
-        // accepting an order and recording the upstream's answer). It runs while the
-        // gateway already serves: those orders are in the open-order queue with their
-        // domains locked, so a new order for such a domain gets 2304 and a retry of
-        // such a request-id gets 1001, and opening the port does not wait for a slow
-        // upstream. A stop cancels a round; what it did not settle stays open, safely.
-        let mut first = true;
-        loop {
-            if !first {
-                tokio::select! {
-                    _ = &mut stop => break,
-                    _ = tokio::time::sleep(interval) => {}
-                }
-            }
-            // After the first round, orders without a clear answer are asked about
-            // again at growing intervals (engine::orders::Backoffs).
-            let round = tokio::select! {
-                _ = &mut stop => break,
-                r = async {
-                    if first {
-                        worker_engine.reconcile(alert_after).await
-                    } else {
-                        worker_engine.reconcile_due(alert_after, interval).await
-                    }
-                } => r,
-            };
-            match round {
-                Ok(open) if first && open > 0 => {
-                    tracing::warn!(open, "orders still open after the start-up reconciliation")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "reconciliation failed"),
-            }
-            // The daily work waits for the first interval, as it always has.
-            let was_first = std::mem::replace(&mut first, false);
-            let today = worker_engine.clock.today();
-            if !was_first && last_day != Some(today) {
-                match worker_engine.daily(renew_days, license_renew_days).await {
-                    Ok(_) => last_day = Some(today),
-                    Err(e) => tracing::error!(error = %e, "daily work failed"),
-                }
-                if let Err(e) = worker_engine.prune_requests().await {
-                    tracing::error!(error = %e, "pruning request records failed");
-                }
-            }
-        }
-    }));
+    tasks.push(tokio::spawn(crate::gateway::background::work(
+        engine.clone(),
+        crate::gateway::background::Schedule {
+            interval: Duration::from_millis(cfg.reconcile_interval_ms),
+            alert_after,
+            renew_days: cfg.auto_renew_days,
+            license_renew_days: cfg.license_auto_renew_days,
+        },
+        stopped(rx.clone()),
+    )));
     // Forget idle rate-limit keys so the limiters stay small.
     let hk_engine = engine.clone();
     let hk_stop = rx.clone();

@@ -13,6 +13,7 @@ pub mod config;
 pub mod dialect;
 pub mod engine;
 pub mod error;
+pub mod gateway;
 pub mod logging;
 pub mod metrics;
 pub mod outcome;

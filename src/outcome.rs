@@ -81,6 +81,12 @@ pub enum Data {
         total: Option<u64>,
     },
     Client(Box<Client>),
+    /// A domain and the clients that are its contacts, the registrant first (built for
+    /// dialects that show contacts; never stored).
+    Contacts {
+        domain: Box<Domain>,
+        clients: Vec<Client>,
+    },
     Clients {
         rows: Vec<Client>,
         next_cursor: Option<String>,

@@ -267,7 +267,7 @@ async fn api(
         Ok(r) => r,
         Err(e) => return native::encode_error(e),
     };
-    native::encode(&engine.execute(request).await)
+    native::encode(&crate::gateway::execute(engine, request).await)
 }
 
 /// The MasterName partner gateway (`protocol/mastername.md`). Its clients read the

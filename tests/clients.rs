@@ -152,13 +152,23 @@ impl Gateways {
             })
         );
 
+        // Typed errors; `object` tells apart what a 2303 is about, and is absent (null)
+        // where the answer names none.
         assert_eq!(
             out["errors"],
             json!({
-                "auth": [2200, 401, "authentication failed", false],
-                "not_found": [2303, 404, "never-registered.ru is not registered here"],
-                "conflict": [2105, 409],
-                "transport": [0, true],
+                "auth": [2200, 401, "authentication failed", false, null],
+                "not_found": [2303, 404, "never-registered.ru is not registered here", "domain"],
+                "no_order": [2303, 404, "no order 999999", "order"],
+                "no_order_for_request": [
+                    2303,
+                    404,
+                    "no order was placed with request-id NEVER-SENT-1",
+                    "request"
+                ],
+                "no_request": [2303, 404, "no request with request-id NEVER-SENT-2", "request"],
+                "conflict": [2105, 409, null],
+                "transport": [0, true, null],
             })
         );
         let hashed = format!(

@@ -19,7 +19,9 @@
  *   request-id, so a retry of a request whose answer was lost gets the stored answer
  *   (`replayed`), never a second charge;
  * - turns every result code of 2000 and above into a typed exception (RegwayError and
- *   its subclasses) carrying the gateway's message, code and HTTP status;
+ *   its subclasses) carrying the gateway's message, code and HTTP status, and the
+ *   `object` the error is about where one code covers several cases (2303: 'domain',
+ *   'client', 'order', 'request', ...; null when the answer names none);
  * - returns a pending order (1001) as a result with `pending` set; `waitFor()` polls
  *   `request.status` with back-off until the final answer or a deadline;
  * - walks paged listings (`domains()`, `clients()`, `orders()`, `ledger()`,
@@ -40,6 +42,13 @@ class RegwayError extends RuntimeException
     public $requestId;
     /** @var RegwayResponse|null the answer, when there was one. */
     public $response;
+    /**
+     * @var string|null what the error is about, when one code covers several cases
+     * (2201, 2303, 2304; protocol/errors.md): for 2303 'domain', 'client', 'order',
+     * 'request' (nothing was done under that request-id), 'license' or 'statement'.
+     * Null when the answer names no object, and for errors without an answer.
+     */
+    public $object;
 
     public function __construct(
         string $message,
@@ -53,6 +62,7 @@ class RegwayError extends RuntimeException
         $this->httpStatus = $httpStatus;
         $this->requestId = $requestId;
         $this->response = $response;
+        $this->object = $response !== null ? $response->object : null;
     }
 
     /**
@@ -134,7 +144,7 @@ class RegwayConflictError extends RegwayError
 {
 }
 
-/** 2303: no such domain, client, order or request-id. */
+/** 2303: no such domain, client, order, request-id, licence or statement (`object` says which). */
 class RegwayNotFoundError extends RegwayError
 {
 }
@@ -167,6 +177,12 @@ final class RegwayResponse
     public $requestId;
     /** @var int */
     public $httpStatus;
+    /**
+     * @var string|null what a 2201, 2303 or 2304 is about (<result object="...">):
+     * 'domain', 'client', 'order', 'request', 'license', 'statement', 'address',
+     * 'account'; null when absent.
+     */
+    public $object;
     /** @var bool the stored answer of an earlier request with this request-id */
     public $replayed;
     /** @var int|null seconds, with 2502 */
@@ -213,6 +229,7 @@ final class RegwayResponse
         $r = new RegwayResponse();
         $r->code = (int) $xml->result['code'];
         $r->message = (string) $xml->result;
+        $r->object = isset($xml->result['object']) ? (string) $xml->result['object'] : null;
         $r->requestId = isset($xml->{'request-id'}) ? (string) $xml->{'request-id'} : null;
         $r->httpStatus = $httpStatus;
         $r->replayed = isset($headers['idempotent-replayed']) && trim($headers['idempotent-replayed']) === 'true';

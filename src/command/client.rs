@@ -8,38 +8,24 @@ use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Client, ClientKind, Partner};
 use crate::store::{keys, Read};
+use crate::types::client::ClientHandle;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Checks the shape of a handle (`NUMBER/SUFFIX`) and returns it as given.
-pub fn parse_handle(v: &str) -> Result<String> {
-    if handle_number(v).is_none() {
-        return Err(Error::value(
+/// Checks the shape of a handle (`NUMBER/SUFFIX`).
+pub fn parse_handle(v: &str) -> Result<ClientHandle> {
+    ClientHandle::parse(v).ok_or_else(|| {
+        Error::value(
             "client",
             format!("{v:?} is not a client handle (like 1000/RW-P)"),
-        ));
-    }
-    Ok(v.to_string())
-}
-
-/// The number of a handle, when it has the shape `NUMBER/SUFFIX`.
-pub fn handle_number(v: &str) -> Option<u64> {
-    let (n, suffix) = v.split_once('/')?;
-    let shape = !n.is_empty()
-        && n.len() <= 15
-        && n.bytes().all(|b| b.is_ascii_digit())
-        && !n.starts_with('0')
-        && !suffix.is_empty()
-        && suffix.len() <= 12
-        && suffix.bytes().all(|b| b.is_ascii_uppercase() || b == b'-');
-    shape.then(|| n.parse().ok()).flatten()
+        )
+    })
 }
 
 /// The partner's own client: 2303 when no such client exists, 2201 when it belongs to
 /// another partner.
-pub fn owned_client(r: &impl Read, login: &str, handle: &str) -> Result<Client> {
-    let number = handle_number(handle)
-        .ok_or_else(|| Error::value("client", format!("{handle:?} is not a client handle")))?;
+pub fn owned_client(r: &impl Read, login: &str, handle: &ClientHandle) -> Result<Client> {
+    let number = handle.number();
     let missing = || Error::not_found(format!("no client {handle}")).about(Object::Client);
     match r.read::<String>(&keys::client_owner(number))? {
         None => Err(missing()),
@@ -49,7 +35,7 @@ pub fn owned_client(r: &impl Read, login: &str, handle: &str) -> Result<Client> 
         .about(Object::Client)),
         Some(_) => {
             let c: Client = r.read(&keys::client(login, number))?.ok_or_else(missing)?;
-            if c.id != handle {
+            if c.id != handle.as_str() {
                 return Err(missing());
             }
             Ok(c)
@@ -193,7 +179,7 @@ impl ClientCreate {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientInfo {
-    pub client: String,
+    pub client: ClientHandle,
 }
 
 impl ClientInfo {
@@ -251,7 +237,7 @@ impl ClientList {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientDelete {
-    pub client: String,
+    pub client: ClientHandle,
 }
 
 impl ClientDelete {
@@ -286,7 +272,7 @@ impl ClientDelete {
 }
 
 /// A client new orders may name: the partner's own, not deleted (2304).
-pub fn live_client(r: &impl Read, login: &str, handle: &str) -> Result<Client> {
+pub fn live_client(r: &impl Read, login: &str, handle: &ClientHandle) -> Result<Client> {
     let c = owned_client(r, login, handle)?;
     if c.deleted.is_some() {
         return Err(Error::prohibited(format!(

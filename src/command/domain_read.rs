@@ -6,6 +6,7 @@ use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Domain, DomainState};
 use crate::store::{keys, Read};
+use crate::types::client::ClientHandle;
 use crate::types::names::{parse_name, Name};
 use serde::Serialize;
 
@@ -46,7 +47,7 @@ impl DomainInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct DomainList {
     pub matching: Option<String>,
-    pub client: Option<String>,
+    pub client: Option<ClientHandle>,
     pub state: Option<DomainState>,
     pub auto_renew: Option<bool>,
     pub limit: usize,
@@ -102,7 +103,7 @@ impl DomainList {
                 d.name.contains(m)
                     || Name::unicode_of(&d.name).is_some_and(|u| u.to_lowercase().contains(m))
             })
-            && self.client.as_deref().is_none_or(|c| d.client == c)
+            && self.client.as_ref().is_none_or(|c| d.client == c.as_str())
     }
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
@@ -111,8 +112,7 @@ impl DomainList {
         let rows: Box<dyn Iterator<Item = Result<Domain>>> = match &self.client {
             // One client's domains: walk that client's index only.
             Some(handle) => {
-                let number = super::client::handle_number(handle)
-                    .ok_or_else(|| Error::value("client", "not a client handle"))?;
+                let number = handle.number();
                 let prefix = keys::client_domains(login, number);
                 let after = self
                     .cursor

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::store::keys;
 use crate::store::records::OrderKind;
+use crate::types::client::ClientHandle;
 use crate::types::names::{check_nameservers, Name, Nameserver};
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ use serde::Serialize;
 pub struct DomainRegister {
     pub domain: Name,
     pub period: u32,
-    pub client: String,
+    pub client: ClientHandle,
     pub ns: Vec<String>,
     pub auto_renew: bool,
 }
@@ -53,7 +54,7 @@ impl DomainRegister {
             domain: name.clone(),
             kind: OrderKind::Register {
                 period: self.period,
-                client: self.client.clone(),
+                client: self.client.to_string(),
                 ns: self.ns.clone(),
                 auto_renew: self.auto_renew,
             },

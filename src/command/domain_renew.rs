@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::store::records::OrderKind;
 use crate::types::clock::add_years;
+use crate::types::date::parse_date;
 use crate::types::names::Name;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -19,22 +20,6 @@ pub struct DomainRenew {
     pub domain: Name,
     pub period: u32,
     pub expires: NaiveDate,
-}
-
-/// `YYYY-MM-DD`, nothing else.
-pub fn parse_date(field: &str, v: &str) -> Result<NaiveDate> {
-    let shape = v.len() == 10
-        && v.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    let d = shape
-        .then(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
-        .flatten();
-    d.ok_or_else(|| Error::value(field, format!("{v:?} is not a date (YYYY-MM-DD)")))
 }
 
 impl DomainRenew {

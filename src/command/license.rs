@@ -4,7 +4,6 @@
 //! registrations: paid at once, carried out by the licensing service, settled the same way.
 
 use super::client::live_client;
-use super::domain_renew::parse_date;
 use super::params::Params;
 use crate::engine::licenses::parse_ip;
 use crate::engine::orders::NewOrder;
@@ -13,6 +12,8 @@ use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{license_object, License, LicensePeriod, LicenseState, OrderKind};
 use crate::store::{keys, Read};
+use crate::types::client::ClientHandle;
+use crate::types::date::parse_date;
 use crate::types::money::Money;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -62,7 +63,7 @@ pub struct LicenseOrder {
     pub product: String,
     pub period: LicensePeriod,
     pub ip: IpAddr,
-    pub client: String,
+    pub client: ClientHandle,
     pub auto_renew: bool,
 }
 
@@ -92,7 +93,7 @@ impl LicenseOrder {
                 product: self.product.clone(),
                 period: self.period,
                 ip: self.ip.to_string(),
-                client: self.client.clone(),
+                client: self.client.to_string(),
                 auto_renew: self.auto_renew,
             },
             amount: priced.net,

@@ -5,6 +5,7 @@
 pub mod balance;
 pub mod client;
 pub mod commission;
+pub mod compat;
 pub mod domain_check;
 pub mod domain_read;
 pub mod domain_register;
@@ -21,6 +22,7 @@ pub mod statement;
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
+use crate::types::request_id::RequestId;
 use params::Params;
 use serde::Serialize;
 
@@ -81,6 +83,15 @@ pub enum Command {
     CommissionList(commission::CommissionList),
     #[serde(rename = "commission.transfer")]
     CommissionTransfer(commission::CommissionTransfer),
+    /// Built by a compatible dialect, never parsed from a name (`compat`).
+    #[serde(rename = "compat.checked")]
+    Checked(compat::Checked),
+    #[serde(rename = "compat.renew-current")]
+    RenewCurrent(compat::RenewCurrent),
+    #[serde(rename = "compat.register-with-contacts")]
+    RegisterWithContacts(compat::RegisterWithContacts),
+    #[serde(rename = "compat.contacts")]
+    Contacts(compat::Contacts),
 }
 
 /// Every command name, for documentation and tests.
@@ -125,10 +136,15 @@ pub fn label(name: &str) -> &'static str {
 }
 
 impl Command {
-    /// `request_id` is the request's own for mutating commands; read-only commands
-    /// that look a request up (`order.info`, `request.status`) take it as their target.
-    pub fn parse(name: &str, p: &mut Params, request_id: Option<&str>) -> Result<Command> {
-        let rid = || request_id.map(String::from);
+    /// `request_id` is the request's own for mutating commands (the gateway refuses a
+    /// malformed one after the command's parameters); read-only commands that look a
+    /// request up (`order.info`, `request.status`) take it as their target.
+    pub fn parse(
+        name: &str,
+        p: &mut Params,
+        request_id: Option<&Result<RequestId>>,
+    ) -> Result<Command> {
+        let rid = || request_id.cloned();
         Ok(match name {
             "balance.get" => Command::BalanceGet(balance::BalanceGet::parse(p)?),
             "domain.check" => Command::DomainCheck(domain_check::DomainCheck::parse(p)?),
@@ -197,6 +213,10 @@ impl Command {
             Command::LicenseList(_) => "license.list",
             Command::CommissionList(_) => "commission.list",
             Command::CommissionTransfer(_) => "commission.transfer",
+            Command::Checked(c) => c.name,
+            Command::RenewCurrent(_) => "domain.renew",
+            Command::RegisterWithContacts(_) => "domain.register",
+            Command::Contacts(_) => "domain.info",
         }
     }
 
@@ -214,6 +234,19 @@ impl Command {
                 | Command::LicenseOrder(_)
                 | Command::LicenseRenew(_)
                 | Command::LicenseSetIp(_)
+                | Command::Checked(_)
+                | Command::RenewCurrent(_)
+                | Command::RegisterWithContacts(_)
+        )
+    }
+
+    /// A command that tells a repeat of its request-id from a reuse itself (it places
+    /// a native command under its own fingerprint): the gateway neither answers it from
+    /// the record beforehand nor compares the record with its fingerprint.
+    pub fn replays_itself(&self) -> bool {
+        matches!(
+            self,
+            Command::Checked(_) | Command::RenewCurrent(_) | Command::RegisterWithContacts(_)
         )
     }
 
@@ -254,6 +287,10 @@ impl Command {
             Command::LicenseList(c) => done(c.apply(ctx)),
             Command::CommissionList(c) => done(c.apply(ctx)),
             Command::CommissionTransfer(c) => c.apply(ctx).await,
+            Command::Checked(c) => c.apply(ctx).await,
+            Command::RenewCurrent(c) => c.apply(ctx).await,
+            Command::RegisterWithContacts(c) => c.apply(ctx).await,
+            Command::Contacts(c) => done(c.apply(ctx)),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! `order.info` and `order.list`: the partner's orders and where each stands.
 
-use super::params::{check_request_id, Params};
+use super::params::Params;
 use crate::engine::Ctx;
 use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::{Order, OrderKind, OrderState, RequestRecord};
+use crate::types::request_id::RequestId;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,16 +29,13 @@ fn order_id(field: &str, v: &str) -> Result<u64> {
 }
 
 impl OrderInfo {
-    pub fn parse(p: &mut Params, request_id: Option<String>) -> Result<OrderInfo> {
+    pub fn parse(p: &mut Params, request_id: Option<Result<RequestId>>) -> Result<OrderInfo> {
         let by = match (p.opt("order")?, request_id) {
             (Some(_), Some(_)) => {
                 return Err(Error::syntax("give either order or request-id, not both"))
             }
             (Some(o), None) => OrderRef::Id(order_id("order", &o)?),
-            (None, Some(r)) => {
-                check_request_id(&r)?;
-                OrderRef::RequestId(r)
-            }
+            (None, Some(r)) => OrderRef::RequestId(r?.into_string()),
             (None, None) => return Err(Error::missing("order")),
         };
         Ok(OrderInfo { by })

@@ -162,40 +162,6 @@ pub fn text(key: &str, v: String, max: usize) -> Result<String> {
     Ok(v)
 }
 
-/// `request-id`: 1–64 characters of `A-Z a-z 0-9 . _ : -`.
-pub fn check_request_id(rid: &str) -> Result<()> {
-    let ok = (1..=64).contains(&rid.len())
-        && rid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::value(
-            "request-id",
-            format!("{rid:?}: 1 to 64 characters of A-Z a-z 0-9 . _ : -"),
-        ))
-    }
-}
-
-/// A request-id derived from `raw` (an order key, a background job's name): `raw` itself when the protocol allows it (1–64 of
-/// `A-Z a-z 0-9 . _ : -`), else `h-` and a SHA-256 prefix of it. A raw id always has a
-/// `:` and a hashed one never does, so the two cannot collide.
-pub fn derived_request_id(raw: &str) -> String {
-    let ok = (1..=64).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if ok {
-        return raw.to_string();
-    }
-    let hex: String = <sha2::Sha256 as sha2::Digest>::digest(raw.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("h-{}", &hex[..62])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,9 +194,5 @@ mod tests {
             x.u32_in("period", Some(1), 1, 10).unwrap_err().code,
             crate::error::Code::ValueSyntax
         );
-        assert!(check_request_id("R1:a.b_c-d").is_ok());
-        assert!(check_request_id("").is_err());
-        assert!(check_request_id("a b").is_err());
-        assert!(check_request_id(&"a".repeat(65)).is_err());
     }
 }

@@ -1,12 +1,13 @@
 //! `request.status`: what became of an earlier request, by its request-id — the way
 //! a panel finds the outcome of a request whose answer it never received.
 
-use super::params::{check_request_id, Params};
+use super::params::Params;
 use crate::engine::Ctx;
 use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::keys;
 use crate::store::records::{Order, RequestRecord};
+use crate::types::request_id::RequestId;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -15,10 +16,11 @@ pub struct RequestStatus {
 }
 
 impl RequestStatus {
-    pub fn parse(_p: &mut Params, request_id: Option<String>) -> Result<RequestStatus> {
-        let request_id = request_id.ok_or_else(|| Error::missing("request-id"))?;
-        check_request_id(&request_id)?;
-        Ok(RequestStatus { request_id })
+    pub fn parse(_p: &mut Params, request_id: Option<Result<RequestId>>) -> Result<RequestStatus> {
+        let request_id = request_id.ok_or_else(|| Error::missing("request-id"))??;
+        Ok(RequestStatus {
+            request_id: request_id.into_string(),
+        })
     }
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {

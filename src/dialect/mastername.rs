@@ -17,12 +17,15 @@
 //! request-id: C1
 //! ```
 
-use super::steps::{field, ignored_key, renew_from_current, Caller, Fields};
+use super::{field, ignored_key, Caller, Fields};
 use super::{form, HttpReply};
-use crate::command::params::check_request_id;
-use crate::engine::{Engine, Reply};
+use crate::command::compat::{Checked, Holder, RenewCurrent};
+use crate::command::Command;
+use crate::engine::Engine;
 use crate::error::{Code, Error};
+use crate::gateway::Reply;
 use crate::outcome::{Data, Outcome};
+use crate::types::request_id::RequestId;
 use crate::types::text::check_xml_chars;
 use bytes::Bytes;
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1251};
@@ -356,30 +359,26 @@ fn nserver(v: &str) -> String {
         .join(" ")
 }
 
-/// Refuses (402) a `client` that is not the holder of `domain`. The domain must be the
-/// partner's own (404, 403 otherwise, as every domain action).
-async fn check_holder(
+/// A native command, after checking the holder when the action names a `client`:
+/// one command either way.
+async fn checked(
     eng: &Engine,
-    caller: &Caller,
-    domain: &str,
-    client: &str,
-) -> Result<(), Error> {
-    let info = caller
-        .run(eng, "domain.info", None, vec![field("domain", domain)])
-        .await
-        .outcome;
-    match info.data {
-        Data::Domain(d) if info.code == Code::Completed => {
-            if d.client == client {
-                Ok(())
-            } else {
-                Err(Error::value(
-                    "client",
-                    format!("{client} is not the holder of {}", d.name),
-                ))
-            }
+    caller: Caller,
+    name: &'static str,
+    fields: Fields,
+    holder: Option<Holder>,
+    rid: Option<String>,
+) -> Reply {
+    match holder {
+        None => caller.run(eng, name, rid, fields).await,
+        Some(h) => {
+            let c = Checked {
+                name,
+                fields,
+                holder: Some(h),
+            };
+            caller.run_built(eng, Command::Checked(c), rid).await
         }
-        _ => Err(Error::new(info.code, info.message)),
     }
 }
 
@@ -526,7 +525,7 @@ pub async fn handle(eng: &Engine, req: &HttpRequest<'_>) -> HttpReply {
         .find(|s| s.name == "request")
         .and_then(|s| s.fields.iter().find(|(k, _)| k == "request-id"))
         .map(|(_, v)| v.clone())
-        .filter(|r| check_request_id(r).is_ok());
+        .filter(|r| RequestId::valid(r).is_some());
     let answer = match run(eng, req.peer, sections).await {
         Ok(a) => a,
         Err(e) => {
@@ -596,16 +595,26 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
             let domain = take(&mut d, "domain")?.ok_or_else(|| Error::missing("domain"))?;
             let period = take(&mut d, "period")?;
             let current = take(&mut d, "cur-exp-date")?;
-            if let Some(client) = take(&mut d, "client")? {
-                check_holder(eng, &caller, &domain, &client).await?;
-            }
+            let holder = take(&mut d, "client")?.map(|client| Holder {
+                domain: domain.clone(),
+                client,
+            });
             match (current, rid) {
                 (Some(exp), rid) => {
                     let mut f = vec![field("domain", domain), field("expires", exp)];
                     f.extend(period.map(|p| field("period", p)));
-                    caller.run(eng, "domain.renew", rid, f).await
+                    checked(eng, caller, "domain.renew", f, holder, rid).await
                 }
-                (None, Some(rid)) => renew_from_current(eng, &caller, rid, &domain, period).await,
+                (None, Some(rid)) => {
+                    let renew = RenewCurrent {
+                        domain,
+                        period,
+                        holder,
+                    };
+                    caller
+                        .run_built(eng, Command::RenewCurrent(renew), Some(rid))
+                        .await
+                }
                 (None, None) => return Err(Error::missing("request-id")),
             }
         }
@@ -616,12 +625,13 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
             if ns.is_empty() {
                 return Err(Error::missing("nserver"));
             }
-            if let Some(client) = take(&mut d, "client")? {
-                check_holder(eng, &caller, &domain, &client).await?;
-            }
+            let holder = take(&mut d, "client")?.map(|client| Holder {
+                domain: domain.clone(),
+                client,
+            });
             let mut f = vec![field("domain", domain)];
             f.extend(ns.iter().map(|v| field("ns", nserver(v))));
-            caller.run(eng, "domain.set-ns", rid, f).await
+            checked(eng, caller, "domain.set-ns", f, holder, rid).await
         }
         "create_client" => {
             let c = sections_for(sections, &["client"])?.remove(0);

@@ -12,11 +12,14 @@
 //!     <DomainCheckResult Domain="a.com" Available="true" IsPremiumName="false" …/>
 //! ```
 
-use super::steps::{field, ignored_key, renew_from_current, Caller, Fields};
 use super::xml::{self, El};
+use super::{field, ignored_key, Caller, Fields};
 use super::{form, HttpReply};
-use crate::engine::{Engine, Reply};
+use crate::command::compat::{Contacts, RegisterWithContacts, RenewCurrent};
+use crate::command::Command;
+use crate::engine::Engine;
 use crate::error::{Code, Error};
+use crate::gateway::Reply;
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Client, ClientKind, Domain, DomainState, Order, OrderKind};
 use crate::types::money::{Currency, Money};
@@ -442,16 +445,16 @@ async fn run(eng: &Engine, req: &HttpRequest<'_>, p: &Params) -> Answer {
         dialect: "namecheap",
     };
     match command.as_str() {
-        "namecheap.domains.check" => check(eng, &caller, p).await,
-        "namecheap.domains.create" => create(eng, &caller, p, request_id(req, p)?).await,
-        "namecheap.domains.renew" => renew(eng, &caller, p, request_id(req, p)?).await,
-        "namecheap.domains.dns.setcustom" => set_custom(eng, &caller, p, request_id(req, p)?).await,
-        "namecheap.domains.getinfo" => get_info(eng, &caller, p).await,
-        "namecheap.domains.getlist" => get_list(eng, &caller, p).await,
-        "namecheap.domains.getcontacts" => get_contacts(eng, &caller, p).await,
-        "namecheap.domains.gettldlist" => get_tld_list(eng, &caller).await,
-        "namecheap.domains.dns.getlist" => dns_get_list(eng, &caller, p).await,
-        "namecheap.users.getbalances" => balances(eng, &caller).await,
+        "namecheap.domains.check" => check(eng, caller, p).await,
+        "namecheap.domains.create" => create(eng, caller, p, request_id(req, p)?).await,
+        "namecheap.domains.renew" => renew(eng, caller, p, request_id(req, p)?).await,
+        "namecheap.domains.dns.setcustom" => set_custom(eng, caller, p, request_id(req, p)?).await,
+        "namecheap.domains.getinfo" => get_info(eng, caller, p).await,
+        "namecheap.domains.getlist" => get_list(eng, caller, p).await,
+        "namecheap.domains.getcontacts" => get_contacts(eng, caller, p).await,
+        "namecheap.domains.gettldlist" => get_tld_list(eng, caller).await,
+        "namecheap.domains.dns.getlist" => dns_get_list(eng, caller, p).await,
+        "namecheap.users.getbalances" => balances(eng, caller).await,
         _ => Err(Error::internal(format!("{name} has no handler")).into()),
     }
 }
@@ -520,7 +523,7 @@ fn list(v: &str) -> impl Iterator<Item = &str> {
 /// Most names one `check` takes (Namecheap's limit, and its error number beyond it).
 const CHECK_MAX: usize = 50;
 
-async fn check(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+async fn check(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     let names = p.req("domainlist", "DomainList")?;
     if list(names).count() > CHECK_MAX {
         return Err(nc(
@@ -606,98 +609,59 @@ fn contact_fields(p: &Params, role: &str) -> Option<Result<Fields, NcError>> {
     Some(Ok(f))
 }
 
-/// The request-id of the client made from a contact: derived from its fields, so the
-/// same contact gives the same client and a retry never makes two. `generation` counts
-/// the clients with these fields that the partner has deleted: a deleted client is
-/// never used again, the next generation makes a new one.
-fn client_request_id(fields: &[(String, String)], generation: u32) -> String {
-    let mut h = Sha256::new();
-    for (k, v) in fields {
-        h.update(k.as_bytes());
-        h.update([0]);
-        h.update(v.as_bytes());
-        h.update([0]);
-    }
-    let d = h.finalize();
-    let hex: String = d[..20].iter().map(|b| format!("{b:02x}")).collect();
-    match generation {
-        0 => format!("nc-client-{hex}"),
-        g => format!("nc-client-{hex}-{g}"),
-    }
-}
-
-/// Deleted clients with one contact's fields that are stepped over before giving up.
-const GENERATIONS: u32 = 100;
-
-/// The live client made from a contact's fields: the one made before, or a new one
-/// when there is none or the partner deleted it.
-async fn contact_client(
-    eng: &Engine,
-    caller: &Caller,
-    role: &str,
-    fields: &Fields,
-) -> Result<Client, NcError> {
-    for generation in 0..GENERATIONS {
-        let rid = client_request_id(fields, generation);
-        let r = caller
-            .run(eng, "client.create", Some(rid), fields.clone())
-            .await;
-        let (c, replayed) =
-            ok(r).map_err(|e| nc(e.number, format!("{role} contact: {}", e.text)))?;
-        let Data::Client(client) = c.data else {
-            return Err(Error::internal("client.create answered without a client").into());
-        };
-        if !replayed {
-            return Ok(*client);
-        }
-        // A stored answer shows the client as it was made: ask how it is now.
-        let info = caller
-            .run(eng, "client.info", None, vec![field("client", &client.id)])
-            .await;
-        let (info, _) = ok(info)?;
-        match info.data {
-            Data::Client(now) if now.deleted.is_none() => return Ok(*now),
-            Data::Client(_) => continue,
-            _ => return Err(Error::internal("client.info answered without a client").into()),
-        }
-    }
-    Err(nc(
-        NATIVE_BASE + 2304,
-        format!("{role} contact: {GENERATIONS} clients with these details were deleted"),
-    ))
-}
-
 /// The `x-` field of the Registrant's client that names the client of another role.
 fn role_link(role: &str) -> String {
     format!("x-{}-client", role.to_ascii_lowercase())
 }
 
-async fn create(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
+async fn create(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer {
     let domain = p.req("domainname", "DomainName")?;
     // Always `Some` for the Registrant: its fields are required.
-    let mut registrant = contact_fields(p, "Registrant")
+    let registrant = contact_fields(p, "Registrant")
         .unwrap_or_else(|| Err(Error::missing("RegistrantFirstName").into()))?;
     // Tech, Admin and AuxBilling are clients of their own when they differ from the
     // Registrant; its client names them, so getContacts gives all four back.
-    let own = registrant.clone();
+    let mut others = Vec::new();
     for role in &ROLES[1..] {
         let Some(fields) = contact_fields(p, role) else {
             continue;
         };
         let fields = fields?;
-        if fields == own {
+        if fields == registrant {
             continue;
         }
-        let c = contact_client(eng, caller, role, &fields).await?;
-        registrant.push(field(&role_link(role), c.id));
+        others.push((role.to_string(), role_link(role), fields));
     }
-    let client = contact_client(eng, caller, "Registrant", &registrant).await?;
-    let mut fields = vec![field("domain", domain), field("client", &client.id)];
-    fields.extend(p.get("years").map(|y| field("period", y)));
+    // The caller is refused before its first contact is made: the answer names that
+    // contact, as every error of making one does.
+    let first_role = others
+        .first()
+        .map_or("Registrant".to_string(), |(r, _, _)| r.clone());
+    let mut rest = Vec::new();
+    rest.extend(p.get("years").map(|y| field("period", y)));
     if let Some(ns) = p.get("nameservers") {
-        fields.extend(list(ns).map(|n| field("ns", n)));
+        rest.extend(list(ns).map(|n| field("ns", n)));
     }
-    let (o, replayed) = ok(caller.run(eng, "domain.register", Some(rid), fields).await)?;
+    let command = RegisterWithContacts {
+        others,
+        registrant,
+        domain: domain.to_string(),
+        rest,
+    };
+    let reply = caller
+        .run_built(eng, Command::RegisterWithContacts(command), Some(rid))
+        .await;
+    let refused = matches!(
+        reply.outcome.code,
+        Code::Auth | Code::RateLimited | Code::Forbidden
+    );
+    let (o, replayed) = ok(reply).map_err(|e| {
+        if refused {
+            nc(e.number, format!("{first_role} contact: {}", e.text))
+        } else {
+            e
+        }
+    })?;
     let el = match &o.data {
         Data::DomainOrder {
             name,
@@ -735,10 +699,16 @@ fn renew_details(expires: NaiveDate, years: u32) -> El {
         .child(El::new("NumYears").text(years))
 }
 
-async fn renew(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
+async fn renew(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer {
     let domain = p.req("domainname", "DomainName")?;
-    let years = p.get("years").map(String::from);
-    let (o, replayed) = ok(renew_from_current(eng, caller, rid, domain, years).await)?;
+    let renew = RenewCurrent {
+        domain: domain.to_string(),
+        period: p.get("years").map(String::from),
+        holder: None,
+    };
+    let (o, replayed) = ok(caller
+        .run_built(eng, Command::RenewCurrent(renew), Some(rid))
+        .await)?;
     let period = |order: &Order| match order.kind {
         OrderKind::Renew { period, expires } => Some((period, expires)),
         _ => None,
@@ -796,7 +766,7 @@ fn sld_tld(p: &Params) -> Result<String, NcError> {
     Ok(name)
 }
 
-async fn set_custom(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> Answer {
+async fn set_custom(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer {
     let domain = sld_tld(p)?;
     let ns = p.req("nameservers", "Nameservers")?;
     let mut fields = vec![field("domain", &domain)];
@@ -814,7 +784,7 @@ async fn set_custom(eng: &Engine, caller: &Caller, p: &Params, rid: String) -> A
 }
 
 /// One of the partner's domains, as `domain.info` holds it.
-async fn domain_info(eng: &Engine, caller: &Caller, domain: &str) -> Result<Domain, NcError> {
+async fn domain_info(eng: &Engine, caller: Caller, domain: &str) -> Result<Domain, NcError> {
     let (o, _) = ok(caller
         .run(eng, "domain.info", None, vec![field("domain", domain)])
         .await)?;
@@ -835,7 +805,8 @@ fn hosts(d: &Domain) -> impl Iterator<Item = El> + '_ {
 const NO_DATE: &str = "01/01/0001";
 const NO_DATE_TIME: &str = "0001-01-01T00:00:00";
 
-async fn get_info(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+async fn get_info(eng: &Engine, caller: Caller, p: &Params) -> Answer {
+    let owner = caller.login.clone();
     let d = domain_info(eng, caller, p.req("domainname", "DomainName")?).await?;
     let el = El::new("DomainGetInfoResult")
         .attr(
@@ -847,7 +818,7 @@ async fn get_info(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
         )
         .attr("ID", domain_id(&d.name))
         .attr("DomainName", &d.name)
-        .attr("OwnerName", &caller.login)
+        .attr("OwnerName", &owner)
         .attr("IsOwner", true)
         .attr("IsPremium", false)
         .child(
@@ -895,7 +866,7 @@ async fn get_info(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
     Ok((vec![el], false))
 }
 
-async fn dns_get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+async fn dns_get_list(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     let d = domain_info(eng, caller, &sld_tld(p)?).await?;
     let el = El::new("DomainDNSGetListResult")
         .attr("Domain", &d.name)
@@ -954,34 +925,27 @@ fn contact_el(role: &'static str, c: &Client) -> El {
         }))
 }
 
-async fn client_info(eng: &Engine, caller: &Caller, handle: &str) -> Result<Client, NcError> {
+async fn get_contacts(eng: &Engine, caller: Caller, p: &Params) -> Answer {
+    let contacts = Contacts {
+        domain: p.req("domainname", "DomainName")?.to_string(),
+        links: ROLES[1..].iter().map(|r| role_link(r)).collect(),
+    };
     let (o, _) = ok(caller
-        .run(eng, "client.info", None, vec![field("client", handle)])
+        .run_built(eng, Command::Contacts(contacts), None)
         .await)?;
-    match o.data {
-        Data::Client(c) => Ok(*c),
-        _ => Err(Error::internal("client.info answered without a client").into()),
-    }
-}
-
-async fn get_contacts(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
-    let d = domain_info(eng, caller, p.req("domainname", "DomainName")?).await?;
-    let registrant = client_info(eng, caller, &d.client).await?;
+    let Data::Contacts { domain: d, clients } = o.data else {
+        return Err(Error::internal("the contacts came without a domain").into());
+    };
     let mut el = El::new("DomainContactsResult")
         .attr("Domain", &d.name)
-        .attr("domainnameid", domain_id(&d.name))
-        .child(contact_el("Registrant", &registrant));
-    for role in &ROLES[1..] {
-        let c = match registrant.extra.get(&role_link(role)) {
-            Some(handle) => client_info(eng, caller, handle).await?,
-            None => registrant.clone(),
-        };
-        el = el.child(contact_el(role, &c));
+        .attr("domainnameid", domain_id(&d.name));
+    for (role, c) in ROLES.iter().zip(&clients) {
+        el = el.child(contact_el(role, c));
     }
     Ok((vec![el.child(El::new("CurrentAttributes"))], false))
 }
 
-async fn get_tld_list(eng: &Engine, caller: &Caller) -> Answer {
+async fn get_tld_list(eng: &Engine, caller: Caller) -> Answer {
     let (o, _) = ok(caller.run(eng, "price.list", None, Vec::new()).await)?;
     let Data::PriceList { rows, .. } = o.data else {
         return Err(Error::internal("price.list answered without rows").into());
@@ -1060,7 +1024,7 @@ fn number_in(
     }
 }
 
-async fn get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
+async fn get_list(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     let page = number_in(p, "page", "Page", 1, 1, 100_000)?;
     let size = number_in(p, "pagesize", "PageSize", 20, 10, 100)?;
     let mut fields = vec![
@@ -1090,6 +1054,7 @@ async fn get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
     if let Some(term) = p.get("searchterm") {
         fields.push(field("match", term));
     }
+    let user = caller.login.clone();
     let (o, _) = ok(caller.run(eng, "domain.list", None, fields).await)?;
     let Data::Domains { rows, total, .. } = o.data else {
         return Err(Error::internal("domain.list answered without rows").into());
@@ -1098,7 +1063,7 @@ async fn get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
         El::new("Domain")
             .attr("ID", domain_id(&d.name))
             .attr("Name", &d.name)
-            .attr("User", &caller.login)
+            .attr("User", &user)
             .attr("Created", date(d.created.date_naive()))
             .attr("Expires", date(d.expires))
             .attr("IsExpired", d.state == DomainState::Expired)
@@ -1118,7 +1083,7 @@ async fn get_list(eng: &Engine, caller: &Caller, p: &Params) -> Answer {
     Ok((els, false))
 }
 
-async fn balances(eng: &Engine, caller: &Caller) -> Answer {
+async fn balances(eng: &Engine, caller: Caller) -> Answer {
     let (o, _) = ok(caller.run(eng, "balance.get", None, Vec::new()).await)?;
     let Data::Balance {
         currency,

@@ -16,8 +16,8 @@ use super::xml::{self, El};
 use super::{form, HttpReply};
 use crate::command::params::Params;
 use crate::engine::auth::Credentials;
-use crate::engine::{Reply, Request};
 use crate::error::{Error, Result};
+use crate::gateway::{Action, Reply, Request};
 use crate::outcome::{CheckRow, Data, Outcome};
 use crate::store::records::{Client, CommissionEntry, Domain, LedgerEntry, License, Order};
 use crate::types::money::{Currency, Money};
@@ -96,9 +96,11 @@ pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
         dialect: "native",
         credentials,
         peer: req.peer,
-        command: env.command.unwrap_or_default(),
+        action: Action::Named {
+            command: env.command.unwrap_or_default(),
+            params,
+        },
         request_id: env.request_id,
-        params,
         read_only,
     })
 }
@@ -296,6 +298,9 @@ fn data(d: &Data) -> Vec<El> {
             .chain(total.map(|t| El::new("total").text(t)))
             .collect(),
         Data::Client(c) => vec![client(c)],
+        Data::Contacts { domain: d, clients } => std::iter::once(domain(d))
+            .chain(clients.iter().map(client))
+            .collect(),
         Data::Clients {
             rows,
             next_cursor: c,

@@ -1,9 +1,8 @@
-//! The engine: the only place with business rules. Every dialect hands it a
-//! [`Request`] and gets an [`Outcome`] back; authentication, validation, pricing,
-//! idempotency, the ledger and order state all live below this module.
+//! The engine: the only place with business rules. Commands call it with a [`Ctx`]
+//! (the authenticated partner and the request-id the gateway checked); validation,
+//! pricing, the ledger and order state all live below this module.
 
 pub mod auth;
-pub mod background;
 pub mod catalogue;
 pub mod demo;
 pub mod licenses;
@@ -17,18 +16,16 @@ pub mod retention;
 pub mod services;
 pub mod statement;
 
-use crate::command::{params::check_request_id, params::Params, Command};
 use crate::config::Config;
-use crate::error::{Error, Object, Result};
-use crate::outcome::{Data, Outcome};
+use crate::error::{Error, Result};
+use crate::outcome::Outcome;
 use crate::store::records::{OrderState, Partner, RequestRecord};
-use crate::store::{keys, Store, Tx};
+use crate::store::{keys, requests, Store, Tx};
 use crate::types::clock::Clock;
 use crate::upstream::Backend;
-use auth::{Authenticator, Credentials};
+use auth::Authenticator;
 use catalogue::Catalogue;
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,25 +62,6 @@ pub struct Engine {
 
 /// Partner records kept decoded; past this many the cache starts again empty.
 const PARTNER_CACHE: usize = 4096;
-
-/// One decoded request, whatever dialect it came in.
-pub struct Request {
-    /// The dialect it came in (logs and metrics).
-    pub dialect: &'static str,
-    pub credentials: Option<Credentials>,
-    pub peer: IpAddr,
-    pub command: String,
-    pub request_id: Option<String>,
-    pub params: Params,
-    /// Sent as `GET`: only read-only commands are allowed.
-    pub read_only: bool,
-}
-
-pub struct Reply {
-    pub outcome: Outcome,
-    /// The outcome is a stored one, given again for a repeated request-id.
-    pub replayed: bool,
-}
 
 /// What a command sees of the request that carries it.
 pub struct Ctx<'a> {
@@ -191,42 +169,6 @@ impl Engine {
         })
     }
 
-    pub async fn execute(&self, req: Request) -> Reply {
-        let started = std::time::Instant::now();
-        let dialect = req.dialect;
-        let command = crate::command::label(&req.command);
-        // The login as claimed (it may not exist); never the password. Only built when
-        // the request log is on.
-        let login: Option<String> = tracing::enabled!(tracing::Level::INFO).then(|| {
-            req.credentials
-                .as_ref()
-                .map(|c| c.login.chars().take(64).collect())
-                .unwrap_or_default()
-        });
-        // A malformed request-id is refused, never echoed back.
-        let rid = req
-            .request_id
-            .clone()
-            .filter(|r| check_request_id(r).is_ok());
-        let reply = self.execute_inner(req, rid.clone()).await;
-        let code = reply.outcome.code.number();
-        let took = started.elapsed();
-        self.metrics.request(dialect, command, code, took);
-        if let Some(login) = login {
-            tracing::info!(
-                dialect,
-                partner = %login,
-                command,
-                request_id = rid.as_deref().unwrap_or(""),
-                code,
-                replayed = reply.replayed,
-                ms = took.as_millis() as u64,
-                "request"
-            );
-        }
-        reply
-    }
-
     /// The partner's record as stored now, or `None` when there is no such partner.
     /// Decoding a record is a good part of a small request's cost, so the last decoded
     /// copy is kept with the bytes it came from and used again while the stored bytes
@@ -252,134 +194,6 @@ impl Engine {
         }
         cache.insert(login.to_string(), (bytes, p.clone()));
         Ok(Some(p))
-    }
-
-    async fn execute_inner(&self, req: Request, rid: Option<String>) -> Reply {
-        match self.run(req).await {
-            Ok(mut reply) => {
-                if reply.outcome.request_id.is_none() && !reply.replayed {
-                    reply.outcome.request_id = rid;
-                }
-                reply
-            }
-            Err(e) => {
-                let mut outcome = Outcome::error(e);
-                outcome.request_id = rid;
-                Reply {
-                    outcome,
-                    replayed: false,
-                }
-            }
-        }
-    }
-
-    async fn run(&self, req: Request) -> Result<Reply> {
-        let partner = self
-            .authenticate(req.credentials.as_ref(), req.peer)
-            .await?;
-        let mut params = req.params;
-        let command = Command::parse(&req.command, &mut params, req.request_id.as_deref())?;
-        params.finish()?;
-        let mutating = command.is_mutating();
-        // Before the request-id is looked at: a limited request takes nothing.
-        let action = if mutating {
-            limits::Action::Order
-        } else {
-            limits::Action::Read
-        };
-        self.limits.partner(&partner.login, action)?;
-        if mutating && req.read_only {
-            return Err(Error::syntax(format!(
-                "{} changes state: send it with POST",
-                command.name()
-            )));
-        }
-        // The envelope's request-id is checked after the command's own parameters, on
-        // every command: a read-only command echoes it, so a malformed one is refused
-        // there too (`protocol/native.md`, "Request").
-        let request_id = match req.request_id {
-            None if mutating => return Err(Error::missing("request-id")),
-            None => None,
-            Some(rid) => {
-                check_request_id(&rid)?;
-                Some(rid)
-            }
-        };
-        let ctx = Ctx {
-            eng: self,
-            fingerprint: command.fingerprint(),
-            partner,
-            request_id,
-        };
-        if mutating {
-            // Fast path for a retry: answer from the record without queueing a write.
-            // The write itself checks again, atomically.
-            let rid = ctx.request_id.as_deref().unwrap_or_default();
-            if let Some(rec) = self
-                .store
-                .get::<RequestRecord<Outcome>>(&keys::request(&ctx.partner.login, rid))?
-            {
-                return self.replay(&ctx, rec);
-            }
-        }
-        match command.apply(&ctx).await? {
-            Fresh::Done(outcome) => Ok(Reply {
-                outcome,
-                replayed: false,
-            }),
-            Fresh::Replay(rec) => self.replay(&ctx, *rec),
-        }
-    }
-
-    async fn authenticate(&self, cred: Option<&Credentials>, peer: IpAddr) -> Result<Partner> {
-        let Some(cred) = cred else {
-            self.limits.anonymous(peer)?;
-            return Err(Error::new(
-                crate::error::Code::Auth,
-                "credentials missing: use HTTP Basic or the login and password fields",
-            ));
-        };
-        // The order matters (README, "Limits and security"): a locked-out address or
-        // (address, login) pair is refused before anything else; a partner's allow-list
-        // is checked before its password, so a refused address learns nothing of the
-        // password and is not counted as a failed login; a login under attack waits its
-        // turn; then the password is checked, against a dummy hash when the login does
-        // not exist, so that takes as long as a wrong password.
-        let attempt = self.limits.attempt(peer, &cred.login);
-        self.limits.check_locked(&attempt)?;
-        let partner = self.partner(&cred.login)?;
-        if let Some(p) = &partner {
-            if !auth::ip_allowed(p, peer) {
-                return Err(Error::forbidden(format!(
-                    "requests from {peer} are not allowed for this partner"
-                ))
-                .about(Object::Address));
-            }
-        }
-        let wait = self.limits.login_turn(&attempt)?;
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-        let hash = partner
-            .as_ref()
-            .map_or(auth::dummy_hash(), |p| p.password_hash.as_str());
-        let still_allowed = || self.limits.check_locked(&attempt);
-        let ok = self
-            .auth
-            .verify(&cred.login, hash, &cred.password, still_allowed)
-            .await?;
-        let partner = match partner {
-            Some(p) if ok => p,
-            _ => {
-                self.limits.failed_login(&attempt, &cred.login)?;
-                return Err(Error::auth());
-            }
-        };
-        self.limits.logged_in(&attempt);
-        if partner.suspended {
-            return Err(Error::forbidden("partner account is suspended").about(Object::Account));
-        }
-        Ok(Partner::clone(&partner))
     }
 
     /// The Prometheus exposition: the request and upstream metrics, and the counters
@@ -444,33 +258,6 @@ impl Engine {
         ])
     }
 
-    /// The answer for a request-id seen before.
-    fn replay(&self, ctx: &Ctx<'_>, rec: RequestRecord<Outcome>) -> Result<Reply> {
-        if rec.params != ctx.fingerprint {
-            return Err(Error::reused(&rec.request_id));
-        }
-        let outcome = match rec.outcome {
-            Some(o) => o,
-            None => {
-                let order = self.order_of(&ctx.partner.login, rec.order)?;
-                let mut o = Outcome::pending(Data::Order(Box::new(order)));
-                o.request_id = Some(rec.request_id);
-                o
-            }
-        };
-        Ok(Reply {
-            outcome,
-            replayed: true,
-        })
-    }
-
-    fn order_of(&self, login: &str, id: Option<u64>) -> Result<crate::store::records::Order> {
-        let id = id.ok_or_else(|| Error::internal("pending request without an order"))?;
-        self.store
-            .get(&keys::order(login, id))?
-            .ok_or_else(|| Error::internal(format!("order {id} is missing")))
-    }
-
     /// Runs `f` once per request-id: inside the committer, checks the request-id, runs
     /// `f` and stores its outcome with the request-id, all in one atomic write. An
     /// error from `f` stores nothing, so the request-id stays free for a corrected retry.
@@ -495,13 +282,14 @@ impl Engine {
                 let partner: Partner = tx
                     .get(&keys::partner(&login))?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.get::<RequestRecord<Outcome>>(&keys::request(&login, &rid))? {
+                if let Some(rec) = requests::claim(tx, &login, &rid)? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 let mut outcome = f(tx, &partner)?;
                 outcome.request_id = Some(rid.clone());
-                tx.put(
-                    keys::request(&login, &rid),
+                requests::record(
+                    tx,
+                    &login,
                     &RequestRecord {
                         request_id: rid,
                         command: command.to_string(),
@@ -520,7 +308,7 @@ impl Engine {
     /// dropped; `None` when another task (a request, or the reconciler) holds it.
     /// A request claims before its accepting write, so the reconciler can never take up
     /// an order between that write and its request's upstream call.
-    fn claim_order(&self, login: &str, request_id: &str) -> Option<LiveGuard<'_>> {
+    pub(crate) fn claim_order(&self, login: &str, request_id: &str) -> Option<LiveGuard<'_>> {
         let key = format!("{login}\0{request_id}");
         let claimed = self
             .live_orders
@@ -563,10 +351,7 @@ impl Engine {
             if let Some(g) = self.claim_order(login, request_id) {
                 return Ok(g);
             }
-            if let Ok(Some(rec)) = self
-                .store
-                .get::<RequestRecord<Outcome>>(&keys::request(login, request_id))
-            {
+            if let Ok(Some(rec)) = requests::replay(&self.store, login, request_id) {
                 return Err(Box::new(rec));
             }
             released.await;

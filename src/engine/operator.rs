@@ -448,7 +448,7 @@ impl Engine {
         let expires = s
             .expires
             .as_deref()
-            .map(|d| crate::command::domain_renew::parse_date("expires", d))
+            .map(|d| crate::types::date::parse_date("expires", d))
             .transpose()?;
         if state == OrderState::Failed && (s.service.is_some() || expires.is_some()) {
             return Err(Error::syntax(
@@ -553,7 +553,7 @@ impl Once {
         let Some(rid) = request_id else {
             return Ok(None);
         };
-        crate::command::params::check_request_id(rid)?;
+        crate::types::request_id::RequestId::parse(rid)?;
         Ok(Some(Once {
             request_id: rid.to_string(),
             command: command.to_string(),

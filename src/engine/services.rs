@@ -9,12 +9,12 @@
 
 use super::catalogue::Catalogue;
 use super::licenses::Licenses;
-use crate::command::client::handle_number;
 use crate::error::{Error, Result};
 use crate::store::records::{
     Client, Domain, DomainState, License, LicenseState, Partner, ServiceCounts,
 };
 use crate::store::{keys, Store, Tx};
+use crate::types::client::ClientHandle;
 use std::collections::{BTreeMap, HashMap};
 
 /// Which category a domain or a licence belongs to.
@@ -67,7 +67,7 @@ pub fn track(tx: &mut Tx<'_>, login: &str, client: &str, category: &str, delta: 
     let skey = keys::service_counts(login);
     let mut counts: ServiceCounts = tx.get(&skey)?.unwrap_or_default();
     bump(&mut counts.services, category, delta)?;
-    let number = handle_number(client)
+    let number = ClientHandle::number_of(client)
         .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
     let live = tx
         .get::<Client>(&keys::client(login, number))?
@@ -154,7 +154,7 @@ pub fn count(
     let mut gone: HashMap<u64, bool> = HashMap::new();
     let mut add = |handle: &str, category: String| -> Result<()> {
         bump(&mut counts.services, &category, 1)?;
-        let number = handle_number(handle)
+        let number = ClientHandle::number_of(handle)
             .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
         let deleted = match gone.get(&number) {
             Some(g) => *g,

@@ -20,6 +20,7 @@
 
 pub mod keys;
 pub mod records;
+pub mod requests;
 
 use crate::error::{Error, Result};
 use serde::{de::DeserializeOwned, Serialize};

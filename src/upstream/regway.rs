@@ -23,16 +23,21 @@
 
 use super::http::{exchange, MAX_ANSWER_BYTES};
 use super::{Backend, Done, Secrets, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
-use crate::command::params::derived_request_id as protocol_id;
 use crate::config::UpstreamConfig;
 use crate::error::{Code, Error, Result};
 use crate::store::records::{Client, OrderKind};
 use crate::types::names::Name;
+use crate::types::request_id::RequestId;
 use async_trait::async_trait;
 use quick_xml::events::Event;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
+
+/// The request-id the parent gateway gets for `raw` (an order key, a client).
+fn protocol_id(raw: &str) -> String {
+    RequestId::derived(raw).into_string()
+}
 use tokio::sync::Semaphore;
 
 pub struct Regway {

@@ -112,22 +112,37 @@ $errors = [];
 try {
     (new RegwayClient($urls['plain'], 'demo', 'wrong-password'))->balance();
 } catch (RegwayAuthError $e) {
-    $errors['auth'] = [$e->getCode(), $e->httpStatus, $e->getMessage(), $e->isTemporary()];
+    $errors['auth'] = [$e->getCode(), $e->httpStatus, $e->getMessage(), $e->isTemporary(), $e->object];
 }
 try {
     $rw->domainInfo('never-registered.ru');
 } catch (RegwayNotFoundError $e) {
-    $errors['not_found'] = [$e->getCode(), $e->httpStatus, $e->getMessage()];
+    $errors['not_found'] = [$e->getCode(), $e->httpStatus, $e->getMessage(), $e->object];
+}
+try {
+    $rw->orderInfo('999999');
+} catch (RegwayNotFoundError $e) {
+    $errors['no_order'] = [$e->getCode(), $e->httpStatus, $e->getMessage(), $e->object];
+}
+try {
+    $rw->orderInfo(null, 'NEVER-SENT-1');
+} catch (RegwayNotFoundError $e) {
+    $errors['no_order_for_request'] = [$e->getCode(), $e->httpStatus, $e->getMessage(), $e->object];
+}
+try {
+    $rw->requestStatus('NEVER-SENT-2');
+} catch (RegwayNotFoundError $e) {
+    $errors['no_request'] = [$e->getCode(), $e->httpStatus, $e->getMessage(), $e->object];
 }
 try {
     $rw->domainRenew('REN-1', 'page-000.ru', '2030-01-15');
 } catch (RegwayConflictError $e) {
-    $errors['conflict'] = [$e->getCode(), $e->httpStatus];
+    $errors['conflict'] = [$e->getCode(), $e->httpStatus, $e->object];
 }
 try {
     (new RegwayClient('http://127.0.0.1:9', 'demo', PASSWORD, ['retries' => 1, 'backoff' => 0.01]))->balance();
 } catch (RegwayTransportError $e) {
-    $errors['transport'] = [$e->getCode(), $e->isTemporary()];
+    $errors['transport'] = [$e->getCode(), $e->isTemporary(), $e->object];
 }
 $out['errors'] = $errors;
 $out['request_ids'] = [

@@ -95,19 +95,31 @@ errors = {}
 try:
     regway.Client(urls["plain"], "demo", "wrong-password").balance()
 except regway.AuthError as e:
-    errors["auth"] = [e.code, e.http_status, e.message, e.temporary]
+    errors["auth"] = [e.code, e.http_status, e.message, e.temporary, e.object]
 try:
     rw.domain_info("never-registered.ru")
 except regway.NotFoundError as e:
-    errors["not_found"] = [e.code, e.http_status, e.message]
+    errors["not_found"] = [e.code, e.http_status, e.message, e.object]
+try:
+    rw.order_info("999999")
+except regway.NotFoundError as e:
+    errors["no_order"] = [e.code, e.http_status, e.message, e.object]
+try:
+    rw.order_info(request_id="NEVER-SENT-1")
+except regway.NotFoundError as e:
+    errors["no_order_for_request"] = [e.code, e.http_status, e.message, e.object]
+try:
+    rw.request_status("NEVER-SENT-2")
+except regway.NotFoundError as e:
+    errors["no_request"] = [e.code, e.http_status, e.message, e.object]
 try:
     rw.domain_renew("REN-1", "page-000.ru", expires="2030-01-15")
 except regway.ConflictError as e:
-    errors["conflict"] = [e.code, e.http_status]
+    errors["conflict"] = [e.code, e.http_status, e.object]
 try:
     regway.Client("http://127.0.0.1:9", "demo", PASSWORD, retries=1, backoff=0.01).balance()
 except regway.TransportError as e:
-    errors["transport"] = [e.code, e.temporary]
+    errors["transport"] = [e.code, e.temporary, e.object]
 out["errors"] = errors
 out["request_ids"] = [
     regway.request_id("bm", 117, "open"),

@@ -17,7 +17,9 @@ What the client does for you:
   request-id, so a retry of a request whose answer was lost gets the stored answer
   (``replayed``), never a second charge;
 - raises a typed exception (``RegwayError`` and its subclasses) for every result code of
-  2000 and above, with the gateway's message, code and HTTP status;
+  2000 and above, with the gateway's message, code and HTTP status, and the ``object``
+  it is about where one code covers several cases (2303: "domain", "client", "order",
+  "request", ...; None when the answer names none);
 - returns a pending order (1001) as a result with ``pending`` set; ``wait_for()`` polls
   ``request.status`` with back-off until the final answer or a deadline;
 - walks paged listings (``domains()``, ``clients()``, ``orders()``, ``ledger()``,

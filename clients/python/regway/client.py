@@ -53,6 +53,9 @@ class Answer:
     retry_after: Optional[int] = None
     data: Optional[ET.Element] = None
     body: str = ""
+    #: what a 2201, 2303 or 2304 is about (``<result object="...">``): "domain", "client",
+    #: "order", "request", "license", "statement", "address", "account"; None when absent.
+    object: Optional[str] = None
 
     @property
     def pending(self) -> bool:
@@ -92,6 +95,7 @@ class Answer:
             code=int(result.get("code", "0")),
             message=result.text or "",
             http_status=http_status,
+            object=result.get("object"),
             request_id=root.findtext("request-id"),
             replayed=headers.get("idempotent-replayed", "").strip() == "true",
             retry_after=int(retry) if retry.isdigit() else None,
@@ -113,6 +117,7 @@ class RegwayError(Exception):
         http_status: int = 0,
         request_id: Optional[str] = None,
         answer: Optional[Answer] = None,
+        object: Optional[str] = None,
     ):
         super().__init__(message)
         self.message = message
@@ -120,6 +125,11 @@ class RegwayError(Exception):
         self.http_status = http_status
         self.request_id = request_id
         self.answer = answer
+        #: what the error is about, when one code covers several cases (2201, 2303,
+        #: 2304; protocol/errors.md): for 2303 "domain", "client", "order", "request"
+        #: (nothing was done under that request-id), "license" or "statement". None when
+        #: the answer names no object, and for errors without an answer.
+        self.object = object if object is not None else (answer.object if answer else None)
 
     def __str__(self) -> str:
         return "%s (%d)" % (self.message, self.code)
@@ -162,7 +172,7 @@ class ConflictError(RegwayError):
 
 
 class NotFoundError(RegwayError):
-    """2303: no such domain, client, order or request-id."""
+    """2303: no such domain, client, order, request-id, licence or statement (``object`` says which)."""
 
 
 class RateLimitError(RegwayError):

@@ -1,28 +1,109 @@
-//! Daily work of the background worker: domains and licences past their expiry date
-//! become `expired`, and those with auto-renew on are renewed a configured number of
-//! days before they expire, paid from the partner's balance. It reads the expiry index
-//! (active services by expiry date) only as far as the renewal horizon.
+//! The background worker beside the pipeline: it settles open orders (the engine's
+//! reconciler) every interval and does the daily work once a UTC day.
+//!
+//! Daily work: domains and licences past their expiry date become `expired`, and those
+//! with auto-renew on are renewed a configured number of days before they expire, paid
+//! from the partner's balance. It reads the expiry index (active services by expiry
+//! date) only as far as the renewal horizon.
 //!
 //! Restart-safe without bookkeeping of its own: an automatic renewal is an ordinary
 //! order under the request-id `auto-renew:EXPIRES:TODAY:DOMAIN` (`…:license.ID` for a
-//! licence; hashed when longer than 64 characters), so running the day's work twice renews nothing twice. When the money
-//! is not there, the partner sees a failed order that cost nothing, and the next day
-//! (a new request-id) tries again.
+//! licence; hashed when longer than 64 characters), so running the day's work twice
+//! renews nothing twice. When the money is not there, the partner sees a failed order
+//! that cost nothing, and the next day (a new request-id) tries again.
 
-use super::{Ctx, Engine, Fresh};
 use crate::command::domain_renew::DomainRenew;
 use crate::command::license::LicenseRenew;
-use crate::command::params::derived_request_id;
 use crate::command::Command;
 use crate::engine::services;
+use crate::engine::{Ctx, Engine, Fresh};
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::keys;
 use crate::store::records::{
     license_object, Domain, DomainState, License, LicenseState, Order, OrderKind, OrderState,
     Partner, RequestRecord, Transition,
 };
+use crate::store::{keys, requests};
+use crate::types::request_id::RequestId;
 use chrono::{Duration, NaiveDate};
+
+/// When the worker runs what.
+pub struct Schedule {
+    /// Between reconciliation rounds (`reconcile_interval_ms`).
+    pub interval: std::time::Duration,
+    /// An order unclear for longer is reported to the operator (`unknown_alert_ms`).
+    pub alert_after: std::time::Duration,
+    /// Days before expiry a domain is renewed (`auto_renew_days`).
+    pub renew_days: u32,
+    /// Days before expiry a licence is renewed (`license_auto_renew_days`).
+    pub license_renew_days: u32,
+}
+
+/// The background worker, until `stop` resolves: reconciles open orders every
+/// interval, and once a UTC day expires and renews services and prunes request
+/// records.
+pub async fn work(
+    engine: std::sync::Arc<Engine>,
+    schedule: Schedule,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let Schedule {
+        interval,
+        alert_after,
+        renew_days,
+        license_renew_days,
+    } = schedule;
+    let mut stop = std::pin::pin!(stop);
+    // The daily work runs on the first tick of each UTC day (again after a
+    // restart, which it tolerates: see `Engine::daily`).
+    let mut last_day = None;
+    // The first round settles what a previous run left open (a crash between
+    // accepting an order and recording the upstream's answer). It runs while the
+    // gateway already serves: those orders are in the open-order queue with their
+    // domains locked, so a new order for such a domain gets 2304 and a retry of
+    // such a request-id gets 1001, and opening the port does not wait for a slow
+    // upstream. A stop cancels a round; what it did not settle stays open, safely.
+    let mut first = true;
+    loop {
+        if !first {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+        // After the first round, orders without a clear answer are asked about
+        // again at growing intervals (engine::orders::Backoffs).
+        let round = tokio::select! {
+            _ = &mut stop => break,
+            r = async {
+                if first {
+                    engine.reconcile(alert_after).await
+                } else {
+                    engine.reconcile_due(alert_after, interval).await
+                }
+            } => r,
+        };
+        match round {
+            Ok(open) if first && open > 0 => {
+                tracing::warn!(open, "orders still open after the start-up reconciliation")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "reconciliation failed"),
+        }
+        // The daily work waits for the first interval, as it always has.
+        let was_first = std::mem::replace(&mut first, false);
+        let today = engine.clock.today();
+        if !was_first && last_day != Some(today) {
+            match engine.daily(renew_days, license_renew_days).await {
+                Ok(_) => last_day = Some(today),
+                Err(e) => tracing::error!(error = %e, "daily work failed"),
+            }
+            if let Err(e) = engine.prune_requests().await {
+                tracing::error!(error = %e, "pruning request records failed");
+            }
+        }
+    }
+}
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DailyReport {
@@ -209,7 +290,7 @@ impl Engine {
         object: &str,
         what: &str,
     ) -> Result<bool> {
-        let rid = derived_request_id(&format!("auto-renew:{what}"));
+        let rid = RequestId::derived(&format!("auto-renew:{what}")).into_string();
         let ctx = Ctx {
             eng: self,
             partner: partner.clone(),
@@ -255,7 +336,7 @@ impl Engine {
         let now = self.clock.now();
         self.store
             .write(move |tx| {
-                if tx.get_raw(&keys::request(&login, &rid))?.is_some() {
+                if requests::taken(tx, &login, &rid)? {
                     return Ok(());
                 }
                 let mut partner: Partner = tx
@@ -287,8 +368,9 @@ impl Engine {
                 tx.put(keys::partner(&login), &partner)?;
                 tx.put(keys::order(&login, id), &order)?;
                 tx.put(keys::order_owner(id), &login)?;
-                tx.put(
-                    keys::request(&login, &rid),
+                requests::record(
+                    tx,
+                    &login,
                     &RequestRecord {
                         request_id: rid,
                         command: order.kind.command().to_string(),
