@@ -1013,7 +1013,7 @@ fn contact_el(role: &'static str, c: &Client) -> El {
     El::new(role)
         .attr("ReadOnly", true)
         .children(CONTACT.iter().map(|(name, xfield)| {
-            let el = El::new(name);
+            let el = El::new(*name);
             match value(name, *xfield) {
                 Some(v) => el.text(v),
                 None => el,
