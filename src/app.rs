@@ -28,7 +28,7 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
         None => Clock::System,
     };
     let sandbox: Arc<dyn Backend> = Arc::new(Sandbox::new(
-        store.tree("sandbox")?,
+        store.registry("sandbox")?,
         &cfg.sandbox.taken,
         clock,
         cfg.sandbox.faults,

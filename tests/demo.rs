@@ -7,7 +7,6 @@ mod process;
 mod support;
 
 use regway::config::Config;
-use regway::store::keys;
 
 /// A configuration whose zones go to a regway parent (never called here).
 fn with_real_upstream(data: &std::path::Path) -> Config {
@@ -85,7 +84,7 @@ async fn a_real_upstream_refuses_to_start_until_the_demo_is_removed() {
     assert!(s
         .engine()
         .store
-        .get::<String>(&keys::domain_owner("demo-shop.ru"))
+        .domain_owner("demo-shop.ru")
         .unwrap()
         .is_none());
     let r = s.verify().await;
@@ -102,10 +101,7 @@ async fn an_older_stores_demo_partner_is_recognised() {
     let s = common::start_config(common::test_config(dir.path())).await;
     s.engine()
         .store
-        .write(|tx| {
-            tx.remove(keys::meta("demo"));
-            Ok(())
-        })
+        .write(|tx| tx.set_demo(None))
         .await
         .unwrap();
     assert!(s.engine().demo_partner().unwrap().is_none());

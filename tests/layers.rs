@@ -35,7 +35,8 @@ const LAYERS: &[(&str, u8)] = &[
 /// entry that no longer occurs fails the test too, so that it is taken out.
 const PENDING: &[(&str, &str)] = &[
     ("engine/mod.rs", "outcome"),
-    ("engine/orders.rs", "outcome"),
+    ("engine/orders/accept.rs", "outcome"),
+    ("engine/orders/settle.rs", "outcome"),
 ];
 
 fn rank(module: &str) -> Option<u8> {

@@ -268,13 +268,12 @@ async fn verify_checks_what_the_operator_settled() {
     assert_eq!(elem(&info.body, "domain").get("expires"), "2027-01-10");
     assert!(s.verify().await.problems.is_empty());
     // A settlement the order's record does not bear out is reported.
-    let key = regway::store::keys::order("demo", id);
     s.engine()
         .store
         .write(move |tx| {
-            let mut o: regway::store::records::Order = tx.get(&key)?.unwrap();
+            let mut o: regway::store::records::Order = tx.order("demo", id)?.unwrap();
             o.settled.as_mut().unwrap().note.clear();
-            tx.put(key, &o)
+            tx.put_order("demo", &o)
         })
         .await
         .unwrap();

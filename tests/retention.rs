@@ -5,8 +5,7 @@
 mod common;
 
 use regway::outcome::Outcome;
-use regway::store::keys;
-use regway::store::records::RequestRecord;
+use regway::store::{RequestScans, Requests};
 
 fn base(s: &common::TestServer) -> String {
     s.url.trim_end_matches("/api").to_string()
@@ -143,12 +142,11 @@ async fn the_daily_work_prunes_request_records_after_thirty_days() {
     cfg.sandbox.clock = Some("2026-02-15T10:00:00Z".parse().unwrap());
     cfg.reconcile_interval_ms = 50;
     let s = common::start_when_free(cfg).await;
-    let key = keys::request("demo", "OLD1");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while s
         .engine()
         .store
-        .get::<RequestRecord<Outcome>>(&key)
+        .request::<Outcome>("demo", "OLD1")
         .unwrap()
         .is_some()
     {
@@ -158,7 +156,7 @@ async fn the_daily_work_prunes_request_records_after_thirty_days() {
     assert!(s
         .engine()
         .store
-        .get::<RequestRecord<Outcome>>(&keys::request("demo", "C1"))
+        .request::<Outcome>("demo", "C1")
         .unwrap()
         .is_none());
     let a = s.form("command=request.status&request-id=OLD1").await;
@@ -200,8 +198,8 @@ async fn namecheap_calls_without_a_key_keep_no_request_record() {
     let records: Vec<String> = s
         .engine()
         .store
-        .scan::<RequestRecord<Outcome>>(&keys::requests("demo"), None, false)
-        .map(|r| r.unwrap().1.request_id)
+        .requests::<Outcome>("demo")
+        .map(|r| r.unwrap().request_id)
         .collect();
     // Only the registrant's client, whose request-id is derived from its details.
     assert_eq!(records.len(), 1, "{records:?}");

@@ -3,7 +3,7 @@
 mod common;
 
 use regway::store::records::Partner;
-use regway::store::{keys, Store};
+use regway::store::{Expiry, Migration, Store};
 use std::process::Command;
 
 fn verify_cli(data: &std::path::Path) -> (bool, String) {
@@ -46,9 +46,9 @@ async fn verify_passes_on_a_live_gateway_and_names_a_tampered_balance() {
         let store = Store::open(&copy).unwrap();
         store
             .write(|tx| {
-                let mut p: Partner = tx.get(&keys::partner("demo"))?.unwrap();
+                let mut p: Partner = tx.partner("demo")?.unwrap();
                 p.balance += rust_decimal::Decimal::ONE;
-                tx.put(keys::partner("demo"), &p)
+                tx.put_partner(&p)
             })
             .await
             .unwrap();
@@ -80,7 +80,7 @@ async fn per_day_totals_are_built_once_and_checked_against_the_ledger() {
     s.stop().await;
     let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
     let read = |store: &Store| -> regway::store::records::DayTotals {
-        store.get(&keys::day_totals("demo", day)).unwrap().unwrap()
+        store.day_totals("demo", day).unwrap().unwrap()
     };
     {
         let store = Store::open(&data).unwrap();
@@ -91,27 +91,26 @@ async fn per_day_totals_are_built_once_and_checked_against_the_ledger() {
         );
         // As an older store: no totals, no counts, no expiry index, no markers.
         let expires = chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap();
-        assert!(store
-            .get::<()>(&keys::expiry(expires, "demo", "totals.ru"))
-            .unwrap()
-            .is_some());
+        let expiry = Expiry {
+            date: expires,
+            login: "demo".into(),
+            object: "totals.ru".into(),
+        };
+        assert!(store.has_expiry(&expiry).unwrap());
         store
             .write(move |tx| {
-                tx.remove(keys::day_totals("demo", day));
-                tx.remove(keys::meta("day-totals"));
-                tx.remove(keys::service_counts("demo"));
-                tx.remove(keys::meta("service-counts"));
-                tx.remove(keys::expiry(expires, "demo", "totals.ru"));
-                tx.remove(keys::meta("expiry-index"));
+                tx.remove_day_totals("demo", day);
+                tx.set_migrated(Migration::DayTotals, None)?;
+                tx.remove_service_counts("demo");
+                tx.set_migrated(Migration::ServiceCounts, None)?;
+                tx.remove_expiry(&expiry);
+                tx.set_migrated(Migration::ExpiryIndex, None)?;
                 Ok(())
             })
             .await
             .unwrap();
         store.flush().await.unwrap();
-        assert!(store
-            .get::<bool>(&keys::day_totals("demo", day))
-            .unwrap()
-            .is_none());
+        assert!(store.day_totals("demo", day).unwrap().is_none());
     }
     let s = common::start_config(common::test_config(&data)).await;
     assert!(s.verify().await.problems.is_empty());
@@ -121,10 +120,9 @@ async fn per_day_totals_are_built_once_and_checked_against_the_ledger() {
         assert_eq!(read(&store).payments.to_string(), "10250.00");
         store
             .write(move |tx| {
-                let mut t: regway::store::records::DayTotals =
-                    tx.get(&keys::day_totals("demo", day))?.unwrap();
+                let mut t: regway::store::records::DayTotals = tx.day_totals("demo", day)?.unwrap();
                 t.payments += rust_decimal::Decimal::ONE;
-                tx.put(keys::day_totals("demo", day), &t)
+                tx.put_day_totals("demo", day, &t)
             })
             .await
             .unwrap();

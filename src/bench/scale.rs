@@ -19,7 +19,7 @@ use crate::store::records::{
     Client, ClientKind, DayTotals, Domain, DomainState, EntryKind, LedgerEntry, Order, OrderKind,
     OrderState, Partner, RequestRecord, ServiceCounts, Transition,
 };
-use crate::store::{keys, Store};
+use crate::store::{Batch, Expiry, Migration, RequestWrites, Store};
 use crate::types::money::Currency;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -80,12 +80,7 @@ pub async fn load(data: &Path, shape: Shape) -> Result<Duration> {
         ));
     }
     let store = Store::open(data)?;
-    if store.get::<u64>(&keys::counter("order"))?.is_some()
-        || store
-            .scan::<Partner>(&keys::partners(), None, false)
-            .next()
-            .is_some()
-    {
+    if store.counter("order")? > 0 || store.partners().next().is_some() {
         return Err(Error::value("data", "the store is not empty"));
     }
     let hash = tokio::task::spawn_blocking(|| hash_password("demo-password"))
@@ -97,9 +92,9 @@ pub async fn load(data: &Path, shape: Shape) -> Result<Duration> {
     let mut p = 0;
     while p < shape.partners {
         let end = (p + PARTNERS_PER_WRITE).min(shape.partners);
-        let mut rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut rows = store.rows();
         for q in p..end {
-            partner_rows(q, shape, &hash, now, &mut ledger_id, &mut rows)?;
+            partner_rows(q, shape, &hash, now, &mut ledger_id, &mut *rows)?;
         }
         if end == shape.partners {
             for (name, n) in [
@@ -107,10 +102,10 @@ pub async fn load(data: &Path, shape: Shape) -> Result<Duration> {
                 ("ledger", ledger_id),
                 ("client", shape.clients),
             ] {
-                rows.push((keys::counter(name), serde_json::to_vec(&n)?));
+                rows.set_counter(name, n)?;
             }
-            rows.push((keys::meta("day-totals"), serde_json::to_vec(&true)?));
-            rows.push((keys::meta("expiry-index"), serde_json::to_vec(&true)?));
+            rows.set_migrated(Migration::DayTotals, Some(""))?;
+            rows.set_migrated(Migration::ExpiryIndex, Some(""))?;
             // Counted under the default configuration's categories, which the gateway
             // that serves this store runs with.
             let cfg = crate::config::Config::default();
@@ -122,10 +117,7 @@ pub async fn load(data: &Path, shape: Shape) -> Result<Duration> {
                 )?,
                 &crate::engine::licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)?,
             );
-            rows.push((
-                keys::meta("service-counts"),
-                serde_json::to_vec(&cats.fingerprint())?,
-            ));
+            rows.set_migrated(Migration::ServiceCounts, Some(&cats.fingerprint()))?;
         }
         // Two writes in flight: the next chunk is built while the last one is flushed.
         if in_flight.len() >= 2 {
@@ -133,13 +125,7 @@ pub async fn load(data: &Path, shape: Shape) -> Result<Duration> {
         }
         let s = store.clone();
         in_flight.push(tokio::spawn(async move {
-            s.write(move |tx| {
-                for (k, v) in rows {
-                    tx.put_raw(k, v);
-                }
-                Ok(())
-            })
-            .await
+            s.write(move |tx| tx.put_rows(rows)).await
         }));
         p = end;
     }
@@ -162,12 +148,11 @@ fn partner_rows(
     hash: &str,
     now: DateTime<Utc>,
     ledger_id: &mut u64,
-    rows: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    rows: &mut dyn Batch,
 ) -> Result<()> {
     let login = login_of(p);
     let (first_client, clients) = share(shape.clients, shape.partners, p);
     let (first_domain, domains) = share(shape.domains, shape.partners, p);
-    let mut put = |k: Vec<u8>, v: Vec<u8>| rows.push((k, v));
     let mut partner = Partner {
         login: login.clone(),
         password_hash: hash.to_string(),
@@ -199,8 +184,7 @@ fn partner_rows(
             created: now,
             deleted: None,
         };
-        put(keys::client_owner(number), serde_json::to_vec(&login)?);
-        put(keys::client(&login, number), serde_json::to_vec(&client)?);
+        rows.add_client(&login, &client)?;
         handles.push((number, client.id));
     }
     // A top-up that pays for every order and leaves a balance.
@@ -220,18 +204,12 @@ fn partner_rows(
         tier: None,
         discount: None,
     };
-    put(
-        keys::ledger_entry(&login, entry.id),
-        serde_json::to_vec(&entry)?,
-    );
     // Every entry is dated `now`: one day of totals, as the engine keeps them.
-    put(
-        keys::day_totals(&login, now.date_naive()),
-        serde_json::to_vec(&DayTotals {
-            payments: topup,
-            turnover: PRICE * Decimal::from(domains),
-        })?,
-    );
+    let day = DayTotals {
+        payments: topup,
+        turnover: PRICE * Decimal::from(domains),
+    };
+    rows.append_ledger(&login, &entry, Some((now.date_naive(), &day)))?;
     let expires = crate::types::clock::add_years(now.date_naive(), 1)
         .ok_or_else(|| Error::internal("date overflow"))?;
     for d in 0..domains {
@@ -317,23 +295,15 @@ fn partner_rows(
             order: Some(id),
             outcome: Some(outcome),
         };
-        put(
-            keys::ledger_entry(&login, charge.id),
-            serde_json::to_vec(&charge)?,
-        );
-        put(keys::order(&login, id), serde_json::to_vec(&order)?);
-        put(keys::order_owner(id), serde_json::to_vec(&login)?);
-        put(keys::request(&login, &rid), serde_json::to_vec(&rec)?);
-        put(keys::domain(&login, &name), serde_json::to_vec(&domain)?);
-        put(keys::domain_owner(&name), serde_json::to_vec(&login)?);
-        put(
-            keys::expiry(expires, &login, &name),
-            serde_json::to_vec(&())?,
-        );
-        put(
-            keys::client_domain(&login, *number, &name),
-            serde_json::to_vec(&())?,
-        );
+        rows.append_ledger(&login, &charge, None)?;
+        rows.add_order(&login, &order)?;
+        rows.put_request(&login, &rec)?;
+        rows.add_domain(&login, *number, &domain)?;
+        rows.put_expiry(&Expiry {
+            date: expires,
+            login: login.clone(),
+            object: name.clone(),
+        })?;
     }
     // The counts of active services, as the engine keeps them: every domain is an
     // active `.ru` one, and clients take the domains in turn.
@@ -345,15 +315,12 @@ fn partner_rows(
         let mine = domains / clients + u64::from((i as u64) < domains % clients);
         if mine > 0 {
             counts.clients += 1;
-            let per: std::collections::BTreeMap<&str, u64> = [("domains", mine)].into();
-            put(
-                keys::client_services(&login, *number),
-                serde_json::to_vec(&per)?,
-            );
+            let per: std::collections::BTreeMap<String, u64> = [("domains".into(), mine)].into();
+            rows.put_client_services(&login, *number, &per)?;
         }
     }
-    put(keys::service_counts(&login), serde_json::to_vec(&counts)?);
-    put(keys::partner(&login), serde_json::to_vec(&partner)?);
+    rows.put_service_counts(&login, &counts)?;
+    rows.put_partner(&partner)?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Client, ClientKind, Partner};
-use crate::store::{keys, Read};
+use crate::store::Read;
 use crate::types::client::ClientHandle;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -24,17 +24,21 @@ pub fn parse_handle(v: &str) -> Result<ClientHandle> {
 
 /// The partner's own client: 2303 when no such client exists, 2201 when it belongs to
 /// another partner.
-pub fn owned_client(r: &impl Read, login: &str, handle: &ClientHandle) -> Result<Client> {
+pub fn owned_client(
+    r: &(impl Read + ?Sized),
+    login: &str,
+    handle: &ClientHandle,
+) -> Result<Client> {
     let number = handle.number();
     let missing = || Error::not_found(format!("no client {handle}")).about(Object::Client);
-    match r.read::<String>(&keys::client_owner(number))? {
+    match r.client_owner(number)? {
         None => Err(missing()),
         Some(owner) if owner != login => Err(Error::forbidden(format!(
             "client {handle} belongs to another partner"
         ))
         .about(Object::Client)),
         Some(_) => {
-            let c: Client = r.read(&keys::client(login, number))?.ok_or_else(missing)?;
+            let c: Client = r.client(login, number)?.ok_or_else(missing)?;
             if c.id != handle.as_str() {
                 return Err(missing());
             }
@@ -168,9 +172,8 @@ impl ClientCreate {
                 };
                 let mut p = partner.clone();
                 p.clients += 1;
-                tx.put(keys::partner(&p.login), &p)?;
-                tx.put(keys::client_owner(number), &p.login)?;
-                tx.put(keys::client(&p.login, number), &client)?;
+                tx.put_partner(&p)?;
+                tx.add_client(&p.login, &client)?;
                 Ok(Outcome::ok(Data::Client(Box::new(client))))
             })
             .await
@@ -190,7 +193,7 @@ impl ClientInfo {
     }
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
-        let c = owned_client(&ctx.eng.store, &ctx.partner.login, &self.client)?;
+        let c = owned_client(ctx.eng.store.reader(), &ctx.partner.login, &self.client)?;
         Ok(Outcome::ok(Data::Client(Box::new(c))))
     }
 }
@@ -215,21 +218,15 @@ impl ClientList {
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
         let login = &ctx.partner.login;
-        let after = self.cursor.map(|n| keys::client(login, n));
-        let rows = ctx
-            .eng
-            .store
-            .scan::<Client>(&keys::clients(login), after.as_deref(), false)
-            .map(|r| r.map(|(_, c)| c))
-            .filter(|r| {
-                r.as_ref().map_or(true, |c| {
-                    self.matching.as_deref().is_none_or(|m| {
-                        c.id.to_lowercase().contains(m)
-                            || c.name.to_lowercase().contains(m)
-                            || c.email.to_lowercase().contains(m)
-                    })
+        let rows = ctx.eng.store.clients(login, self.cursor).filter(|r| {
+            r.as_ref().map_or(true, |c| {
+                self.matching.as_deref().is_none_or(|m| {
+                    c.id.to_lowercase().contains(m)
+                        || c.name.to_lowercase().contains(m)
+                        || c.email.to_lowercase().contains(m)
                 })
-            });
+            })
+        });
         let (rows, next_cursor) = super::page(rows, self.limit, |c: &Client| c.number.to_string())?;
         Ok(Outcome::ok(Data::Clients { rows, next_cursor }))
     }
@@ -263,7 +260,7 @@ impl ClientDelete {
                     .about(Object::Client));
                 }
                 c.deleted = Some(now);
-                tx.put(keys::client(&partner.login, c.number), &c)?;
+                tx.put_client(&partner.login, &c)?;
                 crate::engine::services::forget_client(tx, &partner.login, c.number)?;
                 Ok(Outcome::ok(Data::Client(Box::new(c))))
             })
@@ -272,7 +269,7 @@ impl ClientDelete {
 }
 
 /// A client new orders may name: the partner's own, not deleted (2304).
-pub fn live_client(r: &impl Read, login: &str, handle: &ClientHandle) -> Result<Client> {
+pub fn live_client(r: &(impl Read + ?Sized), login: &str, handle: &ClientHandle) -> Result<Client> {
     let c = owned_client(r, login, handle)?;
     if c.deleted.is_some() {
         return Err(Error::prohibited(format!(

@@ -4,11 +4,10 @@
 //! balance, and the operator pays it out (`regway partner withdraw --commission`).
 
 use super::params::Params;
-use crate::engine::orders::{append_commission, append_entry};
+use crate::engine::ledger::{append_commission, append_entry};
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::keys;
 use crate::store::records::{CommissionEntry, CommissionKind, EntryKind, Partner};
 use crate::types::money::{parse_amount, Money, MAX_MINOR_DIGITS};
 use rust_decimal::Decimal;
@@ -31,14 +30,9 @@ impl CommissionList {
         let partner: Partner = ctx
             .eng
             .store
-            .get(&keys::partner(login))?
+            .partner(login)?
             .ok_or_else(|| Error::internal("partner vanished"))?;
-        let after = self.cursor.map(|id| keys::commission_entry(login, id));
-        let rows = ctx
-            .eng
-            .store
-            .scan::<CommissionEntry>(&keys::commissions(login), after.as_deref(), true)
-            .map(|r| r.map(|(_, e)| e));
+        let rows = ctx.eng.store.commissions(login, self.cursor, true);
         let (rows, next_cursor) =
             super::page(rows, self.limit, |e: &CommissionEntry| e.id.to_string())?;
         Ok(Outcome::ok(Data::Commissions {
@@ -114,7 +108,7 @@ impl CommissionTransfer {
                         ..CommissionEntry::new(CommissionKind::Spent, -amount.amount, now)
                     },
                 )?;
-                tx.put(keys::partner(&p.login), &p)?;
+                tx.put_partner(&p)?;
                 Ok(Outcome::ok(Data::CommissionTransfer {
                     currency: p.currency,
                     entry: Box::new(spent),

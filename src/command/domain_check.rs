@@ -5,7 +5,6 @@ use crate::engine::catalogue::Operation;
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::outcome::{CheckRow, Data, Outcome};
-use crate::store::keys;
 use crate::types::names::{parse_name, Name};
 use serde::Serialize;
 
@@ -64,13 +63,9 @@ impl DomainCheck {
                     if let Err(e) = policy {
                         let why = e.message.strip_prefix("domain: ").unwrap_or(&e.message);
                         row.reason = Some(why.to_string());
-                    } else if eng
-                        .store
-                        .get::<String>(&keys::domain_owner(d.ascii()))?
-                        .is_some()
-                    {
+                    } else if eng.store.domain_owner(d.ascii())?.is_some() {
                         row.reason = Some("registered".into());
-                    } else if eng.store.get::<u64>(&keys::in_flight(d.ascii()))?.is_some() {
+                    } else if eng.store.in_flight(d.ascii())?.is_some() {
                         row.reason = Some("an order for this name is in progress".into());
                     } else {
                         ask.push((rows.len(), d.clone()));

@@ -5,14 +5,14 @@ use crate::engine::Ctx;
 use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{Domain, DomainState};
-use crate::store::{keys, Read};
+use crate::store::Read;
 use crate::types::client::ClientHandle;
 use crate::types::names::{parse_name, Name};
 use serde::Serialize;
 
 /// The partner's own domain: 2303 when nobody has it here, 2201 when another partner does.
-pub fn owned_domain(r: &impl Read, login: &str, name: &str) -> Result<Domain> {
-    match r.read::<String>(&keys::domain_owner(name))? {
+pub fn owned_domain(r: &(impl Read + ?Sized), login: &str, name: &str) -> Result<Domain> {
+    match r.domain_owner(name)? {
         None => {
             Err(Error::not_found(format!("{name} is not registered here")).about(Object::Domain))
         }
@@ -21,7 +21,7 @@ pub fn owned_domain(r: &impl Read, login: &str, name: &str) -> Result<Domain> {
         ))
         .about(Object::Domain)),
         Some(_) => r
-            .read(&keys::domain(login, name))?
+            .domain(login, name)?
             .ok_or_else(|| Error::internal(format!("{name} has an owner but no record"))),
     }
 }
@@ -39,7 +39,11 @@ impl DomainInfo {
     }
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
-        let d = owned_domain(&ctx.eng.store, &ctx.partner.login, self.domain.ascii())?;
+        let d = owned_domain(
+            ctx.eng.store.reader(),
+            &ctx.partner.login,
+            self.domain.ascii(),
+        )?;
         Ok(Outcome::ok(Data::Domain(Box::new(d))))
     }
 }
@@ -113,33 +117,18 @@ impl DomainList {
             // One client's domains: walk that client's index only.
             Some(handle) => {
                 let number = handle.number();
-                let prefix = keys::client_domains(login, number);
-                let after = self
-                    .cursor
-                    .as_ref()
-                    .map(|c| keys::client_domain(login, number, c));
                 Box::new(
                     store
-                        .scan::<()>(&prefix, after.as_deref(), false)
+                        .client_domains(login, number, self.cursor.as_deref())
                         .map(move |r| {
-                            let (k, ()) = r?;
-                            let name = keys::suffix_str(&k, prefix.len());
-                            store
-                                .get::<Domain>(&keys::domain(login, &name))?
-                                .ok_or_else(|| {
-                                    Error::internal("client index names a missing domain")
-                                })
+                            let name = r?;
+                            store.domain(login, &name)?.ok_or_else(|| {
+                                Error::internal("client index names a missing domain")
+                            })
                         }),
                 )
             }
-            None => {
-                let after = self.cursor.as_ref().map(|c| keys::domain(login, c));
-                Box::new(
-                    store
-                        .scan::<Domain>(&keys::domains(login), after.as_deref(), false)
-                        .map(|r| r.map(|(_, d)| d)),
-                )
-            }
+            None => store.domains(login, self.cursor.as_deref()),
         };
         let mut rows = rows.filter(|r| r.as_ref().map_or(true, |d| self.keep(d)));
         let mut skipped = 0u64;

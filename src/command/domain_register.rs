@@ -8,7 +8,6 @@ use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
-use crate::store::keys;
 use crate::store::records::OrderKind;
 use crate::types::client::ClientHandle;
 use crate::types::names::{check_nameservers, Name, Nameserver};
@@ -63,7 +62,7 @@ impl DomainRegister {
         };
         eng.place_order(ctx, order, move |tx, partner| {
             live_client(tx, &partner.login, &client)?;
-            if tx.get_raw(&keys::domain_owner(&name))?.is_some() {
+            if tx.domain_owner(&name)?.is_some() {
                 return Err(Error::exists(format!("{name} is already registered")));
             }
             Ok(())

@@ -7,7 +7,6 @@ use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::keys;
 use crate::store::records::OrderKind;
 use crate::types::money::Money;
 use crate::types::names::{check_nameservers, Name, Nameserver};
@@ -77,7 +76,7 @@ impl SetAutorenew {
             .write_once(ctx, "domain.set-autorenew", move |tx, partner| {
                 let mut d = owned_domain(tx, &partner.login, &name)?;
                 d.auto_renew = on;
-                tx.put(keys::domain(&partner.login, &name), &d)?;
+                tx.put_domain(&partner.login, &d)?;
                 Ok(Outcome::ok(Data::Domain(Box::new(d))))
             })
             .await

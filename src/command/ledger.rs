@@ -5,7 +5,6 @@ use super::params::Params;
 use crate::engine::Ctx;
 use crate::error::Result;
 use crate::outcome::{Data, Outcome};
-use crate::store::keys;
 use crate::store::records::LedgerEntry;
 use serde::Serialize;
 
@@ -23,12 +22,7 @@ impl LedgerList {
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
         let login = &ctx.partner.login;
-        let after = self.cursor.map(|id| keys::ledger_entry(login, id));
-        let rows = ctx
-            .eng
-            .store
-            .scan::<LedgerEntry>(&keys::ledger(login), after.as_deref(), true)
-            .map(|r| r.map(|(_, e)| e));
+        let rows = ctx.eng.store.ledger(login, self.cursor, true);
         let (rows, next_cursor) =
             super::page(rows, self.limit, |e: &LedgerEntry| e.id.to_string())?;
         Ok(Outcome::ok(Data::Ledger {

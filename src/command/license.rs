@@ -11,7 +11,7 @@ use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{license_object, License, LicensePeriod, LicenseState, OrderKind};
-use crate::store::{keys, Read};
+use crate::store::Read;
 use crate::types::client::ClientHandle;
 use crate::types::date::parse_date;
 use crate::types::money::Money;
@@ -46,15 +46,15 @@ fn license_id(p: &mut Params) -> Result<u64> {
 }
 
 /// The partner's own licence: 2303 when there is none, 2201 when it is another's.
-pub fn owned_license(r: &impl Read, login: &str, id: u64) -> Result<License> {
+pub fn owned_license(r: &(impl Read + ?Sized), login: &str, id: u64) -> Result<License> {
     let missing = || Error::not_found(format!("no licence {id}")).about(Object::License);
-    match r.read::<String>(&keys::license_owner(id))? {
+    match r.license_owner(id)? {
         None => Err(missing()),
         Some(owner) if owner != login => Err(Error::forbidden(format!(
             "licence {id} belongs to another partner"
         ))
         .about(Object::License)),
-        Some(_) => r.read(&keys::license(login, id))?.ok_or_else(missing),
+        Some(_) => r.license(login, id)?.ok_or_else(missing),
     }
 }
 
@@ -124,7 +124,7 @@ impl LicenseRenew {
 
     pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
         let eng = ctx.eng;
-        let l = owned_license(&eng.store, &ctx.partner.login, self.license)?;
+        let l = owned_license(eng.store.reader(), &ctx.partner.login, self.license)?;
         let priced = eng.quote_license(&ctx.partner, &l.product, self.period)?;
         let (id, expires) = (self.license, self.expires);
         let order = NewOrder {
@@ -208,7 +208,7 @@ impl LicenseInfo {
     }
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
-        let l = owned_license(&ctx.eng.store, &ctx.partner.login, self.license)?;
+        let l = owned_license(ctx.eng.store.reader(), &ctx.partner.login, self.license)?;
         Ok(Outcome::ok(Data::License(Box::new(l))))
     }
 }
@@ -246,16 +246,10 @@ impl LicenseList {
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
         let login = &ctx.partner.login;
-        let after = self.cursor.map(|id| keys::license(login, id));
-        let rows = ctx
-            .eng
-            .store
-            .scan::<License>(&keys::licenses(login), after.as_deref(), false)
-            .map(|r| r.map(|(_, l)| l))
-            .filter(|r| {
-                r.as_ref()
-                    .map_or(true, |l| self.state.is_none_or(|s| l.state == s))
-            });
+        let rows = ctx.eng.store.licenses(login, self.cursor).filter(|r| {
+            r.as_ref()
+                .map_or(true, |l| self.state.is_none_or(|s| l.state == s))
+        });
         let (rows, next_cursor) = super::page(rows, self.limit, |l: &License| l.id.to_string())?;
         Ok(Outcome::ok(Data::Licenses { rows, next_cursor }))
     }

@@ -4,8 +4,8 @@ use super::params::Params;
 use crate::engine::Ctx;
 use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::keys;
-use crate::store::records::{Order, OrderKind, OrderState, RequestRecord};
+use crate::store::records::{Order, OrderKind, OrderState};
+use crate::store::Requests;
 use crate::types::request_id::RequestId;
 use serde::Serialize;
 
@@ -45,7 +45,7 @@ impl OrderInfo {
         let store = &ctx.eng.store;
         let login = &ctx.partner.login;
         let id = match &self.by {
-            OrderRef::Id(id) => match store.get::<String>(&keys::order_owner(*id))? {
+            OrderRef::Id(id) => match store.order_owner(*id)? {
                 None => return Err(Error::not_found(format!("no order {id}")).about(Object::Order)),
                 Some(owner) if &owner != login => {
                     return Err(
@@ -56,7 +56,7 @@ impl OrderInfo {
                 Some(_) => *id,
             },
             OrderRef::RequestId(rid) => store
-                .get::<RequestRecord<Outcome>>(&keys::request(login, rid))?
+                .request::<Outcome>(login, rid)?
                 .and_then(|r| r.order)
                 .ok_or_else(|| {
                     Error::not_found(format!("no order was placed with request-id {rid}"))
@@ -64,7 +64,7 @@ impl OrderInfo {
                 })?,
         };
         let order: Order = store
-            .get(&keys::order(login, id))?
+            .order(login, id)?
             .ok_or_else(|| Error::internal(format!("order {id} has an owner but no record")))?;
         Ok(Outcome::ok(Data::Order(Box::new(order))))
     }
@@ -112,18 +112,12 @@ impl OrderList {
 
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
         let login = &ctx.partner.login;
-        let after = self.cursor.map(|id| keys::order(login, id));
-        let rows = ctx
-            .eng
-            .store
-            .scan::<Order>(&keys::orders(login), after.as_deref(), true)
-            .map(|r| r.map(|(_, o)| o))
-            .filter(|r| {
-                r.as_ref().map_or(true, |o| {
-                    self.state.is_none_or(|s| o.state == s)
-                        && self.kind.as_deref().is_none_or(|k| o.kind.command() == k)
-                })
-            });
+        let rows = ctx.eng.store.orders(login, self.cursor, true).filter(|r| {
+            r.as_ref().map_or(true, |o| {
+                self.state.is_none_or(|s| o.state == s)
+                    && self.kind.as_deref().is_none_or(|k| o.kind.command() == k)
+            })
+        });
         let (rows, next_cursor) = super::page(rows, self.limit, |o: &Order| o.id.to_string())?;
         Ok(Outcome::ok(Data::Orders { rows, next_cursor }))
     }

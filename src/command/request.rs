@@ -5,8 +5,8 @@ use super::params::Params;
 use crate::engine::Ctx;
 use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::keys;
 use crate::store::records::{Order, RequestRecord};
+use crate::store::Requests;
 use crate::types::request_id::RequestId;
 use serde::Serialize;
 
@@ -28,7 +28,7 @@ impl RequestStatus {
         let rec: RequestRecord<Outcome> = ctx
             .eng
             .store
-            .get(&keys::request(login, &self.request_id))?
+            .request(login, &self.request_id)?
             .ok_or_else(|| {
                 Error::not_found(format!("no request with request-id {}", self.request_id))
                     .about(Object::Request)
@@ -42,7 +42,7 @@ impl RequestStatus {
                 let order: Order = ctx
                     .eng
                     .store
-                    .get(&keys::order(login, id))?
+                    .order(login, id)?
                     .ok_or_else(|| Error::internal(format!("order {id} is missing")))?;
                 let mut o = Outcome::pending(Data::Order(Box::new(order)));
                 o.request_id = Some(rec.request_id.clone());

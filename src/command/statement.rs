@@ -6,7 +6,6 @@ use crate::engine::statement::Statement;
 use crate::engine::Ctx;
 use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::keys;
 use crate::store::records::{EntryKind, LedgerEntry, Partner};
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -65,8 +64,7 @@ impl StatementInfo {
         let mut entries: Vec<LedgerEntry> = ctx
             .eng
             .store
-            .scan::<LedgerEntry>(&keys::ledger(&partner.login), None, false)
-            .map(|r| r.map(|(_, e)| e))
+            .ledger(&partner.login, None, false)
             .filter(|r| {
                 r.as_ref().map_or(true, |e| {
                     matches!(e.kind, EntryKind::Charge | EntryKind::Refund)
@@ -96,6 +94,6 @@ fn statements(ctx: &Ctx<'_>, partner: &Partner) -> Result<Vec<Statement>> {
 fn fresh(ctx: &Ctx<'_>) -> Result<Partner> {
     ctx.eng
         .store
-        .get(&keys::partner(&ctx.partner.login))?
+        .partner(&ctx.partner.login)?
         .ok_or_else(|| Error::internal("partner vanished"))
 }

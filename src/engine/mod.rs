@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod catalogue;
 pub mod demo;
+pub mod ledger;
 pub mod licenses;
 pub mod limits;
 pub mod operator;
@@ -20,12 +21,12 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::store::records::{OrderState, Partner, RequestRecord};
-use crate::store::{keys, requests, Store, Tx};
+use crate::store::{requests, Store, Tx};
 use crate::types::clock::Clock;
 use crate::upstream::Backend;
 use auth::Authenticator;
 use catalogue::Catalogue;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,12 +57,7 @@ pub struct Engine {
     released: tokio::sync::Notify,
     /// Open orders the reconciler leaves alone for a while (unclear answers).
     pub backoffs: orders::Backoffs,
-    /// Partner records as last decoded, by login, with the bytes they came from.
-    partners: Mutex<HashMap<String, (sled::IVec, Arc<Partner>)>>,
 }
-
-/// Partner records kept decoded; past this many the cache starts again empty.
-const PARTNER_CACHE: usize = 4096;
 
 /// What a command sees of the request that carries it.
 pub struct Ctx<'a> {
@@ -122,22 +118,11 @@ impl Engine {
         // else writes while the engine is being made).
         let open_orders = Arc::new(crate::metrics::OpenOrders::default());
         let watch = open_orders.clone();
-        store.observe(
-            keys::all_orders(),
-            Box::new(move |_, old, new| {
-                let state = |v: Option<&[u8]>| v.and_then(OrderState::of_stored);
-                watch.moved(
-                    state(old).map(OrderState::as_str),
-                    state(new).map(OrderState::as_str),
-                )
-            }),
-        );
-        for (k, login) in store
-            .scan::<String>(&keys::open_orders(), None, false)
-            .flatten()
-        {
-            let key = keys::order(&login, keys::trailing_id(&k));
-            if let Some(o) = store.get::<crate::store::records::Order>(&key)? {
+        store.watch_orders(Box::new(move |old, new| {
+            watch.moved(old.map(OrderState::as_str), new.map(OrderState::as_str))
+        }));
+        for (id, login) in store.open_orders().flatten() {
+            if let Some(o) = store.order(&login, id)? {
                 open_orders.count(o.state.as_str());
             }
         }
@@ -165,35 +150,14 @@ impl Engine {
             live_orders: Mutex::new(HashSet::new()),
             released: tokio::sync::Notify::new(),
             backoffs: orders::Backoffs::default(),
-            partners: Mutex::new(HashMap::new()),
         })
     }
 
     /// The partner's record as stored now, or `None` when there is no such partner.
-    /// Decoding a record is a good part of a small request's cost, so the last decoded
-    /// copy is kept with the bytes it came from and used again while the stored bytes
-    /// are the same; they are read and compared on every call, so it is never stale.
+    /// Decoding a record is a good part of a small request's cost, so the store keeps
+    /// the last decoded copy while the stored record is the same (never stale).
     pub fn partner(&self, login: &str) -> Result<Option<Arc<Partner>>> {
-        let Some(bytes) = self.store.get_bytes(&keys::partner(login))? else {
-            return Ok(None);
-        };
-        if let Some((b, p)) = self
-            .partners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(login)
-        {
-            if *b == bytes {
-                return Ok(Some(p.clone()));
-            }
-        }
-        let p: Arc<Partner> = Arc::new(Store::decode(&bytes)?);
-        let mut cache = self.partners.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= PARTNER_CACHE && !cache.contains_key(login) {
-            cache.clear();
-        }
-        cache.insert(login.to_string(), (bytes, p.clone()));
-        Ok(Some(p))
+        self.store.partner_shared(login)
     }
 
     /// The Prometheus exposition: the request and upstream metrics, and the counters
@@ -208,13 +172,7 @@ impl Engine {
             .collect();
         // Persistent counters: every balance change is one ledger entry, every order
         // takes one number. Open orders are counted as they change (OpenOrders).
-        let counter = |name: &str| {
-            self.store
-                .get::<u64>(&keys::counter(name))
-                .ok()
-                .flatten()
-                .unwrap_or(0)
-        };
+        let counter = |name: &str| self.store.counter(name).unwrap_or(0);
         let open = self.open_orders.get();
         self.metrics.render(&[
             (
@@ -280,7 +238,7 @@ impl Engine {
         self.store
             .write(move |tx| {
                 let partner: Partner = tx
-                    .get(&keys::partner(&login))?
+                    .partner(&login)?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
                 if let Some(rec) = requests::claim(tx, &login, &rid)? {
                     return Ok(Fresh::Replay(Box::new(rec)));
@@ -368,7 +326,7 @@ impl Engine {
 fn check_programme_currencies(store: &Store, programmes: &programme::Programmes) -> Result<()> {
     for p in programmes.all() {
         for login in &p.partners {
-            if let Some(partner) = store.get::<Partner>(&keys::partner(login))? {
+            if let Some(partner) = store.partner(login)? {
                 if partner.currency != p.currency {
                     return Err(Error::syntax(format!(
                         "programme {}: partner {login} keeps its account in {}, the programme is in {}",

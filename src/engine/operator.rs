@@ -2,15 +2,16 @@
 //! them, and verify that the store keeps the rules on money and orders.
 
 use super::auth::{check_login, hash_password, Cidr};
-use super::orders::{append_commission, append_entry};
+use super::ledger::{annotate, append_commission, append_entry};
 use super::services::{self, Categories};
 use super::Engine;
 use crate::error::{Error, Object, Result};
 use crate::store::records::{
-    Client, CommissionEntry, CommissionKind, DayTotals, Domain, EntryKind, LedgerEntry, License,
-    Order, OrderState, Partner, RequestRecord, ServiceCounts, Settlement,
+    CommissionEntry, CommissionKind, DayTotals, EntryKind, OperatorRequest, Order, OrderState,
+    Partner, ServiceCounts, Settlement,
 };
-use crate::store::{keys, QuietView, Tx};
+use crate::store::Expiry;
+use crate::store::{Quiet, Requests, Tx};
 use crate::types::money::{Currency, Money};
 use crate::upstream::{Done, UpstreamResult};
 use chrono::{DateTime, Utc};
@@ -216,10 +217,10 @@ impl Engine {
         let stored = partner.clone();
         self.store
             .write(move |tx| {
-                if tx.get_raw(&keys::partner(&stored.login))?.is_some() {
+                if tx.has_partner(&stored.login)? {
                     return Err(Error::exists(format!("partner {} exists", stored.login)));
                 }
-                tx.put(keys::partner(&stored.login), &stored)
+                tx.put_partner(&stored)
             })
             .await?;
         let mut v = view(&partner);
@@ -333,30 +334,26 @@ impl Engine {
         let (partner, replayed) = self
             .store
             .write(move |tx| {
-                let mut p: Partner = tx.get(&keys::partner(&login))?.ok_or_else(|| {
+                let mut p: Partner = tx.partner(&login)?.ok_or_else(|| {
                     Error::not_found(format!("no partner {login}")).about(Object::Partner)
                 })?;
                 if let Some(once) = &once {
-                    let key = keys::operator_request(&login, &once.request_id);
-                    if let Some(done) = tx.get::<Once>(&key)? {
+                    if let Some(done) = tx.operator_request(&login, &once.request_id)? {
                         if done.command != once.command || done.params != once.params {
                             return Err(Error::reused(&once.request_id));
                         }
                         return Ok((p, true));
                     }
-                    tx.put(key, once)?;
+                    tx.put_operator_request(&login, once)?;
                 }
                 let m = Money::parse("amount", &amount, p.currency, false)?;
                 if !m.is_positive() {
                     return Err(Error::range("amount", "must be more than zero"));
                 }
                 if let (Some(id), false) = (f(tx, &mut p, m, now)?, note.is_empty()) {
-                    let key = keys::ledger_entry(&login, id);
-                    let mut e: LedgerEntry = tx.get(&key)?.expect("just written");
-                    e.note = note;
-                    tx.put(key, &e)?;
+                    annotate(tx, &login, id, note)?;
                 }
-                tx.put(keys::partner(&login), &p)?;
+                tx.put_partner(&p)?;
                 Ok((p, false))
             })
             .await?;
@@ -367,18 +364,14 @@ impl Engine {
     }
 
     pub fn show_partner(&self, login: &str) -> Result<PartnerView> {
-        let p: Partner = self.store.get(&keys::partner(login))?.ok_or_else(|| {
+        let p: Partner = self.store.partner(login)?.ok_or_else(|| {
             Error::not_found(format!("no partner {login}")).about(Object::Partner)
         })?;
         Ok(view(&p))
     }
 
     pub fn has_partners(&self) -> Result<bool> {
-        Ok(self
-            .store
-            .scan::<Partner>(&keys::partners(), None, false)
-            .next()
-            .is_some())
+        Ok(self.store.partners().next().is_some())
     }
 
     /// The open orders (from the open-order queue, so the cost does not grow with the
@@ -401,18 +394,17 @@ impl Engine {
             },
         };
         if let Some(p) = partner {
-            if self.store.get_bytes(&keys::partner(p))?.is_none() {
+            if !self.store.has_partner(p)? {
                 return Err(Error::not_found(format!("no partner {p}")).about(Object::Partner));
             }
         }
         let mut rows = Vec::new();
-        for row in self.store.scan::<String>(&keys::open_orders(), None, false) {
-            let (k, login) = row?;
+        for row in self.store.open_orders() {
+            let (id, login) = row?;
             if partner.is_some_and(|p| p != login) {
                 continue;
             }
-            let id = keys::trailing_id(&k);
-            let Some(o) = self.store.get::<Order>(&keys::order(&login, id))? else {
+            let Some(o) = self.store.order(&login, id)? else {
                 continue;
             };
             if !o.state.is_terminal() && want.is_none_or(|w| w == o.state) {
@@ -458,11 +450,11 @@ impl Engine {
         let id = s.order;
         let login: String = self
             .store
-            .get(&keys::order_owner(id))?
+            .order_owner(id)?
             .ok_or_else(|| Error::not_found(format!("no order {id}")).about(Object::Order))?;
         let rid = self
             .store
-            .get::<Order>(&keys::order(&login, id))?
+            .order(&login, id)?
             .ok_or_else(|| Error::internal(format!("order {id} has an owner but no record")))?
             .request_id;
         // A request or the reconciler carrying the order out right now is waited for
@@ -492,9 +484,8 @@ impl Engine {
         let order = self
             .store
             .write(move |tx| {
-                let key = keys::order(&w_login, id);
                 let before: Order = tx
-                    .get(&key)?
+                    .order(&w_login, id)?
                     .ok_or_else(|| Error::internal(format!("order {id} is missing")))?;
                 if before.state.is_terminal() {
                     return Err(Error::prohibited(format!(
@@ -505,14 +496,14 @@ impl Engine {
                 }
                 super::orders::settle(tx, &cats, &w_login, id, None, result, now)?;
                 let mut o: Order = tx
-                    .get(&key)?
+                    .order(&w_login, id)?
                     .ok_or_else(|| Error::internal(format!("order {id} is missing")))?;
                 o.settled = Some(Settlement {
                     state: o.state,
                     at: now,
                     note,
                 });
-                tx.put(key, &o)?;
+                tx.put_order(&w_login, &o)?;
                 Ok(o)
             })
             .await?;
@@ -532,14 +523,8 @@ impl Engine {
     }
 }
 
-/// An operator money movement carried out under a request-id (`--request-id`): what it
-/// was, so a repeat is recognised and a reuse for something else refused.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Once {
-    request_id: String,
-    command: String,
-    params: String,
-}
+/// An operator money movement carried out under a request-id (`--request-id`).
+type Once = OperatorRequest;
 
 impl Once {
     fn new(
@@ -569,12 +554,12 @@ impl Once {
 /// The commission account: its entries add up to what the partner can withdraw, which
 /// is never below zero; each completed order earned at most once; each spending
 /// credited the prepaid balance with one ledger entry of the same amount.
-fn verify_commission(v: &QuietView<'_>, p: &Partner, r: &mut VerifyReport) -> Result<()> {
+fn verify_commission(v: &Quiet<'_>, p: &Partner, r: &mut VerifyReport) -> Result<()> {
     let login = &p.login;
     let (mut sum, mut earned) = (Decimal::ZERO, Decimal::ZERO);
     let mut orders = HashSet::new();
-    for e in v.scan::<CommissionEntry>(&keys::commissions(login)) {
-        let (_, e) = e?;
+    for e in v.commissions(login, None, false) {
+        let e = e?;
         sum += e.amount;
         if e.balance_after != sum || sum < Decimal::ZERO {
             r.problems.push(format!(
@@ -587,7 +572,7 @@ fn verify_commission(v: &QuietView<'_>, p: &Partner, r: &mut VerifyReport) -> Re
                 earned += e.amount;
                 let completed = match e.order {
                     Some(o) => v
-                        .get::<Order>(&keys::order(login, o))?
+                        .order(login, o)?
                         .is_some_and(|o| o.state == OrderState::Completed),
                     None => false,
                 };
@@ -601,7 +586,7 @@ fn verify_commission(v: &QuietView<'_>, p: &Partner, r: &mut VerifyReport) -> Re
             CommissionKind::Spent => {
                 let credited = match e.ledger {
                     Some(l) => v
-                        .get::<LedgerEntry>(&keys::ledger_entry(login, l))?
+                        .ledger_entry(login, l)?
                         .is_some_and(|l| l.kind == EntryKind::Commission && l.amount == -e.amount),
                     None => false,
                 };
@@ -626,33 +611,25 @@ fn verify_commission(v: &QuietView<'_>, p: &Partner, r: &mut VerifyReport) -> Re
 
 /// The counts of active services agree with the domains, licences and clients.
 fn verify_services(
-    v: &QuietView<'_>,
+    v: &Quiet<'_>,
     p: &Partner,
     cats: &Categories,
-    index_by_login: &mut HashMap<String, std::collections::BTreeSet<Vec<u8>>>,
+    index_by_login: &mut HashMap<String, std::collections::BTreeSet<Expiry>>,
     r: &mut VerifyReport,
 ) -> Result<()> {
     let login = &p.login;
     let (counts, per_client) = services::count(
-        v.scan::<Domain>(&keys::domains(login))
-            .map(|r| r.map(|(_, d)| d)),
-        v.scan::<License>(&keys::licenses(login))
-            .map(|r| r.map(|(_, l)| l)),
-        |n| v.get::<Client>(&keys::client(login, n)),
+        v.domains(login, None),
+        v.licenses(login, None),
+        |n| v.client(login, n),
         cats,
     )?;
-    let kept: ServiceCounts = v.get(&keys::service_counts(login))?.unwrap_or_default();
+    let kept: ServiceCounts = v.service_counts(login)?.unwrap_or_default();
     let kept_clients = v
-        .scan::<std::collections::BTreeMap<String, u64>>(&keys::all_client_services(login))
-        .map(|r| r.map(|(k, m)| (keys::trailing_id(&k), m)))
+        .all_client_services(login)
         .collect::<Result<std::collections::BTreeMap<u64, _>>>()?;
-    let index: std::collections::BTreeSet<Vec<u8>> = services::expiry_keys(
-        login,
-        v.scan::<Domain>(&keys::domains(login))
-            .map(|r| r.map(|(_, d)| d)),
-        v.scan::<License>(&keys::licenses(login))
-            .map(|r| r.map(|(_, l)| l)),
-    )?;
+    let index: std::collections::BTreeSet<Expiry> =
+        services::expiry_keys(login, v.domains(login, None), v.licenses(login, None))?;
     let kept_index = index_by_login.remove(login).unwrap_or_default();
     if index != kept_index {
         r.problems.push(format!(
@@ -670,19 +647,15 @@ fn verify_services(
     Ok(())
 }
 
-fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Result<VerifyReport> {
+fn verify_view(v: &Quiet<'_>, cats: &Categories, now: DateTime<Utc>) -> Result<VerifyReport> {
     let mut r = VerifyReport::default();
-    let partners: Vec<Partner> = v
-        .scan::<Partner>(&keys::partners())
-        .map(|x| x.map(|(_, p)| p))
-        .collect::<Result<_>>()?;
+    let partners: Vec<Partner> = v.partners().collect::<Result<_>>()?;
     // The expiry index, read once and split by partner.
-    let mut index_by_login: HashMap<String, std::collections::BTreeSet<Vec<u8>>> = HashMap::new();
-    for row in v.scan::<serde_json::Value>(&keys::expiries()) {
-        let (k, _) = row?;
-        match keys::parse_expiry(&k) {
-            Some((_, login, _)) => {
-                index_by_login.entry(login).or_default().insert(k.to_vec());
+    let mut index_by_login: HashMap<String, std::collections::BTreeSet<Expiry>> = HashMap::new();
+    for row in v.expiries() {
+        match row? {
+            Some(e) => {
+                index_by_login.entry(e.login.clone()).or_default().insert(e);
             }
             None => r.problems.push("a malformed expiry index key".into()),
         }
@@ -693,8 +666,8 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
         let mut sum = Decimal::ZERO;
         let mut per_order: HashMap<u64, (Decimal, u32, u32)> = HashMap::new();
         let mut days: std::collections::BTreeMap<chrono::NaiveDate, DayTotals> = Default::default();
-        for e in v.scan::<LedgerEntry>(&keys::ledger(login)) {
-            let (_, e) = e?;
+        for e in v.ledger(login, None, false) {
+            let e = e?;
             r.ledger_entries += 1;
             sum += e.amount;
             days.entry(e.time.date_naive())
@@ -718,15 +691,7 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
         }
         days.retain(|_, t| !t.is_zero());
         let kept: std::collections::BTreeMap<chrono::NaiveDate, DayTotals> = v
-            .scan::<DayTotals>(&keys::day_totals_all(login))
-            .map(|row| {
-                let (k, t) = row?;
-                let day = std::str::from_utf8(&k[k.len() - 10..])
-                    .ok()
-                    .and_then(|d| d.parse().ok())
-                    .ok_or_else(|| Error::internal("malformed day-totals key"))?;
-                Ok((day, t))
-            })
+            .day_totals_of(login, false)
             .filter(|r: &Result<(chrono::NaiveDate, DayTotals)>| {
                 r.as_ref().map_or(true, |(_, t)| !t.is_zero())
             })
@@ -749,8 +714,8 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
             ));
         }
         let mut orders = 0u64;
-        for o in v.scan::<Order>(&keys::orders(login)) {
-            let (_, o) = o?;
+        for o in v.orders(login, None, false) {
+            let o = o?;
             orders += 1;
             r.orders += 1;
             let (net, charges, refunds) = per_order.remove(&o.id).unwrap_or_default();
@@ -776,7 +741,7 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
                     o.state.as_str()
                 ));
             }
-            let queued = v.get::<String>(&keys::open_order(o.id))?.is_some();
+            let queued = v.is_open(o.id)?;
             if queued == o.state.is_terminal() {
                 r.problems.push(format!(
                     "{login}: order {} is {} but {} in the open-order queue",
@@ -804,9 +769,7 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
                     ));
                 }
             }
-            match v
-                .get::<RequestRecord<serde::de::IgnoredAny>>(&keys::request(login, &o.request_id))?
-            {
+            match v.request::<serde::de::IgnoredAny>(login, &o.request_id)? {
                 Some(rec) if rec.order == Some(o.id) => {
                     if rec.outcome.is_some() != o.state.is_terminal() {
                         r.problems.push(format!(
@@ -834,10 +797,10 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
             ));
         }
         let mut domains = 0;
-        for d in v.scan::<Domain>(&keys::domains(login)) {
-            let (_, d) = d?;
+        for d in v.domains(login, None) {
+            let d = d?;
             domains += 1;
-            if v.get::<String>(&keys::domain_owner(&d.name))?.as_deref() != Some(login) {
+            if v.domain_owner(&d.name)?.as_deref() != Some(login) {
                 r.problems.push(format!(
                     "{login}: domain {} is not recorded as its own",
                     d.name
@@ -853,7 +816,7 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
         }
         verify_commission(v, p, &mut r)?;
         verify_services(v, p, cats, &mut index_by_login, &mut r)?;
-        let clients = v.scan::<serde_json::Value>(&keys::clients(login)).count() as u64;
+        let clients = v.client_count(login)?;
         if clients != p.clients {
             r.problems.push(format!(
                 "{login}: counts {} clients, store has {clients}",
@@ -866,12 +829,11 @@ fn verify_view(v: &QuietView<'_>, cats: &Categories, now: DateTime<Utc>) -> Resu
             "the expiry index names services of {login}, which is not a partner"
         ));
     }
-    for f in v.scan::<u64>(&keys::in_flight_all()) {
-        let (k, id) = f?;
-        if v.get::<String>(&keys::open_order(id))?.is_none() {
+    for f in v.locks() {
+        let (object, id) = f?;
+        if !v.is_open(id)? {
             r.problems.push(format!(
-                "domain {} is locked by order {id}, which is not open",
-                keys::suffix_str(&k, 2)
+                "domain {object} is locked by order {id}, which is not open"
             ));
         }
     }

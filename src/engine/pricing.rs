@@ -10,10 +10,8 @@ use super::statement::{self, Line, Statement};
 use super::Engine;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::store::keys;
-use crate::store::records::{
-    DayTotals, EntryKind, LedgerEntry, LicensePeriod, Partner, ServiceCounts,
-};
+use crate::store::records::{DayTotals, EntryKind, LicensePeriod, Partner, ServiceCounts};
+use crate::store::Migration;
 use crate::types::names::Name;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -38,30 +36,29 @@ pub fn load_programmes(cfg: &Config, zones: &[String]) -> Result<Programmes> {
 /// Builds every partner's per-day totals from its ledger, once, for a store written
 /// before they were kept with each entry. Runs at start-up, before any other write.
 pub fn build_day_totals(store: &crate::store::Store) -> Result<()> {
-    let marker = keys::meta("day-totals");
-    if store.get::<bool>(&marker)?.is_some() {
+    if store.migrated(Migration::DayTotals)?.is_some() {
         return Ok(());
     }
-    let mut rows = Vec::new();
-    for p in store.scan::<Partner>(&keys::partners(), None, false) {
-        let (_, p) = p?;
+    let mut rows = store.rows();
+    for p in store.partners() {
+        let p = p?;
         let mut days: BTreeMap<chrono::NaiveDate, DayTotals> = BTreeMap::new();
-        for e in store.scan::<LedgerEntry>(&keys::ledger(&p.login), None, false) {
-            let (_, e) = e?;
+        for e in store.ledger(&p.login, None, false) {
+            let e = e?;
             days.entry(e.time.date_naive())
                 .or_default()
                 .add(DayTotals::of(e.kind, e.amount));
         }
         for (day, t) in days.into_iter().filter(|(_, t)| !t.is_zero()) {
-            rows.push((keys::day_totals(&p.login, day), serde_json::to_vec(&t)?));
+            rows.put_day_totals(&p.login, day, &t)?;
         }
     }
     tracing::info!(
         days = rows.len(),
         "built the per-day payment and turnover totals"
     );
-    rows.push((marker, serde_json::to_vec(&true)?));
-    store.migrate(rows.into_iter().map(|(k, v)| (k, Some(v))).collect())
+    rows.set_migrated(Migration::DayTotals, Some(""))?;
+    store.migrate(rows)
 }
 
 /// `regway programme check FILE`: parses one programme file against the configuration
@@ -252,9 +249,9 @@ impl Engine {
         };
         let lines = self
             .store
-            .scan::<LedgerEntry>(&keys::ledger(&partner.login), None, false)
+            .ledger(&partner.login, None, false)
             .map(|r| {
-                r.map(|(_, e)| Line {
+                r.map(|e| Line {
                     time: e.time,
                     // Commission moved into the balance pays debts like a top-up.
                     payment: matches!(e.kind, EntryKind::Topup | EntryKind::Commission),
@@ -360,15 +357,8 @@ impl Engine {
         // withdrawals, and charges less refunds (the rules measure whole days).
         if let Some(from) = ledger_from {
             let first = from.date_naive();
-            for row in
-                self.store
-                    .scan::<DayTotals>(&keys::day_totals_all(&partner.login), None, true)
-            {
-                let (k, t) = row?;
-                let day = std::str::from_utf8(&k[k.len() - 10..])
-                    .ok()
-                    .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
-                    .ok_or_else(|| Error::internal("malformed day-totals key"))?;
+            for row in self.store.day_totals_of(&partner.login, true) {
+                let (day, t) = row?;
                 if day < first {
                     break;
                 }
@@ -385,18 +375,14 @@ impl Engine {
         if let Some(Metric::ActiveServices { .. } | Metric::ActiveClients { .. }) = metric {
             let counts: ServiceCounts = self
                 .store
-                .get(&keys::service_counts(&partner.login))?
+                .service_counts(&partner.login)?
                 .unwrap_or_default();
             facts.services = counts.services;
             facts.clients = counts.clients;
         }
         if let Some(Metric::ActiveClients { category: Some(k) }) = metric {
             let mut n = 0u64;
-            for row in self.store.scan::<BTreeMap<String, u64>>(
-                &keys::all_client_services(&partner.login),
-                None,
-                false,
-            ) {
+            for row in self.store.all_client_services(&partner.login) {
                 let (_, mine) = row?;
                 n += u64::from(mine.contains_key(k));
             }

@@ -9,7 +9,6 @@
 
 use super::Engine;
 use crate::error::{Error, Result};
-use crate::store::keys;
 use crate::store::records::{Order, OrderKind, OrderState};
 use chrono::SecondsFormat;
 
@@ -24,8 +23,8 @@ impl Engine {
         let window = chrono::Duration::from_std(self.dialect_renew_window)
             .map_err(|_| Error::internal("renewal window out of range"))?;
         let since = self.clock.now() - window;
-        for r in self.store.scan::<Order>(&keys::orders(login), None, true) {
-            let (_, o) = r?;
+        for r in self.store.orders(login, None, true) {
+            let o = r?;
             if o.created < since {
                 break;
             }

@@ -9,10 +9,9 @@
 
 use super::Engine;
 use crate::error::Result;
-use crate::store::keys;
 use crate::store::records::Order;
+use crate::store::{RequestHead, Requests};
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
 
 /// Days a finished request's record is kept.
 pub const REQUEST_DAYS: i64 = 30;
@@ -28,29 +27,11 @@ pub fn is_keyless(request_id: &str) -> bool {
 /// Records removed by one write.
 const BATCH: usize = 1000;
 
-/// The part of a request record pruning reads.
-#[derive(Deserialize)]
-struct Head {
-    request_id: String,
-    created: DateTime<Utc>,
-    #[serde(default)]
-    order: Option<u64>,
-    #[serde(default)]
-    outcome: Option<serde::de::IgnoredAny>,
-}
-
 /// Whether a request record may be removed now: its request is finished (its answer
 /// stored, or its order settled) and it is older than the retention or keyless.
-fn prunable(h: &Head, settled: impl Fn(u64) -> bool, cutoff: DateTime<Utc>) -> bool {
-    let finished = h.outcome.is_some() || h.order.is_some_and(&settled);
+fn prunable(h: &RequestHead, settled: impl Fn(u64) -> bool, cutoff: DateTime<Utc>) -> bool {
+    let finished = h.answered || h.order.is_some_and(&settled);
     finished && (h.created < cutoff || is_keyless(&h.request_id))
-}
-
-/// The login in a request record's key (`r\0{login}\0{request-id}`).
-fn login_of(k: &[u8]) -> Option<&str> {
-    let rest = k.strip_prefix(b"r\0")?;
-    let end = rest.iter().position(|b| *b == 0)?;
-    std::str::from_utf8(&rest[..end]).ok()
 }
 
 impl Engine {
@@ -60,29 +41,27 @@ impl Engine {
         let cutoff = self.clock.now() - Duration::days(REQUEST_DAYS);
         let settled = |login: &str, id: u64| {
             self.store
-                .get::<Order>(&keys::order(login, id))
+                .order(login, id)
                 .ok()
                 .flatten()
                 .is_some_and(|o| o.state.is_terminal())
         };
-        let mut doomed: Vec<Vec<u8>> = Vec::new();
+        let mut doomed: Vec<(String, String)> = Vec::new();
         let mut removed = 0u64;
-        let prefix = keys::all_requests();
-        let mut after: Option<Vec<u8>> = None;
+        let mut after: Option<(String, String)> = None;
         loop {
             doomed.clear();
             let mut last = None;
             for row in self
                 .store
-                .scan::<Head>(&prefix, after.as_deref(), false)
+                .request_heads(after.as_ref().map(|(l, r)| (l.as_str(), r.as_str())))
                 .take(BATCH * 10)
             {
-                let (k, h) = row?;
-                let login = login_of(&k).unwrap_or_default().to_string();
-                if prunable(&h, |id| settled(&login, id), cutoff) {
-                    doomed.push(k.to_vec());
+                let h = row?;
+                if prunable(&h, |id| settled(&h.login, id), cutoff) {
+                    doomed.push((h.login.clone(), h.request_id.clone()));
                 }
-                last = Some(k.to_vec());
+                last = Some((h.login, h.request_id));
                 if doomed.len() >= BATCH {
                     break;
                 }
@@ -100,15 +79,20 @@ impl Engine {
                 .write(move |tx| {
                     // Checked again inside the write: nothing revived or reopened it.
                     let mut n = 0;
-                    for k in batch {
-                        let Some(raw) = tx.get_raw(&k)? else {
+                    for (login, rid) in batch {
+                        let Some(rec) = tx.request::<serde::de::IgnoredAny>(&login, &rid)? else {
                             continue;
                         };
-                        let h: Head = serde_json::from_slice(&raw)?;
-                        let login = login_of(&k).unwrap_or_default().to_string();
+                        let h = RequestHead {
+                            login: login.clone(),
+                            request_id: rec.request_id,
+                            created: rec.created,
+                            order: rec.order,
+                            answered: rec.outcome.is_some(),
+                        };
                         let gone = {
                             let settled = |id: u64| {
-                                tx.get::<Order>(&keys::order(&login, id))
+                                tx.order(&login, id)
                                     .ok()
                                     .flatten()
                                     .is_some_and(|o| o.state.is_terminal())
@@ -116,7 +100,7 @@ impl Engine {
                             prunable(&h, settled, cutoff)
                         };
                         if gone {
-                            tx.remove(k);
+                            tx.remove_request(&login, &rid);
                             n += 1;
                         }
                     }

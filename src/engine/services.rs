@@ -10,10 +10,8 @@
 use super::catalogue::Catalogue;
 use super::licenses::Licenses;
 use crate::error::{Error, Result};
-use crate::store::records::{
-    Client, Domain, DomainState, License, LicenseState, Partner, ServiceCounts,
-};
-use crate::store::{keys, Store, Tx};
+use crate::store::records::{Client, Domain, DomainState, License, LicenseState, ServiceCounts};
+use crate::store::{Expiry, Migration, Store, Tx};
 use crate::types::client::ClientHandle;
 use std::collections::{BTreeMap, HashMap};
 
@@ -64,17 +62,16 @@ impl Categories {
 
 /// One active service of `client` in `category` starts (`delta` 1) or stops (-1).
 pub fn track(tx: &mut Tx<'_>, login: &str, client: &str, category: &str, delta: i64) -> Result<()> {
-    let skey = keys::service_counts(login);
-    let mut counts: ServiceCounts = tx.get(&skey)?.unwrap_or_default();
+    let mut counts: ServiceCounts = tx.service_counts(login)?.unwrap_or_default();
     bump(&mut counts.services, category, delta)?;
     let number = ClientHandle::number_of(client)
         .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
     let live = tx
-        .get::<Client>(&keys::client(login, number))?
+        .client(login, number)?
         .is_some_and(|c| c.deleted.is_none());
     if live {
-        let ckey = keys::client_services(login, number);
-        let mut mine: BTreeMap<String, u64> = tx.get(&ckey)?.unwrap_or_default();
+        let mut mine: BTreeMap<String, u64> =
+            tx.client_services(login, number)?.unwrap_or_default();
         let had = !mine.is_empty();
         bump(&mut mine, category, delta)?;
         match (had, mine.is_empty()) {
@@ -83,12 +80,12 @@ pub fn track(tx: &mut Tx<'_>, login: &str, client: &str, category: &str, delta: 
             _ => {}
         }
         if mine.is_empty() {
-            tx.remove(ckey);
+            tx.remove_client_services(login, number);
         } else {
-            tx.put(ckey, &mine)?;
+            tx.put_client_services(login, number, &mine)?;
         }
     }
-    tx.put(skey, &counts)
+    tx.put_service_counts(login, &counts)
 }
 
 /// An active service's place in the expiry index moves from `old` to `new` (`None`:
@@ -103,11 +100,16 @@ pub fn reindex(
     if old == new {
         return Ok(());
     }
+    let at = |date| Expiry {
+        date,
+        login: login.to_string(),
+        object: object.to_string(),
+    };
     if let Some(d) = old {
-        tx.remove(keys::expiry(d, login, object));
+        tx.remove_expiry(&at(d));
     }
     if let Some(d) = new {
-        tx.put(keys::expiry(d, login, object), &())?;
+        tx.put_expiry(&at(d))?;
     }
     Ok(())
 }
@@ -115,13 +117,11 @@ pub fn reindex(
 /// A client is deleted: it no longer counts among the clients with active services
 /// (its services still count as the partner's).
 pub fn forget_client(tx: &mut Tx<'_>, login: &str, number: u64) -> Result<()> {
-    let ckey = keys::client_services(login, number);
-    if tx.get_raw(&ckey)?.is_some() {
-        tx.remove(ckey);
-        let skey = keys::service_counts(login);
-        let mut counts: ServiceCounts = tx.get(&skey)?.unwrap_or_default();
+    if tx.client_services(login, number)?.is_some() {
+        tx.remove_client_services(login, number);
+        let mut counts: ServiceCounts = tx.service_counts(login)?.unwrap_or_default();
         counts.clients = counts.clients.saturating_sub(1);
-        tx.put(skey, &counts)?;
+        tx.put_service_counts(login, &counts)?;
     }
     Ok(())
 }
@@ -191,22 +191,26 @@ pub fn expiry_keys(
     login: &str,
     domains: impl Iterator<Item = Result<Domain>>,
     licenses: impl Iterator<Item = Result<License>>,
-) -> Result<std::collections::BTreeSet<Vec<u8>>> {
+) -> Result<std::collections::BTreeSet<Expiry>> {
     let mut out = std::collections::BTreeSet::new();
     for d in domains {
         let d = d?;
         if d.state == DomainState::Active {
-            out.insert(keys::expiry(d.expires, login, &d.name));
+            out.insert(Expiry {
+                date: d.expires,
+                login: login.to_string(),
+                object: d.name,
+            });
         }
     }
     for l in licenses {
         let l = l?;
         if l.state == LicenseState::Active {
-            out.insert(keys::expiry(
-                l.expires,
-                login,
-                &crate::store::records::license_object(l.id),
-            ));
+            out.insert(Expiry {
+                date: l.expires,
+                login: login.to_string(),
+                object: crate::store::records::license_object(l.id),
+            });
         }
     }
     Ok(out)
@@ -215,73 +219,57 @@ pub fn expiry_keys(
 /// Builds the expiry index once, for a store written before it was kept. Runs at
 /// start-up, before any other write.
 pub fn build_expiry_index(store: &Store) -> Result<()> {
-    let marker = keys::meta("expiry-index");
-    if store.get::<bool>(&marker)?.is_some() {
+    if store.migrated(Migration::ExpiryIndex)?.is_some() {
         return Ok(());
     }
-    let mut rows: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
-    for p in store.scan::<Partner>(&keys::partners(), None, false) {
-        let (_, p) = p?;
+    let mut rows = store.rows();
+    for p in store.partners() {
+        let p = p?;
         let login = &p.login;
-        for k in expiry_keys(
+        for e in expiry_keys(
             login,
-            store
-                .scan::<Domain>(&keys::domains(login), None, false)
-                .map(|r| r.map(|(_, d)| d)),
-            store
-                .scan::<License>(&keys::licenses(login), None, false)
-                .map(|r| r.map(|(_, l)| l)),
+            store.domains(login, None),
+            store.licenses(login, None),
         )? {
-            rows.push((k, Some(serde_json::to_vec(&())?)));
+            rows.put_expiry(&e)?;
         }
     }
     tracing::info!(entries = rows.len(), "built the expiry index");
-    rows.push((marker, Some(serde_json::to_vec(&true)?)));
+    rows.set_migrated(Migration::ExpiryIndex, Some(""))?;
     store.migrate(rows)
 }
 
 /// Rebuilds every partner's counts when they were kept under another mapping of
 /// categories (or not at all). Runs at start-up, before any other write.
 pub fn rebuild_if_needed(store: &Store, cats: &Categories) -> Result<()> {
-    let marker = keys::meta("service-counts");
     let fingerprint = cats.fingerprint();
-    if store.get::<String>(&marker)?.as_deref() == Some(fingerprint.as_str()) {
+    if store.migrated(Migration::ServiceCounts)?.as_deref() == Some(fingerprint.as_str()) {
         return Ok(());
     }
-    let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    let mut rows = store.rows();
     let mut partners = 0;
-    for p in store.scan::<Partner>(&keys::partners(), None, false) {
-        let (_, p) = p?;
+    for p in store.partners() {
+        let p = p?;
         let login = &p.login;
         partners += 1;
-        for (k, _) in store
-            .scan::<serde_json::Value>(&keys::all_client_services(login), None, false)
+        for (number, _) in store
+            .all_client_services(login)
             .collect::<Result<Vec<_>>>()?
         {
-            rows.insert(k.to_vec(), None);
+            rows.remove_client_services(login, number);
         }
         let (counts, per_client) = count(
-            store
-                .scan::<Domain>(&keys::domains(login), None, false)
-                .map(|r| r.map(|(_, d)| d)),
-            store
-                .scan::<License>(&keys::licenses(login), None, false)
-                .map(|r| r.map(|(_, l)| l)),
-            |n| store.get::<Client>(&keys::client(login, n)),
+            store.domains(login, None),
+            store.licenses(login, None),
+            |n| store.client(login, n),
             cats,
         )?;
         for (number, mine) in per_client {
-            rows.insert(
-                keys::client_services(login, number),
-                Some(serde_json::to_vec(&mine)?),
-            );
+            rows.put_client_services(login, number, &mine)?;
         }
-        rows.insert(
-            keys::service_counts(login),
-            Some(serde_json::to_vec(&counts)?),
-        );
+        rows.put_service_counts(login, &counts)?;
     }
     tracing::info!(partners, "built the counts of active services");
-    rows.insert(marker, Some(serde_json::to_vec(&fingerprint)?));
-    store.migrate(rows.into_iter().collect())
+    rows.set_migrated(Migration::ServiceCounts, Some(&fingerprint))?;
+    store.migrate(rows)
 }

@@ -20,10 +20,10 @@ use crate::engine::{Ctx, Engine, Fresh};
 use crate::error::{Code, Error, Result};
 use crate::outcome::{Data, Outcome};
 use crate::store::records::{
-    license_object, Domain, DomainState, License, LicenseState, Order, OrderKind, OrderState,
-    Partner, RequestRecord, Transition,
+    license_object, Domain, DomainState, LicenseState, Order, OrderKind, OrderState, Partner,
+    RequestRecord, Transition,
 };
-use crate::store::{keys, requests};
+use crate::store::requests;
 use crate::types::request_id::RequestId;
 use chrono::{Duration, NaiveDate};
 
@@ -142,32 +142,30 @@ impl Engine {
         // longer renewal horizon away, from the expiry index, oldest first.
         let horizon = today + Duration::days(renew_days.max(license_renew_days).into());
         let mut due: Vec<(String, String)> = Vec::new();
-        for row in self.store.scan::<()>(&keys::expiries(), None, false) {
-            let (k, ()) = row?;
-            let (date, login, object) = keys::parse_expiry(&k)
-                .ok_or_else(|| Error::internal("malformed expiry index key"))?;
-            if date > horizon {
+        for row in self.store.expiries() {
+            let e = row?.ok_or_else(|| Error::internal("malformed expiry index key"))?;
+            if e.date > horizon {
                 break;
             }
-            due.push((login, object));
+            due.push((e.login, e.object));
         }
         let mut partners: std::collections::HashMap<String, Partner> = Default::default();
         for (login, object) in due {
             if !partners.contains_key(&login) {
-                let Some(p) = self.store.get::<Partner>(&keys::partner(&login))? else {
+                let Some(p) = self.store.partner(&login)? else {
                     continue;
                 };
                 partners.insert(login.clone(), p);
             }
             let partner = &partners[&login];
-            if self.store.get::<u64>(&keys::in_flight(&object))?.is_some() {
+            if self.store.in_flight(&object)?.is_some() {
                 continue;
             }
             if let Some(id) = object
                 .strip_prefix("license/")
                 .and_then(|n| n.parse::<u64>().ok())
             {
-                let Some(l) = self.store.get::<License>(&keys::license(&login, id))? else {
+                let Some(l) = self.store.license(&login, id)? else {
                     continue;
                 };
                 if l.state != LicenseState::Active {
@@ -194,7 +192,7 @@ impl Engine {
                 }
                 continue;
             }
-            let Some(d) = self.store.get::<Domain>(&keys::domain(&login, &object))? else {
+            let Some(d) = self.store.domain(&login, &object)? else {
                 continue;
             };
             if d.state != DomainState::Active {
@@ -219,11 +217,10 @@ impl Engine {
         let cats = self.categories.clone();
         self.store
             .write(move |tx| {
-                if tx.get_raw(&keys::in_flight(&name))?.is_some() {
+                if tx.in_flight(&name)?.is_some() {
                     return Ok(false);
                 }
-                let k = keys::domain(&login, &name);
-                let Some(mut d) = tx.get::<Domain>(&k)? else {
+                let Some(mut d) = tx.domain(&login, &name)? else {
                     return Ok(false);
                 };
                 if d.state != DomainState::Active || d.expires >= today {
@@ -232,7 +229,7 @@ impl Engine {
                 d.state = DomainState::Expired;
                 services::track(tx, &login, &d.client, &cats.of_domain(&d.name), -1)?;
                 services::reindex(tx, &login, &d.name, Some(d.expires), None)?;
-                tx.put(k, &d)?;
+                tx.put_domain(&login, &d)?;
                 Ok(true)
             })
             .await
@@ -244,11 +241,10 @@ impl Engine {
         let cats = self.categories.clone();
         self.store
             .write(move |tx| {
-                if tx.get_raw(&keys::in_flight(&license_object(id)))?.is_some() {
+                if tx.in_flight(&license_object(id))?.is_some() {
                     return Ok(false);
                 }
-                let k = keys::license(&login, id);
-                let Some(mut l) = tx.get::<License>(&k)? else {
+                let Some(mut l) = tx.license(&login, id)? else {
                     return Ok(false);
                 };
                 if l.state != LicenseState::Active || l.expires >= today {
@@ -257,7 +253,7 @@ impl Engine {
                 l.state = LicenseState::Expired;
                 services::track(tx, &login, &l.client, &cats.of_license(&l.product), -1)?;
                 services::reindex(tx, &login, &license_object(id), Some(l.expires), None)?;
-                tx.put(k, &l)?;
+                tx.put_license(&login, &l)?;
                 Ok(true)
             })
             .await
@@ -340,7 +336,7 @@ impl Engine {
                     return Ok(());
                 }
                 let mut partner: Partner = tx
-                    .get(&keys::partner(&login))?
+                    .partner(&login)?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
                 let id = tx.next_id("order")?;
                 partner.orders += 1;
@@ -365,9 +361,8 @@ impl Engine {
                 };
                 let mut outcome = Outcome::error(e).with_data(Data::Order(Box::new(order.clone())));
                 outcome.request_id = Some(rid.clone());
-                tx.put(keys::partner(&login), &partner)?;
-                tx.put(keys::order(&login, id), &order)?;
-                tx.put(keys::order_owner(id), &login)?;
+                tx.put_partner(&partner)?;
+                tx.add_order(&login, &order)?;
                 requests::record(
                     tx,
                     &login,

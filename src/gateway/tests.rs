@@ -10,8 +10,7 @@ use crate::engine::orders::{Backoffs, NewOrder, MAX_BACKOFF};
 use crate::engine::{Ctx, Engine, Fresh};
 use crate::error::{Code, Result};
 use crate::outcome::Data;
-use crate::store::keys;
-use crate::store::records::{OrderKind, OrderState, Partner};
+use crate::store::records::{OrderKind, OrderState};
 use crate::types::client::ClientHandle;
 use crate::types::money::Money;
 use crate::upstream::{Backend, Done};
@@ -197,11 +196,7 @@ async fn a_request_without_the_claim_answers_once_the_order_is_accepted() {
     }
     // A second one with the same request-id does not wait for the upstream: it
     // answers from the record (1001 with the order), and sends nothing.
-    let partner = eng
-        .store
-        .get::<Partner>(&keys::partner("shop"))
-        .unwrap()
-        .unwrap();
+    let partner = eng.store.partner("shop").unwrap().unwrap();
     let ctx = Ctx {
         eng: &eng,
         partner,
@@ -233,11 +228,7 @@ async fn a_request_without_the_claim_answers_once_the_order_is_accepted() {
 async fn after_the_accepting_write_internal_failures_answer_1001() {
     let (_dir, eng, fake) = engine(done).await;
     let handle = client(&eng).await;
-    let partner = eng
-        .store
-        .get::<Partner>(&keys::partner("shop"))
-        .unwrap()
-        .unwrap();
+    let partner = eng.store.partner("shop").unwrap().unwrap();
     let number = ClientHandle::number_of(&handle).unwrap();
     let order = |domain: &str, kind: OrderKind| NewOrder {
         domain: domain.into(),
@@ -266,7 +257,7 @@ async fn after_the_accepting_write_internal_failures_answer_1001() {
                 },
             ),
             move |tx, _| {
-                tx.remove(keys::client("shop", number));
+                tx.remove_client("shop", number);
                 Ok(())
             },
         )
@@ -326,7 +317,7 @@ async fn orders_that_cannot_be_looked_up_are_left_alone_longer_and_longer() {
     let Data::Order(o) = r.outcome.data else {
         panic!()
     };
-    let stored = || eng.store.get_bytes(&keys::order("shop", o.id)).unwrap();
+    let stored = || eng.store.order("shop", o.id).unwrap();
     let before = stored();
     let batches = eng.store.batches();
     // A full round asks, learns nothing new and writes nothing.

@@ -1,87 +1,362 @@
-//! The store: sled behind one narrow interface.
+//! The store: what the gateway keeps, behind one narrow, typed interface.
 //!
-//! All writes go through one committer thread. It takes every write job waiting in its
-//! queue, runs them one after the other against an overlay of the batch so far, applies
-//! the whole batch as one atomic sled batch, flushes once, and only then answers the
-//! jobs. So:
-//! - a job reads exactly the state the jobs before it left (no lost updates, no
-//!   overspending, without optimistic retries);
-//! - a job that fails leaves nothing behind (its own writes are dropped);
-//! - every acknowledged change is on disk, and concurrent changes share one flush
-//!   (group commit).
+//! Nothing outside this module knows how records are laid out, encoded or kept: the
+//! engine and the commands read and write partners, orders, ledger entries and the
+//! rest through the operations of [`Read`], [`Scan`], [`Write`] and [`Txn`], and run
+//! every change as a write job ([`Store::write`]) that sees one consistent state.
+//! sled is the one implementation today (`store/sled/`).
 //!
-//! A batch that cannot be written or flushed stops the process (fail-stop, exit status
-//! [`EXIT_STORE_FAILED`]): its writers are never answered, since the batch may still
-//! reach the disk later, and "it failed" would then be a lie about money. The orders it
-//! held are settled at the next start like those of a crash. For tests,
-//! `REGWAY_STORE_FAIL_FLUSH_FILE=PATH` makes every flush fail while `PATH` exists.
-//!
-//! Reads that do not decide a write go straight to sled from any task.
+//! A second implementation (PostgreSQL, say) lives beside it as another [`Backend`]
+//! and must provide:
+//! - every operation of [`Read`] and [`Scan`] on the committed state, of [`Read`],
+//!   [`Write`] and [`Txn`] inside a write job, and of [`Read`] and [`Scan`] on a quiet
+//!   state ([`Backend::submit_quiet`]);
+//! - write jobs that are serialisable and atomic: a job sees exactly what the jobs
+//!   before it left, its writes are kept all or none (none when it fails), and a job
+//!   is answered only once its writes are durable ([`Backend::submit`]);
+//! - fail-stop: a change that may or may not have reached the disk is never answered
+//!   as failed (the process stops, [`EXIT_STORE_FAILED`]);
+//! - request records kept as the bytes [`Requests`] and [`RequestWrites`] give
+//!   (their outcome's type belongs to the layer above), by partner and request-id;
+//! - gapless, restart-safe counters ([`Txn::next_id`]);
+//! - the watch on order states ([`Backend::watch_orders`]), the partner cache's rule
+//!   ([`Backend::partner_shared`]: never stale), bulk rows ([`Backend::rows`],
+//!   [`Backend::migrate`], [`Txn::put_rows`]), the demo removal
+//!   ([`Txn::remove_partner`]) and the sandbox registry's own state
+//!   ([`Backend::registry`]);
+//! - listings whose cost depends on the rows read (one partner's, from a cursor),
+//!   never on the size of the whole store.
 
-pub mod keys;
 pub mod records;
 pub mod requests;
+mod sled;
 
 use crate::error::{Error, Result};
+use chrono::NaiveDate;
+use records::{
+    Client, CommissionEntry, DayTotals, Domain, LedgerEntry, License, OperatorRequest, Order,
+    OrderState, Partner, RequestRecord, ServiceCounts,
+};
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::mpsc;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-type Deliver = Box<dyn FnOnce(Result<()>) + Send>;
+pub use self::sled::{EXIT_STORE_FAILED, FAIL_FLUSH_ENV};
 
-/// Told of every committed write under its prefix: (key, value before, value after).
-pub type Observer = Box<dyn Fn(&[u8], Option<&[u8]>, Option<&[u8]>) + Send + Sync>;
+/// Rows of a listing, in the listing's order.
+pub type Iter<'a, T> = Box<dyn Iterator<Item = Result<T>> + 'a>;
 
-/// Observers by key prefix, shared with the committer.
-type Observers = Arc<std::sync::RwLock<Vec<(Vec<u8>, Observer)>>>;
-type WriteJob = Box<dyn FnOnce(&mut Tx<'_>) -> Deliver + Send>;
-type ReadJob = Box<dyn FnOnce(&sled::Tree) + Send>;
+/// What a write job sees and changes ([`Store::write`]).
+pub type Tx<'a> = dyn Txn + 'a;
 
-enum Job {
-    Write(WriteJob),
-    /// Runs between batches, on a state no half-applied batch can touch.
-    Quiet(ReadJob),
+/// A consistent read-only state ([`Store::quiet`]).
+pub type Quiet<'a> = dyn View + 'a;
+
+/// One client's active services, per category.
+pub type ClientServices = BTreeMap<String, u64>;
+
+/// An active domain or licence by its expiry date (the expiry index).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Expiry {
+    pub date: NaiveDate,
+    pub login: String,
+    /// The domain name, or `license/ID` ([`records::license_object`]).
+    pub object: String,
 }
 
-#[derive(Clone)]
-pub struct Store {
-    inner: Arc<Inner>,
+/// What pruning reads of a request record.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    pub login: String,
+    pub request_id: String,
+    pub created: chrono::DateTime<chrono::Utc>,
+    pub order: Option<u64>,
+    /// Its answer is stored.
+    pub answered: bool,
 }
 
-struct Inner {
-    db: sled::Db,
-    state: sled::Tree,
-    /// This store's identity ([`Store::id`]).
-    id: String,
-    observers: Observers,
-    /// `None` only while dropping.
-    jobs: Option<mpsc::Sender<Job>>,
-    committer: Option<std::thread::JoinHandle<()>>,
-    /// Batches written and flushed since the store was opened.
-    batches: Arc<std::sync::atomic::AtomicU64>,
+/// Once-only rebuilds at start-up, each remembered as done (with the version it was
+/// done under, where it has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migration {
+    /// Per-day payment and turnover totals built from the ledger.
+    DayTotals,
+    /// The expiry index built from the active services.
+    ExpiryIndex,
+    /// The counts of active services, under a mapping of categories (its version).
+    ServiceCounts,
 }
 
-impl Drop for Inner {
-    /// Closes the queue and waits for the committer to finish its last batch and let
-    /// go of the database, so the store can be opened again as soon as this returns.
-    fn drop(&mut self) {
-        self.jobs.take();
-        if let Some(h) = self.committer.take() {
-            let _ = h.join();
+/// Point reads, from the committed state, inside a write job, or on a quiet state.
+pub trait Read {
+    fn partner(&self, login: &str) -> Result<Option<Partner>>;
+    fn has_partner(&self, login: &str) -> Result<bool>;
+    /// The login of the domain's owner (names are unique).
+    fn domain_owner(&self, name: &str) -> Result<Option<String>>;
+    fn domain(&self, login: &str, name: &str) -> Result<Option<Domain>>;
+    /// The login of the client's owner.
+    fn client_owner(&self, number: u64) -> Result<Option<String>>;
+    fn client(&self, login: &str, number: u64) -> Result<Option<Client>>;
+    /// The login of the order's owner.
+    fn order_owner(&self, id: u64) -> Result<Option<String>>;
+    fn order(&self, login: &str, id: u64) -> Result<Option<Order>>;
+    /// Whether the order is in the open-order queue.
+    fn is_open(&self, id: u64) -> Result<bool>;
+    /// The order in flight for a domain or licence (`object`), which locks it.
+    fn in_flight(&self, object: &str) -> Result<Option<u64>>;
+    fn ledger_entry(&self, login: &str, id: u64) -> Result<Option<LedgerEntry>>;
+    fn day_totals(&self, login: &str, day: NaiveDate) -> Result<Option<DayTotals>>;
+    fn service_counts(&self, login: &str) -> Result<Option<ServiceCounts>>;
+    fn client_services(&self, login: &str, number: u64) -> Result<Option<ClientServices>>;
+    fn has_expiry(&self, e: &Expiry) -> Result<bool>;
+    /// The login of the licence's owner.
+    fn license_owner(&self, id: u64) -> Result<Option<String>>;
+    fn license(&self, login: &str, id: u64) -> Result<Option<License>>;
+    /// A request record as [`Requests`] encodes it.
+    fn request_bytes(&self, login: &str, request_id: &str) -> Result<Option<Vec<u8>>>;
+    fn operator_request(&self, login: &str, request_id: &str) -> Result<Option<OperatorRequest>>;
+    /// The last value a counter gave (0: none yet).
+    fn counter(&self, name: &str) -> Result<u64>;
+    /// The login marked as the demo partner.
+    fn demo(&self) -> Result<Option<String>>;
+    /// `None` when the migration has not run; else the version it ran under (empty
+    /// when it has none).
+    fn migrated(&self, m: Migration) -> Result<Option<String>>;
+}
+
+/// Listings, from the committed state or a quiet one.
+pub trait Scan {
+    fn partners(&self) -> Iter<'_, Partner>;
+    /// One partner's domains by name, after `after`.
+    fn domains(&self, login: &str, after: Option<&str>) -> Iter<'_, Domain>;
+    /// The names of one client's domains, after `after`.
+    fn client_domains(&self, login: &str, number: u64, after: Option<&str>) -> Iter<'_, String>;
+    /// One partner's clients by number, after `after`.
+    fn clients(&self, login: &str, after: Option<u64>) -> Iter<'_, Client>;
+    /// How many client records a partner has.
+    fn client_count(&self, login: &str) -> Result<u64>;
+    fn licenses(&self, login: &str, after: Option<u64>) -> Iter<'_, License>;
+    /// One partner's orders by id, strictly after `after` in the listing's direction.
+    fn orders(&self, login: &str, after: Option<u64>, newest_first: bool) -> Iter<'_, Order>;
+    fn ledger(&self, login: &str, after: Option<u64>, newest_first: bool) -> Iter<'_, LedgerEntry>;
+    fn commissions(
+        &self,
+        login: &str,
+        after: Option<u64>,
+        newest_first: bool,
+    ) -> Iter<'_, CommissionEntry>;
+    /// One partner's per-day totals by day.
+    fn day_totals_of(&self, login: &str, newest_first: bool) -> Iter<'_, (NaiveDate, DayTotals)>;
+    /// One partner's live clients with active services: (number, services).
+    fn all_client_services(&self, login: &str) -> Iter<'_, (u64, ClientServices)>;
+    /// The expiry index, by date; `None` for an entry that cannot be read as one.
+    fn expiries(&self) -> Iter<'_, Option<Expiry>>;
+    /// The open-order queue, by id: (order, login).
+    fn open_orders(&self) -> Iter<'_, (u64, String)>;
+    /// Every lock: (domain or licence object, order).
+    fn locks(&self) -> Iter<'_, (String, u64)>;
+    /// Every partner's request records, by login and request-id, after `after`
+    /// (login, request-id).
+    fn request_heads(&self, after: Option<(&str, &str)>) -> Iter<'_, RequestHead>;
+    /// One partner's request records, by request-id, as [`Requests`] encodes them.
+    fn request_bytes_of(&self, login: &str) -> Iter<'_, Vec<u8>>;
+}
+
+/// Changes, inside a write job or into bulk [`Rows`].
+pub trait Write {
+    fn put_partner(&mut self, p: &Partner) -> Result<()>;
+    /// A domain the partner now holds: its record, its owner, its client's index.
+    fn add_domain(&mut self, login: &str, client: u64, d: &Domain) -> Result<()>;
+    fn put_domain(&mut self, login: &str, d: &Domain) -> Result<()>;
+    /// A new client: its owner and its record.
+    fn add_client(&mut self, login: &str, c: &Client) -> Result<()>;
+    fn put_client(&mut self, login: &str, c: &Client) -> Result<()>;
+    /// Takes a client's record away (its owner stays).
+    fn remove_client(&mut self, login: &str, number: u64);
+    /// An order born settled (refused before it was accepted): its record, its owner.
+    fn add_order(&mut self, login: &str, o: &Order) -> Result<()>;
+    /// An accepted order: its record, its owner, its place in the open-order queue, and
+    /// the lock of its object.
+    fn accept_order(&mut self, login: &str, o: &Order) -> Result<()>;
+    fn put_order(&mut self, login: &str, o: &Order) -> Result<()>;
+    /// A settled order leaves the open-order queue and lets go of its object.
+    fn close_order(&mut self, o: &Order);
+    /// A ledger entry, with the day's totals as they are after it (when it moved them).
+    fn append_ledger(
+        &mut self,
+        login: &str,
+        e: &LedgerEntry,
+        day: Option<(NaiveDate, &DayTotals)>,
+    ) -> Result<()>;
+    fn put_day_totals(&mut self, login: &str, day: NaiveDate, t: &DayTotals) -> Result<()>;
+    fn remove_day_totals(&mut self, login: &str, day: NaiveDate);
+    fn append_commission(&mut self, login: &str, e: &CommissionEntry) -> Result<()>;
+    fn put_service_counts(&mut self, login: &str, c: &ServiceCounts) -> Result<()>;
+    fn remove_service_counts(&mut self, login: &str);
+    fn put_client_services(&mut self, login: &str, number: u64, s: &ClientServices) -> Result<()>;
+    fn remove_client_services(&mut self, login: &str, number: u64);
+    fn put_expiry(&mut self, e: &Expiry) -> Result<()>;
+    fn remove_expiry(&mut self, e: &Expiry);
+    /// A licence the partner now holds: its owner and its record.
+    fn add_license(&mut self, login: &str, l: &License) -> Result<()>;
+    fn put_license(&mut self, login: &str, l: &License) -> Result<()>;
+    /// A request record as [`Requests`] encodes it.
+    fn put_request_bytes(&mut self, login: &str, request_id: &str, r: Vec<u8>) -> Result<()>;
+    fn remove_request(&mut self, login: &str, request_id: &str);
+    fn put_operator_request(&mut self, login: &str, r: &OperatorRequest) -> Result<()>;
+    /// Sets a counter (bulk loads only; write jobs take numbers with [`Txn::next_id`]).
+    fn set_counter(&mut self, name: &str, value: u64) -> Result<()>;
+    fn set_demo(&mut self, login: Option<&str>) -> Result<()>;
+    /// Marks a migration done under `version` (ignored by those without one), or not
+    /// done (`None`).
+    fn set_migrated(&mut self, m: Migration, version: Option<&str>) -> Result<()>;
+}
+
+/// What a write job sees and changes: the committed state, plus the writes of the jobs
+/// before it, plus its own.
+pub trait Txn: Read + Write {
+    /// Next value of a named counter (1, 2, 3, …), gapless and restart-safe.
+    fn next_id(&mut self, counter: &str) -> Result<u64>;
+    /// Writes rows built outside the job ([`Backend::rows`]).
+    fn put_rows(&mut self, rows: Rows) -> Result<()>;
+    /// Removes a partner and everything it owns: its clients, domains, orders,
+    /// licences, ledger, commission account, counts, expiry entries and request
+    /// records. Refused (nothing removed) while one of its orders is open.
+    fn remove_partner(&mut self, login: &str) -> Result<PartnerRemoved>;
+}
+
+/// Request records: their outcome's type `O` belongs to the layer that answers
+/// requests, so every implementation keeps them as the bytes given here (JSON).
+pub trait Requests: Read {
+    fn request<O: DeserializeOwned>(
+        &self,
+        login: &str,
+        request_id: &str,
+    ) -> Result<Option<RequestRecord<O>>> {
+        match self.request_bytes(login, request_id)? {
+            Some(b) => Ok(Some(serde_json::from_slice(&b)?)),
+            None => Ok(None),
         }
     }
 }
+impl<T: Read + ?Sized> Requests for T {}
 
-/// The exit status of a process whose store could not write or flush a batch.
-pub const EXIT_STORE_FAILED: i32 = 75;
+/// Listing request records ([`Requests`]).
+pub trait RequestScans: Scan {
+    fn requests<O: DeserializeOwned>(&self, login: &str) -> Iter<'_, RequestRecord<O>> {
+        Box::new(
+            self.request_bytes_of(login)
+                .map(|b| Ok(serde_json::from_slice(&b?)?)),
+        )
+    }
+}
+impl<T: Scan + ?Sized> RequestScans for T {}
 
-/// The test knob: while the file it names exists, every flush fails.
-pub const FAIL_FLUSH_ENV: &str = "REGWAY_STORE_FAIL_FLUSH_FILE";
+/// Writing request records ([`Requests`]).
+pub trait RequestWrites: Write {
+    fn put_request<O: Serialize>(&mut self, login: &str, r: &RequestRecord<O>) -> Result<()> {
+        self.put_request_bytes(login, &r.request_id, serde_json::to_vec(r)?)
+    }
+}
+impl<T: Write + ?Sized> RequestWrites for T {}
+
+/// What [`Txn::remove_partner`] removed; `open` when it refused.
+#[derive(Debug, Default, Clone)]
+pub struct PartnerRemoved {
+    pub clients: u64,
+    pub domains: u64,
+    pub orders: u64,
+    pub licenses: u64,
+    /// Records removed in all.
+    pub records: u64,
+    /// It has an open order, and nothing was removed.
+    pub open: bool,
+}
+
+/// A consistent read-only state.
+pub trait View: Read + Scan {}
+impl<T: Read + Scan + ?Sized> View for T {}
+
+/// Rows built outside a write job, to be written at once ([`Backend::rows`]).
+pub type Rows = Box<dyn Batch>;
+
+/// Bulk rows of one implementation.
+pub trait Batch: Write + Send {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+}
+
+/// The state of the sandbox registry, kept apart from the gateway's records: its own
+/// keys and values, which only the sandbox reads.
+pub trait Registry: Send + Sync {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Written at once (not through the write jobs).
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<()>;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A registry state of its own, in memory, gone when dropped (tests).
+pub fn temporary_registry() -> Result<Arc<dyn Registry>> {
+    Ok(Arc::new(self::sled::SledRegistry::temporary()?))
+}
+
+/// Told of every committed change of an order's state: (before, after).
+pub type OrderWatch = Box<dyn Fn(Option<OrderState>, Option<OrderState>) + Send + Sync>;
+
+/// A write job as an implementation runs it: whether it succeeded (its writes are
+/// kept), and what to tell its caller once they are durable.
+pub type WriteJob = Box<dyn FnOnce(&mut Tx<'_>) -> (bool, Deliver) + Send>;
+pub type Deliver = Box<dyn FnOnce(Result<()>) + Send>;
+pub type QuietJob = Box<dyn FnOnce(&Quiet<'_>) + Send>;
+
+/// One implementation of the store.
+pub trait Backend: Read + Scan + Send + Sync {
+    /// A random id made when the store was created and kept in it.
+    fn id(&self) -> &str;
+    /// The partner as stored now, shared: decoded once and used again while the stored
+    /// record is the same (never stale).
+    fn partner_shared(&self, login: &str) -> Result<Option<Arc<Partner>>>;
+    /// Queues a write job (see the rules above).
+    fn submit(&self, job: WriteJob) -> Result<()>;
+    /// Queues a job run on a quiet state: after every earlier write, before any later.
+    fn submit_quiet(&self, job: QuietJob) -> Result<()>;
+    /// Calls `f` for every committed change of an order's state, in commit order.
+    fn watch_orders(&self, f: OrderWatch);
+    /// Empty bulk rows.
+    fn rows(&self) -> Rows;
+    /// Writes `rows` at once, bypassing the write jobs: only for start-up migrations,
+    /// before the store takes any other write.
+    fn migrate(&self, rows: Rows) -> Result<()>;
+    /// Batches written and made durable since the store was opened.
+    fn batches(&self) -> u64;
+    fn flush(&self) -> Result<()>;
+    /// The sandbox registry's state, under `name`.
+    fn registry(&self, name: &str) -> Result<Arc<dyn Registry>>;
+}
+
+/// The store as the rest of the gateway holds it.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn Backend>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = dyn Backend;
+    fn deref(&self) -> &(dyn Backend + 'static) {
+        &*self.inner
+    }
+}
 
 impl Store {
+    /// Opens (or makes) the sled store in `path`.
     pub fn open(path: &Path) -> Result<Store> {
         Store::open_with(
             path,
@@ -93,178 +368,18 @@ impl Store {
     /// `max_batch` 1 turns group commit off: one flush per write (for measurements).
     /// `cache_mb` is sled's cache.
     pub fn open_with(path: &Path, max_batch: usize, cache_mb: u64) -> Result<Store> {
-        let max_batch = max_batch.max(1);
-        create_private_dir(path)?;
-        let open = || {
-            sled::Config::new()
-                .path(path.join("store"))
-                .cache_capacity(cache_mb.max(1) * 1024 * 1024)
-                .flush_every_ms(None)
-                .open()
-        };
-        let locked = |e: &sled::Error| match e {
-            sled::Error::Io(io) => {
-                io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.to_string().contains("could not acquire lock")
-            }
-            _ => false,
-        };
-        // The lock of a store just closed in this process (a restart) can outlive the
-        // close by a few milliseconds while sled's IO threads finish; another process
-        // holding it keeps it, and is named after a short wait.
-        let mut tries = 0;
-        let db = loop {
-            match open() {
-                Err(e) if locked(&e) && tries < 150 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) if locked(&e) => {
-                    return Err(Error::internal(format!(
-                        "the store in {} is in use by another regway process",
-                        path.display()
-                    )))
-                }
-                Err(e) => {
-                    return Err(Error::internal(format!(
-                        "opening store in {}: {e}",
-                        path.display()
-                    )))
-                }
-                Ok(db) => break db,
-            }
-        };
-        let state = db.open_tree("state")?;
-        let id_key = keys::meta("store-id");
-        let id: String = match state.get(&id_key)? {
-            Some(v) => decode(&v)?,
-            None => {
-                let bytes: [u8; 16] = rand::random();
-                let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                state.insert(id_key, serde_json::to_vec(&id)?)?;
-                db.flush()?;
-                id
-            }
-        };
-        tighten_permissions(path);
-        let (tx, rx) = mpsc::channel::<Job>();
-        let committer_db = db.clone();
-        let committer_state = state.clone();
-        let observers: Observers = Arc::default();
-        let committer_observers = observers.clone();
-        let fail_flush = std::env::var_os(FAIL_FLUSH_ENV).map(std::path::PathBuf::from);
-        if let Some(p) = &fail_flush {
-            tracing::warn!(file = %p.display(), "store fault injection is on ({FAIL_FLUSH_ENV}): flushes fail while the file exists");
-        }
-        let batches = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counted = batches.clone();
-        let handle = std::thread::Builder::new()
-            .name("regway-committer".into())
-            .spawn(move || {
-                committer(
-                    committer_db,
-                    committer_state,
-                    rx,
-                    max_batch,
-                    committer_observers,
-                    fail_flush,
-                    counted,
-                )
-            })
-            .map_err(|e| Error::internal(format!("starting committer: {e}")))?;
         Ok(Store {
-            inner: Arc::new(Inner {
-                db,
-                state,
-                id,
-                observers,
-                jobs: Some(tx),
-                batches,
-                committer: Some(handle),
-            }),
+            inner: Arc::new(self::sled::SledStore::open_with(path, max_batch, cache_mb)?),
         })
     }
 
-    /// A random id made when the store was created and kept in it: what ties the
-    /// operator channel's `admin.json` to the store it belongs to.
-    pub fn id(&self) -> &str {
-        &self.inner.id
+    /// The store's point reads, as the helpers shared with write jobs take them.
+    pub fn reader(&self) -> &dyn Read {
+        &*self.inner
     }
 
-    /// Calls `f` for every write under `prefix` once its batch is on disk, with the
-    /// value before and after (in commit order, on the committer thread: keep it
-    /// short). What it maintains from the writes, it can count on exactly, with no scan.
-    pub fn observe(&self, prefix: Vec<u8>, f: Observer) {
-        self.inner
-            .observers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((prefix, f));
-    }
-
-    /// A tree of its own, for a component that keeps its own state in the same log
-    /// (the sandbox registry).
-    pub fn tree(&self, name: &str) -> Result<sled::Tree> {
-        Ok(self.inner.db.open_tree(name)?)
-    }
-
-    /// Writes `rows` at once and flushes, bypassing the committer: only for start-up
-    /// migrations, before the store takes any other write.
-    pub fn migrate(&self, rows: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for (k, v) in rows {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
-        }
-        self.inner.state.apply_batch(batch)?;
-        self.inner.db.flush()?;
-        Ok(())
-    }
-
-    pub fn db(&self) -> &sled::Db {
-        &self.inner.db
-    }
-
-    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        decode_opt(self.inner.state.get(key)?)
-    }
-
-    /// A record's stored bytes, not decoded; [`Store::decode`] decodes them.
-    pub fn get_bytes(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
-        Ok(self.inner.state.get(key)?)
-    }
-
-    /// Decodes bytes from [`Store::get_bytes`].
-    pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-        decode(bytes)
-    }
-
-    /// Records whose keys start with `prefix`, strictly after `after` (a full key) in
-    /// the direction of the scan. Cost depends on what is read, not on the store size.
-    pub fn scan<T: DeserializeOwned>(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        newest_first: bool,
-    ) -> impl Iterator<Item = Result<(sled::IVec, T)>> + '_ {
-        let range = scan_range(prefix, after, newest_first);
-        let iter = self.inner.state.range(range);
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if newest_first
-        {
-            Box::new(iter.rev())
-        } else {
-            Box::new(iter)
-        };
-        iter.map(|r| {
-            let (k, v) = r?;
-            Ok((k, decode(&v)?))
-        })
-    }
-
-    /// Runs `f` in the committer, atomically with the other jobs of its batch, and
-    /// returns once its writes are flushed to disk. If `f` fails nothing it wrote is kept.
+    /// Runs `f` as a write job, atomically with the other jobs of its batch, and
+    /// returns once its writes are durable. If `f` fails nothing it wrote is kept.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -272,14 +387,14 @@ impl Store {
     {
         let (reply, rx) = oneshot::channel::<Result<T>>();
         let job: WriteJob = Box::new(move |tx: &mut Tx<'_>| {
-            let r = tx.run(f);
-            Box::new(move |committed: Result<()>| {
+            let r = f(tx);
+            let ok = r.is_ok();
+            let deliver: Deliver = Box::new(move |committed: Result<()>| {
                 let _ = reply.send(committed.and(r));
-            })
+            });
+            (ok, deliver)
         });
-        self.sender()?
-            .send(Job::Write(job))
-            .map_err(|_| Error::internal("committer is gone"))?;
+        self.inner.submit(job)?;
         rx.await
             .map_err(|_| Error::internal("committer dropped a job"))?
     }
@@ -289,391 +404,21 @@ impl Store {
     pub async fn quiet<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&QuietView<'_>) -> T + Send + 'static,
+        F: FnOnce(&Quiet<'_>) -> T + Send + 'static,
     {
         let (reply, rx) = oneshot::channel::<T>();
-        let job: ReadJob = Box::new(move |tree: &sled::Tree| {
-            let _ = reply.send(f(&QuietView { tree }));
-        });
-        self.sender()?
-            .send(Job::Quiet(job))
-            .map_err(|_| Error::internal("committer is gone"))?;
+        self.inner.submit_quiet(Box::new(move |v: &Quiet<'_>| {
+            let _ = reply.send(f(v));
+        }))?;
         rx.await
             .map_err(|_| Error::internal("committer dropped a job"))
     }
 
-    fn sender(&self) -> Result<&mpsc::Sender<Job>> {
-        self.inner
-            .jobs
-            .as_ref()
-            .ok_or_else(|| Error::internal("store is closing"))
-    }
-
-    /// Batches written and flushed since the store was opened (a write that changes
-    /// nothing costs none).
-    pub fn batches(&self) -> u64 {
-        self.inner
-            .batches
-            .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
+    /// Makes everything written so far durable.
     pub async fn flush(&self) -> Result<()> {
-        self.inner.db.flush_async().await?;
-        Ok(())
-    }
-}
-
-/// Creates the state directory readable by its owner only (0700).
-fn create_private_dir(path: &Path) -> Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(path)
-        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
-}
-
-/// The state directory and everything in it for its owner only: directories 0700,
-/// files 0600 (stores made before this rule, or under a loose umask, are tightened at
-/// every open). Symbolic links are left alone. A failure is logged, not fatal.
-fn tighten_permissions(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fn walk(p: &Path, depth: usize) -> std::io::Result<()> {
-            let m = std::fs::symlink_metadata(p)?;
-            let mode = if m.is_dir() {
-                0o700
-            } else if m.is_file() {
-                0o600
-            } else {
-                return Ok(());
-            };
-            if m.permissions().mode() & 0o777 != mode {
-                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))?;
-            }
-            if m.is_dir() && depth < 4 {
-                for e in std::fs::read_dir(p)? {
-                    walk(&e?.path(), depth + 1)?;
-                }
-            }
-            Ok(())
-        }
-        if let Err(e) = walk(path, 0) {
-            tracing::warn!(error = %e, "could not make {} private to its owner", path.display());
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-}
-
-fn scan_range(
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    newest_first: bool,
-) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
-    use std::ops::Bound::*;
-    let end = match prefix_end(prefix) {
-        Some(e) => Excluded(e),
-        None => Unbounded,
-    };
-    match (after, newest_first) {
-        (None, _) => (Included(prefix.to_vec()), end),
-        (Some(a), false) => (Excluded(a.to_vec()), end),
-        (Some(a), true) => (Included(prefix.to_vec()), Excluded(a.to_vec())),
-    }
-}
-
-/// The first key after every key that starts with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
-fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T> {
-    Ok(serde_json::from_slice(v)?)
-}
-
-fn decode_opt<T: DeserializeOwned>(v: Option<sled::IVec>) -> Result<Option<T>> {
-    v.map(|v| decode(&v)).transpose()
-}
-
-/// What a write job sees: the committed state, plus the writes of the jobs before it
-/// in this batch, plus its own.
-pub struct Tx<'a> {
-    tree: &'a sled::Tree,
-    batch: &'a mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    own: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-}
-
-impl Tx<'_> {
-    fn run<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        self.own.clear();
-        let r = f(self);
-        if r.is_ok() {
-            let own = std::mem::take(&mut self.own);
-            self.batch.extend(own);
-        } else {
-            self.own.clear();
-        }
-        r
-    }
-
-    pub fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(v) = self.own.get(key).or_else(|| self.batch.get(key)) {
-            return Ok(v.clone());
-        }
-        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
-    }
-
-    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        self.get_raw(key)?.map(|v| decode(&v)).transpose()
-    }
-
-    pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
-        self.own.insert(key, Some(serde_json::to_vec(value)?));
-        Ok(())
-    }
-
-    /// A value already encoded as the store encodes records (the bulk loader builds
-    /// its rows outside the committer).
-    pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.own.insert(key, Some(value));
-    }
-
-    pub fn remove(&mut self, key: Vec<u8>) {
-        self.own.insert(key, None);
-    }
-
-    /// Every (key, value) under `prefix` as this job sees it: committed, then the
-    /// batch's writes, then its own. For rare jobs over a whole prefix (removing the
-    /// demo partner), not for requests.
-    pub fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        for r in self.tree.scan_prefix(prefix) {
-            let (k, v) = r?;
-            rows.insert(k.to_vec(), Some(v.to_vec()));
-        }
-        for layer in [&*self.batch, &self.own] {
-            for (k, v) in layer
-                .range(prefix.to_vec()..)
-                .take_while(|(k, _)| k.starts_with(prefix))
-            {
-                rows.insert(k.clone(), v.clone());
-            }
-        }
-        Ok(rows
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect())
-    }
-
-    /// Next value of a named counter (1, 2, 3, …), gapless and restart-safe.
-    pub fn next_id(&mut self, counter: &str) -> Result<u64> {
-        let key = keys::counter(counter);
-        let n: u64 = self.get(&key)?.unwrap_or(0) + 1;
-        self.put(key, &n)?;
-        Ok(n)
-    }
-}
-
-/// A consistent read-only view for [`Store::quiet`].
-pub struct QuietView<'a> {
-    tree: &'a sled::Tree,
-}
-
-impl QuietView<'_> {
-    pub fn scan<T: DeserializeOwned>(
-        &self,
-        prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(sled::IVec, T)>> + '_ {
-        self.tree.scan_prefix(prefix).map(|r| {
-            let (k, v) = r?;
-            Ok((k, decode(&v)?))
-        })
-    }
-
-    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        decode_opt(self.tree.get(key)?)
-    }
-}
-
-fn committer(
-    db: sled::Db,
-    tree: sled::Tree,
-    rx: mpsc::Receiver<Job>,
-    max_batch: usize,
-    observers: Observers,
-    fail_flush: Option<std::path::PathBuf>,
-    batches: Arc<std::sync::atomic::AtomicU64>,
-) {
-    let mut pending: Option<Job> = None;
-    loop {
-        let first = match pending.take() {
-            Some(j) => j,
-            None => match rx.recv() {
-                Ok(j) => j,
-                Err(_) => break,
-            },
-        };
-        let first = match first {
-            Job::Quiet(f) => {
-                f(&tree);
-                continue;
-            }
-            Job::Write(w) => w,
-        };
-        let mut batch: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        let mut delivers: Vec<Deliver> = Vec::new();
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            let mut tx = Tx {
-                tree: &tree,
-                batch: &mut batch,
-                own: BTreeMap::new(),
-            };
-            delivers.push(job(&mut tx));
-            if delivers.len() >= max_batch {
-                break;
-            }
-            match rx.try_recv() {
-                Ok(Job::Write(w)) => next = Some(w),
-                Ok(q @ Job::Quiet(_)) => pending = Some(q),
-                Err(_) => {}
-            }
-        }
-        let writes = batch.len();
-        if let Err(e) = commit(&db, &tree, batch, &observers, fail_flush.as_deref()) {
-            fail_stop(&e, delivers.len(), writes);
-        }
-        if writes > 0 {
-            batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        for d in delivers {
-            d(Ok(()));
-        }
-    }
-    let _ = db.flush();
-}
-
-/// Stops the process after a batch could not be made durable. Its writers are not
-/// answered: the batch may or may not be on disk, and only a restart (which reads what
-/// is) can tell; the connections waiting for it close with the process.
-fn fail_stop(e: &str, jobs: usize, writes: usize) -> ! {
-    tracing::error!(error = %e, jobs, writes,
-        "the store could not make a batch durable; stopping now (fail-stop) so that no \
-         answer claims what the disk may not hold; restart the gateway to settle from what is on disk");
-    eprintln!("regway: store failure, stopping: {e}");
-    std::process::exit(EXIT_STORE_FAILED)
-}
-
-fn commit(
-    db: &sled::Db,
-    tree: &sled::Tree,
-    batch: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    observers: &Observers,
-    fail_flush: Option<&Path>,
-) -> std::result::Result<(), String> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let observers = observers.read().unwrap_or_else(|p| p.into_inner());
-    // The values observed keys had before this batch: (observer, key, before, after).
-    type Seen = (usize, Vec<u8>, Option<sled::IVec>, Option<Vec<u8>>);
-    let mut seen: Vec<Seen> = Vec::new();
-    for (i, (prefix, _)) in observers.iter().enumerate() {
-        for (k, v) in batch
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-        {
-            let old = tree.get(k).map_err(|e| format!("store read failed: {e}"))?;
-            seen.push((i, k.clone(), old, v.clone()));
-        }
-    }
-    let mut b = sled::Batch::default();
-    for (k, v) in batch {
-        match v {
-            Some(v) => b.insert(k, v),
-            None => b.remove(k),
-        }
-    }
-    tree.apply_batch(b)
-        .map_err(|e| format!("store write failed: {e}"))?;
-    if fail_flush.is_some_and(|p| p.exists()) {
-        return Err(format!("store flush failed: injected by {FAIL_FLUSH_ENV}"));
-    }
-    db.flush().map_err(|e| format!("store flush failed: {e}"))?;
-    for (i, k, old, new) in seen {
-        (observers[i].1)(&k, old.as_deref(), new.as_deref());
-    }
-    Ok(())
-}
-
-/// Point reads, from the committed store or from inside a write job alike.
-pub trait Read {
-    fn read<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>>;
-}
-
-impl Read for Store {
-    fn read<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        self.get(key)
-    }
-}
-
-impl Read for Tx<'_> {
-    fn read<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        self.get(key)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn failed_jobs_leave_nothing_and_batches_see_earlier_jobs() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let mut handles = Vec::new();
-        for i in 0..100u64 {
-            let s = store.clone();
-            handles.push(tokio::spawn(async move {
-                s.write(move |tx| {
-                    let n = tx.next_id("c")?;
-                    tx.put(format!("k{i}").into_bytes(), &n)?;
-                    if i % 2 == 0 {
-                        return Err(Error::billing("odd one out"));
-                    }
-                    Ok(n)
-                })
-                .await
-            }));
-        }
-        let mut ok = Vec::new();
-        for h in handles {
-            if let Ok(n) = h.await.unwrap() {
-                ok.push(n);
-            }
-        }
-        ok.sort();
-        assert_eq!(ok, (1..=50).collect::<Vec<u64>>());
-        let count = store.scan::<u64>(b"k", None, false).count();
-        assert_eq!(count, 50);
-    }
-
-    #[test]
-    fn prefix_end_handles_ff() {
-        assert_eq!(prefix_end(b"a\0"), Some(b"a\x01".to_vec()));
-        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_end(b"\xff"), None);
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.flush())
+            .await
+            .map_err(Error::internal)?
     }
 }

@@ -536,3 +536,12 @@ pub struct RequestRecord<O> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<O>,
 }
+
+/// An operator's money movement carried out under a request-id (`--request-id`): what
+/// it was, so a repeat is recognised and a reuse for something else refused.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OperatorRequest {
+    pub request_id: String,
+    pub command: String,
+    pub params: String,
+}

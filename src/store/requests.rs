@@ -6,11 +6,13 @@
 //! claim   inside a write: the request-id is free (None) or taken (its record)
 //! record  inside the same write: the request-id now belongs to this request
 //! replay  outside a write: the record of a request-id, when there is one
-//! prune   inside a write: forget records nobody can still ask for
 //! ```
+//!
+//! Pruning reads [`super::Scan::request_heads`] and removes with
+//! [`super::Write::remove_request`].
 
 use super::records::{Order, RequestRecord};
-use super::{keys, Read, Store, Tx};
+use super::{RequestWrites, Requests, Store, Tx};
 use crate::error::Result;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -21,14 +23,14 @@ pub fn replay<O: DeserializeOwned>(
     login: &str,
     request_id: &str,
 ) -> Result<Option<RequestRecord<O>>> {
-    store.get(&keys::request(login, request_id))
+    store.request(login, request_id)
 }
 
 /// The order a request record names (a request whose order is still open has no
 /// outcome yet; its answer is the order as it stands).
 pub fn order_of<O>(store: &Store, login: &str, rec: &RequestRecord<O>) -> Result<Option<Order>> {
     match rec.order {
-        Some(id) => store.get(&keys::order(login, id)),
+        Some(id) => store.order(login, id),
         None => Ok(None),
     }
 }
@@ -39,48 +41,16 @@ pub fn claim<O: DeserializeOwned>(
     login: &str,
     request_id: &str,
 ) -> Result<Option<RequestRecord<O>>> {
-    tx.read(&keys::request(login, request_id))
+    tx.request(login, request_id)
 }
 
 /// Inside a write: whether `login`'s `request_id` has a record (not decoded).
 pub fn taken(tx: &Tx<'_>, login: &str, request_id: &str) -> Result<bool> {
-    Ok(tx.get_raw(&keys::request(login, request_id))?.is_some())
+    Ok(tx.request_bytes(login, request_id)?.is_some())
 }
 
 /// Inside a write: stores `rec` as the record of `login`'s request-id `rec.request_id`,
 /// replacing the one there (an open order's record gets its outcome this way).
 pub fn record<O: Serialize>(tx: &mut Tx<'_>, login: &str, rec: &RequestRecord<O>) -> Result<()> {
-    tx.put(keys::request(login, &rec.request_id), rec)
-}
-
-/// Every partner's request records after the key `after`, in key order, each decoded as
-/// `T` (a part of the record is enough): at most `limit` of them.
-pub fn scan<T: serde::de::DeserializeOwned>(
-    store: &Store,
-    after: Option<&[u8]>,
-    limit: usize,
-) -> Result<Vec<(Vec<u8>, T)>> {
-    store
-        .scan::<T>(&keys::all_requests(), after, false)
-        .take(limit)
-        .map(|r| r.map(|(k, v)| (k.to_vec(), v)))
-        .collect()
-}
-
-/// Inside a write: removes the record under `key` (a key [`scan`] gave) when
-/// `still_prunable` says so, seeing the write's state and the record's stored bytes;
-/// whether it was removed.
-pub fn prune(
-    tx: &mut Tx<'_>,
-    key: &[u8],
-    still_prunable: impl FnOnce(&Tx<'_>, &[u8]) -> bool,
-) -> Result<bool> {
-    let Some(raw) = tx.get_raw(key)? else {
-        return Ok(false);
-    };
-    if !still_prunable(tx, &raw) {
-        return Ok(false);
-    }
-    tx.remove(key.to_vec());
-    Ok(true)
+    tx.put_request(login, rec)
 }

@@ -2,8 +2,9 @@
 //!
 //! It knows which names are taken (a configured list plus every name it registered),
 //! registers, renews and changes nameservers, and reports delegation. Its state lives
-//! in its own tree of the gateway's store, so it survives restarts and is written to
-//! the same log as the orders (a crash never leaves it ahead of what `lookup` can find).
+//! in its own part of the gateway's store ([`Registry`]), apart from the gateway's
+//! records, so it survives restarts and is written to the same log as the orders (a
+//! crash never leaves it ahead of what `lookup` can find).
 //!
 //! Each delivery writes one key with one `insert`: an order that changes the registry
 //! records itself inside the changed record (its key and answer, in `by`), so the
@@ -21,16 +22,17 @@ use super::{Backend, Done, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use crate::config::SandboxFaults;
 use crate::error::{Code, Error, Result};
 use crate::store::records::OrderKind;
+use crate::store::Registry;
 use crate::types::clock::{add_years, Clock};
 use crate::types::names::Name;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub struct Sandbox {
-    tree: sled::Tree,
+    state: Arc<dyn Registry>,
     taken: HashSet<String>,
     clock: Clock,
     /// Serialises check-then-write on the registry; held for microseconds, never
@@ -146,7 +148,7 @@ fn order_key(key: &str) -> Vec<u8> {
 
 impl Sandbox {
     pub fn new(
-        tree: sled::Tree,
+        state: Arc<dyn Registry>,
         taken: &[String],
         clock: Clock,
         faults: SandboxFaults,
@@ -158,7 +160,7 @@ impl Sandbox {
             set.insert(n.ascii().to_string());
         }
         Ok(Sandbox {
-            tree,
+            state,
             taken: set,
             clock,
             lock: Mutex::new(()),
@@ -167,21 +169,21 @@ impl Sandbox {
     }
 
     fn registered(&self, name: &str) -> Result<Option<RegistryDomain>> {
-        Ok(match self.tree.get(domain_key(name))? {
+        Ok(match self.state.get(&domain_key(name))? {
             Some(v) => Some(serde_json::from_slice(&v)?),
             None => None,
         })
     }
 
     fn license(&self, id: u64) -> Result<Option<RegistryLicense>> {
-        Ok(match self.tree.get(license_key(id))? {
+        Ok(match self.state.get(&license_key(id))? {
             Some(v) => Some(serde_json::from_slice(&v)?),
             None => None,
         })
     }
 
     fn performed(&self, key: &str) -> Result<Option<Performed>> {
-        Ok(match self.tree.get(order_key(key))? {
+        Ok(match self.state.get(&order_key(key))? {
             Some(v) => Some(serde_json::from_slice(&v)?),
             None => None,
         })
@@ -452,7 +454,7 @@ impl Sandbox {
             Some(c) => c.encode(&order.key, &p)?,
             None => (order_key(&order.key), serde_json::to_vec(&p)?),
         };
-        self.tree.insert(k, v)?;
+        self.state.insert(&k, &v)?;
         Ok(Some((p, fault)))
     }
 }
@@ -462,9 +464,9 @@ mod tests {
     use super::*;
 
     fn sandbox(faults: SandboxFaults) -> Sandbox {
-        let db = sled::Config::new().temporary(true).open().unwrap();
+        let state = crate::store::temporary_registry().unwrap();
         let clock = Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
-        Sandbox::new(db.open_tree("sandbox").unwrap(), &[], clock, faults).unwrap()
+        Sandbox::new(state, &[], clock, faults).unwrap()
     }
 
     fn order(key: &str, kind: OrderKind) -> UpstreamOrder {
@@ -530,7 +532,7 @@ mod tests {
         assert_eq!(s.lookup(&r).await, UpstreamResult::NotFound);
         assert_eq!(s.submit(&r).await, done("2027-01-15"));
         // One record in all: the domain, naming the order that registered it.
-        assert_eq!(s.tree.len(), 1);
+        assert_eq!(s.state.len(), 1);
         let d = s.registered("example.ru").unwrap().unwrap();
         assert_eq!(d.by.len(), 1);
         assert_eq!(d.by[0].0, "demo:R1");
@@ -559,7 +561,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(s.tree.len(), 2);
+        assert_eq!(s.state.len(), 2);
         assert!(matches!(
             s.lookup(&again).await,
             UpstreamResult::Failed { .. }

@@ -159,9 +159,6 @@ pub fn requests(login: &str) -> Vec<u8> {
 pub fn operator_request(login: &str, request_id: &str) -> Vec<u8> {
     key(b'K', &[login.as_bytes(), request_id.as_bytes()])
 }
-pub fn operator_requests(login: &str) -> Vec<u8> {
-    key(b'K', &[login.as_bytes(), b""])
-}
 pub fn in_flight(domain: &str) -> Vec<u8> {
     key(b'F', &[domain.as_bytes()])
 }

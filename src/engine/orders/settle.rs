@@ -1,0 +1,399 @@
+//! Recording what the upstream said about an order, in one write: the order's new
+//! state, what it changes (a domain, a licence, the commission it earns), its refund
+//! when it failed, and its stored answer once it is settled.
+
+use crate::engine::ledger;
+use crate::engine::services::{self, Categories};
+use crate::engine::Engine;
+use crate::error::{Code, Error, Object, Result};
+use crate::outcome::{Data, Outcome};
+use crate::store::records::{
+    license_object, CommissionEntry, CommissionKind, Domain, DomainState, EntryKind, License,
+    LicenseState, Order, OrderKind, OrderState, Partner, RequestRecord,
+};
+use crate::store::{RequestWrites, Requests, Tx};
+use crate::types::client::ClientHandle;
+use crate::types::clock::add_years;
+use crate::upstream::{UpstreamResult, REJECTED};
+use chrono::{DateTime, Utc};
+
+impl Engine {
+    /// Records what the upstream said about an order, in one write. Settling an order
+    /// that is already completed or failed changes nothing and gives its stored answer.
+    pub async fn record_result(
+        &self,
+        login: &str,
+        order_id: u64,
+        submitted_at: Option<DateTime<Utc>>,
+        result: UpstreamResult,
+    ) -> Result<Outcome> {
+        let login = login.to_string();
+        let now = self.clock.now();
+        let cats = self.categories.clone();
+        self.store
+            .write(move |tx| settle(tx, &cats, &login, order_id, submitted_at, result, now))
+            .await
+    }
+}
+
+/// Credits the commission a completed order earns to the partner's commission account
+/// (the caller stores the partner): the rate it was priced with, on what it was charged,
+/// rounded half-up once. A client deleted since earns nothing.
+fn accrue_commission(
+    tx: &mut Tx<'_>,
+    partner: &mut Partner,
+    order: &Order,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(rate) = &order.commission else {
+        return Ok(());
+    };
+    let login = partner.login.clone();
+    let client = match &order.kind {
+        OrderKind::Register { client, .. } | OrderKind::LicenseOrder { client, .. } => {
+            Some(client.clone())
+        }
+        OrderKind::Renew { .. } => tx.domain(&login, &order.domain)?.map(|d| d.client),
+        OrderKind::LicenseRenew { license, .. } => tx.license(&login, *license)?.map(|l| l.client),
+        _ => None,
+    };
+    let Some(client) = client else {
+        return Ok(());
+    };
+    let current = match ClientHandle::number_of(&client) {
+        Some(n) => tx.client(&login, n)?,
+        None => None,
+    };
+    if current.is_none_or(|c| c.deleted.is_some()) {
+        return Ok(());
+    }
+    let amount = (order.amount.checked_mul(rate.percent))
+        .map(|a| a / rust_decimal::Decimal::ONE_HUNDRED)
+        .ok_or_else(|| Error::internal("commission overflow"))?
+        .round_dp_with_strategy(
+            order.currency.minor_digits(),
+            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+        );
+    if amount <= rust_decimal::Decimal::ZERO {
+        return Ok(());
+    }
+    ledger::append_commission(
+        tx,
+        partner,
+        CommissionEntry {
+            order: Some(order.id),
+            client: Some(client),
+            base: Some(order.amount),
+            rate: Some(rate.clone()),
+            ..CommissionEntry::new(CommissionKind::Earned, amount, now)
+        },
+    )
+    .map(|_| ())
+}
+
+pub(in crate::engine) fn settle(
+    tx: &mut Tx<'_>,
+    cats: &Categories,
+    login: &str,
+    order_id: u64,
+    submitted_at: Option<DateTime<Utc>>,
+    result: UpstreamResult,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let mut order: Order = tx
+        .order(login, order_id)?
+        .ok_or_else(|| Error::internal(format!("order {order_id} is missing")))?;
+    let mut rec: RequestRecord<Outcome> = tx
+        .request(login, &order.request_id)?
+        .ok_or_else(|| Error::internal(format!("order {order_id} has no request record")))?;
+    if order.state.is_terminal() {
+        return rec
+            .outcome
+            .ok_or_else(|| Error::internal("settled order without an outcome"));
+    }
+    // Nothing new about an order already unclear for the same reason: nothing is
+    // written, so an order the upstream cannot be asked about is not rewritten (and
+    // flushed) at every reconciliation.
+    if let UpstreamResult::Unknown(t) = &result {
+        if order.state == OrderState::Unknown
+            && submitted_at.is_none()
+            && order.reason.as_deref() == Some(t.phrase().as_str())
+        {
+            let mut o = Outcome::pending(Data::Order(Box::new(order.clone())));
+            o.request_id = Some(order.request_id.clone());
+            return Ok(o);
+        }
+    }
+    let mut partner: Partner = tx
+        .partner(login)?
+        .ok_or_else(|| Error::internal("partner vanished"))?;
+    // The balance an order's answer shows is the one right after its own charge, not
+    // the partner's balance when the answer comes (other orders may have been charged
+    // in between).
+    let balance = match order.charge {
+        Some(entry) => tx
+            .ledger_entry(login, entry)?
+            .map(|e| e.balance_after)
+            .ok_or_else(|| Error::internal(format!("ledger entry {entry} is missing")))?,
+        None => partner.balance,
+    };
+    let result = match result {
+        UpstreamResult::Rejected { .. } => UpstreamResult::Failed {
+            code: Code::Failed,
+            reason: REJECTED.to_string(),
+        },
+        r => r,
+    };
+    if let (Some(t), OrderState::Accepted) = (submitted_at, order.state) {
+        order.set_state(OrderState::Submitted, t);
+    }
+    let outcome = match result {
+        UpstreamResult::Done(done) if order.kind.license().is_some() => {
+            order.set_state(OrderState::Completed, now);
+            let license = apply_license(tx, cats, login, &order, done, now)?;
+            accrue_commission(tx, &mut partner, &order, now)?;
+            Some(match &order.kind {
+                OrderKind::LicenseSetIp { .. } => Outcome::ok(Data::License(Box::new(license))),
+                _ => Outcome::ok(Data::LicenseOrder {
+                    license: Box::new(license),
+                    order: Box::new(order.clone()),
+                    currency: order.currency,
+                    charged: order.amount,
+                    balance,
+                }),
+            })
+        }
+        UpstreamResult::Done(done) => {
+            order.set_state(OrderState::Completed, now);
+            let domain = apply_done(tx, cats, login, &mut partner, &order, done, now)?;
+            accrue_commission(tx, &mut partner, &order, now)?;
+            let outcome = match &order.kind {
+                OrderKind::Register { .. } | OrderKind::Renew { .. } => {
+                    Outcome::ok(Data::DomainOrder {
+                        name: order.domain.clone(),
+                        expires: Some(domain.expires),
+                        state: Some(domain.state),
+                        order: Box::new(order.clone()),
+                        currency: order.currency,
+                        charged: order.amount,
+                        balance,
+                    })
+                }
+                _ => Outcome::ok(Data::Domain(Box::new(domain))),
+            };
+            Some(outcome)
+        }
+        UpstreamResult::Failed { code, reason } => {
+            order.set_state(OrderState::Failed, now);
+            order.reason = Some(reason.clone());
+            if order.amount > rust_decimal::Decimal::ZERO {
+                ledger::append_entry(
+                    tx,
+                    &mut partner,
+                    EntryKind::Refund,
+                    order.amount,
+                    Some(order.id),
+                    now,
+                )?;
+            }
+            let mut e = Error::new(code, reason);
+            if code == Code::Failed {
+                e = Error::upstream(e.message);
+            }
+            if matches!(code, Code::NotFound | Code::Forbidden) {
+                e = e.about(match order.kind {
+                    OrderKind::LicenseOrder { .. }
+                    | OrderKind::LicenseRenew { .. }
+                    | OrderKind::LicenseSetIp { .. } => Object::License,
+                    _ => Object::Domain,
+                });
+            }
+            Some(Outcome::error(e).with_data(Data::Order(Box::new(order.clone()))))
+        }
+        UpstreamResult::Pending => None,
+        UpstreamResult::Unknown(t) => {
+            if order.state != OrderState::Unknown {
+                order.set_state(OrderState::Unknown, now);
+            }
+            order.reason = Some(t.phrase());
+            None
+        }
+        UpstreamResult::NotFound | UpstreamResult::Rejected { .. } => {
+            return Err(Error::internal("lookup answer used as a submit answer"));
+        }
+    };
+    tx.put_order(login, &order)?;
+    tx.put_partner(&partner)?;
+    match outcome {
+        Some(mut outcome) => {
+            outcome.request_id = Some(order.request_id.clone());
+            tx.close_order(&order);
+            rec.outcome = Some(outcome.clone());
+            if crate::engine::retention::is_keyless(&order.request_id) {
+                // Nobody can ask for it again (engine/retention.rs).
+                tx.remove_request(login, &order.request_id);
+            } else {
+                tx.put_request(login, &rec)?;
+            }
+            Ok(outcome)
+        }
+        None => {
+            let mut o = Outcome::pending(Data::Order(Box::new(order.clone())));
+            o.request_id = Some(order.request_id.clone());
+            Ok(o)
+        }
+    }
+}
+
+/// Applies a carried-out order to the domain it is about; returns the domain as it is now.
+fn apply_done(
+    tx: &mut Tx<'_>,
+    cats: &Categories,
+    login: &str,
+    partner: &mut Partner,
+    order: &Order,
+    done: crate::upstream::Done,
+    now: DateTime<Utc>,
+) -> Result<Domain> {
+    let domain = match &order.kind {
+        OrderKind::Register {
+            period,
+            client,
+            ns,
+            auto_renew,
+        } => {
+            let expires = match done.expires {
+                Some(e) => e,
+                None => add_years(now.date_naive(), *period)
+                    .ok_or_else(|| Error::internal("date overflow"))?,
+            };
+            let d = Domain {
+                name: order.domain.clone(),
+                client: client.clone(),
+                state: DomainState::Active,
+                created: now,
+                expires,
+                ns: ns.clone(),
+                delegated: done.delegated.unwrap_or(!ns.is_empty()),
+                auto_renew: *auto_renew,
+            };
+            let number = ClientHandle::number_of(client)
+                .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
+            tx.add_domain(login, number, &d)?;
+            partner.domains += 1;
+            services::track(tx, login, client, &cats.of_domain(&d.name), 1)?;
+            services::reindex(tx, login, &d.name, None, Some(d.expires))?;
+            d
+        }
+        OrderKind::Renew { period, expires } => {
+            let mut d: Domain = tx
+                .domain(login, &order.domain)?
+                .ok_or_else(|| Error::internal("renewed domain has no record"))?;
+            let was = (d.state == DomainState::Active).then_some(d.expires);
+            d.expires = match done.expires {
+                Some(e) => e,
+                None => {
+                    add_years(*expires, *period).ok_or_else(|| Error::internal("date overflow"))?
+                }
+            };
+            if d.state != DomainState::Active {
+                d.state = DomainState::Active;
+                services::track(tx, login, &d.client, &cats.of_domain(&d.name), 1)?;
+            }
+            services::reindex(tx, login, &d.name, was, Some(d.expires))?;
+            d
+        }
+        OrderKind::SetNs { ns } => {
+            let mut d: Domain = tx
+                .domain(login, &order.domain)?
+                .ok_or_else(|| Error::internal("domain has no record"))?;
+            d.ns = ns.clone();
+            d.delegated = done.delegated.unwrap_or(!ns.is_empty());
+            d
+        }
+        _ => return Err(Error::internal("a licence order applied to a domain")),
+    };
+    tx.put_domain(login, &domain)?;
+    Ok(domain)
+}
+
+/// Applies a carried-out licence order; returns the licence as it is now.
+fn apply_license(
+    tx: &mut Tx<'_>,
+    cats: &Categories,
+    login: &str,
+    order: &Order,
+    done: crate::upstream::Done,
+    now: DateTime<Utc>,
+) -> Result<License> {
+    let license = match &order.kind {
+        OrderKind::LicenseOrder {
+            license,
+            product,
+            period,
+            ip,
+            client,
+            auto_renew,
+        } => {
+            let expires = match done.expires {
+                Some(e) => e,
+                None => period
+                    .after(now.date_naive())
+                    .ok_or_else(|| Error::internal("date overflow"))?,
+            };
+            services::track(tx, login, client, &cats.of_license(product), 1)?;
+            services::reindex(tx, login, &license_object(*license), None, Some(expires))?;
+            License {
+                id: *license,
+                product: product.clone(),
+                period: *period,
+                ip: ip.clone(),
+                client: client.clone(),
+                state: LicenseState::Active,
+                created: now,
+                expires,
+                auto_renew: *auto_renew,
+                service: done.service.clone(),
+            }
+        }
+        OrderKind::LicenseRenew {
+            license,
+            period,
+            expires,
+        } => {
+            let mut l: License = tx
+                .license(login, *license)?
+                .ok_or_else(|| Error::internal("renewed licence has no record"))?;
+            let was = (l.state == LicenseState::Active).then_some(l.expires);
+            l.expires = match done.expires {
+                Some(e) => e,
+                None => period
+                    .after(*expires)
+                    .ok_or_else(|| Error::internal("date overflow"))?,
+            };
+            if l.state != LicenseState::Active {
+                l.state = LicenseState::Active;
+                services::track(tx, login, &l.client, &cats.of_license(&l.product), 1)?;
+            }
+            services::reindex(tx, login, &license_object(l.id), was, Some(l.expires))?;
+            if done.service.is_some() {
+                l.service = done.service.clone();
+            }
+            l
+        }
+        OrderKind::LicenseSetIp { license, ip } => {
+            let mut l: License = tx
+                .license(login, *license)?
+                .ok_or_else(|| Error::internal("licence has no record"))?;
+            l.ip = ip.clone();
+            l
+        }
+        _ => return Err(Error::internal("a domain order applied to a licence")),
+    };
+    if matches!(order.kind, OrderKind::LicenseOrder { .. }) {
+        tx.add_license(login, &license)?;
+    } else {
+        tx.put_license(login, &license)?;
+    }
+    Ok(license)
+}
