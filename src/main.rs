@@ -75,6 +75,19 @@ enum Cmd {
         /// Rerun each scenario open-loop at half its peak throughput and report p99.
         #[arg(long)]
         half_load: bool,
+        /// What sends the load: regway (its own hyper client) or wrk.
+        #[arg(long, default_value = "regway")]
+        generator: String,
+        /// The gateway's log filter during the run (REGWAY_LOG).
+        #[arg(long, default_value = "info")]
+        log: String,
+        /// Another build of regway to compare this one with, round by round
+        /// (repeatable).
+        #[arg(long, value_name = "BIN")]
+        against: Vec<PathBuf>,
+        /// Rounds of the comparison (hello, this build, each --against, in turn).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Fill an empty store (--data) directly through the store API: completed
     /// registrations across partners and clients, as the engine records them.
@@ -239,13 +252,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let code = match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("regway: {}", e.message);
             ExitCode::FAILURE
         }
-    }
+    };
+    // Every queued log line out before the process ends (`std::process::exit` elsewhere
+    // is covered by the logging's own exit handler).
+    regway::logging::flush();
+    code
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -256,6 +273,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             scenario,
             pin,
             half_load,
+            generator,
+            log,
+            against,
+            rounds,
         } => {
             let scenarios = if scenario.is_empty() {
                 regway::bench::SCENARIOS
@@ -271,6 +292,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 scenarios,
                 pin,
                 half_load,
+                generator: regway::bench::Generator::parse(&generator)?,
+                log,
+                against,
+                rounds: rounds.max(1),
             })
             .await?;
             print!("{report}");

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -77,6 +77,17 @@ pub type Family<'a> = (&'a str, &'a str, &'a str, Vec<(String, u64)>);
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+}
+
+/// How to read the number of log lines dropped because the log writer's queue was full;
+/// the process's logging registers it when it starts.
+type DroppedLines = Box<dyn Fn() -> u64 + Send + Sync>;
+static LOG_LINES_DROPPED: OnceLock<DroppedLines> = OnceLock::new();
+
+/// Registers how to read the dropped log lines (once per process; later calls are
+/// ignored).
+pub fn count_dropped_log_lines(read: impl Fn() -> u64 + Send + Sync + 'static) {
+    let _ = LOG_LINES_DROPPED.set(Box::new(read));
 }
 
 impl Metrics {
@@ -156,6 +167,12 @@ impl Metrics {
             let _ = writeln!(out, "regway_upstream_rejected_total{{code=\"{code}\"}} {n}");
         }
         drop(m);
+        out.push_str(
+            "# HELP regway_log_lines_dropped_total Log lines dropped because the log writer's queue was full.\n",
+        );
+        out.push_str("# TYPE regway_log_lines_dropped_total counter\n");
+        let dropped = LOG_LINES_DROPPED.get().map_or(0, |read| read());
+        let _ = writeln!(out, "regway_log_lines_dropped_total {dropped}");
         for (name, help, kind, samples) in extra {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");

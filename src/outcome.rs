@@ -12,6 +12,7 @@ use crate::types::money::Currency;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Outcome {
@@ -36,6 +37,12 @@ pub struct Outcome {
 pub enum Data {
     #[default]
     None,
+    /// An answer the command described itself: the elements of the native `<data>`,
+    /// in order. A new command answers this way; the native encoder writes them as
+    /// they are, so it needs no code of its own per command.
+    Elements {
+        elements: Vec<Element>,
+    },
     Balance {
         currency: Currency,
         balance: Decimal,
@@ -106,13 +113,6 @@ pub enum Data {
         currency: Currency,
         rows: Vec<PriceRow>,
     },
-    /// `programme.status`: where the partner stands in each of its programmes, and its
-    /// commission account (earned in all, withdrawable now) when it has one.
-    Programmes {
-        currency: Currency,
-        rows: Vec<crate::engine::pricing::Standing>,
-        commission: Option<(Decimal, Decimal)>,
-    },
     /// `commission.list`: the commission account, newest entry first.
     Commissions {
         currency: Currency,
@@ -147,6 +147,50 @@ pub enum Data {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         response: Option<Box<Outcome>>,
     },
+}
+
+/// One element of an answer: its name, attributes in order, and text or children.
+/// Values are written as they are here; the encoder escapes them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Element {
+    pub name: Cow<'static, str>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<(Cow<'static, str>, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    pub fn new(name: &'static str) -> Element {
+        Element {
+            name: Cow::Borrowed(name),
+            ..Element::default()
+        }
+    }
+
+    pub fn attr(mut self, k: &'static str, v: impl ToString) -> Element {
+        self.attrs.push((Cow::Borrowed(k), v.to_string()));
+        self
+    }
+
+    pub fn attr_opt(self, k: &'static str, v: Option<impl ToString>) -> Element {
+        match v {
+            Some(v) => self.attr(k, v),
+            None => self,
+        }
+    }
+
+    pub fn text(mut self, t: impl ToString) -> Element {
+        self.text = Some(t.to_string());
+        self
+    }
+
+    pub fn children(mut self, cs: impl IntoIterator<Item = Element>) -> Element {
+        self.children.extend(cs);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

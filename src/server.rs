@@ -5,9 +5,13 @@
 //! the body is read past it). Shutdown is graceful: stop accepting, let requests in
 //! flight finish, then flush the store.
 
-use crate::dialect::{mastername, namecheap, native, HttpReply};
+use crate::dialect::mastername::MasterName;
+use crate::dialect::namecheap::Namecheap;
+use crate::dialect::native::Native;
+use crate::dialect::{Dialect, HttpReply, HttpRequest};
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::gateway;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -19,7 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -91,11 +95,6 @@ fn to_response(r: HttpReply) -> Response<Full<Bytes>> {
     resp
 }
 
-fn with_status(mut r: HttpReply, status: u16) -> HttpReply {
-    r.status = status;
-    r
-}
-
 /// Reads the body within the limits; on failure, the error and its HTTP status.
 async fn read_body(
     req: Request<Incoming>,
@@ -141,9 +140,10 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let path = req.uri().path().to_string();
     let reply = match path.as_str() {
-        "/api" => api(&engine, limits, peer, req).await,
-        "/partner_gateway" => partner_gateway(&engine, limits, peer, req).await,
-        "/xml.response" => xml_response(&engine, limits, peer, req).await,
+        // The dialects, by path (protocol/native.md, mastername.md, namecheap.md).
+        "/api" => exchange(&Native, &engine, limits, peer, req).await,
+        "/partner_gateway" => exchange(&MasterName, &engine, limits, peer, req).await,
+        "/xml.response" => exchange(&Namecheap, &engine, limits, peer, req).await,
         "/healthz" => healthz(&engine).await,
         "/metrics" if !metrics_allowed(&engine, &req) => HttpReply {
             status: 401,
@@ -232,96 +232,30 @@ async fn healthz(engine: &Engine) -> HttpReply {
     }
 }
 
-async fn api(
+/// One request of a dialect: the body read within the limits, decoded into one
+/// envelope, run once through the pipeline, and the reply encoded.
+async fn exchange<D: Dialect>(
+    dialect: &D,
     engine: &Engine,
     limits: Limits,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> HttpReply {
+    let received = Instant::now();
     let (parts, body) = match read_body(req, limits).await {
         Ok(x) => x,
-        Err((e, status)) => return with_status(native::encode_error(e), status),
+        Err((e, status)) => return dialect.refuse(e, status, received),
     };
-    // Which of two credentials counts is not guessed (protocol/native.md, "Authentication").
-    if parts
-        .headers
-        .get_all(hyper::header::AUTHORIZATION)
-        .iter()
-        .nth(1)
-        .is_some()
-    {
-        return native::encode_error(Error::syntax(
-            "more than one Authorization header: send one",
-        ));
+    let http_req = HttpRequest {
+        method: parts.method.as_str(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        peer: peer.ip(),
+        body: &body,
+        received,
+    };
+    match dialect.decode(&http_req) {
+        Ok((envelope, state)) => dialect.encode(state, gateway::execute(engine, envelope).await),
+        Err(answer) => answer,
     }
-    let header = |n: hyper::header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok());
-    let http_req = native::HttpRequest {
-        method: parts.method.as_str(),
-        query: parts.uri.query(),
-        content_type: header(hyper::header::CONTENT_TYPE),
-        authorization: header(hyper::header::AUTHORIZATION),
-        peer: peer.ip(),
-        body: &body,
-    };
-    let request = match native::decode(&http_req) {
-        Ok(r) => r,
-        Err(e) => return native::encode_error(e),
-    };
-    native::encode(&crate::gateway::execute(engine, request).await)
-}
-
-/// The MasterName partner gateway (`protocol/mastername.md`). Its clients read the
-/// status line, not the HTTP status: a body that cannot be read still gets one.
-async fn partner_gateway(
-    engine: &Engine,
-    limits: Limits,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> HttpReply {
-    let (parts, body) = match read_body(req, limits).await {
-        Ok(x) => x,
-        Err((e, status)) => return with_status(mastername::encode_error(e), status),
-    };
-    let content_type = parts
-        .headers
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let http_req = mastername::HttpRequest {
-        method: parts.method.as_str(),
-        content_type,
-        peer: peer.ip(),
-        body: &body,
-    };
-    mastername::handle(engine, &http_req).await
-}
-
-/// The Namecheap-compatible API (`protocol/namecheap.md`): HTTP 200 even for errors.
-async fn xml_response(
-    engine: &Engine,
-    limits: Limits,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> HttpReply {
-    let started = std::time::Instant::now();
-    let (parts, body) = match read_body(req, limits).await {
-        Ok(x) => x,
-        Err((e, status)) => {
-            let body = namecheap::envelope(None, Err(e.into()), started);
-            return HttpReply {
-                status,
-                headers: vec![("content-type", "text/xml; charset=utf-8".into())],
-                body: Bytes::from(body),
-            };
-        }
-    };
-    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
-    let http_req = namecheap::HttpRequest {
-        method: parts.method.as_str(),
-        query: parts.uri.query(),
-        content_type: header("content-type"),
-        idempotency_key: header("idempotency-key"),
-        peer: peer.ip(),
-        body: &body,
-    };
-    namecheap::handle(engine, &http_req).await
 }

@@ -3,7 +3,7 @@
 //! The layers, from the top: wiring (server, app, admin, bench, logging, main) →
 //! dialect → gateway → command → engine → store and upstream → config and metrics →
 //! types. A module may import its own layer or any layer below it, never one above.
-//! ARCHITECTURE.md describes what each layer owns.
+//! The README's "Layout" says what each part owns.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

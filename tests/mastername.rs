@@ -483,7 +483,7 @@ async fn unknown_keys_are_ignored() {
     s.stop().await;
 }
 
-/// The MasterName flow of the public PHP billing module (DIALECTS.md, section 5), as it
+/// The MasterName flow of the public PHP billing module (protocol/mastername.md), as it
 /// sends it: a fresh `UniqID('ID')` request-id for every call, `client:` in `[domain]`
 /// of every domain action, `prolong_domain` with only `client` and `domain`, glue after
 /// the name on `nserver`. It reads only the status code (`status:\s([0-9]+)\s` after

@@ -696,7 +696,7 @@ async fn lic(s: &common::TestServer, body: &str) -> common::Answer {
     s.form_as("lic", "lic-password", body).await
 }
 
-// ── The worked examples of PROGRAMMES.md, through real payments and orders ──────────
+// ── The programmes' worked examples (examples/programmes/), through real payments and orders
 
 /// A partner of the worked examples: its login is also its password's prefix.
 struct P(&'static str);

@@ -1,6 +1,6 @@
 //! SIGTERM shuts the gateway down gracefully: requests in flight are answered, the
-//! process exits 0 with the store flushed, and every answered order is there after a
-//! restart.
+//! process exits 0 with the store and the log flushed (one log line for every answered
+//! request), and every answered order is there after a restart.
 
 mod common;
 
@@ -13,7 +13,13 @@ use std::time::{Duration, Instant};
 
 const N: usize = 300;
 
-fn start(data: &Path, port: u16) -> Child {
+/// Starts the gateway with the default log level, its log appended to `log`.
+fn start(data: &Path, port: u16, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     Command::new(env!("CARGO_BIN_EXE_regway"))
         .arg("serve")
         .env_remove("REGWAY_CONFIG")
@@ -21,13 +27,13 @@ fn start(data: &Path, port: u16) -> Child {
         .env("REGWAY_LISTEN", format!("127.0.0.1:{port}"))
         .env("REGWAY_ADMIN_LISTEN", "127.0.0.1:0")
         .env("REGWAY_SANDBOX_CLOCK", NOW)
-        .env("REGWAY_LOG", "warn")
+        .env_remove("REGWAY_LOG")
         // 300 orders at once is a burst the default partner quota refuses.
         .env("REGWAY_LIMITS_ORDER_PER_MINUTE", "0")
         .env("REGWAY_LIMITS_READ_PER_MINUTE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("regway serve starts")
 }
@@ -75,7 +81,8 @@ async fn sigterm_answers_requests_in_flight_and_keeps_them() {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let mut child = start(dir.path(), port);
+    let log = dir.path().join("log");
+    let mut child = start(dir.path(), port, &log);
     ready(&http, &base).await;
     let topup = Command::new(env!("CARGO_BIN_EXE_regway"))
         .args(["partner", "topup", LOGIN, "1000000"])
@@ -153,9 +160,35 @@ async fn sigterm_answers_requests_in_flight_and_keeps_them() {
         assert_eq!(code(body), 1000, "T{i:03}: {body}");
     }
 
+    // The log was written out before the exit: exactly one line for every answered
+    // request, and at most one for any other.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines_of = |i: usize| {
+        let rid = format!("request_id=\"T{i:03}\"");
+        text.lines()
+            .filter(|l| l.contains(" request ") && l.contains(&rid))
+            .collect::<Vec<_>>()
+    };
+    for (i, r, _) in &results {
+        let lines = lines_of(*i);
+        if r.is_some() {
+            assert_eq!(lines.len(), 1, "T{i:03}: {lines:?}");
+            assert!(lines[0].contains("code=1000"), "T{i:03}: {lines:?}");
+        } else {
+            assert!(lines.len() <= 1, "T{i:03}: {lines:?}");
+        }
+    }
+    assert!(
+        text.lines()
+            .last()
+            .unwrap_or("")
+            .contains("store flushed; bye"),
+        "the log does not end with the last line of the stop:\n{text}"
+    );
+
     // Everything answered is there after a restart, with the same answer; the rest can
     // be retried with the same request-ids and executes once.
-    let mut child = start(dir.path(), port);
+    let mut child = start(dir.path(), port, &log);
     ready(&http, &base).await;
     for (i, body) in &answered {
         let again = post(&http, &base, register(*i)).await.unwrap();

@@ -26,104 +26,141 @@ use crate::types::request_id::RequestId;
 use params::Params;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "command")]
-pub enum Command {
-    #[serde(rename = "balance.get")]
-    BalanceGet(balance::BalanceGet),
-    #[serde(rename = "domain.check")]
-    DomainCheck(domain_check::DomainCheck),
-    #[serde(rename = "domain.register")]
-    DomainRegister(domain_register::DomainRegister),
-    #[serde(rename = "domain.renew")]
-    DomainRenew(domain_renew::DomainRenew),
-    #[serde(rename = "domain.set-ns")]
-    DomainSetNs(domain_update::SetNs),
-    #[serde(rename = "domain.set-autorenew")]
-    DomainSetAutorenew(domain_update::SetAutorenew),
-    #[serde(rename = "domain.info")]
-    DomainInfo(domain_read::DomainInfo),
-    #[serde(rename = "domain.list")]
-    DomainList(domain_read::DomainList),
-    #[serde(rename = "client.create")]
-    ClientCreate(client::ClientCreate),
-    #[serde(rename = "client.delete")]
-    ClientDelete(client::ClientDelete),
-    #[serde(rename = "client.info")]
-    ClientInfo(client::ClientInfo),
-    #[serde(rename = "client.list")]
-    ClientList(client::ClientList),
-    #[serde(rename = "order.info")]
-    OrderInfo(order::OrderInfo),
-    #[serde(rename = "order.list")]
-    OrderList(order::OrderList),
-    #[serde(rename = "ledger.list")]
-    LedgerList(ledger::LedgerList),
-    #[serde(rename = "request.status")]
-    RequestStatus(request::RequestStatus),
-    #[serde(rename = "price.list")]
-    PriceList(programme::PriceList),
-    #[serde(rename = "programme.status")]
-    ProgrammeStatus(programme::ProgrammeStatus),
-    #[serde(rename = "statement.list")]
-    StatementList(statement::StatementList),
-    #[serde(rename = "statement.info")]
-    StatementInfo(statement::StatementInfo),
-    #[serde(rename = "license.order")]
-    LicenseOrder(license::LicenseOrder),
-    #[serde(rename = "license.renew")]
-    LicenseRenew(license::LicenseRenew),
-    #[serde(rename = "license.set-ip")]
-    LicenseSetIp(license::LicenseSetIp),
-    #[serde(rename = "license.info")]
-    LicenseInfo(license::LicenseInfo),
-    #[serde(rename = "license.list")]
-    LicenseList(license::LicenseList),
-    #[serde(rename = "commission.list")]
-    CommissionList(commission::CommissionList),
-    #[serde(rename = "commission.transfer")]
-    CommissionTransfer(commission::CommissionTransfer),
-    /// Built by a compatible dialect, never parsed from a name (`compat`).
-    #[serde(rename = "compat.checked")]
-    Checked(compat::Checked),
-    #[serde(rename = "compat.renew-current")]
-    RenewCurrent(compat::RenewCurrent),
-    #[serde(rename = "compat.register-with-contacts")]
-    RegisterWithContacts(compat::RegisterWithContacts),
-    #[serde(rename = "compat.contacts")]
-    Contacts(compat::Contacts),
+/// The one list of commands. Each line registers one: its variant and type, the
+/// name it is sent and fingerprinted under, and its kind, which says how it is parsed
+/// and applied and whether it changes state:
+///
+/// - `read`: `parse(p)`, `apply(ctx) -> Result<Outcome>`; read-only.
+/// - `read_async`: the same, `apply` awaited.
+/// - `lookup`: read-only, `parse(p, request_id)`: it takes the request-id as its target.
+/// - `write`: `parse(p)`, `async apply(ctx) -> Result<Fresh<Outcome>>`; mutating (needs a
+///   request-id, executed at most once per request-id).
+/// - `composite` (built only): a `write` that tells a repeat of its request-id from a
+///   reuse itself (it places a native command under its own fingerprint).
+///
+/// `built` commands come from a compatible dialect, never from a name (`compat`); each
+/// says the native name it is counted and logged under.
+macro_rules! commands {
+    (@parse read, $t:ty, $p:ident, $rid:ident) => { <$t>::parse($p) };
+    (@parse read_async, $t:ty, $p:ident, $rid:ident) => { <$t>::parse($p) };
+    (@parse write, $t:ty, $p:ident, $rid:ident) => { <$t>::parse($p) };
+    (@parse lookup, $t:ty, $p:ident, $rid:ident) => { <$t>::parse($p, $rid()) };
+    (@apply read, $c:ident, $ctx:ident) => { $c.apply($ctx).map(Fresh::Done) };
+    (@apply lookup, $c:ident, $ctx:ident) => { $c.apply($ctx).map(Fresh::Done) };
+    (@apply read_async, $c:ident, $ctx:ident) => { $c.apply($ctx).await.map(Fresh::Done) };
+    (@apply write, $c:ident, $ctx:ident) => { $c.apply($ctx).await };
+    (@apply composite, $c:ident, $ctx:ident) => { $c.apply($ctx).await };
+    (@mutating write) => { true };
+    (@mutating composite) => { true };
+    (@mutating $k:ident) => { false };
+    (@replays composite) => { true };
+    (@replays $k:ident) => { false };
+    (
+        named { $( $nv:ident($nt:ty) = $nn:literal: $nk:ident; )* }
+        built { $( $bv:ident($bt:ty) = $bn:literal as |$bc:pat_param| $bshown:expr; $bk:ident; )* }
+    ) => {
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(tag = "command")]
+        pub enum Command {
+            $( #[serde(rename = $nn)] $nv($nt), )*
+            $( #[serde(rename = $bn)] $bv($bt), )*
+        }
+
+        /// Every command name, for documentation and tests.
+        pub const NAMES: [&str; [$($nn),*].len()] = [$($nn),*];
+
+        impl Command {
+            /// `request_id` is the request's own for mutating commands (the gateway
+            /// refuses a malformed one after the command's parameters); read-only
+            /// commands that look a request up (`lookup`) take it as their target.
+            pub fn parse(
+                name: &str,
+                p: &mut Params,
+                request_id: Option<&Result<RequestId>>,
+            ) -> Result<Command> {
+                let rid = || request_id.cloned();
+                Ok(match name {
+                    $( $nn => Command::$nv(commands!(@parse $nk, $nt, p, rid)?), )*
+                    "" => return Err(Error::missing("command")),
+                    other => return Err(Error::unknown_command(other)),
+                })
+            }
+
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Command::$nv(_) => $nn, )*
+                    $( Command::$bv($bc) => $bshown, )*
+                }
+            }
+
+            /// Mutating commands need a request-id and are executed at most once per
+            /// request-id.
+            pub fn is_mutating(&self) -> bool {
+                match self {
+                    $( Command::$nv(_) => commands!(@mutating $nk), )*
+                    $( Command::$bv(_) => commands!(@mutating $bk), )*
+                }
+            }
+
+            /// A command that tells a repeat of its request-id from a reuse itself (it
+            /// places a native command under its own fingerprint): the gateway neither
+            /// answers it from the record beforehand nor compares the record with its
+            /// fingerprint.
+            pub fn replays_itself(&self) -> bool {
+                match self {
+                    $( Command::$nv(_) => commands!(@replays $nk), )*
+                    $( Command::$bv(_) => commands!(@replays $bk), )*
+                }
+            }
+
+            pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+                match self {
+                    $( Command::$nv(c) => commands!(@apply $nk, c, ctx), )*
+                    $( Command::$bv(c) => commands!(@apply $bk, c, ctx), )*
+                }
+            }
+        }
+    };
 }
 
-/// Every command name, for documentation and tests.
-pub const NAMES: [&str; 27] = [
-    "balance.get",
-    "domain.check",
-    "domain.register",
-    "domain.renew",
-    "domain.set-ns",
-    "domain.set-autorenew",
-    "domain.info",
-    "domain.list",
-    "client.create",
-    "client.delete",
-    "client.info",
-    "client.list",
-    "order.info",
-    "order.list",
-    "ledger.list",
-    "request.status",
-    "price.list",
-    "programme.status",
-    "statement.list",
-    "statement.info",
-    "license.order",
-    "license.renew",
-    "license.set-ip",
-    "license.info",
-    "license.list",
-    "commission.list",
-    "commission.transfer",
-];
+commands! {
+    named {
+        BalanceGet(balance::BalanceGet) = "balance.get": read;
+        DomainCheck(domain_check::DomainCheck) = "domain.check": read_async;
+        DomainRegister(domain_register::DomainRegister) = "domain.register": write;
+        DomainRenew(domain_renew::DomainRenew) = "domain.renew": write;
+        DomainSetNs(domain_update::SetNs) = "domain.set-ns": write;
+        DomainSetAutorenew(domain_update::SetAutorenew) = "domain.set-autorenew": write;
+        DomainInfo(domain_read::DomainInfo) = "domain.info": read;
+        DomainList(domain_read::DomainList) = "domain.list": read;
+        ClientCreate(client::ClientCreate) = "client.create": write;
+        ClientDelete(client::ClientDelete) = "client.delete": write;
+        ClientInfo(client::ClientInfo) = "client.info": read;
+        ClientList(client::ClientList) = "client.list": read;
+        OrderInfo(order::OrderInfo) = "order.info": lookup;
+        OrderList(order::OrderList) = "order.list": read;
+        LedgerList(ledger::LedgerList) = "ledger.list": read;
+        RequestStatus(request::RequestStatus) = "request.status": lookup;
+        PriceList(programme::PriceList) = "price.list": read;
+        ProgrammeStatus(programme::ProgrammeStatus) = "programme.status": read;
+        StatementList(statement::StatementList) = "statement.list": read;
+        StatementInfo(statement::StatementInfo) = "statement.info": read;
+        LicenseOrder(license::LicenseOrder) = "license.order": write;
+        LicenseRenew(license::LicenseRenew) = "license.renew": write;
+        LicenseSetIp(license::LicenseSetIp) = "license.set-ip": write;
+        LicenseInfo(license::LicenseInfo) = "license.info": read;
+        LicenseList(license::LicenseList) = "license.list": read;
+        CommissionList(commission::CommissionList) = "commission.list": read;
+        CommissionTransfer(commission::CommissionTransfer) = "commission.transfer": write;
+    }
+    built {
+        Checked(compat::Checked) = "compat.checked" as |c| c.name; composite;
+        RenewCurrent(compat::RenewCurrent) = "compat.renew-current" as |_| "domain.renew"; composite;
+        RegisterWithContacts(compat::RegisterWithContacts) = "compat.register-with-contacts"
+            as |_| "domain.register"; composite;
+        Contacts(compat::Contacts) = "compat.contacts" as |_| "domain.info"; read;
+    }
+}
 
 /// A command name safe to use as a metric label: a known one, or `other` (never what a
 /// caller sent).
@@ -136,162 +173,11 @@ pub fn label(name: &str) -> &'static str {
 }
 
 impl Command {
-    /// `request_id` is the request's own for mutating commands (the gateway refuses a
-    /// malformed one after the command's parameters); read-only commands that look a
-    /// request up (`order.info`, `request.status`) take it as their target.
-    pub fn parse(
-        name: &str,
-        p: &mut Params,
-        request_id: Option<&Result<RequestId>>,
-    ) -> Result<Command> {
-        let rid = || request_id.cloned();
-        Ok(match name {
-            "balance.get" => Command::BalanceGet(balance::BalanceGet::parse(p)?),
-            "domain.check" => Command::DomainCheck(domain_check::DomainCheck::parse(p)?),
-            "domain.register" => {
-                Command::DomainRegister(domain_register::DomainRegister::parse(p)?)
-            }
-            "domain.renew" => Command::DomainRenew(domain_renew::DomainRenew::parse(p)?),
-            "domain.set-ns" => Command::DomainSetNs(domain_update::SetNs::parse(p)?),
-            "domain.set-autorenew" => {
-                Command::DomainSetAutorenew(domain_update::SetAutorenew::parse(p)?)
-            }
-            "domain.info" => Command::DomainInfo(domain_read::DomainInfo::parse(p)?),
-            "domain.list" => Command::DomainList(domain_read::DomainList::parse(p)?),
-            "client.create" => Command::ClientCreate(client::ClientCreate::parse(p)?),
-            "client.delete" => Command::ClientDelete(client::ClientDelete::parse(p)?),
-            "client.info" => Command::ClientInfo(client::ClientInfo::parse(p)?),
-            "client.list" => Command::ClientList(client::ClientList::parse(p)?),
-            "order.info" => Command::OrderInfo(order::OrderInfo::parse(p, rid())?),
-            "order.list" => Command::OrderList(order::OrderList::parse(p)?),
-            "ledger.list" => Command::LedgerList(ledger::LedgerList::parse(p)?),
-            "request.status" => Command::RequestStatus(request::RequestStatus::parse(p, rid())?),
-            "price.list" => Command::PriceList(programme::PriceList::parse(p)?),
-            "programme.status" => Command::ProgrammeStatus(programme::ProgrammeStatus::parse(p)?),
-            "statement.list" => Command::StatementList(statement::StatementList::parse(p)?),
-            "statement.info" => Command::StatementInfo(statement::StatementInfo::parse(p)?),
-            "license.order" => Command::LicenseOrder(license::LicenseOrder::parse(p)?),
-            "license.renew" => Command::LicenseRenew(license::LicenseRenew::parse(p)?),
-            "license.set-ip" => Command::LicenseSetIp(license::LicenseSetIp::parse(p)?),
-            "license.info" => Command::LicenseInfo(license::LicenseInfo::parse(p)?),
-            "license.list" => Command::LicenseList(license::LicenseList::parse(p)?),
-            "commission.list" => Command::CommissionList(commission::CommissionList::parse(p)?),
-            "commission.transfer" => {
-                Command::CommissionTransfer(commission::CommissionTransfer::parse(p)?)
-            }
-            "" => return Err(Error::missing("command")),
-            other => return Err(Error::unknown_command(other)),
-        })
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Command::BalanceGet(_) => "balance.get",
-            Command::DomainCheck(_) => "domain.check",
-            Command::DomainRegister(_) => "domain.register",
-            Command::DomainRenew(_) => "domain.renew",
-            Command::DomainSetNs(_) => "domain.set-ns",
-            Command::DomainSetAutorenew(_) => "domain.set-autorenew",
-            Command::DomainInfo(_) => "domain.info",
-            Command::DomainList(_) => "domain.list",
-            Command::ClientCreate(_) => "client.create",
-            Command::ClientDelete(_) => "client.delete",
-            Command::ClientInfo(_) => "client.info",
-            Command::ClientList(_) => "client.list",
-            Command::OrderInfo(_) => "order.info",
-            Command::OrderList(_) => "order.list",
-            Command::LedgerList(_) => "ledger.list",
-            Command::RequestStatus(_) => "request.status",
-            Command::PriceList(_) => "price.list",
-            Command::ProgrammeStatus(_) => "programme.status",
-            Command::StatementList(_) => "statement.list",
-            Command::StatementInfo(_) => "statement.info",
-            Command::LicenseOrder(_) => "license.order",
-            Command::LicenseRenew(_) => "license.renew",
-            Command::LicenseSetIp(_) => "license.set-ip",
-            Command::LicenseInfo(_) => "license.info",
-            Command::LicenseList(_) => "license.list",
-            Command::CommissionList(_) => "commission.list",
-            Command::CommissionTransfer(_) => "commission.transfer",
-            Command::Checked(c) => c.name,
-            Command::RenewCurrent(_) => "domain.renew",
-            Command::RegisterWithContacts(_) => "domain.register",
-            Command::Contacts(_) => "domain.info",
-        }
-    }
-
-    /// Mutating commands need a request-id and are executed at most once per request-id.
-    pub fn is_mutating(&self) -> bool {
-        matches!(
-            self,
-            Command::DomainRegister(_)
-                | Command::DomainRenew(_)
-                | Command::DomainSetNs(_)
-                | Command::DomainSetAutorenew(_)
-                | Command::ClientCreate(_)
-                | Command::ClientDelete(_)
-                | Command::CommissionTransfer(_)
-                | Command::LicenseOrder(_)
-                | Command::LicenseRenew(_)
-                | Command::LicenseSetIp(_)
-                | Command::Checked(_)
-                | Command::RenewCurrent(_)
-                | Command::RegisterWithContacts(_)
-        )
-    }
-
-    /// A command that tells a repeat of its request-id from a reuse itself (it places
-    /// a native command under its own fingerprint): the gateway neither answers it from
-    /// the record beforehand nor compares the record with its fingerprint.
-    pub fn replays_itself(&self) -> bool {
-        matches!(
-            self,
-            Command::Checked(_) | Command::RenewCurrent(_) | Command::RegisterWithContacts(_)
-        )
-    }
-
     /// The canonical form of the command and its normalised parameters: two requests
     /// are "the same" when their fingerprints are equal, whatever dialect or encoding
     /// (form, XML, Unicode or punycode names) carried them.
     pub fn fingerprint(&self) -> String {
         serde_json::to_string(self).expect("commands serialise")
-    }
-
-    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
-        let done = |o: Result<Outcome>| o.map(Fresh::Done);
-        match self {
-            Command::BalanceGet(c) => done(c.apply(ctx)),
-            Command::DomainCheck(c) => done(c.apply(ctx).await),
-            Command::DomainRegister(c) => c.apply(ctx).await,
-            Command::DomainRenew(c) => c.apply(ctx).await,
-            Command::DomainSetNs(c) => c.apply(ctx).await,
-            Command::DomainSetAutorenew(c) => c.apply(ctx).await,
-            Command::DomainInfo(c) => done(c.apply(ctx)),
-            Command::DomainList(c) => done(c.apply(ctx)),
-            Command::ClientCreate(c) => c.apply(ctx).await,
-            Command::ClientDelete(c) => c.apply(ctx).await,
-            Command::ClientInfo(c) => done(c.apply(ctx)),
-            Command::ClientList(c) => done(c.apply(ctx)),
-            Command::OrderInfo(c) => done(c.apply(ctx)),
-            Command::OrderList(c) => done(c.apply(ctx)),
-            Command::LedgerList(c) => done(c.apply(ctx)),
-            Command::RequestStatus(c) => done(c.apply(ctx)),
-            Command::PriceList(c) => done(c.apply(ctx)),
-            Command::ProgrammeStatus(c) => done(c.apply(ctx)),
-            Command::StatementList(c) => done(c.apply(ctx)),
-            Command::StatementInfo(c) => done(c.apply(ctx)),
-            Command::LicenseOrder(c) => c.apply(ctx).await,
-            Command::LicenseRenew(c) => c.apply(ctx).await,
-            Command::LicenseSetIp(c) => c.apply(ctx).await,
-            Command::LicenseInfo(c) => done(c.apply(ctx)),
-            Command::LicenseList(c) => done(c.apply(ctx)),
-            Command::CommissionList(c) => done(c.apply(ctx)),
-            Command::CommissionTransfer(c) => c.apply(ctx).await,
-            Command::Checked(c) => c.apply(ctx).await,
-            Command::RenewCurrent(c) => c.apply(ctx).await,
-            Command::RegisterWithContacts(c) => c.apply(ctx).await,
-            Command::Contacts(c) => done(c.apply(ctx)),
-        }
     }
 }
 

@@ -7,8 +7,10 @@ use crate::engine::licenses::Product;
 use crate::engine::pricing::Standing;
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
-use crate::outcome::{Data, Outcome, PriceRow};
+use crate::outcome::{Data, Element, Outcome, PriceRow};
 use crate::store::records::{LicensePeriod, Partner};
+use crate::types::money::{Currency, Money};
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,12 +130,72 @@ impl ProgrammeStatus {
                 .is_some_and(|p| p.tiers.iter().any(|t| !t.commission.is_empty()));
         let commission = (pays || !partner.commission_earned.is_zero())
             .then_some((partner.commission_earned, partner.commission));
-        Ok(Outcome::ok(Data::Programmes {
-            currency: partner.currency,
-            rows,
-            commission,
-        }))
+        let c = partner.currency;
+        let elements = rows
+            .iter()
+            .map(|s| standing(s, c))
+            .chain(
+                commission
+                    .map(|(earned, withdrawable)| commission_account(earned, withdrawable, c)),
+            )
+            .collect();
+        Ok(Outcome::ok(Data::Elements { elements }))
     }
+}
+
+fn amount(a: Decimal, c: Currency) -> String {
+    Money {
+        amount: a,
+        currency: c,
+    }
+    .amount_str()
+}
+
+/// `<programme>`: where the partner stands in one programme.
+fn standing(s: &Standing, c: Currency) -> Element {
+    // Money metrics are amounts in the partner's currency; counts are whole numbers.
+    let value = |v: Decimal| {
+        if s.money {
+            amount(v, c)
+        } else {
+            v.normalize().to_string()
+        }
+    };
+    Element::new("programme")
+        .attr("name", &s.name)
+        .attr_opt("metric", s.metric.as_ref())
+        .attr_opt("value", s.value.map(value))
+        .attr_opt("currency", (s.money).then_some(c))
+        .attr_opt("since", s.since)
+        .attr_opt("month-to-date", s.month_to_date.map(value))
+        .attr_opt("tier", s.tier.as_ref())
+        .attr_opt("next-tier", s.next_tier.as_ref())
+        .attr_opt("next-from", s.next_from.map(value))
+        .attr_opt("missing", s.missing.map(value))
+        .attr_opt(
+            "months-below",
+            (s.months_below > 0).then_some(s.months_below),
+        )
+        .attr_opt("status", s.lost.then_some("lost"))
+        .attr_opt("qualified", s.qualified)
+        .children(s.discount.iter().map(|(k, v)| {
+            Element::new("discount")
+                .attr("category", k)
+                .attr("percent", v)
+        }))
+        .children(s.commission.iter().map(|(k, v)| {
+            Element::new("commission")
+                .attr("category", k)
+                .attr("percent", v)
+        }))
+}
+
+/// `<commission-account>`: earned in all and withdrawable now (also `commission.list`).
+pub fn commission_account(earned: Decimal, withdrawable: Decimal, c: Currency) -> Element {
+    Element::new("commission-account")
+        .attr("earned", amount(earned, c))
+        .attr("withdrawable", amount(withdrawable, c))
+        .attr("currency", c)
 }
 
 /// The partner as stored now: the authenticated copy may predate a payment.

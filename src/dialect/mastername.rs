@@ -18,10 +18,9 @@
 //! ```
 
 use super::{field, ignored_key, Caller, Fields};
-use super::{form, HttpReply};
+use super::{form, Dialect, Envelope, HttpReply, HttpRequest};
 use crate::command::compat::{Checked, Holder, RenewCurrent};
 use crate::command::Command;
-use crate::engine::Engine;
 use crate::error::{Code, Error};
 use crate::gateway::Reply;
 use crate::outcome::{Data, Outcome};
@@ -30,12 +29,62 @@ use crate::types::text::check_xml_chars;
 use bytes::Bytes;
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1251};
 use std::net::IpAddr;
+use std::time::Instant;
 
-pub struct HttpRequest<'a> {
-    pub method: &'a str,
-    pub content_type: Option<&'a str>,
-    pub peer: IpAddr,
-    pub body: &'a [u8],
+/// The MasterName dialect's codec.
+pub struct MasterName;
+
+/// What the answer needs of the request: its charset, and whether it asked for the
+/// status of an earlier request (`request_status`) or submitted an action.
+pub struct State {
+    cs: Charset,
+    status: bool,
+}
+
+impl Dialect for MasterName {
+    const NAME: &'static str = "mastername";
+    type State = State;
+
+    fn decode(&self, req: &HttpRequest<'_>) -> Result<(Envelope, State), HttpReply> {
+        let (sections, cs) = match decode(req) {
+            Ok(x) => x,
+            Err((e, cs)) => return Err(reply(&Answer::error(&e), cs)),
+        };
+        // Errors found before the engine answered still end with the request's
+        // request-id (when it is one the engine would take; a malformed one is never
+        // echoed).
+        let rid = sections
+            .iter()
+            .find(|s| s.name == "request")
+            .and_then(|s| s.fields.iter().find(|(k, _)| k == "request-id"))
+            .map(|(_, v)| v.clone())
+            .filter(|r| RequestId::valid(r).is_some());
+        match envelope(req.peer, sections) {
+            Ok((env, status)) => Ok((env, State { cs, status })),
+            Err(e) => {
+                let mut a = Answer::error(&e);
+                a.request_id = rid;
+                Err(reply(&a, cs))
+            }
+        }
+    }
+
+    fn encode(&self, state: State, r: Reply) -> HttpReply {
+        let answer = if state.status {
+            status_answer(r.outcome)
+        } else {
+            submitted_answer(r)
+        };
+        reply(&answer, state.cs)
+    }
+
+    /// Its clients read the status line, not the HTTP status: a body that cannot be
+    /// read still gets one.
+    fn refuse(&self, e: Error, status: u16, _: Instant) -> HttpReply {
+        let mut r = reply(&Answer::error(&e), Charset(WINDOWS_1251));
+        r.status = status;
+        r
+    }
 }
 
 /// A MasterName status: the number and the text that always follows it.
@@ -156,11 +205,6 @@ fn reply(a: &Answer, cs: Charset) -> HttpReply {
     }
 }
 
-/// An answer for a failure found before the request could be decoded.
-pub fn encode_error(e: Error) -> HttpReply {
-    reply(&Answer::error(&e), Charset(WINDOWS_1251))
-}
-
 /// One section: `[name]` then `key: value` lines, in order.
 #[derive(Debug)]
 pub struct Section {
@@ -225,7 +269,7 @@ pub fn parse_text(text: &str) -> Result<Vec<Section>, Error> {
 /// Decodes the HTTP request into its sections and the charset of the answer.
 fn decode(req: &HttpRequest<'_>) -> Result<(Vec<Section>, Charset), (Error, Charset)> {
     let mut cs = Charset(WINDOWS_1251);
-    let ct = req.content_type.unwrap_or("");
+    let ct = req.content_type().unwrap_or("");
     let mut parts = ct.split(';').map(str::trim);
     let mime = parts.next().unwrap_or("").to_ascii_lowercase();
     for p in parts {
@@ -361,23 +405,22 @@ fn nserver(v: &str) -> String {
 
 /// A native command, after checking the holder when the action names a `client`:
 /// one command either way.
-async fn checked(
-    eng: &Engine,
+fn checked(
     caller: Caller,
     name: &'static str,
     fields: Fields,
     holder: Option<Holder>,
     rid: Option<String>,
-) -> Reply {
+) -> Envelope {
     match holder {
-        None => caller.run(eng, name, rid, fields).await,
+        None => caller.named(name, rid, fields),
         Some(h) => {
             let c = Checked {
                 name,
                 fields,
                 holder: Some(h),
             };
-            caller.run_built(eng, Command::Checked(c), rid).await
+            caller.built(Command::Checked(c), rid)
         }
     }
 }
@@ -512,32 +555,8 @@ pub fn client_fields(mut c: Fields) -> Result<Fields, Error> {
     Ok(out)
 }
 
-/// Handles one HTTP request of the MasterName dialect.
-pub async fn handle(eng: &Engine, req: &HttpRequest<'_>) -> HttpReply {
-    let (sections, cs) = match decode(req) {
-        Ok(x) => x,
-        Err((e, cs)) => return reply(&Answer::error(&e), cs),
-    };
-    // Errors found before the engine answered still end with the request's request-id
-    // (when it is one the engine would take; a malformed one is never echoed).
-    let rid = sections
-        .iter()
-        .find(|s| s.name == "request")
-        .and_then(|s| s.fields.iter().find(|(k, _)| k == "request-id"))
-        .map(|(_, v)| v.clone())
-        .filter(|r| RequestId::valid(r).is_some());
-    let answer = match run(eng, req.peer, sections).await {
-        Ok(a) => a,
-        Err(e) => {
-            let mut a = Answer::error(&e);
-            a.request_id = rid;
-            a
-        }
-    };
-    reply(&answer, cs)
-}
-
-async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<Answer, Error> {
+/// The envelope of one action, and whether it asks for the status of an earlier one.
+fn envelope(peer: IpAddr, mut sections: Vec<Section>) -> Result<(Envelope, bool), Error> {
     let i = sections
         .iter()
         .position(|s| s.name == "request")
@@ -559,13 +578,12 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
         login,
         password,
         peer,
-        dialect: "mastername",
+        dialect: MasterName::NAME,
     };
     let submitted = match action.as_str() {
         "request_status" => {
             sections_for(sections, &[])?;
-            let r = caller.run(eng, "request.status", rid, Vec::new()).await;
-            return Ok(status_answer(r.outcome));
+            return Ok((caller.named("request.status", rid, Vec::new()), true));
         }
         "register_domain" => {
             let mut d = domain_section(
@@ -584,7 +602,7 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
                     .iter()
                     .map(|v| field("ns", nserver(v))),
             );
-            caller.run(eng, "domain.register", rid, f).await
+            caller.named("domain.register", rid, f)
         }
         "prolong_domain" => {
             let mut d = domain_section(
@@ -603,7 +621,7 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
                 (Some(exp), rid) => {
                     let mut f = vec![field("domain", domain), field("expires", exp)];
                     f.extend(period.map(|p| field("period", p)));
-                    checked(eng, caller, "domain.renew", f, holder, rid).await
+                    checked(caller, "domain.renew", f, holder, rid)
                 }
                 (None, Some(rid)) => {
                     let renew = RenewCurrent {
@@ -611,9 +629,7 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
                         period,
                         holder,
                     };
-                    caller
-                        .run_built(eng, Command::RenewCurrent(renew), Some(rid))
-                        .await
+                    caller.built(Command::RenewCurrent(renew), Some(rid))
                 }
                 (None, None) => return Err(Error::missing("request-id")),
             }
@@ -631,18 +647,18 @@ async fn run(eng: &Engine, peer: IpAddr, mut sections: Vec<Section>) -> Result<A
             });
             let mut f = vec![field("domain", domain)];
             f.extend(ns.iter().map(|v| field("ns", nserver(v))));
-            checked(eng, caller, "domain.set-ns", f, holder, rid).await
+            checked(caller, "domain.set-ns", f, holder, rid)
         }
         "create_client" => {
             let c = sections_for(sections, &["client"])?.remove(0);
             let f = client_fields(c)?;
-            caller.run(eng, "client.create", rid, f).await
+            caller.named("client.create", rid, f)
         }
         other => {
             return Err(Error::unknown_command(other));
         }
     };
-    Ok(submitted_answer(submitted))
+    Ok((submitted, false))
 }
 
 /// The answer to an action: accepted (its result comes with `request_status`), or the

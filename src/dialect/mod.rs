@@ -1,6 +1,7 @@
-//! Dialects: thin codecs between HTTP and the gateway pipeline. Each turns one HTTP
-//! request into one [`crate::gateway::Request`] carrying one command, and the
-//! [`crate::gateway::Reply`] back into bytes. A compatible call that needs more than one
+//! Dialects: thin codecs between HTTP and the gateway pipeline. Each implements
+//! [`Dialect`]: `decode` turns one HTTP request into one [`Envelope`] carrying one
+//! command, `encode` the [`crate::gateway::Reply`] back into bytes; the server runs the
+//! pipeline once between the two and maps each path to its dialect in one table. A compatible call that needs more than one
 //! native command is one composite command (`command::compat`), never a sequence of
 //! requests. A dialect never touches the store, money or the upstream.
 
@@ -13,12 +14,60 @@ pub mod xml;
 use crate::command::params::Params;
 use crate::command::Command;
 use crate::engine::auth::Credentials;
-use crate::engine::Engine;
-use crate::gateway::{execute, Action, Reply, Request};
+use crate::error::Error;
+use crate::gateway::{Action, Reply};
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+/// One decoded request: who calls, from where, under which request-id, and the one
+/// command it asks for. The server runs it through the pipeline
+/// ([`crate::gateway::execute`]) between [`Dialect::decode`] and [`Dialect::encode`].
+pub type Envelope = crate::gateway::Request;
+
+/// An HTTP request as the server hands it to a dialect.
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a http::HeaderMap,
+    pub peer: IpAddr,
+    pub body: &'a [u8],
+    /// When the server began reading it.
+    pub received: Instant,
+}
+
+impl HttpRequest<'_> {
+    /// The first value of a header, when it is text.
+    pub fn header(&self, name: impl http::header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn content_type(&self) -> Option<&str> {
+        self.header(http::header::CONTENT_TYPE)
+    }
+}
+
+/// A protocol: a codec between HTTP and the pipeline. `decode` turns one HTTP request
+/// into one [`Envelope`] (or answers at once, in the dialect's own shape, when it
+/// cannot); `encode` turns the pipeline's [`Reply`] back into the dialect's answer.
+/// A dialect never runs the pipeline, touches the store, money or the upstream.
+pub trait Dialect: Sync {
+    /// The name in logs and metrics.
+    const NAME: &'static str;
+    /// What `encode` needs to know of the request it answers (its charset, the answer
+    /// shape of the command it asked for, when it came).
+    type State: Send;
+
+    fn decode(&self, req: &HttpRequest<'_>) -> Result<(Envelope, Self::State), HttpReply>;
+
+    fn encode(&self, state: Self::State, reply: Reply) -> HttpReply;
+
+    /// The answer when the body could not be read (too large, too slow, broken), with
+    /// that HTTP status.
+    fn refuse(&self, e: Error, status: u16, received: Instant) -> HttpReply;
+}
 
 /// An HTTP answer as a dialect builds it.
 pub struct HttpReply {
@@ -44,8 +93,8 @@ pub fn field(k: &str, v: impl ToString) -> (String, String) {
 }
 
 impl Caller {
-    fn request(self, action: Action, request_id: Option<String>) -> Request {
-        Request {
+    fn request(self, action: Action, request_id: Option<String>) -> Envelope {
+        Envelope {
             dialect: self.dialect,
             credentials: Some(Credentials {
                 login: self.login,
@@ -60,25 +109,13 @@ impl Caller {
 
     /// One native command, by name. The caller is used up: one HTTP request of a
     /// dialect is one request of the pipeline.
-    pub async fn run(
-        self,
-        eng: &Engine,
-        command: &str,
-        request_id: Option<String>,
-        fields: Fields,
-    ) -> Reply {
-        let action = Action::named(command, Params::new(fields));
-        execute(eng, self.request(action, request_id)).await
+    pub fn named(self, command: &str, request_id: Option<String>, fields: Fields) -> Envelope {
+        self.request(Action::named(command, Params::new(fields)), request_id)
     }
 
     /// One command the dialect built.
-    pub async fn run_built(
-        self,
-        eng: &Engine,
-        command: Command,
-        request_id: Option<String>,
-    ) -> Reply {
-        execute(eng, self.request(Action::Built(command), request_id)).await
+    pub fn built(self, command: Command, request_id: Option<String>) -> Envelope {
+        self.request(Action::Built(command), request_id)
     }
 }
 

@@ -14,10 +14,9 @@
 
 use super::xml::{self, El};
 use super::{field, ignored_key, Caller, Fields};
-use super::{form, HttpReply};
+use super::{form, Dialect, Envelope, HttpReply, HttpRequest};
 use crate::command::compat::{Contacts, RegisterWithContacts, RenewCurrent};
 use crate::command::Command;
-use crate::engine::Engine;
 use crate::error::{Code, Error};
 use crate::gateway::Reply;
 use crate::outcome::{Data, Outcome};
@@ -34,13 +33,79 @@ use std::time::Instant;
 
 pub const NAMESPACE: &str = "http://api.namecheap.com/xml.response";
 
-pub struct HttpRequest<'a> {
-    pub method: &'a str,
-    pub query: Option<&'a str>,
-    pub content_type: Option<&'a str>,
-    pub idempotency_key: Option<&'a str>,
-    pub peer: IpAddr,
-    pub body: &'a [u8],
+/// The Namecheap dialect's codec.
+pub struct Namecheap;
+
+/// What the answer needs of the request: the command as sent (echoed in
+/// `RequestedCommand`), when it came (`ExecutionTime`), and the answer's shape.
+pub struct State {
+    command: Option<String>,
+    received: Instant,
+    op: Op,
+}
+
+/// The shape of a supported command's answer, with what it keeps of the request.
+enum Op {
+    Check,
+    Create { first_role: String },
+    Renew,
+    SetCustom { domain: String },
+    GetInfo { owner: String },
+    GetList { user: String, page: u32, size: u32 },
+    GetContacts,
+    GetTldList,
+    DnsGetList,
+    Balances,
+}
+
+impl Dialect for Namecheap {
+    const NAME: &'static str = "namecheap";
+    type State = State;
+
+    fn decode(&self, req: &HttpRequest<'_>) -> Result<(Envelope, State), HttpReply> {
+        let (command, result) = match merge(req) {
+            Ok(p) => {
+                let command = p.get("command").map(str::to_ascii_lowercase);
+                (command, decode(req, &p))
+            }
+            Err(e) => (None, Err(e)),
+        };
+        match result {
+            Ok((env, op)) => Ok((
+                env,
+                State {
+                    command,
+                    received: req.received,
+                    op,
+                },
+            )),
+            Err(e) => Err(answer(command.as_deref(), Err(e), req.received)),
+        }
+    }
+
+    fn encode(&self, state: State, r: Reply) -> HttpReply {
+        let result = match state.op {
+            Op::Check => check_answer(r),
+            Op::Create { first_role } => create_answer(r, &first_role),
+            Op::Renew => renew_answer(r),
+            Op::SetCustom { domain } => set_custom_answer(r, &domain),
+            Op::GetInfo { owner } => get_info_answer(r, &owner),
+            Op::GetList { user, page, size } => get_list_answer(r, &user, page, size),
+            Op::GetContacts => get_contacts_answer(r),
+            Op::GetTldList => get_tld_list_answer(r),
+            Op::DnsGetList => dns_get_list_answer(r),
+            Op::Balances => balances_answer(r),
+        };
+        answer(state.command.as_deref(), result, state.received)
+    }
+
+    fn refuse(&self, e: Error, status: u16, received: Instant) -> HttpReply {
+        HttpReply {
+            status,
+            headers: vec![("content-type", "text/xml; charset=utf-8".into())],
+            body: Bytes::from(envelope(None, Err(e.into()), received)),
+        }
+    }
 }
 
 /// A Namecheap error: its number and a text that is never empty.
@@ -104,7 +169,7 @@ fn merge(req: &HttpRequest<'_>) -> Result<Params, NcError> {
         "GET" => {}
         "POST" => {
             let mime = req
-                .content_type
+                .content_type()
                 .unwrap_or("")
                 .split(';')
                 .next()
@@ -141,19 +206,11 @@ fn merge(req: &HttpRequest<'_>) -> Result<Params, NcError> {
     Ok(Params(map))
 }
 
-/// Handles one HTTP request of the Namecheap dialect.
-pub async fn handle(eng: &Engine, req: &HttpRequest<'_>) -> HttpReply {
-    let started = Instant::now();
-    let (command, result) = match merge(req) {
-        Ok(p) => {
-            let command = p.get("command").map(str::to_ascii_lowercase);
-            (command, run(eng, req, &p).await)
-        }
-        Err(e) => (None, Err(e)),
-    };
+/// The HTTP answer: the `ApiResponse` document, HTTP 200 even for errors.
+fn answer(command: Option<&str>, result: Answer, started: Instant) -> HttpReply {
     let (body, replayed) = match result {
-        Ok((els, replayed)) => (envelope(command.as_deref(), Ok(els), started), replayed),
-        Err(e) => (envelope(command.as_deref(), Err(e), started), false),
+        Ok((els, replayed)) => (envelope(command, Ok(els), started), replayed),
+        Err(e) => (envelope(command, Err(e), started), false),
     };
     let mut headers = vec![("content-type", "text/xml; charset=utf-8".to_string())];
     if replayed {
@@ -261,7 +318,10 @@ pub fn domain_id(name: &str) -> u64 {
 /// keeps no request record once its order settles (it can never be repeated).
 fn request_id(req: &HttpRequest<'_>, p: &Params) -> Result<String, NcError> {
     use crate::engine::retention::{is_keyless, KEYLESS_PREFIX};
-    match (req.idempotency_key.map(str::trim), p.get("requestid")) {
+    match (
+        req.header("idempotency-key").map(str::trim),
+        p.get("requestid"),
+    ) {
         (Some(h), Some(q)) if h != q => {
             Err(Error::syntax("Idempotency-Key and RequestId differ: give one of them").into())
         }
@@ -287,6 +347,9 @@ fn ok(r: Reply) -> Result<(Outcome, bool), NcError> {
 }
 
 type Answer = Result<(Vec<El>, bool), NcError>;
+
+/// A request decoded: its envelope and the shape of its answer.
+type Decoded = Result<(Envelope, Op), NcError>;
 
 /// Parameters every command takes.
 const GLOBAL: [&str; 6] = [
@@ -394,7 +457,7 @@ fn contradictions(p: &Params) -> Result<(), NcError> {
     Ok(())
 }
 
-async fn run(eng: &Engine, req: &HttpRequest<'_>, p: &Params) -> Answer {
+fn decode(req: &HttpRequest<'_>, p: &Params) -> Decoded {
     let missing = |n: u32, name: &str| nc(n, format!("Parameter {name} is missing"));
     let user = p
         .get("apiuser")
@@ -442,19 +505,26 @@ async fn run(eng: &Engine, req: &HttpRequest<'_>, p: &Params) -> Answer {
         login: user.to_string(),
         password: key.to_string(),
         peer: req.peer,
-        dialect: "namecheap",
+        dialect: Namecheap::NAME,
     };
     match command.as_str() {
-        "namecheap.domains.check" => check(eng, caller, p).await,
-        "namecheap.domains.create" => create(eng, caller, p, request_id(req, p)?).await,
-        "namecheap.domains.renew" => renew(eng, caller, p, request_id(req, p)?).await,
-        "namecheap.domains.dns.setcustom" => set_custom(eng, caller, p, request_id(req, p)?).await,
-        "namecheap.domains.getinfo" => get_info(eng, caller, p).await,
-        "namecheap.domains.getlist" => get_list(eng, caller, p).await,
-        "namecheap.domains.getcontacts" => get_contacts(eng, caller, p).await,
-        "namecheap.domains.gettldlist" => get_tld_list(eng, caller).await,
-        "namecheap.domains.dns.getlist" => dns_get_list(eng, caller, p).await,
-        "namecheap.users.getbalances" => balances(eng, caller).await,
+        "namecheap.domains.check" => check(caller, p),
+        "namecheap.domains.create" => create(caller, p, request_id(req, p)?),
+        "namecheap.domains.renew" => renew(caller, p, request_id(req, p)?),
+        "namecheap.domains.dns.setcustom" => set_custom(caller, p, request_id(req, p)?),
+        "namecheap.domains.getinfo" => get_info(caller, p),
+        "namecheap.domains.getlist" => get_list(caller, p),
+        "namecheap.domains.getcontacts" => get_contacts(caller, p),
+        "namecheap.domains.gettldlist" => {
+            Ok((caller.named("price.list", None, Vec::new()), Op::GetTldList))
+        }
+        "namecheap.domains.dns.getlist" => Ok((
+            caller.named("domain.info", None, vec![field("domain", sld_tld(p)?)]),
+            Op::DnsGetList,
+        )),
+        "namecheap.users.getbalances" => {
+            Ok((caller.named("balance.get", None, Vec::new()), Op::Balances))
+        }
         _ => Err(Error::internal(format!("{name} has no handler")).into()),
     }
 }
@@ -523,7 +593,7 @@ fn list(v: &str) -> impl Iterator<Item = &str> {
 /// Most names one `check` takes (Namecheap's limit, and its error number beyond it).
 const CHECK_MAX: usize = 50;
 
-async fn check(eng: &Engine, caller: Caller, p: &Params) -> Answer {
+fn check(caller: Caller, p: &Params) -> Decoded {
     let names = p.req("domainlist", "DomainList")?;
     if list(names).count() > CHECK_MAX {
         return Err(nc(
@@ -532,7 +602,11 @@ async fn check(eng: &Engine, caller: Caller, p: &Params) -> Answer {
         ));
     }
     let fields = list(names).map(|d| field("domain", d)).collect();
-    let (o, _) = ok(caller.run(eng, "domain.check", None, fields).await)?;
+    Ok((caller.named("domain.check", None, fields), Op::Check))
+}
+
+fn check_answer(r: Reply) -> Answer {
+    let (o, _) = ok(r)?;
     let Data::Check { rows, .. } = o.data else {
         return Err(Error::internal("domain.check answered without rows").into());
     };
@@ -614,7 +688,7 @@ fn role_link(role: &str) -> String {
     format!("x-{}-client", role.to_ascii_lowercase())
 }
 
-async fn create(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer {
+fn create(caller: Caller, p: &Params, rid: String) -> Decoded {
     let domain = p.req("domainname", "DomainName")?;
     // Always `Some` for the Registrant: its fields are required.
     let registrant = contact_fields(p, "Registrant")
@@ -648,9 +722,13 @@ async fn create(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer
         domain: domain.to_string(),
         rest,
     };
-    let reply = caller
-        .run_built(eng, Command::RegisterWithContacts(command), Some(rid))
-        .await;
+    Ok((
+        caller.built(Command::RegisterWithContacts(command), Some(rid)),
+        Op::Create { first_role },
+    ))
+}
+
+fn create_answer(reply: Reply, first_role: &str) -> Answer {
     let refused = matches!(
         reply.outcome.code,
         Code::Auth | Code::RateLimited | Code::Forbidden
@@ -699,16 +777,21 @@ fn renew_details(expires: NaiveDate, years: u32) -> El {
         .child(El::new("NumYears").text(years))
 }
 
-async fn renew(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer {
+fn renew(caller: Caller, p: &Params, rid: String) -> Decoded {
     let domain = p.req("domainname", "DomainName")?;
     let renew = RenewCurrent {
         domain: domain.to_string(),
         period: p.get("years").map(String::from),
         holder: None,
     };
-    let (o, replayed) = ok(caller
-        .run_built(eng, Command::RenewCurrent(renew), Some(rid))
-        .await)?;
+    Ok((
+        caller.built(Command::RenewCurrent(renew), Some(rid)),
+        Op::Renew,
+    ))
+}
+
+fn renew_answer(r: Reply) -> Answer {
+    let (o, replayed) = ok(r)?;
     let period = |order: &Order| match order.kind {
         OrderKind::Renew { period, expires } => Some((period, expires)),
         _ => None,
@@ -766,12 +849,19 @@ fn sld_tld(p: &Params) -> Result<String, NcError> {
     Ok(name)
 }
 
-async fn set_custom(eng: &Engine, caller: Caller, p: &Params, rid: String) -> Answer {
+fn set_custom(caller: Caller, p: &Params, rid: String) -> Decoded {
     let domain = sld_tld(p)?;
     let ns = p.req("nameservers", "Nameservers")?;
     let mut fields = vec![field("domain", &domain)];
     fields.extend(list(ns).map(|n| field("ns", n)));
-    let (o, replayed) = ok(caller.run(eng, "domain.set-ns", Some(rid), fields).await)?;
+    Ok((
+        caller.named("domain.set-ns", Some(rid), fields),
+        Op::SetCustom { domain },
+    ))
+}
+
+fn set_custom_answer(r: Reply, domain: &str) -> Answer {
+    let (o, replayed) = ok(r)?;
     let name = match &o.data {
         Data::Domain(d) => d.name.clone(),
         Data::Order(order) => order.domain.clone(),
@@ -784,10 +874,8 @@ async fn set_custom(eng: &Engine, caller: Caller, p: &Params, rid: String) -> An
 }
 
 /// One of the partner's domains, as `domain.info` holds it.
-async fn domain_info(eng: &Engine, caller: Caller, domain: &str) -> Result<Domain, NcError> {
-    let (o, _) = ok(caller
-        .run(eng, "domain.info", None, vec![field("domain", domain)])
-        .await)?;
+fn domain_info(r: Reply) -> Result<Domain, NcError> {
+    let (o, _) = ok(r)?;
     match o.data {
         Data::Domain(d) => Ok(*d),
         _ => Err(Error::internal("domain.info answered without a domain").into()),
@@ -805,9 +893,17 @@ fn hosts(d: &Domain) -> impl Iterator<Item = El> + '_ {
 const NO_DATE: &str = "01/01/0001";
 const NO_DATE_TIME: &str = "0001-01-01T00:00:00";
 
-async fn get_info(eng: &Engine, caller: Caller, p: &Params) -> Answer {
+fn get_info(caller: Caller, p: &Params) -> Decoded {
     let owner = caller.login.clone();
-    let d = domain_info(eng, caller, p.req("domainname", "DomainName")?).await?;
+    let domain = p.req("domainname", "DomainName")?;
+    Ok((
+        caller.named("domain.info", None, vec![field("domain", domain)]),
+        Op::GetInfo { owner },
+    ))
+}
+
+fn get_info_answer(r: Reply, owner: &str) -> Answer {
+    let d = domain_info(r)?;
     let el = El::new("DomainGetInfoResult")
         .attr(
             "Status",
@@ -818,7 +914,7 @@ async fn get_info(eng: &Engine, caller: Caller, p: &Params) -> Answer {
         )
         .attr("ID", domain_id(&d.name))
         .attr("DomainName", &d.name)
-        .attr("OwnerName", &owner)
+        .attr("OwnerName", owner)
         .attr("IsOwner", true)
         .attr("IsPremium", false)
         .child(
@@ -866,8 +962,8 @@ async fn get_info(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     Ok((vec![el], false))
 }
 
-async fn dns_get_list(eng: &Engine, caller: Caller, p: &Params) -> Answer {
-    let d = domain_info(eng, caller, &sld_tld(p)?).await?;
+fn dns_get_list_answer(r: Reply) -> Answer {
+    let d = domain_info(r)?;
     let el = El::new("DomainDNSGetListResult")
         .attr("Domain", &d.name)
         .attr("IsUsingOurDNS", false)
@@ -917,7 +1013,7 @@ fn contact_el(role: &'static str, c: &Client) -> El {
     El::new(role)
         .attr("ReadOnly", true)
         .children(CONTACT.iter().map(|(name, xfield)| {
-            let el = El::new(name);
+            let el = El::new(*name);
             match value(name, *xfield) {
                 Some(v) => el.text(v),
                 None => el,
@@ -925,14 +1021,19 @@ fn contact_el(role: &'static str, c: &Client) -> El {
         }))
 }
 
-async fn get_contacts(eng: &Engine, caller: Caller, p: &Params) -> Answer {
+fn get_contacts(caller: Caller, p: &Params) -> Decoded {
     let contacts = Contacts {
         domain: p.req("domainname", "DomainName")?.to_string(),
         links: ROLES[1..].iter().map(|r| role_link(r)).collect(),
     };
-    let (o, _) = ok(caller
-        .run_built(eng, Command::Contacts(contacts), None)
-        .await)?;
+    Ok((
+        caller.built(Command::Contacts(contacts), None),
+        Op::GetContacts,
+    ))
+}
+
+fn get_contacts_answer(r: Reply) -> Answer {
+    let (o, _) = ok(r)?;
     let Data::Contacts { domain: d, clients } = o.data else {
         return Err(Error::internal("the contacts came without a domain").into());
     };
@@ -945,8 +1046,8 @@ async fn get_contacts(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     Ok((vec![el.child(El::new("CurrentAttributes"))], false))
 }
 
-async fn get_tld_list(eng: &Engine, caller: Caller) -> Answer {
-    let (o, _) = ok(caller.run(eng, "price.list", None, Vec::new()).await)?;
+fn get_tld_list_answer(r: Reply) -> Answer {
+    let (o, _) = ok(r)?;
     let Data::PriceList { rows, .. } = o.data else {
         return Err(Error::internal("price.list answered without rows").into());
     };
@@ -1024,7 +1125,7 @@ fn number_in(
     }
 }
 
-async fn get_list(eng: &Engine, caller: Caller, p: &Params) -> Answer {
+fn get_list(caller: Caller, p: &Params) -> Decoded {
     let page = number_in(p, "page", "Page", 1, 1, 100_000)?;
     let size = number_in(p, "pagesize", "PageSize", 20, 10, 100)?;
     let mut fields = vec![
@@ -1055,7 +1156,14 @@ async fn get_list(eng: &Engine, caller: Caller, p: &Params) -> Answer {
         fields.push(field("match", term));
     }
     let user = caller.login.clone();
-    let (o, _) = ok(caller.run(eng, "domain.list", None, fields).await)?;
+    Ok((
+        caller.named("domain.list", None, fields),
+        Op::GetList { user, page, size },
+    ))
+}
+
+fn get_list_answer(r: Reply, user: &str, page: u32, size: u32) -> Answer {
+    let (o, _) = ok(r)?;
     let Data::Domains { rows, total, .. } = o.data else {
         return Err(Error::internal("domain.list answered without rows").into());
     };
@@ -1063,7 +1171,7 @@ async fn get_list(eng: &Engine, caller: Caller, p: &Params) -> Answer {
         El::new("Domain")
             .attr("ID", domain_id(&d.name))
             .attr("Name", &d.name)
-            .attr("User", &user)
+            .attr("User", user)
             .attr("Created", date(d.created.date_naive()))
             .attr("Expires", date(d.expires))
             .attr("IsExpired", d.state == DomainState::Expired)
@@ -1083,8 +1191,8 @@ async fn get_list(eng: &Engine, caller: Caller, p: &Params) -> Answer {
     Ok((els, false))
 }
 
-async fn balances(eng: &Engine, caller: Caller) -> Answer {
-    let (o, _) = ok(caller.run(eng, "balance.get", None, Vec::new()).await)?;
+fn balances_answer(r: Reply) -> Answer {
+    let (o, _) = ok(r)?;
     let Data::Balance {
         currency,
         balance,

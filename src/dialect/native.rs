@@ -13,41 +13,54 @@
 //! ```
 
 use super::xml::{self, El};
-use super::{form, HttpReply};
+use super::{form, Dialect, Envelope, HttpReply, HttpRequest};
 use crate::command::params::Params;
+use crate::command::programme;
 use crate::engine::auth::Credentials;
 use crate::error::{Error, Result};
-use crate::gateway::{Action, Reply, Request};
-use crate::outcome::{CheckRow, Data, Outcome};
+use crate::gateway::{Action, Reply};
+use crate::outcome::{CheckRow, Data, Element, Outcome};
 use crate::store::records::{Client, CommissionEntry, Domain, LedgerEntry, License, Order};
 use crate::types::money::{Currency, Money};
 use crate::types::names::Name;
 use base64::Engine as _;
 use bytes::Bytes;
 use rust_decimal::Decimal;
-use std::net::IpAddr;
+use std::time::Instant;
 
-/// What the server hands the dialect of one HTTP request.
-pub struct HttpRequest<'a> {
-    pub method: &'a str,
-    pub query: Option<&'a str>,
-    pub content_type: Option<&'a str>,
-    pub authorization: Option<&'a str>,
-    pub peer: IpAddr,
-    pub body: &'a [u8],
+/// The native protocol's codec.
+pub struct Native;
+
+impl Dialect for Native {
+    const NAME: &'static str = "native";
+    type State = ();
+
+    fn decode(&self, req: &HttpRequest<'_>) -> Result<(Envelope, ()), HttpReply> {
+        decode(req).map(|e| (e, ())).map_err(encode_error)
+    }
+
+    fn encode(&self, _: (), reply: Reply) -> HttpReply {
+        encode(reply)
+    }
+
+    fn refuse(&self, e: Error, status: u16, _: Instant) -> HttpReply {
+        let mut r = encode_error(e);
+        r.status = status;
+        r
+    }
 }
 
 /// The envelope fields; everything else is the command's.
-struct Envelope {
+struct Head {
     command: Option<String>,
     request_id: Option<String>,
     login: Option<String>,
     password: Option<String>,
 }
 
-fn take_envelope(fields: Vec<(String, String)>) -> Result<(Envelope, Params)> {
+fn take_envelope(fields: Vec<(String, String)>) -> Result<(Head, Params)> {
     let mut p = Params::new(fields);
-    let env = Envelope {
+    let env = Head {
         command: p.opt("command")?,
         request_id: p.opt("request-id")?,
         login: p.opt("login")?,
@@ -57,8 +70,20 @@ fn take_envelope(fields: Vec<(String, String)>) -> Result<(Envelope, Params)> {
     Ok((env, Params::new(rest)))
 }
 
-/// Decodes an HTTP request into an engine request.
-pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
+/// Decodes an HTTP request into an envelope for the pipeline.
+fn decode(req: &HttpRequest<'_>) -> Result<Envelope> {
+    // Which of two credentials counts is not guessed (protocol/native.md, "Authentication").
+    if req
+        .headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Error::syntax(
+            "more than one Authorization header: send one",
+        ));
+    }
     let (fields, read_only) = match req.method {
         "GET" => {
             let q = req.query.unwrap_or("");
@@ -70,7 +95,7 @@ pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
                     "POST parameters go in the body, not in the query string",
                 ));
             }
-            (body_fields(req.content_type, req.body)?, false)
+            (body_fields(req.content_type(), req.body)?, false)
         }
         m => {
             return Err(Error::syntax(format!(
@@ -79,7 +104,10 @@ pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
         }
     };
     let (env, params) = take_envelope(fields)?;
-    let basic = req.authorization.map(parse_basic).transpose()?;
+    let basic = req
+        .header(http::header::AUTHORIZATION)
+        .map(parse_basic)
+        .transpose()?;
     let credentials = match (basic, env.login, env.password) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(Error::syntax(
@@ -92,8 +120,8 @@ pub fn decode(req: &HttpRequest<'_>) -> Result<Request> {
         (None, None, Some(_)) => return Err(Error::missing("login")),
         (None, None, None) => None,
     };
-    Ok(Request {
-        dialect: "native",
+    Ok(Envelope {
+        dialect: Native::NAME,
         credentials,
         peer: req.peer,
         action: Action::Named {
@@ -176,7 +204,12 @@ fn parse_basic(h: &str) -> Result<Credentials> {
 }
 
 /// Encodes a reply as the native XML answer.
-pub fn encode(reply: &Reply) -> HttpReply {
+fn encode(mut reply: Reply) -> HttpReply {
+    // Elements a command described are moved into the document, not copied.
+    let own = match &mut reply.outcome.data {
+        Data::Elements { elements } => std::mem::take(elements),
+        _ => Vec::new(),
+    };
     let o = &reply.outcome;
     let mut headers = vec![("content-type", "application/xml; charset=utf-8".to_string())];
     if reply.replayed {
@@ -188,19 +221,21 @@ pub fn encode(reply: &Reply) -> HttpReply {
     HttpReply {
         status: o.http_status(),
         headers,
-        body: Bytes::from(xml::document(&response(o))),
+        body: Bytes::from(xml::document(&response(o, own))),
     }
 }
 
 /// An error found before the engine could run (the body could not be decoded).
-pub fn encode_error(e: Error) -> HttpReply {
-    encode(&Reply {
+fn encode_error(e: Error) -> HttpReply {
+    encode(Reply {
         outcome: Outcome::error(e),
         replayed: false,
     })
 }
 
-fn response(o: &Outcome) -> El {
+/// The `<response>` of an outcome; `own`: the elements its command described, taken
+/// out of it.
+fn response(o: &Outcome, own: Vec<Element>) -> El {
     let mut result = El::new("result").attr("code", o.code.number());
     if let Some(object) = o.object {
         result = result.attr("object", object.name());
@@ -209,7 +244,8 @@ fn response(o: &Outcome) -> El {
     if let Some(rid) = &o.request_id {
         r = r.child(El::new("request-id").text(rid));
     }
-    let data = data(&o.data);
+    let mut data = data(&o.data);
+    data.extend(own.into_iter().map(El::from_element));
     if !data.is_empty() {
         r = r.child(El::new("data").children(data));
     }
@@ -235,6 +271,7 @@ fn next_cursor(c: &Option<String>) -> Option<El> {
 fn data(d: &Data) -> Vec<El> {
     match d {
         Data::None => vec![],
+        Data::Elements { elements } => elements.iter().cloned().map(El::from_element).collect(),
         Data::Balance {
             currency,
             balance,
@@ -335,18 +372,6 @@ fn data(d: &Data) -> Vec<El> {
                     .attr_opt("discount", r.discount)
             })
             .collect(),
-        Data::Programmes {
-            currency,
-            rows,
-            commission,
-        } => {
-            rows.iter()
-                .map(|s| standing(s, *currency))
-                .chain(commission.map(|(earned, withdrawable)| {
-                    commission_account(earned, withdrawable, *currency)
-                }))
-                .collect()
-        }
         Data::Commissions {
             currency,
             earned,
@@ -404,49 +429,11 @@ fn data(d: &Data) -> Vec<El> {
                 .attr("state", state)
                 .attr_opt("order", *order)];
             if let Some(r) = resp {
-                v.push(response(r));
+                v.push(response(r, Vec::new()));
             }
             v
         }
     }
-}
-
-fn standing(s: &crate::engine::pricing::Standing, c: Currency) -> El {
-    // Money metrics are amounts in the partner's currency; counts are whole numbers.
-    let value = |v: Decimal| {
-        if s.money {
-            amount(v, c)
-        } else {
-            v.normalize().to_string()
-        }
-    };
-    El::new("programme")
-        .attr("name", &s.name)
-        .attr_opt("metric", s.metric.as_ref())
-        .attr_opt("value", s.value.map(value))
-        .attr_opt("currency", (s.money).then_some(c))
-        .attr_opt("since", s.since)
-        .attr_opt("month-to-date", s.month_to_date.map(value))
-        .attr_opt("tier", s.tier.as_ref())
-        .attr_opt("next-tier", s.next_tier.as_ref())
-        .attr_opt("next-from", s.next_from.map(value))
-        .attr_opt("missing", s.missing.map(value))
-        .attr_opt(
-            "months-below",
-            (s.months_below > 0).then_some(s.months_below),
-        )
-        .attr_opt("status", s.lost.then_some("lost"))
-        .attr_opt("qualified", s.qualified)
-        .children(
-            s.discount
-                .iter()
-                .map(|(k, v)| El::new("discount").attr("category", k).attr("percent", v)),
-        )
-        .children(
-            s.commission
-                .iter()
-                .map(|(k, v)| El::new("commission").attr("category", k).attr("percent", v)),
-        )
 }
 
 fn check_row(r: &CheckRow, c: Currency) -> El {
@@ -539,10 +526,7 @@ fn client(c: &Client) -> El {
 }
 
 fn commission_account(earned: Decimal, withdrawable: Decimal, c: Currency) -> El {
-    El::new("commission-account")
-        .attr("earned", amount(earned, c))
-        .attr("withdrawable", amount(withdrawable, c))
-        .attr("currency", c)
+    El::from_element(programme::commission_account(earned, withdrawable, c))
 }
 
 fn commission_entry(e: &CommissionEntry, c: Currency) -> El {

@@ -12,6 +12,7 @@
 //! so an answer is always well-formed.
 
 use crate::error::{Error, Result};
+use crate::outcome::Element;
 use crate::types::text::{check_xml_chars, xml_char};
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
@@ -170,26 +171,26 @@ pub fn parse(text: &str) -> Result<Document> {
 /// An element to write: name, attributes, text or children.
 #[derive(Debug, Clone, Default)]
 pub struct El {
-    name: &'static str,
-    attrs: Vec<(&'static str, String)>,
+    name: Cow<'static, str>,
+    attrs: Vec<(Cow<'static, str>, String)>,
     text: Option<String>,
     children: Vec<El>,
 }
 
 impl El {
-    pub fn new(name: &'static str) -> El {
+    pub fn new(name: impl Into<Cow<'static, str>>) -> El {
         El {
-            name,
+            name: name.into(),
             ..El::default()
         }
     }
 
-    pub fn attr(mut self, k: &'static str, v: impl ToString) -> El {
-        self.attrs.push((k, v.to_string()));
+    pub fn attr(mut self, k: impl Into<Cow<'static, str>>, v: impl ToString) -> El {
+        self.attrs.push((k.into(), v.to_string()));
         self
     }
 
-    pub fn attr_opt(self, k: &'static str, v: Option<impl ToString>) -> El {
+    pub fn attr_opt(self, k: impl Into<Cow<'static, str>>, v: Option<impl ToString>) -> El {
         match v {
             Some(v) => self.attr(k, v),
             None => self,
@@ -211,12 +212,22 @@ impl El {
         self
     }
 
+    /// An element a command described (`outcome::Element`), moved, not copied.
+    pub fn from_element(e: Element) -> El {
+        El {
+            name: e.name,
+            attrs: e.attrs,
+            text: e.text,
+            children: e.children.into_iter().map(El::from_element).collect(),
+        }
+    }
+
     pub fn write(&self, out: &mut String, depth: usize) {
         for _ in 0..depth {
             out.push_str("  ");
         }
         out.push('<');
-        out.push_str(self.name);
+        out.push_str(&self.name);
         for (k, v) in &self.attrs {
             out.push(' ');
             out.push_str(k);
@@ -244,7 +255,7 @@ impl El {
                 out.push('>');
                 out.push_str(&escape(carried(t)));
                 out.push_str("</");
-                out.push_str(self.name);
+                out.push_str(&self.name);
                 out.push_str(">\n");
             }
             (_, false) => {
@@ -256,7 +267,7 @@ impl El {
                     out.push_str("  ");
                 }
                 out.push_str("</");
-                out.push_str(self.name);
+                out.push_str(&self.name);
                 out.push_str(">\n");
             }
         }

@@ -513,7 +513,8 @@ impl Engine {
         Ok(order_row(&login, &order))
     }
 
-    /// Checks the rules of ARCHITECTURE.md on one consistent state of the store.
+    /// Checks the rules on money and orders (README, "Operator commands": each balance
+    /// against its ledger, one charge per order, …) on one consistent state of the store.
     pub async fn verify(&self) -> Result<VerifyReport> {
         let cats = self.categories.clone();
         let now = self.clock.now();

@@ -1,5 +1,5 @@
-//! The licensing backend in the ISPsystem style (`DIALECTS.md` §3): a BILLmanager-like
-//! service that sells ISPmanager licences.
+//! The licensing backend in the ISPsystem style (its answers: `fixtures/ispsystem/`): a
+//! BILLmanager-like service that sells ISPmanager licences.
 //!
 //! Every call is a `POST` of a form, so the credentials travel in the body and stay out
 //! of URLs, proxy logs and access logs:

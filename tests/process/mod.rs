@@ -29,6 +29,24 @@ impl Server {
         format!("{}/api", self.base)
     }
 
+    /// SIGTERM (a graceful stop: requests in flight answered, store and log written
+    /// out), and wait until the process is gone; true when it exited 0.
+    pub fn stop(mut self) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM not sent");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                return status.success();
+            }
+            assert!(Instant::now() < deadline, "no exit within 30 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// SIGKILL, and wait until the process is gone.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");

@@ -7,7 +7,7 @@
 //! case, sorted; `idempotent-replayed` and `content-length` included), a blank line,
 //! then the body exactly, as bytes. `<ExecutionTime>` is the one field that varies and
 //! is written as `*`. A request without its response, or a response without its
-//! request, is an error. With `REGWAY_FIXTURES_UPDATE=1` the response files are written
+//! request, is an error. With `REGWAY_FIXTURES_RECORD=1` the response files are written
 //! instead of compared: do that on purpose, then read the diff.
 #![allow(dead_code)]
 
@@ -110,7 +110,7 @@ pub async fn send(client: &reqwest::Client, base: &str, request: &[u8]) -> Vec<u
 
 pub async fn replay(dir: &str, base: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let update = std::env::var("REGWAY_FIXTURES_UPDATE").as_deref() == Ok("1");
+    let update = std::env::var("REGWAY_FIXTURES_RECORD").as_deref() == Ok("1");
     let client = reqwest::Client::new();
     let pairs = pairs(&dir, update);
     assert!(!pairs.is_empty(), "no fixtures in {}", dir.display());
