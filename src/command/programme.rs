@@ -48,10 +48,7 @@ impl PriceList {
                 continue;
             }
             found = true;
-            for (op, op_name) in [
-                (Operation::Register, "register"),
-                (Operation::Renew, "renew"),
-            ] {
+            for op in Operation::ALL {
                 for period in zone.min_period..=zone.max_period {
                     // A zone not offered in the partner's currency is left out.
                     let Ok(p) = terms.price(zone, op, period) else {
@@ -61,7 +58,7 @@ impl PriceList {
                         zone: Some(zone.name.clone()),
                         product: None,
                         category: zone.category.clone(),
-                        operation: op_name.into(),
+                        operation: op.name().into(),
                         period: period.to_string(),
                         list: p.list.amount,
                         price: p.net.amount,

@@ -18,6 +18,20 @@ pub enum Operation {
     Renew,
 }
 
+impl Operation {
+    /// Every priced domain operation, in the order `price.list` lists them. A new
+    /// operation is added here and in `name`; its listing follows.
+    pub const ALL: [Operation; 2] = [Operation::Register, Operation::Renew];
+
+    /// The operation's name, as `price.list` answers it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Register => "register",
+            Operation::Renew => "renew",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Zone {
     pub name: String,
