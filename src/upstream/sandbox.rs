@@ -191,15 +191,14 @@ impl Sandbox {
 
     /// What `order`'s registry record says it was answered, when the order changed it.
     fn answered_in_registry(&self, order: &UpstreamOrder) -> Result<Option<Performed>> {
-        Ok(match &order.kind {
-            OrderKind::Register { .. } | OrderKind::Renew { .. } | OrderKind::SetNs { .. } => self
+        // A licence order changes its licence's record; every other order its domain's.
+        Ok(match order.kind.license() {
+            Some(license) => self
+                .license(license)?
+                .and_then(|l| answered(&l.by, &order.key)),
+            None => self
                 .registered(&order.domain)?
                 .and_then(|d| answered(&d.by, &order.key)),
-            OrderKind::LicenseOrder { license, .. }
-            | OrderKind::LicenseRenew { license, .. }
-            | OrderKind::LicenseSetIp { license, .. } => self
-                .license(*license)?
-                .and_then(|l| answered(&l.by, &order.key)),
         })
     }
 

@@ -185,11 +185,9 @@ pub(in crate::engine) fn settle<A: Answer>(
                 e = Error::upstream(e.message);
             }
             if matches!(code, Code::NotFound | Code::Forbidden) {
-                e = e.about(match order.kind {
-                    OrderKind::LicenseOrder { .. }
-                    | OrderKind::LicenseRenew { .. }
-                    | OrderKind::LicenseSetIp { .. } => Object::License,
-                    _ => Object::Domain,
+                e = e.about(match order.kind.license() {
+                    Some(_) => Object::License,
+                    None => Object::Domain,
                 });
             }
             Some(OrderAnswer::Failed {
