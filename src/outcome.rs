@@ -6,7 +6,7 @@
 use crate::engine::{Answer, OrderAnswer};
 use crate::error::{Code, Error, FailKind, Object};
 use crate::store::records::{
-    Client, CommissionEntry, Domain, DomainState, LedgerEntry, License, Order, OrderKind,
+    Client, CommissionEntry, Domain, DomainState, LedgerEntry, License, Order,
 };
 use crate::types::money::Currency;
 use chrono::NaiveDate;
@@ -285,27 +285,25 @@ impl Answer for Outcome {
                 order,
                 domain,
                 balance,
-            } => match &order.kind {
-                OrderKind::Register { .. } | OrderKind::Renew { .. } => {
-                    Outcome::ok(Data::DomainOrder {
-                        name: order.domain.clone(),
-                        expires: Some(domain.expires),
-                        state: Some(domain.state),
-                        currency: order.currency,
-                        charged: order.amount,
-                        order: Box::new(order),
-                        balance,
-                    })
-                }
-                _ => Outcome::ok(Data::Domain(Box::new(domain))),
+            } => match order.kind.is_paid() {
+                true => Outcome::ok(Data::DomainOrder {
+                    name: order.domain.clone(),
+                    expires: Some(domain.expires),
+                    state: Some(domain.state),
+                    currency: order.currency,
+                    charged: order.amount,
+                    order: Box::new(order),
+                    balance,
+                }),
+                false => Outcome::ok(Data::Domain(Box::new(domain))),
             },
             OrderAnswer::License {
                 order,
                 license,
                 balance,
-            } => match &order.kind {
-                OrderKind::LicenseSetIp { .. } => Outcome::ok(Data::License(Box::new(license))),
-                _ => Outcome::ok(Data::LicenseOrder {
+            } => match order.kind.is_paid() {
+                false => Outcome::ok(Data::License(Box::new(license))),
+                true => Outcome::ok(Data::LicenseOrder {
                     license: Box::new(license),
                     currency: order.currency,
                     charged: order.amount,
@@ -331,7 +329,7 @@ impl Answer for Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::records::{OrderState, Transition};
+    use crate::store::records::{OrderKind, OrderState, Transition};
 
     #[test]
     fn stored_outcomes_read_back() {

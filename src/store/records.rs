@@ -193,6 +193,18 @@ impl OrderKind {
         }
     }
 
+    /// Whether the order is paid (an order or a renewal): a completed paid order is
+    /// answered with what it charged, an unpaid one (a change) with the record alone.
+    pub fn is_paid(&self) -> bool {
+        match self {
+            OrderKind::Register { .. }
+            | OrderKind::Renew { .. }
+            | OrderKind::LicenseOrder { .. }
+            | OrderKind::LicenseRenew { .. } => true,
+            OrderKind::SetNs { .. } | OrderKind::LicenseSetIp { .. } => false,
+        }
+    }
+
     /// The licence an order is about, for licence orders.
     pub fn license(&self) -> Option<u64> {
         match self {
