@@ -469,7 +469,7 @@ async fn handle(
             "/order/settle" => {
                 let s: crate::engine::operator::Settle =
                     serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
-                serde_json::to_vec(&engine.settle_order(s).await?)?
+                serde_json::to_vec(&engine.settle_order::<crate::outcome::Outcome>(s).await?)?
             }
             other => return Err(Error::unknown_command(other)),
         })

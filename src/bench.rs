@@ -914,13 +914,15 @@ async fn flushes(dur: Duration) -> Result<Stats> {
         let db = sled::Config::new()
             .path(dir.path().join("store"))
             .flush_every_ms(None)
-            .open()?;
+            .open()
+            .map_err(Error::internal)?;
         let start = Instant::now();
         let mut s = Stats::default();
         while start.elapsed() < dur {
             let t = Instant::now();
-            db.insert(s.requests.to_be_bytes(), &[0u8; 512][..])?;
-            db.flush()?;
+            db.insert(s.requests.to_be_bytes(), &[0u8; 512][..])
+                .map_err(Error::internal)?;
+            db.flush().map_err(Error::internal)?;
             s.lat_us
                 .push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
             s.requests += 1;

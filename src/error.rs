@@ -306,12 +306,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<sled::Error> for Error {
-    fn from(e: sled::Error) -> Error {
-        Error::internal(format!("store: {e}"))
-    }
-}
-
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Error {
         Error::internal(format!("record encoding: {e}"))

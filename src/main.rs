@@ -481,7 +481,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let body = serde_json::to_value(&s).map_err(Error::internal)?;
             let o: OrderRow = operate(&cfg, "/order/settle", body, |e| async move {
-                e.settle_order(s).await
+                e.settle_order::<regway::outcome::Outcome>(s).await
             })
             .await?;
             print_order(&o);

@@ -3,9 +3,10 @@
 //! Outcomes of mutating commands are stored with their request-id and replayed as they
 //! were, so everything here is plain data (serde) and encoding it is deterministic.
 
+use crate::engine::{Answer, OrderAnswer};
 use crate::error::{Code, Error, FailKind, Object};
 use crate::store::records::{
-    Client, CommissionEntry, Domain, DomainState, LedgerEntry, License, Order,
+    Client, CommissionEntry, Domain, DomainState, LedgerEntry, License, Order, OrderKind,
 };
 use crate::types::money::Currency;
 use chrono::NaiveDate;
@@ -274,10 +275,63 @@ impl Outcome {
     }
 }
 
+/// The answers the engine stores in request records are outcomes: an order's answer is
+/// built here from what the engine says became of it.
+impl Answer for Outcome {
+    fn of_order(a: OrderAnswer) -> Outcome {
+        match a {
+            OrderAnswer::Open(order) => Outcome::pending(Data::Order(Box::new(order))),
+            OrderAnswer::Domain {
+                order,
+                domain,
+                balance,
+            } => match &order.kind {
+                OrderKind::Register { .. } | OrderKind::Renew { .. } => {
+                    Outcome::ok(Data::DomainOrder {
+                        name: order.domain.clone(),
+                        expires: Some(domain.expires),
+                        state: Some(domain.state),
+                        currency: order.currency,
+                        charged: order.amount,
+                        order: Box::new(order),
+                        balance,
+                    })
+                }
+                _ => Outcome::ok(Data::Domain(Box::new(domain))),
+            },
+            OrderAnswer::License {
+                order,
+                license,
+                balance,
+            } => match &order.kind {
+                OrderKind::LicenseSetIp { .. } => Outcome::ok(Data::License(Box::new(license))),
+                _ => Outcome::ok(Data::LicenseOrder {
+                    license: Box::new(license),
+                    currency: order.currency,
+                    charged: order.amount,
+                    order: Box::new(order),
+                    balance,
+                }),
+            },
+            OrderAnswer::Failed { error, order } => {
+                Outcome::error(error).with_data(Data::Order(Box::new(order)))
+            }
+        }
+    }
+
+    fn answers(&mut self, request_id: &str) {
+        self.request_id = Some(request_id.to_string());
+    }
+
+    fn code(&self) -> Code {
+        self.code
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::records::{OrderKind, OrderState, Transition};
+    use crate::store::records::{OrderState, Transition};
 
     #[test]
     fn stored_outcomes_read_back() {

@@ -177,7 +177,7 @@ async fn a_parent_that_is_down_leaves_orders_unknown_until_reconciled() {
     assert_eq!(
         child
             .engine()
-            .reconcile(std::time::Duration::ZERO)
+            .reconcile::<regway::outcome::Outcome>(std::time::Duration::ZERO)
             .await
             .unwrap(),
         1
@@ -191,7 +191,7 @@ async fn a_parent_that_is_down_leaves_orders_unknown_until_reconciled() {
     assert_eq!(
         child
             .engine()
-            .reconcile(std::time::Duration::ZERO)
+            .reconcile::<regway::outcome::Outcome>(std::time::Duration::ZERO)
             .await
             .unwrap(),
         0

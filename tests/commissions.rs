@@ -266,7 +266,7 @@ async fn commission_is_earned_once_when_a_late_order_completes() {
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
         assert_eq!(
             s.engine()
-                .reconcile(std::time::Duration::ZERO)
+                .reconcile::<regway::outcome::Outcome>(std::time::Duration::ZERO)
                 .await
                 .unwrap(),
             0

@@ -179,7 +179,13 @@ async fn an_order_completed_after_unknown_has_no_reason() {
     let order = elem(&a.body, "order");
     assert_eq!(order.get("state"), "unknown");
     assert!(order.opt("reason").is_some(), "{}", a.body);
-    assert_eq!(s.engine().reconcile(Duration::ZERO).await.unwrap(), 0);
+    assert_eq!(
+        s.engine()
+            .reconcile::<regway::outcome::Outcome>(Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
     for body in [
         "command=order.info&request-id=R1",
         "command=order.list",

@@ -254,7 +254,7 @@ async fn verify_checks_what_the_operator_settled() {
     let id: u64 = elem(&a.body, "order").get("id").parse().unwrap();
     let row = s
         .engine()
-        .settle_order(regway::engine::operator::Settle {
+        .settle_order::<regway::outcome::Outcome>(regway::engine::operator::Settle {
             order: id,
             state: "completed".into(),
             note: "registry shows it".into(),

@@ -85,7 +85,13 @@ async fn a_pending_order_completes_with_the_balance_after_its_charge() {
         1001,
     );
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(s.engine().reconcile(Duration::ZERO).await.unwrap(), 0);
+    assert_eq!(
+        s.engine()
+            .reconcile::<regway::outcome::Outcome>(Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
     let charged = charges(&s).await;
     let done = expect(s.form(&first).await, 1000);
     assert!(done.replayed);

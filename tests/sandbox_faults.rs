@@ -48,9 +48,21 @@ async fn pending_answers_complete_later() {
     assert_eq!(elem(&a.body, "order").get("state"), "submitted");
     assert_eq!(balance(&s), "9410.00");
     // Not yet due: still open.
-    assert_eq!(s.engine().reconcile(Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(
+        s.engine()
+            .reconcile::<regway::outcome::Outcome>(Duration::ZERO)
+            .await
+            .unwrap(),
+        1
+    );
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(s.engine().reconcile(Duration::ZERO).await.unwrap(), 0);
+    assert_eq!(
+        s.engine()
+            .reconcile::<regway::outcome::Outcome>(Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(order_state(&s).await, "completed");
     assert_eq!(balance(&s), "9410.00");
     assert!(s.verify().await.problems.is_empty());
@@ -73,7 +85,13 @@ async fn timeouts_that_still_perform_are_found_done() {
     // the order without sending it again.
     let check = expect(s.form("command=domain.check&domain=faulty.ru").await, 1000);
     assert_eq!(elem(&check.body, "domain").get("available"), "false");
-    assert_eq!(s.engine().reconcile(Duration::ZERO).await.unwrap(), 0);
+    assert_eq!(
+        s.engine()
+            .reconcile::<regway::outcome::Outcome>(Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(order_state(&s).await, "completed");
     assert_eq!(balance(&s), "9410.00");
     let info = expect(s.form("command=domain.info&domain=faulty.ru").await, 1000);

@@ -2,6 +2,7 @@
 //! (the authenticated partner and the request-id the gateway checked); validation,
 //! pricing, the ledger and order state all live below this module.
 
+pub mod answer;
 pub mod auth;
 pub mod catalogue;
 pub mod demo;
@@ -19,11 +20,11 @@ pub mod statement;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::outcome::Outcome;
 use crate::store::records::{OrderState, Partner, RequestRecord};
 use crate::store::{requests, Store, Tx};
 use crate::types::clock::Clock;
 use crate::upstream::Backend;
+pub use answer::{Answer, OrderAnswer};
 use auth::Authenticator;
 use catalogue::Catalogue;
 use std::collections::HashSet;
@@ -70,10 +71,10 @@ pub struct Ctx<'a> {
 }
 
 /// What a write guarded by a request-id found.
-pub enum Fresh<T> {
+pub enum Fresh<T, A = T> {
     Done(T),
     /// The request-id was already used with the same parameters.
-    Replay(Box<RequestRecord<Outcome>>),
+    Replay(Box<RequestRecord<A>>),
 }
 
 impl Engine {
@@ -217,16 +218,18 @@ impl Engine {
     }
 
     /// Runs `f` once per request-id: inside the committer, checks the request-id, runs
-    /// `f` and stores its outcome with the request-id, all in one atomic write. An
+    /// `f` and stores its answer with the request-id, all in one atomic write (the
+    /// caller's answer type `A`, see [`Answer`]). An
     /// error from `f` stores nothing, so the request-id stays free for a corrected retry.
-    pub async fn write_once<F>(
+    pub async fn write_once<A, F>(
         &self,
         ctx: &Ctx<'_>,
         command: &'static str,
         f: F,
-    ) -> Result<Fresh<Outcome>>
+    ) -> Result<Fresh<A>>
     where
-        F: FnOnce(&mut Tx<'_>, &Partner) -> Result<Outcome> + Send + 'static,
+        A: Answer,
+        F: FnOnce(&mut Tx<'_>, &Partner) -> Result<A> + Send + 'static,
     {
         let login = ctx.partner.login.clone();
         let rid = ctx
@@ -243,8 +246,8 @@ impl Engine {
                 if let Some(rec) = requests::claim(tx, &login, &rid)? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
-                let mut outcome = f(tx, &partner)?;
-                outcome.request_id = Some(rid.clone());
+                let mut answer = f(tx, &partner)?;
+                answer.answers(&rid);
                 requests::record(
                     tx,
                     &login,
@@ -254,10 +257,10 @@ impl Engine {
                         params: fingerprint,
                         created: now,
                         order: None,
-                        outcome: Some(outcome.clone()),
+                        outcome: Some(answer.clone()),
                     },
                 )?;
-                Ok(Fresh::Done(outcome))
+                Ok(Fresh::Done(answer))
             })
             .await
     }
@@ -295,11 +298,11 @@ impl Engine {
     /// The order's claim, or — while another task holds it — the request record as soon
     /// as that task has written it (the order is accepted: the caller answers from the
     /// record and never waits for the other's upstream call).
-    async fn claim_or_record(
+    async fn claim_or_record<A: Answer>(
         &self,
         login: &str,
         request_id: &str,
-    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord<Outcome>>> {
+    ) -> std::result::Result<LiveGuard<'_>, Box<RequestRecord<A>>> {
         loop {
             let released = self.released.notified();
             tokio::pin!(released);

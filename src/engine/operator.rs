@@ -419,7 +419,7 @@ impl Engine {
     /// domain or licence), `failed` refunds it; both in one write, with the operator's
     /// note on the order and its request given its final answer. Waits while a request
     /// or the reconciler is carrying the order out.
-    pub async fn settle_order(&self, s: Settle) -> Result<OrderRow> {
+    pub async fn settle_order<A: super::Answer>(&self, s: Settle) -> Result<OrderRow> {
         let note = s.note.trim().to_string();
         if note.is_empty() || note.chars().count() > 500 || note.chars().any(char::is_control) {
             return Err(Error::value(
@@ -494,7 +494,7 @@ impl Engine {
                     ))
                     .about(Object::Order));
                 }
-                super::orders::settle(tx, &cats, &w_login, id, None, result, now)?;
+                super::orders::settle::<A>(tx, &cats, &w_login, id, None, result, now)?;
                 let mut o: Order = tx
                     .order(&w_login, id)?
                     .ok_or_else(|| Error::internal(format!("order {id} is missing")))?;

@@ -77,9 +77,9 @@ pub async fn work(
             _ = &mut stop => break,
             r = async {
                 if first {
-                    engine.reconcile(alert_after).await
+                    engine.reconcile::<Outcome>(alert_after).await
                 } else {
-                    engine.reconcile_due(alert_after, interval).await
+                    engine.reconcile_due::<Outcome>(alert_after, interval).await
                 }
             } => r,
         };

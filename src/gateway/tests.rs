@@ -9,7 +9,7 @@ use crate::engine::auth::Credentials;
 use crate::engine::orders::{Backoffs, NewOrder, MAX_BACKOFF};
 use crate::engine::{Ctx, Engine, Fresh};
 use crate::error::{Code, Result};
-use crate::outcome::Data;
+use crate::outcome::{Data, Outcome};
 use crate::store::records::{OrderKind, OrderState};
 use crate::types::client::ClientHandle;
 use crate::types::money::Money;
@@ -211,7 +211,7 @@ async fn a_request_without_the_claim_answers_once_the_order_is_accepted() {
     };
     let second = tokio::time::timeout(
         Duration::from_secs(5),
-        eng.place_order(&ctx, new, |_, _| Ok(())),
+        eng.place_order::<Outcome, _>(&ctx, new, |_, _| Ok(())),
     )
     .await
     .expect("the second request waited for the upstream")
@@ -245,7 +245,7 @@ async fn after_the_accepting_write_internal_failures_answer_1001() {
     // The registrant disappears in the accepting write: the order cannot be handed
     // upstream, the money is held, and the answer says so.
     let r = eng
-        .place_order(
+        .place_order::<Outcome, _>(
             &ctx,
             order(
                 "lost.ru",
@@ -278,7 +278,7 @@ async fn after_the_accepting_write_internal_failures_answer_1001() {
         ..ctx
     };
     let r = eng
-        .place_order(
+        .place_order::<Outcome, _>(
             &ctx,
             order(
                 "gone.ru",
@@ -321,14 +321,14 @@ async fn orders_that_cannot_be_looked_up_are_left_alone_longer_and_longer() {
     let before = stored();
     let batches = eng.store.batches();
     // A full round asks, learns nothing new and writes nothing.
-    assert_eq!(eng.reconcile(Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(eng.reconcile::<Outcome>(Duration::ZERO).await.unwrap(), 1);
     assert_eq!(fake.lookups.load(Ordering::SeqCst), 1);
     assert_eq!(stored(), before);
     assert_eq!(eng.store.batches(), batches, "the order was rewritten");
     // The worker's rounds leave it alone while its back-off runs.
     for _ in 0..10 {
         assert_eq!(
-            eng.reconcile_due(Duration::ZERO, Duration::from_secs(60))
+            eng.reconcile_due::<Outcome>(Duration::ZERO, Duration::from_secs(60))
                 .await
                 .unwrap(),
             1

@@ -4,9 +4,8 @@
 
 use super::{object_name, NewOrder};
 use crate::engine::ledger;
-use crate::engine::{Ctx, Engine, Fresh};
+use crate::engine::{Answer, Ctx, Engine, Fresh, OrderAnswer};
 use crate::error::{Error, Object, Result};
-use crate::outcome::{Data, Outcome};
 use crate::store::records::{EntryKind, Order, OrderState, Partner, RequestRecord, Transition};
 use crate::store::{RequestWrites, Requests, Tx};
 use crate::types::money::Money;
@@ -15,13 +14,14 @@ impl Engine {
     /// Accepts an order (one atomic write: request-id, checks, charge, order, lock),
     /// hands it to the upstream, and records the answer. `precheck` runs inside the
     /// accepting write and sees the state the charge is made against.
-    pub async fn place_order<P>(
+    pub async fn place_order<A, P>(
         &self,
         ctx: &Ctx<'_>,
         new: NewOrder,
         precheck: P,
-    ) -> Result<Fresh<Outcome>>
+    ) -> Result<Fresh<A>>
     where
+        A: Answer,
         P: FnOnce(&mut Tx<'_>, &Partner) -> Result<()> + Send + 'static,
     {
         let login = ctx.partner.login.clone();
@@ -45,7 +45,7 @@ impl Engine {
                 let mut partner: Partner = tx
                     .partner(&login)?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
-                if let Some(rec) = tx.request::<Outcome>(&login, &rid)? {
+                if let Some(rec) = tx.request::<A>(&login, &rid)? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
                 precheck(tx, &partner)?;
@@ -106,7 +106,7 @@ impl Engine {
                 tx.accept_order(&login, &order)?;
                 tx.put_request(
                     &login,
-                    &RequestRecord::<Outcome> {
+                    &RequestRecord::<A> {
                         request_id: rid,
                         command: order.kind.command().to_string(),
                         params: fingerprint,
@@ -115,7 +115,7 @@ impl Engine {
                         outcome: None,
                     },
                 )?;
-                Ok(Fresh::Done(order))
+                Ok(Fresh::<Order, A>::Done(order))
             })
             .await?;
         let order = match accepted {
@@ -128,9 +128,9 @@ impl Engine {
         // the gateway, the answer is 1001 with the order ("nothing was charged" would be
         // false), and the order stays in the open-order queue for the reconciler.
         let pending = |order: &Order| {
-            let mut o = Outcome::pending(Data::Order(Box::new(order.clone())));
-            o.request_id = Some(order.request_id.clone());
-            Ok(Fresh::Done(o))
+            let mut a = A::of_order(OrderAnswer::Open(order.clone()));
+            a.answers(&order.request_id);
+            Ok(Fresh::Done(a))
         };
         let up = match self.upstream_order(&ctx.partner.login, &order) {
             Ok(up) => up,

@@ -1,7 +1,7 @@
 //! Settling open orders nobody is carrying out, and how long an order the upstream
 //! gave no clear answer about is left alone.
 
-use crate::engine::Engine;
+use crate::engine::{Answer, Engine};
 use crate::error::{Code, Error, Result};
 use crate::store::records::OrderState;
 use crate::upstream::{TroubleKind, UpstreamResult};
@@ -15,18 +15,22 @@ impl Engine {
     /// each, and submits (under the same key) those it has never seen, up to
     /// [`RECONCILE_CONCURRENCY`] orders at a time (each is its own upstream call and its
     /// own write). Returns how many orders are still open afterwards.
-    pub async fn reconcile(&self, alert_after: Duration) -> Result<usize> {
-        self.reconcile_round(alert_after, None).await
+    pub async fn reconcile<A: Answer>(&self, alert_after: Duration) -> Result<usize> {
+        self.reconcile_round::<A>(alert_after, None).await
     }
 
     /// [`Engine::reconcile`] as the background worker runs it every `interval`: an
     /// order the upstream gave no clear answer about is asked about again only after a
     /// wait that doubles with each unclear answer (see [`Backoffs`]).
-    pub async fn reconcile_due(&self, alert_after: Duration, interval: Duration) -> Result<usize> {
-        self.reconcile_round(alert_after, Some(interval)).await
+    pub async fn reconcile_due<A: Answer>(
+        &self,
+        alert_after: Duration,
+        interval: Duration,
+    ) -> Result<usize> {
+        self.reconcile_round::<A>(alert_after, Some(interval)).await
     }
 
-    async fn reconcile_round(
+    async fn reconcile_round<A: Answer>(
         &self,
         alert_after: Duration,
         interval: Option<Duration>,
@@ -40,7 +44,7 @@ impl Engine {
             .into_iter()
             .partition(|(id, _)| interval.is_none_or(|every| self.backoffs.due(*id, now, every)));
         let results: Vec<Result<bool>> = futures_util::stream::iter(due)
-            .map(|(id, login)| self.reconcile_one(id, login, alert_after))
+            .map(|(id, login)| self.reconcile_one::<A>(id, login, alert_after))
             .buffer_unordered(RECONCILE_CONCURRENCY)
             .collect()
             .await;
@@ -52,7 +56,12 @@ impl Engine {
     }
 
     /// Settles one open order; whether it is still open afterwards.
-    async fn reconcile_one(&self, id: u64, login: String, alert_after: Duration) -> Result<bool> {
+    async fn reconcile_one<A: Answer>(
+        &self,
+        id: u64,
+        login: String,
+        alert_after: Duration,
+    ) -> Result<bool> {
         let read = || {
             self.store
                 .order(&login, id)?
@@ -80,10 +89,11 @@ impl Engine {
             UpstreamResult::Unknown(t) => Some(t.kind == TroubleKind::NoLookup),
             _ => None,
         };
-        let settled = self.record_result(&login, id, submitted, result).await?;
-        if !settled.code.is_success() || settled.code == Code::Completed {
+        let settled: A = self.record_result(&login, id, submitted, result).await?;
+        let code = settled.code();
+        if !code.is_success() || code == Code::Completed {
             self.backoffs.forget(id);
-            tracing::info!(order = id, partner = %login, code = settled.code.number(), "order reconciled");
+            tracing::info!(order = id, partner = %login, code = code.number(), "order reconciled");
             return Ok(false);
         }
         if let Some(cannot_ask) = unclear {

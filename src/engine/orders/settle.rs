@@ -4,9 +4,8 @@
 
 use crate::engine::ledger;
 use crate::engine::services::{self, Categories};
-use crate::engine::Engine;
+use crate::engine::{Answer, Engine, OrderAnswer};
 use crate::error::{Code, Error, Object, Result};
-use crate::outcome::{Data, Outcome};
 use crate::store::records::{
     license_object, CommissionEntry, CommissionKind, Domain, DomainState, EntryKind, License,
     LicenseState, Order, OrderKind, OrderState, Partner, RequestRecord,
@@ -20,13 +19,13 @@ use chrono::{DateTime, Utc};
 impl Engine {
     /// Records what the upstream said about an order, in one write. Settling an order
     /// that is already completed or failed changes nothing and gives its stored answer.
-    pub async fn record_result(
+    pub async fn record_result<A: Answer>(
         &self,
         login: &str,
         order_id: u64,
         submitted_at: Option<DateTime<Utc>>,
         result: UpstreamResult,
-    ) -> Result<Outcome> {
+    ) -> Result<A> {
         let login = login.to_string();
         let now = self.clock.now();
         let cats = self.categories.clone();
@@ -91,7 +90,7 @@ fn accrue_commission(
     .map(|_| ())
 }
 
-pub(in crate::engine) fn settle(
+pub(in crate::engine) fn settle<A: Answer>(
     tx: &mut Tx<'_>,
     cats: &Categories,
     login: &str,
@@ -99,11 +98,11 @@ pub(in crate::engine) fn settle(
     submitted_at: Option<DateTime<Utc>>,
     result: UpstreamResult,
     now: DateTime<Utc>,
-) -> Result<Outcome> {
+) -> Result<A> {
     let mut order: Order = tx
         .order(login, order_id)?
         .ok_or_else(|| Error::internal(format!("order {order_id} is missing")))?;
-    let mut rec: RequestRecord<Outcome> = tx
+    let mut rec: RequestRecord<A> = tx
         .request(login, &order.request_id)?
         .ok_or_else(|| Error::internal(format!("order {order_id} has no request record")))?;
     if order.state.is_terminal() {
@@ -119,9 +118,9 @@ pub(in crate::engine) fn settle(
             && submitted_at.is_none()
             && order.reason.as_deref() == Some(t.phrase().as_str())
         {
-            let mut o = Outcome::pending(Data::Order(Box::new(order.clone())));
-            o.request_id = Some(order.request_id.clone());
-            return Ok(o);
+            let mut a = A::of_order(OrderAnswer::Open(order.clone()));
+            a.answers(&order.request_id);
+            return Ok(a);
         }
     }
     let mut partner: Partner = tx
@@ -152,36 +151,21 @@ pub(in crate::engine) fn settle(
             order.set_state(OrderState::Completed, now);
             let license = apply_license(tx, cats, login, &order, done, now)?;
             accrue_commission(tx, &mut partner, &order, now)?;
-            Some(match &order.kind {
-                OrderKind::LicenseSetIp { .. } => Outcome::ok(Data::License(Box::new(license))),
-                _ => Outcome::ok(Data::LicenseOrder {
-                    license: Box::new(license),
-                    order: Box::new(order.clone()),
-                    currency: order.currency,
-                    charged: order.amount,
-                    balance,
-                }),
+            Some(OrderAnswer::License {
+                order: order.clone(),
+                license,
+                balance,
             })
         }
         UpstreamResult::Done(done) => {
             order.set_state(OrderState::Completed, now);
             let domain = apply_done(tx, cats, login, &mut partner, &order, done, now)?;
             accrue_commission(tx, &mut partner, &order, now)?;
-            let outcome = match &order.kind {
-                OrderKind::Register { .. } | OrderKind::Renew { .. } => {
-                    Outcome::ok(Data::DomainOrder {
-                        name: order.domain.clone(),
-                        expires: Some(domain.expires),
-                        state: Some(domain.state),
-                        order: Box::new(order.clone()),
-                        currency: order.currency,
-                        charged: order.amount,
-                        balance,
-                    })
-                }
-                _ => Outcome::ok(Data::Domain(Box::new(domain))),
-            };
-            Some(outcome)
+            Some(OrderAnswer::Domain {
+                order: order.clone(),
+                domain,
+                balance,
+            })
         }
         UpstreamResult::Failed { code, reason } => {
             order.set_state(OrderState::Failed, now);
@@ -208,7 +192,10 @@ pub(in crate::engine) fn settle(
                     _ => Object::Domain,
                 });
             }
-            Some(Outcome::error(e).with_data(Data::Order(Box::new(order.clone()))))
+            Some(OrderAnswer::Failed {
+                error: e,
+                order: order.clone(),
+            })
         }
         UpstreamResult::Pending => None,
         UpstreamResult::Unknown(t) => {
@@ -225,22 +212,23 @@ pub(in crate::engine) fn settle(
     tx.put_order(login, &order)?;
     tx.put_partner(&partner)?;
     match outcome {
-        Some(mut outcome) => {
-            outcome.request_id = Some(order.request_id.clone());
+        Some(settled) => {
+            let mut answer = A::of_order(settled);
+            answer.answers(&order.request_id);
             tx.close_order(&order);
-            rec.outcome = Some(outcome.clone());
+            rec.outcome = Some(answer.clone());
             if crate::engine::retention::is_keyless(&order.request_id) {
                 // Nobody can ask for it again (engine/retention.rs).
                 tx.remove_request(login, &order.request_id);
             } else {
                 tx.put_request(login, &rec)?;
             }
-            Ok(outcome)
+            Ok(answer)
         }
         None => {
-            let mut o = Outcome::pending(Data::Order(Box::new(order.clone())));
-            o.request_id = Some(order.request_id.clone());
-            Ok(o)
+            let mut a = A::of_order(OrderAnswer::Open(order.clone()));
+            a.answers(&order.request_id);
+            Ok(a)
         }
     }
 }

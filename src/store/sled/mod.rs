@@ -31,6 +31,12 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::sync::Arc;
 
+/// A sled failure as the store's callers see it: an internal error (the store maps its
+/// own errors; the error type knows no store).
+pub(super) fn sled_error(e: sled::Error) -> Error {
+    Error::internal(format!("store: {e}"))
+}
+
 /// Told of every committed write under its prefix: (key, value before, value after).
 type Observer = Box<dyn Fn(&[u8], Option<&[u8]>, Option<&[u8]>) + Send + Sync>;
 
@@ -123,15 +129,17 @@ impl SledStore {
                 Ok(db) => break db,
             }
         };
-        let state = db.open_tree("state")?;
+        let state = db.open_tree("state").map_err(sled_error)?;
         let id_key = keys::meta("store-id");
-        let id: String = match state.get(&id_key)? {
+        let id: String = match state.get(&id_key).map_err(sled_error)? {
             Some(v) => decode(&v)?,
             None => {
                 let bytes: [u8; 16] = rand::random();
                 let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                state.insert(id_key, serde_json::to_vec(&id)?)?;
-                db.flush()?;
+                state
+                    .insert(id_key, serde_json::to_vec(&id)?)
+                    .map_err(sled_error)?;
+                db.flush().map_err(sled_error)?;
                 id
             }
         };
@@ -194,7 +202,7 @@ fn scan_tree<'t, T: DeserializeOwned>(
         Box::new(iter)
     };
     iter.map(|r| {
-        let (k, v) = r?;
+        let (k, v) = r.map_err(sled_error)?;
         Ok((k, decode(&v)?))
     })
 }
@@ -208,7 +216,7 @@ impl super::Backend for SledStore {
     /// copy is kept with the bytes it came from and used again while the stored bytes
     /// are the same; they are read and compared on every call, so it is never stale.
     fn partner_shared(&self, login: &str) -> Result<Option<Arc<Partner>>> {
-        let Some(bytes) = self.state.get(keys::partner(login))? else {
+        let Some(bytes) = self.state.get(keys::partner(login)).map_err(sled_error)? else {
             return Ok(None);
         };
         if let Some((b, p)) = self
@@ -264,8 +272,8 @@ impl super::Backend for SledStore {
                 None => batch.remove(k),
             }
         }
-        self.state.apply_batch(batch)?;
-        self.db.flush()?;
+        self.state.apply_batch(batch).map_err(sled_error)?;
+        self.db.flush().map_err(sled_error)?;
         Ok(())
     }
 
@@ -274,12 +282,14 @@ impl super::Backend for SledStore {
     }
 
     fn flush(&self) -> Result<()> {
-        self.db.flush()?;
+        self.db.flush().map_err(sled_error)?;
         Ok(())
     }
 
     fn registry(&self, name: &str) -> Result<Arc<dyn Registry>> {
-        Ok(Arc::new(SledRegistry(self.db.open_tree(name)?)))
+        Ok(Arc::new(SledRegistry(
+            self.db.open_tree(name).map_err(sled_error)?,
+        )))
     }
 }
 
@@ -289,19 +299,22 @@ pub struct SledRegistry(sled::Tree);
 impl SledRegistry {
     /// A registry in a temporary store of its own (tests).
     pub fn temporary() -> Result<SledRegistry> {
-        let db = sled::Config::new().temporary(true).open()?;
-        Ok(SledRegistry(db.open_tree("sandbox")?))
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .map_err(sled_error)?;
+        Ok(SledRegistry(db.open_tree("sandbox").map_err(sled_error)?))
     }
 }
 
 impl Registry for SledRegistry {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.0.get(key)?.map(|v| v.to_vec()))
+        Ok(self.0.get(key).map_err(sled_error)?.map(|v| v.to_vec()))
     }
 
     /// `insert` keeps the registry off sled's batch path.
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.0.insert(key, value)?;
+        self.0.insert(key, value).map_err(sled_error)?;
         Ok(())
     }
 
@@ -428,7 +441,7 @@ impl Tx<'_> {
         if let Some(v) = self.own.get(key).or_else(|| self.batch.get(key)) {
             return Ok(v.clone());
         }
-        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+        Ok(self.tree.get(key).map_err(sled_error)?.map(|v| v.to_vec()))
     }
 
     /// Every (key, value) under `prefix` as this job sees it: committed, then the
@@ -437,7 +450,7 @@ impl Tx<'_> {
     fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         for r in self.tree.scan_prefix(prefix) {
-            let (k, v) = r?;
+            let (k, v) = r.map_err(sled_error)?;
             rows.insert(k.to_vec(), Some(v.to_vec()));
         }
         for layer in [&*self.batch, &self.own] {

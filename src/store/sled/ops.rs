@@ -1,7 +1,7 @@
 //! The store's typed operations on sled: each names its keys ([`keys`]) and encodes its
 //! records as JSON, once, here.
 
-use super::{decode, keys, scan_tree, QuietView, SledRows, SledStore, Tx};
+use super::{decode, keys, scan_tree, sled_error, QuietView, SledRows, SledStore, Tx};
 use crate::error::{Error, Result};
 use crate::store::records::{
     Client, CommissionEntry, DayTotals, Domain, LedgerEntry, License, OperatorRequest, Order,
@@ -32,7 +32,7 @@ pub(super) trait RawPut {
 
 impl RawGet for SledStore {
     fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
-        Ok(self.state.get(key)?)
+        self.state.get(key).map_err(sled_error)
     }
 }
 
@@ -44,7 +44,7 @@ impl RawScan for SledStore {
 
 impl RawGet for QuietView<'_> {
     fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
-        Ok(self.tree.get(key)?)
+        self.tree.get(key).map_err(sled_error)
     }
 }
 
@@ -278,7 +278,7 @@ impl<S: RawScan> Scan for S {
     }
     fn expiries(&self) -> Iter<'_, Option<Expiry>> {
         Box::new(self.tree().scan_prefix(keys::expiries()).map(|r| {
-            let (k, _) = r?;
+            let (k, _) = r.map_err(sled_error)?;
             Ok(keys::parse_expiry(&k).map(|(date, login, object)| Expiry {
                 date,
                 login,
@@ -319,7 +319,7 @@ impl<S: RawScan> Scan for S {
         Box::new(
             self.tree()
                 .scan_prefix(keys::requests(login))
-                .map(|r| Ok(r?.1.to_vec())),
+                .map(|r| Ok(r.map_err(sled_error)?.1.to_vec())),
         )
     }
 }
