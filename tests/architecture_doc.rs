@@ -139,3 +139,21 @@ fn bare_file_names_exist_in_the_directory_last_named() {
         "files ARCHITECTURE.md names that are not where it says: {missing:?}"
     );
 }
+
+/// README's Layout block names every top-level module of `src/`.
+#[test]
+fn readme_layout_names_every_module() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let layout = readme
+        .split("## Layout")
+        .nth(1)
+        .and_then(|s| s.split("```").nth(1))
+        .expect("README.md has a Layout section with a code block");
+    let missing: Vec<_> = top_level_modules()
+        .into_iter()
+        .filter(|m| {
+            !layout.contains(&format!("src/{m}.rs")) && !layout.contains(&format!("src/{m}/"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "README's Layout leaves out {missing:?}");
+}
