@@ -209,6 +209,13 @@ async fn spawn_with(
     }
 }
 
+/// A gateway started and given the benchmark's partners, ready to measure.
+async fn ready_gateway(bin: &Path, pin: bool, max_batch: usize, log: &str) -> Result<Server> {
+    let s = start_gateway(bin, pin, max_batch, log).await?;
+    setup(s.addr).await?;
+    Ok(s)
+}
+
 async fn start_gateway(bin: &Path, pin: bool, max_batch: usize, log: &str) -> Result<Server> {
     let dir = tempfile::tempdir().map_err(Error::internal)?;
     let data = dir.path().join("data");
@@ -474,23 +481,21 @@ pub async fn run(opts: Options) -> Result<String> {
             }
             "domain.register/no-group-commit" => {
                 if single.is_none() {
-                    let s = start_gateway(&own, opts.pin, 1, &opts.log).await?;
-                    setup(s.addr).await?;
-                    single = Some(s);
+                    single = Some(ready_gateway(&own, opts.pin, 1, &opts.log).await?);
                 }
                 single.as_ref().map(|s| s.addr)
             }
             s if SCENARIOS.contains(&s) => {
                 if gateway.is_none() {
-                    let s = start_gateway(
-                        &own,
-                        opts.pin,
-                        crate::config::DEFAULT_STORE_MAX_BATCH,
-                        &opts.log,
-                    )
-                    .await?;
-                    setup(s.addr).await?;
-                    gateway = Some(s);
+                    gateway = Some(
+                        ready_gateway(
+                            &own,
+                            opts.pin,
+                            crate::config::DEFAULT_STORE_MAX_BATCH,
+                            &opts.log,
+                        )
+                        .await?,
+                    );
                 }
                 gateway.as_ref().map(|s| s.addr)
             }
@@ -730,14 +735,13 @@ async fn compare(opts: &Options) -> Result<String> {
             .map(|b| (b.display().to_string(), b.clone())),
     );
     for (label, bin) in bins {
-        let s = start_gateway(
+        let s = ready_gateway(
             &bin,
             opts.pin,
             crate::config::DEFAULT_STORE_MAX_BATCH,
             &opts.log,
         )
         .await?;
-        setup(s.addr).await?;
         targets.push((label, s));
     }
     let mut out = header(opts);

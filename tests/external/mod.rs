@@ -17,9 +17,8 @@ pub fn root() -> PathBuf {
 }
 
 /// Whether `program` runs (`program --version` exits 0). When it does not, the test
-/// fails: under CI (`CI=true`) always, elsewhere unless `REGWAY_ALLOW_SKIP=1`, which
-/// makes it return false so the caller skips with a message. A test never passes
-/// quietly without running what it proves.
+/// fails as `common::cannot_run` says: under CI always, elsewhere unless
+/// `REGWAY_ALLOW_SKIP=1`, which makes it return false so the caller skips loudly.
 pub fn require(program: &str) -> bool {
     let ok = Command::new(program)
         .arg("--version")
@@ -28,19 +27,13 @@ pub fn require(program: &str) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    if ok {
-        return true;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let allow = std::env::var("REGWAY_ALLOW_SKIP").is_ok_and(|v| v == "1");
-    if ci || !allow {
-        panic!(
-            "{program} is needed for this test and does not run; .ci/run installs it \
-             (set REGWAY_ALLOW_SKIP=1 outside CI to skip instead)"
+    if !ok {
+        crate::common::cannot_run(
+            &format!("a test needing {program}"),
+            &format!("{program} does not run; .ci/run installs it"),
         );
     }
-    eprintln!("SKIPPED: {program} does not run and REGWAY_ALLOW_SKIP=1");
-    false
+    ok
 }
 
 /// Runs a command to its end on a blocking thread (the gateway under test runs on this
