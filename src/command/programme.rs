@@ -48,7 +48,12 @@ impl PriceList {
                 continue;
             }
             found = true;
-            for op in Operation::ALL {
+            // An operation priced through another (its fallback) is listed where its
+            // own price is given.
+            let listed = Operation::ALL
+                .into_iter()
+                .filter(|op| op.fallback().is_none() || terms.prices_itself(zone, *op));
+            for op in listed {
                 for period in zone.min_period..=zone.max_period {
                     // A zone not offered in the partner's currency is left out.
                     let Ok(p) = terms.price(zone, op, period) else {

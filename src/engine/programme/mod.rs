@@ -34,6 +34,7 @@ pub use parse::{load, parse, FileError, Known};
 pub use price::{discounted, price, Priced};
 
 use crate::types::money::{Currency, Money};
+use crate::types::operation::PerOperation;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -101,8 +102,8 @@ pub struct Programme {
     pub metric: Option<Metric>,
     /// Ordered by `from`, strictly increasing.
     pub tiers: Vec<Tier>,
-    /// Zone → (register, renew) per year.
-    pub prices: BTreeMap<String, (Money, Money)>,
+    /// Zone → price per year of each operation.
+    pub prices: BTreeMap<String, PerOperation<Money>>,
     pub qualify: Option<Qualify>,
     /// Postpay terms: days after a month ends its statement must be paid in.
     pub postpay_due_days: Option<u32>,
@@ -498,7 +499,11 @@ mod tests {
             &format!("{}T00:00:00Z", q.to + Duration::days(1)),
             "5000.00"
         )));
-        let (reg, ren) = a.prices["ru"];
+        let ru = &a.prices["ru"];
+        let (reg, ren) = (
+            ru.get(crate::types::operation::Operation::Register),
+            ru.get(crate::types::operation::Operation::Renew),
+        );
         assert_eq!(
             (reg.amount_str(), ren.amount_str()),
             ("480.00".into(), "420.00".into())
