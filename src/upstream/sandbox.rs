@@ -21,7 +21,7 @@
 use super::{Backend, Done, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use crate::config::SandboxFaults;
 use crate::error::{Code, Error, Result};
-use crate::store::records::OrderKind;
+use crate::store::records::{Arrival, Effect};
 use crate::store::Registry;
 use crate::types::clock::{add_years, Clock};
 use crate::types::names::Name;
@@ -206,16 +206,21 @@ impl Sandbox {
     fn perform(&self, order: &UpstreamOrder) -> Result<(Performed, Option<Change>)> {
         let name = &order.domain;
         let fail = |code, reason: String| Ok((Performed::Failed { code, reason }, None));
-        match &order.kind {
-            OrderKind::Register { period, ns, .. } => {
+        match order.kind.spec().effect {
+            Effect::NewDomain {
+                arrival: Arrival::Registered,
+                years,
+                ns,
+                ..
+            } => {
                 if self.taken.contains(name) || self.registered(name)?.is_some() {
                     return fail(Code::Exists, format!("{name} is already registered"));
                 }
-                let expires = add_years(self.clock.today(), *period)
+                let expires = add_years(self.clock.today(), years)
                     .ok_or_else(|| Error::internal("date overflow"))?;
                 let d = RegistryDomain {
                     expires,
-                    ns: ns.clone(),
+                    ns: ns.to_vec(),
                     by: Vec::new(),
                 };
                 Ok((
@@ -226,18 +231,18 @@ impl Sandbox {
                     Some(Change::Domain(name.clone(), d)),
                 ))
             }
-            OrderKind::Renew { period, expires } => {
+            Effect::ExtendDomain { years, from } => {
                 let Some(mut d) = self.registered(name)? else {
                     return fail(Code::NotFound, format!("{name} is not registered"));
                 };
-                if d.expires != *expires {
+                if d.expires != from {
                     return fail(
                         Code::NotRenewable,
-                        format!("{name} expires on {}, not on {expires}", d.expires),
+                        format!("{name} expires on {}, not on {from}", d.expires),
                     );
                 }
-                d.expires = add_years(d.expires, *period)
-                    .ok_or_else(|| Error::internal("date overflow"))?;
+                d.expires =
+                    add_years(d.expires, years).ok_or_else(|| Error::internal("date overflow"))?;
                 Ok((
                     Performed::Done {
                         expires: Some(d.expires),
@@ -246,7 +251,7 @@ impl Sandbox {
                     Some(Change::Domain(name.clone(), d)),
                 ))
             }
-            OrderKind::LicenseOrder {
+            Effect::NewLicense {
                 license, period, ..
             } => {
                 let expires = period
@@ -262,24 +267,21 @@ impl Sandbox {
                         expires: Some(expires),
                         delegated: false,
                     },
-                    Some(Change::License(*license, l)),
+                    Some(Change::License(license, l)),
                 ))
             }
-            OrderKind::LicenseRenew {
+            Effect::ExtendLicense {
                 license,
                 period,
-                expires,
+                from,
             } => {
-                let Some(mut l) = self.license(*license)? else {
+                let Some(mut l) = self.license(license)? else {
                     return fail(Code::NotFound, format!("licence {license} is not known"));
                 };
-                if l.expires != *expires {
+                if l.expires != from {
                     return fail(
                         Code::NotRenewable,
-                        format!(
-                            "licence {license} expires on {}, not on {expires}",
-                            l.expires
-                        ),
+                        format!("licence {license} expires on {}, not on {from}", l.expires),
                     );
                 }
                 l.expires = period
@@ -290,11 +292,11 @@ impl Sandbox {
                         expires: Some(l.expires),
                         delegated: false,
                     },
-                    Some(Change::License(*license, l)),
+                    Some(Change::License(license, l)),
                 ))
             }
-            OrderKind::LicenseSetIp { license, .. } => {
-                let Some(l) = self.license(*license)? else {
+            Effect::SetIp { license, .. } => {
+                let Some(l) = self.license(license)? else {
                     return fail(Code::NotFound, format!("licence {license} is not known"));
                 };
                 Ok((
@@ -305,11 +307,11 @@ impl Sandbox {
                     None,
                 ))
             }
-            OrderKind::SetNs { ns } => {
+            Effect::SetNs { ns } => {
                 let Some(mut d) = self.registered(name)? else {
                     return fail(Code::NotFound, format!("{name} is not registered"));
                 };
-                d.ns = ns.clone();
+                d.ns = ns.to_vec();
                 Ok((
                     Performed::Done {
                         expires: Some(d.expires),
@@ -461,6 +463,7 @@ impl Sandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::records::OrderKind;
 
     fn sandbox(faults: SandboxFaults) -> Sandbox {
         let state = crate::store::temporary_registry().unwrap();
