@@ -54,7 +54,11 @@ impl PriceList {
                 .into_iter()
                 .filter(|op| op.fallback().is_none() || terms.prices_itself(zone, *op));
             for op in listed {
-                for period in zone.min_period..=zone.max_period {
+                let periods = match op.years() {
+                    Some(y) => y..=y,
+                    None => zone.min_period..=zone.max_period,
+                };
+                for period in periods {
                     // A zone not offered in the partner's currency is left out.
                     let Ok(p) = terms.price(zone, op, period) else {
                         continue;

@@ -34,6 +34,14 @@ impl Operation {
         }
     }
 
+    /// The years an order of this operation is for, when the operation fixes them;
+    /// `None` when the order chooses them within the zone's periods.
+    pub fn years(self) -> Option<u32> {
+        match self {
+            Operation::Register | Operation::Renew => None,
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Operation> {
         Operation::ALL.into_iter().find(|o| o.name() == name)
     }
