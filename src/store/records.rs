@@ -163,6 +163,14 @@ pub enum OrderKind {
     Renew { period: u32, expires: NaiveDate },
     #[serde(rename = "domain.set-ns")]
     SetNs { ns: Vec<String> },
+    #[serde(rename = "domain.transfer")]
+    Transfer {
+        client: String,
+        /// The code the losing registrar gave the holder; sent to the upstream only.
+        authcode: String,
+        ns: Vec<String>,
+        auto_renew: bool,
+    },
     #[serde(rename = "license.order")]
     LicenseOrder {
         license: u64,
@@ -187,6 +195,9 @@ pub enum OrderKind {
 pub enum Arrival {
     /// Registered: refused when the name is taken anywhere.
     Registered,
+    /// Transferred from another registrar: refused when the name is registered
+    /// nowhere, or already here.
+    Transferred,
 }
 
 /// What carrying out an order does to its object. The upstreams that carry orders out
@@ -278,6 +289,22 @@ impl OrderKind {
                 },
             ),
             OrderKind::SetNs { ns } => ("domain.set-ns", None, Effect::SetNs { ns }),
+            OrderKind::Transfer {
+                client,
+                ns,
+                auto_renew,
+                ..
+            } => (
+                "domain.transfer",
+                Some(Operation::Transfer),
+                Effect::NewDomain {
+                    arrival: Arrival::Transferred,
+                    years: 1,
+                    client,
+                    ns,
+                    auto_renew: *auto_renew,
+                },
+            ),
             OrderKind::LicenseOrder {
                 license,
                 product,
@@ -353,6 +380,17 @@ impl OrderKind {
                 f.push(("expires", expires.to_string()));
             }
             OrderKind::SetNs { ns } => f.extend(ns.iter().map(|n| ("ns", n.clone()))),
+            OrderKind::Transfer {
+                client,
+                authcode,
+                ns,
+                ..
+            } => {
+                f.push(("client", client.clone()));
+                f.push(("authcode", authcode.clone()));
+                f.extend(ns.iter().map(|n| ("ns", n.clone())));
+                f.push(("auto-renew", "false".to_string()));
+            }
             OrderKind::LicenseOrder { .. }
             | OrderKind::LicenseRenew { .. }
             | OrderKind::LicenseSetIp { .. } => return None,
@@ -381,10 +419,11 @@ impl OrderKind {
     }
 
     /// Every order type, as `order.list type=` takes them.
-    pub const TYPES: [&'static str; 6] = [
+    pub const TYPES: [&'static str; 7] = [
         "domain.register",
         "domain.renew",
         "domain.set-ns",
+        "domain.transfer",
         "license.order",
         "license.renew",
         "license.set-ip",
@@ -742,6 +781,12 @@ mod tests {
                 expires: day,
             },
             OrderKind::SetNs { ns: vec![] },
+            OrderKind::Transfer {
+                client: "1/RW-P".into(),
+                authcode: "x!Y-2".into(),
+                ns: vec![],
+                auto_renew: true,
+            },
             OrderKind::LicenseOrder {
                 license: 1,
                 product: "ispmanager-lite".into(),

@@ -12,17 +12,20 @@ use std::collections::BTreeMap;
 pub enum Operation {
     Register,
     Renew,
+    /// A domain brought in from another registrar (one year).
+    Transfer,
 }
 
 impl Operation {
     /// Every priced domain operation, in the order `price.list` lists them.
-    pub const ALL: [Operation; 2] = [Operation::Register, Operation::Renew];
+    pub const ALL: [Operation; 3] = [Operation::Register, Operation::Renew, Operation::Transfer];
 
     /// The operation's name: its key in a price table, and in `price.list`.
     pub fn name(self) -> &'static str {
         match self {
             Operation::Register => "register",
             Operation::Renew => "renew",
+            Operation::Transfer => "transfer",
         }
     }
 
@@ -31,6 +34,8 @@ impl Operation {
     pub fn fallback(self) -> Option<Operation> {
         match self {
             Operation::Register | Operation::Renew => None,
+            // A transfer adds a year, as a renewal does.
+            Operation::Transfer => Some(Operation::Renew),
         }
     }
 
@@ -39,6 +44,7 @@ impl Operation {
     pub fn years(self) -> Option<u32> {
         match self {
             Operation::Register | Operation::Renew => None,
+            Operation::Transfer => Some(1),
         }
     }
 
@@ -159,7 +165,17 @@ mod tests {
         assert!(e.contains("missing the renew price"), "{e}");
         let e = read(r#"register = "1", renew = "1", restore = "1""#).unwrap_err();
         assert!(e.contains("unknown operation \"restore\""), "{e}");
-        assert!(e.contains("register, renew"), "{e}");
+        assert!(e.contains("register, renew, transfer"), "{e}");
+    }
+
+    #[test]
+    fn a_transfer_is_priced_as_a_renewal_unless_given() {
+        let t = read(r#"register = "590.00", renew = "490.00""#).unwrap();
+        assert_eq!(t.get(Operation::Transfer), "490.00");
+        assert!(!t.prices_itself(Operation::Transfer));
+        let t = read(r#"register = "590.00", renew = "490.00", transfer = "390.00""#).unwrap();
+        assert_eq!(t.get(Operation::Transfer), "390.00");
+        assert!(t.prices_itself(Operation::Transfer));
     }
 
     #[test]

@@ -231,6 +231,38 @@ impl Sandbox {
                     Some(Change::Domain(name.clone(), d)),
                 ))
             }
+            Effect::NewDomain {
+                arrival: Arrival::Transferred,
+                years,
+                ns,
+                ..
+            } => {
+                // The sandbox holds what came through the gateway; `taken` is what
+                // other registrars hold, and only that can be transferred in.
+                if self.registered(name)?.is_some() {
+                    return fail(Code::Exists, format!("{name} is already registered here"));
+                }
+                if !self.taken.contains(name) {
+                    return fail(
+                        Code::NotFound,
+                        format!("{name} is not registered: there is nothing to transfer"),
+                    );
+                }
+                let expires = add_years(self.clock.today(), years)
+                    .ok_or_else(|| Error::internal("date overflow"))?;
+                let d = RegistryDomain {
+                    expires,
+                    ns: ns.to_vec(),
+                    by: Vec::new(),
+                };
+                Ok((
+                    Performed::Done {
+                        expires: Some(expires),
+                        delegated: !ns.is_empty(),
+                    },
+                    Some(Change::Domain(name.clone(), d)),
+                ))
+            }
             Effect::ExtendDomain { years, from } => {
                 let Some(mut d) = self.registered(name)? else {
                     return fail(Code::NotFound, format!("{name} is not registered"));
@@ -595,6 +627,62 @@ mod tests {
         assert_eq!(s.lookup(&renew).await, done("2029-01-15"));
         assert_eq!(s.lookup(&renew).await, done("2029-01-15"));
         assert_eq!(s.lookup(&r).await, done("2027-01-15"));
+    }
+
+    /// A transfer brings in a name another registrar holds (`taken`), for one year;
+    /// a name registered nowhere, or already here, is refused; a repeat of its key
+    /// gets the same answer and changes nothing.
+    #[tokio::test]
+    async fn a_transfer_takes_a_name_held_elsewhere() {
+        let state = crate::store::temporary_registry().unwrap();
+        let clock = Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
+        let s = Sandbox::new(
+            state,
+            &["example.ru".to_string()],
+            clock,
+            SandboxFaults::default(),
+        )
+        .unwrap();
+        let transfer = |key: &str, domain: &str| UpstreamOrder {
+            domain: domain.into(),
+            ..order(
+                key,
+                OrderKind::Transfer {
+                    client: "1/RW-P".into(),
+                    authcode: "code".into(),
+                    ns: vec![],
+                    auto_renew: false,
+                },
+            )
+        };
+        let nowhere = s.submit(&transfer("demo:T0", "nowhere.ru")).await;
+        assert!(
+            matches!(&nowhere, UpstreamResult::Failed { code: Code::NotFound, reason } if reason.contains("nothing to transfer")),
+            "{nowhere:?}"
+        );
+        let t = transfer("demo:T1", "example.ru");
+        let done = UpstreamResult::Done(Done {
+            expires: Some("2027-01-15".parse().unwrap()),
+            delegated: Some(false),
+            service: None,
+        });
+        assert_eq!(s.submit(&t).await, done);
+        assert_eq!(s.submit(&t).await, done);
+        assert_eq!(s.lookup(&t).await, done);
+        assert!(matches!(
+            s.submit(&transfer("demo:T2", "example.ru")).await,
+            UpstreamResult::Failed {
+                code: Code::Exists,
+                ..
+            }
+        ));
+        assert!(matches!(
+            s.submit(&register("demo:R1")).await,
+            UpstreamResult::Failed {
+                code: Code::Exists,
+                ..
+            }
+        ));
     }
 
     #[test]
