@@ -395,6 +395,14 @@ async fn domain_transfer_charges_once_and_refuses_cleanly() {
             .await;
         expect_http(a, 2104);
         assert_eq!(balance_as(&s, "lender", "lender-password").await, "0.00");
+        let lender = s.engine().show_partner("lender").unwrap();
+        assert_eq!((lender.orders, lender.domains), (0, 0), "nothing was ordered");
+        let l = expect(
+            s.form_as("lender", "lender-password", "command=ledger.list")
+                .await,
+            1000,
+        );
+        assert!(elems(&l.body, "entry").is_empty(), "nothing was charged: {}", l.body);
         // Within it (.ru, 590.00): the balance goes below zero, down to the line.
         let a = s
             .form_as("lender", "lender-password", &transfer_form("L2", "example.ru", &lc, ""))
