@@ -223,7 +223,18 @@ impl Engine {
         if op == Operation::Register {
             zone.check_registrable(name)?;
         }
-        zone.check_period(period)?;
+        // An operation that fixes its years (a transfer: one) is not held to the
+        // periods the zone offers for registrations and renewals.
+        match op.years() {
+            Some(y) if y == period => {}
+            Some(y) => {
+                return Err(Error::range(
+                    "period",
+                    format!("a {} is for {y} year(s)", op.name()),
+                ))
+            }
+            None => zone.check_period(period)?,
+        }
         self.check_statements(partner)?;
         let priced = self.terms(partner)?.price(zone, op, period)?;
         Ok((zone, priced))

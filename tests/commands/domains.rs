@@ -421,7 +421,8 @@ async fn domain_transfer_charges_once_and_refuses_cleanly() {
 }
 
 /// A zone's own `transfer` price is charged and listed by `price.list` (for its one
-/// year); a zone without one lists none and transfers at its renew price.
+/// year, even where the zone registers for two years at least); a zone without one
+/// lists none and transfers at its renew price.
 #[tokio::test]
 async fn a_zone_with_a_transfer_price_charges_it() {
     let s = super::common::start_with(|cfg| {
@@ -438,7 +439,7 @@ async fn a_zone_with_a_transfer_price_charges_it() {
         cfg.zones.insert(
             "com".into(),
             regway::config::catalogue::ZoneConfig {
-                periods: [1, 10],
+                periods: [2, 10],
                 horizon_years: 10,
                 prices,
                 upstream: None,
@@ -455,19 +456,23 @@ async fn a_zone_with_a_transfer_price_charges_it() {
             1000,
         );
         assert_eq!(text(&a.body, "charged").unwrap(), "80.00");
+        assert_eq!(elem(&a.body, "domain").get("expires"), "2027-01-15");
         let p = expect(s.form("command=price.list&zone=com").await, 1000);
-        let ops: Vec<String> = elems(&p.body, "price")
+        let rows: Vec<String> = elems(&p.body, "price")
             .iter()
-            .filter(|e| e.get("period") == "1")
-            .map(|e| format!("{} {}", e.get("operation"), e.get("price")))
+            .map(|e| {
+                format!(
+                    "{} {} {}",
+                    e.get("operation"),
+                    e.get("period"),
+                    e.get("price")
+                )
+            })
             .collect();
-        assert_eq!(ops, ["register 100.00", "renew 120.00", "transfer 80.00"]);
+        assert_eq!(rows.first().unwrap(), "register 2 200.00");
+        assert_eq!(rows.len(), 9 + 9 + 1, "{rows:?}");
         // A transfer is for one year: one row, not one per period of the zone.
-        let transfers = elems(&p.body, "price")
-            .into_iter()
-            .filter(|e| e.get("operation") == "transfer")
-            .count();
-        assert_eq!(transfers, 1, "{}", p.body);
+        assert_eq!(rows.last().unwrap(), "transfer 1 80.00");
         let p = expect(s.form("command=price.list&zone=ru").await, 1000);
         assert!(!p.body.contains("operation=\"transfer\""), "{}", p.body);
         assert!(s.verify().await.problems.is_empty());

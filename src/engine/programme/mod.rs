@@ -539,6 +539,26 @@ mod tests {
         assert_eq!(discounted(yen, d("10")).unwrap().amount_str(), "95");
     }
 
+    /// Special prices are read by operation name: a `transfer` price is optional (a
+    /// transfer is priced as a renewal without it), an unknown name is refused at its
+    /// table's line.
+    #[test]
+    fn special_prices_are_read_by_operation() {
+        use crate::types::operation::Operation;
+        let head =
+            "name = \"x\"\ncurrency = \"RUB\"\n[prices.ru]\nregister = \"8\"\nrenew = \"7\"\n";
+        let p = check(head).unwrap();
+        assert_eq!(p.prices["ru"].get(Operation::Transfer).amount_str(), "7.00");
+        let p = check(&format!("{head}transfer = \"5\"\n")).unwrap();
+        assert_eq!(p.prices["ru"].get(Operation::Transfer).amount_str(), "5.00");
+        let e = check(&format!("{head}restore = \"5\"\n")).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.reason.contains("unknown operation"), "{e}");
+        let e =
+            check("name = \"x\"\ncurrency = \"RUB\"\n[prices.ru]\nregister = \"8\"\n").unwrap_err();
+        assert!(e.reason.contains("missing the renew price"), "{e}");
+    }
+
     #[test]
     fn exclusive_discount_replaces_special_prices() {
         let mut b = example("b-turnover.toml");
