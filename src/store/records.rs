@@ -838,6 +838,7 @@ mod tests {
             [
                 "domain.register",
                 "domain.renew",
+                "domain.transfer",
                 "license.order",
                 "license.renew"
             ]
