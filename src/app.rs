@@ -22,17 +22,24 @@ use tokio::task::JoinHandle;
 
 /// Opens the store and builds the engine, without serving anything.
 pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
+    Ok(open_parts(cfg)?.0)
+}
+
+/// The engine and the sandbox behind it (which the sandbox control API drives).
+fn open_parts(cfg: &Config) -> Result<(Arc<Engine>, Arc<Sandbox>)> {
     let store = Store::open_with(&cfg.data, cfg.store_max_batch, cfg.store_cache_mb)?;
-    let clock = match cfg.sandbox.clock {
-        Some(t) => Clock::Fixed(t),
-        None => Clock::System,
+    let clock = match (cfg.sandbox.control, cfg.sandbox.clock) {
+        (true, start) => Clock::controlled(start),
+        (false, Some(t)) => Clock::Fixed(t),
+        (false, None) => Clock::System,
     };
-    let sandbox: Arc<dyn Backend> = Arc::new(Sandbox::new(
+    let the_sandbox = Arc::new(Sandbox::new(
         store.registry("sandbox")?,
         &cfg.sandbox.taken,
-        clock,
+        clock.clone(),
         cfg.sandbox.faults,
     )?);
+    let sandbox: Arc<dyn Backend> = the_sandbox.clone();
     let mut named: BTreeMap<&str, Arc<dyn Backend>> = BTreeMap::new();
     named.insert("sandbox", sandbox.clone());
     for (name, u) in &cfg.upstreams {
@@ -62,18 +69,23 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
     }
     let licenses = pick(&cfg.license_upstream)?.unwrap_or_else(|| sandbox.clone());
     let router = Router::new(default, zones, licenses);
-    Ok(Arc::new(Engine::new(cfg, store, Arc::new(router), clock)?))
+    let engine = Engine::new(cfg, store, Arc::new(router), clock)?;
+    Ok((Arc::new(engine), the_sandbox))
 }
 
 /// A running gateway.
 pub struct Running {
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The sandbox control API, when it is on.
+    pub control_addr: Option<SocketAddr>,
     pub engine: Arc<Engine>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// The data directory and the operator channel's token, to remove `admin.json`.
     admin: (std::path::PathBuf, String),
+    /// The control API's token, to remove `sandbox.json`.
+    control_token: Option<String>,
 }
 
 impl Running {
@@ -86,6 +98,9 @@ impl Running {
         // The operator channel is closed: its file must not point the CLI at a port
         // someone else may take next.
         admin::remove_admin_file(&self.admin.0, &self.admin.1);
+        if let Some(t) = &self.control_token {
+            admin::remove_channel_file(&crate::control::file(&self.admin.0), t);
+        }
         if let Err(e) = self.engine.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }
@@ -142,7 +157,7 @@ async fn refuse_demo_with_real_upstream(cfg: &Config, engine: &Engine) -> Result
 
 /// Creates the demo partner when the store has none, every upstream is the sandbox and
 /// the gateway listens on loopback only. Returns what to tell the operator.
-async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Result<Option<String>> {
+pub(crate) async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Result<Option<String>> {
     if !cfg.demo.enabled
         || engine.backend.name() != "sandbox"
         || !real_upstreams(cfg).is_empty()
@@ -179,7 +194,7 @@ async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Resu
 }
 
 pub async fn start(cfg: Config) -> Result<Running> {
-    let engine = open_engine(&cfg)?;
+    let (engine, sandbox) = open_parts(&cfg)?;
     refuse_demo_with_real_upstream(&cfg, &engine).await?;
     // Settle orders a previous run left open (a crash between accepting an order and
     // recording the upstream's answer) before taking new requests.
@@ -203,6 +218,19 @@ pub async fn start(cfg: Config) -> Result<Running> {
         .await
         .map_err(|e| Error::internal(format!("listening on {}: {e}", cfg.admin_listen)))?;
     let admin_addr = admin_listener.local_addr().map_err(Error::internal)?;
+    let control_listener = match cfg.sandbox.control {
+        true => Some(
+            tokio::net::TcpListener::bind(cfg.sandbox.control_listen)
+                .await
+                .map_err(|e| {
+                    Error::internal(format!(
+                        "listening on {}: {e}",
+                        cfg.sandbox.control_listen
+                    ))
+                })?,
+        ),
+        false => None,
+    };
     if let Some(msg) = bootstrap_demo(&cfg, &engine, addr).await? {
         // The password goes to the operator's terminal, never into the log.
         tracing::info!(login = %cfg.demo.login, "created the demo partner");
@@ -230,12 +258,55 @@ pub async fn start(cfg: Config) -> Result<Running> {
         body_timeout: Duration::from_millis(cfg.body_timeout_ms),
     };
     let mut tasks = Vec::new();
+    let in_flight = Arc::new(server::InFlight::default());
     tasks.push(tokio::spawn(server::serve(
         listener,
         engine.clone(),
         limits,
+        in_flight.clone(),
         stopped(rx.clone()),
     )));
+    let mut control_addr = None;
+    let mut control_token = None;
+    if let Some(l) = control_listener {
+        let at = l.local_addr().map_err(Error::internal)?;
+        let token = admin::new_token();
+        admin::write_channel_file(
+            &cfg.data,
+            crate::control::FILE,
+            &admin::AdminFile {
+                url: format!("http://{at}"),
+                token: token.clone(),
+                store_id: engine.store.id().to_string(),
+            },
+        )?;
+        let channel = admin::Channel::new(
+            token.clone(),
+            engine.store.id().to_string(),
+            admin::data_dir_id(&cfg.data)?,
+        );
+        let control = crate::control::Control::new(
+            engine.clone(),
+            sandbox,
+            in_flight,
+            cfg.clone(),
+            addr,
+            channel,
+        );
+        tasks.push(tokio::spawn(crate::control::serve(
+            l,
+            Arc::new(control),
+            limits.header_timeout,
+            stopped(rx.clone()),
+        )));
+        tracing::warn!(control = %at, "the sandbox control API is on (sandbox.control): it moves the clock and empties the store");
+        println!(
+            "sandbox control API on http://{at} (token in {})",
+            crate::control::file(&cfg.data).display()
+        );
+        control_addr = Some(at);
+        control_token = Some(token);
+    }
     tasks.push(tokio::spawn(admin::serve(
         admin_listener,
         engine.clone(),
@@ -271,9 +342,11 @@ pub async fn start(cfg: Config) -> Result<Running> {
     Ok(Running {
         addr,
         admin_addr,
+        control_addr,
         engine,
         stop,
         tasks,
         admin: (cfg.data.clone(), token),
+        control_token,
     })
 }

@@ -35,11 +35,57 @@ pub struct Limits {
     pub body_timeout: Duration,
 }
 
+/// The partner requests being carried out, and a gate that holds new ones back while
+/// something must run with none in flight (the sandbox control API's reset).
+#[derive(Default)]
+pub struct InFlight {
+    gate: tokio::sync::RwLock<()>,
+    count: std::sync::atomic::AtomicUsize,
+}
+
+/// One partner request in flight.
+pub struct Carried<'a> {
+    _pass: tokio::sync::RwLockReadGuard<'a, ()>,
+    count: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl Drop for Carried<'_> {
+    fn drop(&mut self) {
+        self.count
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl InFlight {
+    /// Waits while the gate is closed, then counts a request in until dropped.
+    pub async fn enter(&self) -> Carried<'_> {
+        let pass = self.gate.read().await;
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Carried {
+            _pass: pass,
+            count: &self.count,
+        }
+    }
+
+    /// Partner requests being carried out now.
+    pub fn count(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Closes the gate when no request is in flight: none starts until the guard is
+    /// dropped. `None` while one is.
+    pub fn quiet(&self) -> Option<tokio::sync::RwLockWriteGuard<'_, ()>> {
+        self.gate.try_write().ok()
+    }
+}
+
 /// Serves partners on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(
     listener: TcpListener,
     engine: Arc<Engine>,
     limits: Limits,
+    in_flight: Arc<InFlight>,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -63,7 +109,8 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let engine = engine.clone();
-        let svc = service_fn(move |req| handle(engine.clone(), limits, peer, req));
+        let in_flight = in_flight.clone();
+        let svc = service_fn(move |req| handle(engine.clone(), limits, in_flight.clone(), peer, req));
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
@@ -135,10 +182,15 @@ async fn read_body(
 async fn handle(
     engine: Arc<Engine>,
     limits: Limits,
+    in_flight: Arc<InFlight>,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let path = req.uri().path().to_string();
+    let _carried = match path.as_str() {
+        "/api" | "/partner_gateway" | "/xml.response" => Some(in_flight.enter().await),
+        _ => None,
+    };
     let reply = match path.as_str() {
         // The dialects, by path (protocol/native.md, mastername.md, namecheap.md).
         "/api" => exchange(&Native, &engine, limits, peer, req).await,
