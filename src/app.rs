@@ -157,7 +157,11 @@ async fn refuse_demo_with_real_upstream(cfg: &Config, engine: &Engine) -> Result
 
 /// Creates the demo partner when the store has none, every upstream is the sandbox and
 /// the gateway listens on loopback only. Returns what to tell the operator.
-pub(crate) async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Result<Option<String>> {
+pub(crate) async fn bootstrap_demo(
+    cfg: &Config,
+    engine: &Engine,
+    addr: SocketAddr,
+) -> Result<Option<String>> {
     if !cfg.demo.enabled
         || engine.backend.name() != "sandbox"
         || !real_upstreams(cfg).is_empty()
@@ -223,10 +227,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
             tokio::net::TcpListener::bind(cfg.sandbox.control_listen)
                 .await
                 .map_err(|e| {
-                    Error::internal(format!(
-                        "listening on {}: {e}",
-                        cfg.sandbox.control_listen
-                    ))
+                    Error::internal(format!("listening on {}: {e}", cfg.sandbox.control_listen))
                 })?,
         ),
         false => None,

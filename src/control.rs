@@ -109,9 +109,7 @@ pub async fn serve(
         let control = control.clone();
         let svc = service_fn(move |req| {
             let control = control.clone();
-            async move {
-                Ok::<_, std::convert::Infallible>(handle(&control, header_timeout, req).await)
-            }
+            async move { Ok::<_, std::convert::Infallible>(handle(&control, header_timeout, req).await) }
         });
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -412,7 +410,10 @@ impl Control {
                 .with_timezone(&Utc),
             (None, Some(d)) => {
                 let (months, fixed) = parse_iso_duration(d).ok_or_else(|| {
-                    Error::value("advance", format!("{d:?} is not an ISO 8601 duration (P30D)"))
+                    Error::value(
+                        "advance",
+                        format!("{d:?} is not an ISO 8601 duration (P30D)"),
+                    )
                 })?;
                 from.checked_add_months(Months::new(months))
                     .and_then(|t| t.checked_add_signed(fixed))
@@ -442,7 +443,9 @@ impl Control {
         };
         let mut day = from.date_naive();
         while day < to.date_naive() {
-            day = day.succ_opt().ok_or_else(|| Error::range("set", "too far"))?;
+            day = day
+                .succ_opt()
+                .ok_or_else(|| Error::range("set", "too far"))?;
             let midnight = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
             clock
                 .set(midnight.max(clock.now()))
@@ -496,7 +499,10 @@ impl Control {
             ));
         }
         if f.next == Some(0) {
-            return Err(Error::range("next", "at least 1 (leave it out for no limit)"));
+            return Err(Error::range(
+                "next",
+                "at least 1 (leave it out for no limit)",
+            ));
         }
         let faults = SandboxFaults {
             latency_ms: f.latency_ms,
@@ -527,9 +533,9 @@ impl Control {
             )));
         }
         let up = self.engine.upstream_order(&login, &order)?;
-        self.sandbox.settle(&up, completed).map_err(|e| {
-            Error::new(e.code, format!("order {id}: {}", e.message))
-        })?;
+        self.sandbox
+            .settle(&up, completed)
+            .map_err(|e| Error::new(e.code, format!("order {id}: {}", e.message)))?;
         let alert_after = Duration::from_millis(self.cfg.unknown_alert_ms);
         self.engine
             .reconcile::<crate::outcome::Outcome>(alert_after)
@@ -635,7 +641,19 @@ mod tests {
             parse_iso_duration("P1W2DT3H4M5S"),
             Some((0, d(9 * 86400 + 3 * 3600 + 4 * 60 + 5)))
         );
-        for bad in ["", "P", "PT", "30D", "P1", "PD", "P2D1Y", "P1H", "PT1D", "P-1D", "P99999999D"] {
+        for bad in [
+            "",
+            "P",
+            "PT",
+            "30D",
+            "P1",
+            "PD",
+            "P2D1Y",
+            "P1H",
+            "PT1D",
+            "P-1D",
+            "P99999999D",
+        ] {
             assert_eq!(parse_iso_duration(bad), None, "{bad}");
         }
         assert_eq!(cli_duration("30d").unwrap(), "P30D");

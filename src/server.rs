@@ -110,7 +110,8 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let engine = engine.clone();
         let in_flight = in_flight.clone();
-        let svc = service_fn(move |req| handle(engine.clone(), limits, in_flight.clone(), peer, req));
+        let svc =
+            service_fn(move |req| handle(engine.clone(), limits, in_flight.clone(), peer, req));
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)

@@ -220,7 +220,11 @@ impl Sandbox {
     /// The names treated as registered elsewhere, sorted.
     pub fn taken(&self) -> Vec<String> {
         let t = self.taken.read().unwrap_or_else(|p| p.into_inner());
-        t.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect()
+        t.iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
     }
 
     /// Adds and removes names treated as registered elsewhere (in their ASCII form);
