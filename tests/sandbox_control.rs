@@ -513,3 +513,145 @@ async fn reset_is_refused_while_orders_are_in_flight_and_empties_the_store() {
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
+
+/// One example of `protocol/sandbox.md`: the partner requests before it, the CLI line,
+/// the HTTP call and the documented answer.
+#[derive(Debug, Default)]
+struct DocExample {
+    line: usize,
+    partner: Vec<String>,
+    cli: Option<String>,
+    path: String,
+    body: String,
+    answer: Option<Value>,
+}
+
+fn doc_examples() -> Vec<DocExample> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/protocol/sandbox.md"))
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<DocExample> = Vec::new();
+    let mut next = DocExample::default();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim();
+        if let Some(form) = line
+            .strip_prefix("<!-- partner: ")
+            .and_then(|r| r.strip_suffix(" -->"))
+        {
+            next.partner.push(form.to_string());
+        }
+        let Some(lang) = line.strip_prefix("```").filter(|l| !l.is_empty()) else {
+            i += 1;
+            continue;
+        };
+        let start = i + 1;
+        let mut end = start;
+        while !lines[end].trim().starts_with("```") {
+            end += 1;
+        }
+        let block = &lines[start..end];
+        match lang {
+            "sh" => {
+                for l in block {
+                    if let Some(args) = l.trim().strip_prefix("regway sandbox ") {
+                        next.cli = Some(args.to_string());
+                    }
+                }
+            }
+            "http" => {
+                let (method, path) = block[0].split_once(' ').unwrap();
+                assert!(matches!(method, "GET" | "POST"), "line {}", i + 1);
+                next.line = i + 1;
+                next.path = path.to_string();
+                next.body = block[1..].join("\n");
+            }
+            "json" => {
+                next.answer = Some(
+                    serde_json::from_str(&block.join("\n"))
+                        .unwrap_or_else(|e| panic!("protocol/sandbox.md line {}: {e}", i + 1)),
+                );
+                out.push(std::mem::take(&mut next));
+            }
+            _ => {}
+        }
+        i = end + 1;
+    }
+    out
+}
+
+/// Every example of `protocol/sandbox.md`, in order, on a fresh gateway: once as the
+/// HTTP call it shows, once as the `regway sandbox` line above it; both answer as
+/// documented.
+#[tokio::test]
+async fn the_documented_examples_answer_as_documented() {
+    let examples = doc_examples();
+    let paths: std::collections::BTreeSet<&str> = examples
+        .iter()
+        .map(|e| {
+            if e.path.starts_with("/orders/") {
+                "/orders/{id}/settle"
+            } else {
+                e.path.as_str()
+            }
+        })
+        .collect();
+    assert_eq!(
+        paths.into_iter().collect::<Vec<_>>(),
+        [
+            "/clock",
+            "/faults",
+            "/orders/{id}/settle",
+            "/reset",
+            "/state",
+            "/taken"
+        ],
+        "an example per call"
+    );
+    let mut wrong = Vec::new();
+    for via_cli in [false, true] {
+        let s = start().await;
+        for e in &examples {
+            assert!(e.cli.is_some(), "line {}: no CLI line", e.line);
+            for form in &e.partner {
+                let a = s.form(form).await;
+                assert!(a.code() < 2000, "{form}: {}", a.body);
+            }
+            let got: Value = if via_cli {
+                let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_regway"))
+                    .env_remove("REGWAY_CONFIG")
+                    .arg("--data")
+                    .arg(&s.data)
+                    .arg("sandbox")
+                    .args(e.cli.as_ref().unwrap().split_whitespace())
+                    .output()
+                    .await
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "regway sandbox {}: {}",
+                    e.cli.as_ref().unwrap(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                serde_json::from_slice(&out.stdout).unwrap()
+            } else {
+                let body: Value = if e.body.trim().is_empty() {
+                    json!({})
+                } else {
+                    serde_json::from_str(&e.body).unwrap()
+                };
+                ok(&s, &e.path, body).await
+            };
+            if Some(&got) != e.answer.as_ref() {
+                wrong.push(format!(
+                    "protocol/sandbox.md line {} ({}): answered\n{got:#}",
+                    e.line,
+                    if via_cli { "CLI" } else { "HTTP" }
+                ));
+            }
+        }
+        assert!(s.verify().await.problems.is_empty());
+        s.stop().await;
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
