@@ -198,6 +198,10 @@ pub(crate) async fn bootstrap_demo(
 }
 
 pub async fn start(cfg: Config) -> Result<Running> {
+    if cfg.sandbox.control {
+        // Checked before anything is opened, whoever built the configuration.
+        cfg.validate()?;
+    }
     let (engine, sandbox) = open_parts(&cfg)?;
     refuse_demo_with_real_upstream(&cfg, &engine).await?;
     // Settle orders a previous run left open (a crash between accepting an order and

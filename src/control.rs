@@ -44,6 +44,10 @@ pub const FILE: &str = "sandbox.json";
 /// crossed.
 pub const MAX_ADVANCE_DAYS: i64 = 3660;
 
+/// The store's counters that number what partners own (orders, clients, ledger and
+/// commission entries, licences): a reset sets them back to zero.
+const COUNTERS: [&str; 5] = ["order", "client", "ledger", "commission", "license"];
+
 pub fn file(data: &Path) -> PathBuf {
     data.join(FILE)
 }
@@ -577,11 +581,21 @@ impl Control {
                         )));
                     }
                 }
+                // Numbering starts again as in a new store: nothing that carried the
+                // old numbers is left.
+                for counter in COUNTERS {
+                    tx.set_counter(counter, 0)?;
+                }
                 Ok(logins.len() as u64)
             })
             .await?;
         self.sandbox.reset()?;
         self.clock()?.restore();
+        // A reconciliation round with no order open forgets every order's back-off.
+        let alert_after = Duration::from_millis(self.cfg.unknown_alert_ms);
+        self.engine
+            .reconcile::<crate::outcome::Outcome>(alert_after)
+            .await?;
         let demo = crate::app::bootstrap_demo(&self.cfg, &self.engine, self.partner_addr)
             .await?
             .map(|_| self.cfg.demo.login.clone());

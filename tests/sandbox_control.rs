@@ -379,6 +379,10 @@ async fn off_by_default_and_refused_with_a_real_upstream() {
     let e = cfg.validate().unwrap_err();
     assert!(e.message.contains("sandbox.control"), "{}", e.message);
     assert!(e.message.contains("\"parent\""), "{}", e.message);
+    let Err(e) = regway::app::start(cfg.clone()).await else {
+        panic!("started with a real upstream and the control API on")
+    };
+    assert!(e.message.contains("sandbox.control"), "{}", e.message);
     cfg.upstreams.clear();
     cfg.sandbox.control_listen = "0.0.0.0:0".parse().unwrap();
     assert!(cfg.validate().unwrap_err().message.contains("loopback"));
@@ -503,9 +507,11 @@ async fn reset_is_refused_while_orders_are_in_flight_and_empties_the_store() {
         1000,
     );
     assert_eq!(elem(&check.body, "domain").get("available"), "true");
-    // The request-ids are free again too.
+    // The request-ids are free again too, and numbering starts again.
     let client = s.client("C1").await;
-    expect(register(&s, "R0", "before-reset.ru", &client).await, 1000);
+    assert_eq!(client, "1000/RW-P");
+    let a = expect(register(&s, "R0", "before-reset.ru", &client).await, 1000);
+    assert_eq!(elem(&a.body, "order").get("id"), "1");
     let b = s
         .form_as("acme", "acme-password-1", "command=balance.get")
         .await;
