@@ -84,6 +84,10 @@ async fn the_shell_example_runs_and_logs_every_call_at_warning_level() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(text.contains("the sandbox control API is on"), "{text}");
+    assert!(
+        text.contains("sandbox control API on http://127.0.0.1:"),
+        "the address is printed at start:\n{text}"
+    );
     for path in ["/state", "/taken", "/faults", "/clock", "/reset"] {
         assert!(
             text.lines().any(|l| l.contains("WARN")
