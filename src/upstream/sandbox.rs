@@ -210,126 +210,6 @@ impl Sandbox {
         })
     }
 
-    fn is_taken(&self, name: &str) -> bool {
-        self.taken
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(name)
-    }
-
-    /// The names treated as registered elsewhere, sorted.
-    pub fn taken(&self) -> Vec<String> {
-        let t = self.taken.read().unwrap_or_else(|p| p.into_inner());
-        t.iter()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    }
-
-    /// Adds and removes names treated as registered elsewhere (in their ASCII form);
-    /// nothing changes when one of them is not a domain name.
-    pub fn change_taken(&self, add: &[String], remove: &[String]) -> Result<Vec<String>> {
-        let parse = |t: &String| {
-            crate::types::names::parse_name("taken", t)
-                .map(|n| n.ascii().to_string())
-                .map_err(|e| Error::new(e.code, format!("taken {t:?}: {}", e.message)))
-        };
-        let add: Vec<String> = add.iter().map(parse).collect::<Result<_>>()?;
-        let remove: Vec<String> = remove.iter().map(parse).collect::<Result<_>>()?;
-        {
-            let mut t = self.taken.write().unwrap_or_else(|p| p.into_inner());
-            for n in remove {
-                t.remove(&n);
-            }
-            t.extend(add);
-        }
-        Ok(self.taken())
-    }
-
-    /// The faults in force.
-    pub fn faults(&self) -> FaultsView {
-        let f = *self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        let c = f.current();
-        FaultsView {
-            latency_ms: c.latency_ms,
-            fail_percent: c.fail_percent,
-            timeout_percent: c.timeout_percent,
-            pending_percent: c.pending_percent,
-            pending_ms: c.pending_ms,
-            next: f.next.map(|(_, n)| n),
-        }
-    }
-
-    /// Puts `faults` in force: for the next `next` new orders (then the faults before
-    /// them apply again), or until changed.
-    pub fn set_faults(&self, faults: SandboxFaults, next: Option<u32>) -> FaultsView {
-        {
-            let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-            match next {
-                Some(n) => f.next = (n > 0).then_some((faults.clamped(), n)),
-                None => {
-                    f.base = faults.clamped();
-                    f.next = None;
-                }
-            }
-        }
-        self.faults()
-    }
-
-    /// Records held in the registry (domains, licences, orders that changed nothing).
-    pub fn records(&self) -> usize {
-        self.state.len()
-    }
-
-    /// Empties the registry, and brings back the taken names and faults of the start.
-    pub fn reset(&self) -> Result<()> {
-        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.state.clear()?;
-        *self.taken.write().unwrap_or_else(|p| p.into_inner()) = self.start_taken.clone();
-        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        f.base = f.start;
-        f.next = None;
-        Ok(())
-    }
-
-    /// Answers now an order the sandbox holds as pending: carried out (whatever
-    /// carrying it out gives: a name taken meanwhile still fails), or refused. The
-    /// gateway learns it when it next asks (`lookup`).
-    pub fn settle(&self, order: &UpstreamOrder, completed: bool) -> Result<UpstreamResult> {
-        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let held = matches!(self.performed(&order.key)?, Some(Performed::Pending { .. }))
-            && self.answered_in_registry(order)?.is_none();
-        if !held {
-            return Err(Error::new(
-                Code::StatusProhibits,
-                "the sandbox does not hold this order as pending (it was answered already, \
-                 or never pending)",
-            ));
-        }
-        let (p, change) = if completed {
-            // Due now first: should what follows not be written, the next lookup
-            // carries the order out all the same.
-            let due = serde_json::to_vec(&Performed::Pending { due: 0 })?;
-            self.state.insert(&order_key(&order.key), &due)?;
-            self.perform(order)?
-        } else {
-            (
-                Performed::Failed {
-                    code: Code::Failed,
-                    reason: "the sandbox refused the order (settled as failed)".into(),
-                },
-                None,
-            )
-        };
-        let (k, v) = match change {
-            Some(c) => c.encode(&order.key, &p)?,
-            None => (order_key(&order.key), serde_json::to_vec(&p)?),
-        };
-        self.state.insert(&k, &v)?;
-        Ok(to_result(p))
-    }
-
     fn registered(&self, name: &str) -> Result<Option<RegistryDomain>> {
         Ok(match self.state.get(&domain_key(name))? {
             Some(v) => Some(serde_json::from_slice(&v)?),
@@ -634,6 +514,129 @@ impl Sandbox {
         };
         self.state.insert(&k, &v)?;
         Ok(Some((p, fault)))
+    }
+}
+
+/// What the sandbox control API changes at run time.
+impl Sandbox {
+    fn is_taken(&self, name: &str) -> bool {
+        self.taken
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(name)
+    }
+
+    /// The names treated as registered elsewhere, sorted.
+    pub fn taken(&self) -> Vec<String> {
+        let t = self.taken.read().unwrap_or_else(|p| p.into_inner());
+        t.iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// Adds and removes names treated as registered elsewhere (in their ASCII form);
+    /// nothing changes when one of them is not a domain name.
+    pub fn change_taken(&self, add: &[String], remove: &[String]) -> Result<Vec<String>> {
+        let parse = |t: &String| {
+            crate::types::names::parse_name("taken", t)
+                .map(|n| n.ascii().to_string())
+                .map_err(|e| Error::new(e.code, format!("taken {t:?}: {}", e.message)))
+        };
+        let add: Vec<String> = add.iter().map(parse).collect::<Result<_>>()?;
+        let remove: Vec<String> = remove.iter().map(parse).collect::<Result<_>>()?;
+        {
+            let mut t = self.taken.write().unwrap_or_else(|p| p.into_inner());
+            for n in remove {
+                t.remove(&n);
+            }
+            t.extend(add);
+        }
+        Ok(self.taken())
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> FaultsView {
+        let f = *self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let c = f.current();
+        FaultsView {
+            latency_ms: c.latency_ms,
+            fail_percent: c.fail_percent,
+            timeout_percent: c.timeout_percent,
+            pending_percent: c.pending_percent,
+            pending_ms: c.pending_ms,
+            next: f.next.map(|(_, n)| n),
+        }
+    }
+
+    /// Puts `faults` in force: for the next `next` new orders (then the faults before
+    /// them apply again), or until changed.
+    pub fn set_faults(&self, faults: SandboxFaults, next: Option<u32>) -> FaultsView {
+        {
+            let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+            match next {
+                Some(n) => f.next = (n > 0).then_some((faults.clamped(), n)),
+                None => {
+                    f.base = faults.clamped();
+                    f.next = None;
+                }
+            }
+        }
+        self.faults()
+    }
+
+    /// Records held in the registry (domains, licences, orders that changed nothing).
+    pub fn records(&self) -> usize {
+        self.state.len()
+    }
+
+    /// Empties the registry, and brings back the taken names and faults of the start.
+    pub fn reset(&self) -> Result<()> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.state.clear()?;
+        *self.taken.write().unwrap_or_else(|p| p.into_inner()) = self.start_taken.clone();
+        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        f.base = f.start;
+        f.next = None;
+        Ok(())
+    }
+
+    /// Answers now an order the sandbox holds as pending: carried out (whatever
+    /// carrying it out gives: a name taken meanwhile still fails), or refused. The
+    /// gateway learns it when it next asks (`lookup`).
+    pub fn settle(&self, order: &UpstreamOrder, completed: bool) -> Result<UpstreamResult> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let held = matches!(self.performed(&order.key)?, Some(Performed::Pending { .. }))
+            && self.answered_in_registry(order)?.is_none();
+        if !held {
+            return Err(Error::new(
+                Code::StatusProhibits,
+                "the sandbox does not hold this order as pending (it was answered already, \
+                 or never pending)",
+            ));
+        }
+        let (p, change) = if completed {
+            // Due now first: should what follows not be written, the next lookup
+            // carries the order out all the same.
+            let due = serde_json::to_vec(&Performed::Pending { due: 0 })?;
+            self.state.insert(&order_key(&order.key), &due)?;
+            self.perform(order)?
+        } else {
+            (
+                Performed::Failed {
+                    code: Code::Failed,
+                    reason: "the sandbox refused the order (settled as failed)".into(),
+                },
+                None,
+            )
+        };
+        let (k, v) = match change {
+            Some(c) => c.encode(&order.key, &p)?,
+            None => (order_key(&order.key), serde_json::to_vec(&p)?),
+        };
+        self.state.insert(&k, &v)?;
+        Ok(to_result(p))
     }
 }
 
