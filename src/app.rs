@@ -3,7 +3,6 @@
 use crate::admin;
 use crate::config::Config;
 use crate::config::UpstreamKind;
-use crate::engine::operator::NewPartner;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::server::{self, Limits};
@@ -155,48 +154,6 @@ async fn refuse_demo_with_real_upstream(cfg: &Config, engine: &Engine) -> Result
     )))
 }
 
-/// Creates the demo partner when the store has none, every upstream is the sandbox and
-/// the gateway listens on loopback only. Returns what to tell the operator.
-pub(crate) async fn bootstrap_demo(
-    cfg: &Config,
-    engine: &Engine,
-    addr: SocketAddr,
-) -> Result<Option<String>> {
-    if !cfg.demo.enabled
-        || engine.backend.name() != "sandbox"
-        || !real_upstreams(cfg).is_empty()
-        || engine.has_partners()?
-    {
-        return Ok(None);
-    }
-    if !addr.ip().is_loopback() {
-        tracing::info!(
-            %addr,
-            "no demo partner: the gateway listens beyond loopback (add partners with `regway partner add`)"
-        );
-        return Ok(None);
-    }
-    let d = &cfg.demo;
-    engine
-        .add_partner(NewPartner {
-            login: d.login.clone(),
-            password: Some(d.password.clone()),
-            currency: Some(d.currency.clone()),
-            credit_limit: Some(d.credit_limit.clone()),
-            allow_ips: vec![],
-        })
-        .await?;
-    engine.mark_demo(&d.login).await?;
-    let view = engine
-        .topup(&d.login, &d.balance, crate::engine::demo::STARTING_NOTE)
-        .await?;
-    Ok(Some(format!(
-        "created the demo partner {:?} (password {:?}) with a balance of {} {}. Try:\n  \
-         curl -s -u {}:{} http://{addr}/api -d command=balance.get",
-        d.login, d.password, view.balance, view.currency, d.login, d.password
-    )))
-}
-
 pub async fn start(cfg: Config) -> Result<Running> {
     if cfg.sandbox.control {
         // Checked before anything is opened, whoever built the configuration.
@@ -236,7 +193,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
         ),
         false => None,
     };
-    if let Some(msg) = bootstrap_demo(&cfg, &engine, addr).await? {
+    if let Some(msg) = engine.bootstrap_demo(&cfg, addr).await? {
         // The password goes to the operator's terminal, never into the log.
         tracing::info!(login = %cfg.demo.login, "created the demo partner");
         println!("{msg}");

@@ -596,7 +596,9 @@ impl Control {
         self.engine
             .reconcile::<crate::outcome::Outcome>(alert_after)
             .await?;
-        let demo = crate::app::bootstrap_demo(&self.cfg, &self.engine, self.partner_addr)
+        let demo = self
+            .engine
+            .bootstrap_demo(&self.cfg, self.partner_addr)
             .await?
             .map(|_| self.cfg.demo.login.clone());
         store.flush().await?;
