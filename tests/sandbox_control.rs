@@ -661,3 +661,64 @@ async fn the_documented_examples_answer_as_documented() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A postpay programme for the partner `late`: a statement a month, due 10 days after.
+const POSTPAY: &str = r#"
+name = "postpay"
+currency = "RUB"
+partners = ["late"]
+exclusive = false
+metric = { kind = "payments", window_days = 31 }
+postpay = { due_days = 10 }
+
+[[tier]]
+name = "Any"
+from = "1000000.00"
+discount = { domains = 1 }
+"#;
+
+#[tokio::test]
+async fn a_statement_becomes_overdue_as_the_clock_passes_its_due_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("postpay.toml");
+    std::fs::write(&file, POSTPAY).unwrap();
+    let s = start_with(|c| {
+        c.programmes = vec![file];
+        c.sandbox.clock = Some("2025-12-10T10:00:00Z".parse().unwrap());
+    })
+    .await;
+    s.engine()
+        .add_partner(regway::engine::operator::NewPartner {
+            login: "late".into(),
+            password: Some("late-password".into()),
+            credit_limit: Some("5000.00".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let late = |form: String| {
+        let s = &s;
+        async move { s.form_as("late", "late-password", &form).await }
+    };
+    let client = client_as(&s, "late", "late-password", "C-1").await;
+    let register = |rid: &str, name: &str| register_form(rid, name, &client, "");
+    assert_eq!(late(register("R-1", "late-one.ru")).await.code(), 1000);
+
+    // January 10, the due date: December's statement is open; orders go on.
+    ok(&s, "/clock", json!({"set": "2026-01-10T23:59:59Z"})).await;
+    let l = late("command=statement.list".into()).await;
+    assert!(
+        l.body.contains(r#"month="2025-12""#) && l.body.contains(r#"state="open""#),
+        "{}",
+        l.body
+    );
+    assert_eq!(late(register("R-2", "late-two.ru")).await.code(), 1000);
+
+    // One second later it is overdue: new orders are refused.
+    ok(&s, "/clock", json!({"advance": "PT1S"})).await;
+    let a = late(register("R-3", "late-three.ru")).await;
+    assert_eq!(a.code(), 2104, "{}", a.body);
+    assert!(a.body.contains("was due on 2026-01-10"), "{}", a.body);
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+}
