@@ -312,3 +312,34 @@ async fn exchange<D: Dialect>(
         Err(answer) => answer,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_gate_closes_only_when_nothing_is_in_flight() {
+        let f = std::sync::Arc::new(InFlight::default());
+        let one = f.enter().await;
+        assert_eq!(f.count(), 1);
+        assert!(f.quiet().is_none(), "a request is in flight");
+        drop(one);
+        assert_eq!(f.count(), 0);
+        let quiet = f.quiet().expect("nothing in flight");
+        // A request arriving now waits until the gate opens again.
+        let g = f.clone();
+        let waiting = tokio::spawn(async move {
+            let _c = g.enter().await;
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished());
+        assert_eq!(f.count(), 0);
+        drop(quiet);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.count(), 0);
+    }
+}

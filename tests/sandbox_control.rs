@@ -722,3 +722,26 @@ async fn a_statement_becomes_overdue_as_the_clock_passes_its_due_date() {
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
+
+/// Control calls at the same moment run one after the other: ten advances of a day
+/// move the clock ten days, and the daily work runs once for each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_clock_moves_add_up() {
+    let s = std::sync::Arc::new(start().await);
+    let mut calls = Vec::new();
+    for _ in 0..10 {
+        let s = s.clone();
+        calls.push(tokio::spawn(async move {
+            ok(&s, "/clock", json!({"advance": "P1D"})).await
+        }));
+    }
+    let mut days = 0;
+    for c in calls {
+        days += c.await.unwrap()["days"].as_u64().unwrap();
+    }
+    assert_eq!(days, 10);
+    let state = ok(&s, "/state", json!({})).await;
+    assert_eq!(state["clock"]["now"], "2026-01-25T10:00:00Z");
+    let s = std::sync::Arc::into_inner(s).unwrap();
+    s.stop().await;
+}
