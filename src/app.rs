@@ -220,7 +220,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
         body_timeout: Duration::from_millis(cfg.body_timeout_ms),
     };
     let mut tasks = Vec::new();
-    let in_flight = Arc::new(server::InFlight::default());
+    let in_flight = Arc::new(server::InFlight::new(cfg.sandbox.control));
     tasks.push(tokio::spawn(server::serve(
         listener,
         engine.clone(),

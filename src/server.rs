@@ -35,17 +35,18 @@ pub struct Limits {
     pub body_timeout: Duration,
 }
 
-/// The partner requests being carried out, and a gate that holds new ones back while
-/// something must run with none in flight (the sandbox control API's reset).
+/// The partner requests being carried out and, with the sandbox control API on, a gate
+/// that holds new ones back while something must run with none in flight (its reset).
+/// Without the gate a request costs one atomic counter, nothing shared to wait on.
 #[derive(Default)]
 pub struct InFlight {
-    gate: tokio::sync::RwLock<()>,
+    gate: Option<tokio::sync::RwLock<()>>,
     count: std::sync::atomic::AtomicUsize,
 }
 
 /// One partner request in flight.
 pub struct Carried<'a> {
-    _pass: tokio::sync::RwLockReadGuard<'a, ()>,
+    _pass: Option<tokio::sync::RwLockReadGuard<'a, ()>>,
     count: &'a std::sync::atomic::AtomicUsize,
 }
 
@@ -57,9 +58,20 @@ impl Drop for Carried<'_> {
 }
 
 impl InFlight {
+    /// With a gate (`gated`) or without.
+    pub fn new(gated: bool) -> InFlight {
+        InFlight {
+            gate: gated.then(|| tokio::sync::RwLock::new(())),
+            count: Default::default(),
+        }
+    }
+
     /// Waits while the gate is closed, then counts a request in until dropped.
     pub async fn enter(&self) -> Carried<'_> {
-        let pass = self.gate.read().await;
+        let pass = match &self.gate {
+            Some(g) => Some(g.read().await),
+            None => None,
+        };
         self.count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Carried {
@@ -74,9 +86,9 @@ impl InFlight {
     }
 
     /// Closes the gate when no request is in flight: none starts until the guard is
-    /// dropped. `None` while one is.
+    /// dropped. `None` while one is, or when there is no gate.
     pub fn quiet(&self) -> Option<tokio::sync::RwLockWriteGuard<'_, ()>> {
-        self.gate.try_write().ok()
+        self.gate.as_ref()?.try_write().ok()
     }
 }
 
@@ -320,7 +332,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_gate_closes_only_when_nothing_is_in_flight() {
-        let f = std::sync::Arc::new(InFlight::default());
+        assert!(InFlight::default().quiet().is_none(), "no gate to close");
+        let f = std::sync::Arc::new(InFlight::new(true));
         let one = f.enter().await;
         assert_eq!(f.count(), 1);
         assert!(f.quiet().is_none(), "a request is in flight");
