@@ -27,6 +27,7 @@
 //! - listings whose cost depends on the rows read (one partner's, from a cursor),
 //!   never on the size of the whole store.
 
+mod kv;
 pub mod records;
 pub mod requests;
 mod sled;
