@@ -20,9 +20,24 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Opens the configured store: sled in `data`, or the PostgreSQL database.
+pub fn open_store(cfg: &Config) -> Result<Store> {
+    match (cfg.store_kind(), &cfg.database_url) {
+        (crate::config::StoreKind::Postgres, Some(url)) => {
+            Store::open_postgres(&url.0, cfg.store_max_batch)
+        }
+        (crate::config::StoreKind::Postgres, None) => Err(Error::syntax(
+            "store = \"postgres\" needs database_url (or REGWAY_DATABASE_URL)",
+        )),
+        (crate::config::StoreKind::Sled, _) => {
+            Store::open_with(&cfg.data, cfg.store_max_batch, cfg.store_cache_mb)
+        }
+    }
+}
+
 /// Opens the store and builds the engine, without serving anything.
 pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
-    let store = Store::open_with(&cfg.data, cfg.store_max_batch, cfg.store_cache_mb)?;
+    let store = open_store(cfg)?;
     let clock = match cfg.sandbox.clock {
         Some(t) => Clock::Fixed(t),
         None => Clock::System,

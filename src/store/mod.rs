@@ -4,10 +4,11 @@
 //! engine and the commands read and write partners, orders, ledger entries and the
 //! rest through the operations of [`Read`], [`Scan`], [`Write`] and [`Txn`], and run
 //! every change as a write job ([`Store::write`]) that sees one consistent state.
-//! sled is the one implementation today (`store/sled/`).
+//! sled is the embedded implementation (`store/sled/`), PostgreSQL the one for several
+//! nodes on one database (`store/pg/`); both keep the same ordered (key, value) rows
+//! and share the typed operations over them (`store/kv/`).
 //!
-//! A second implementation (PostgreSQL, say) lives beside it as another [`Backend`]
-//! and must provide:
+//! An implementation is a [`Backend`] and must provide:
 //! - every operation of [`Read`] and [`Scan`] on the committed state, of [`Read`],
 //!   [`Write`] and [`Txn`] inside a write job, and of [`Read`] and [`Scan`] on a quiet
 //!   state ([`Backend::submit_quiet`]);
@@ -28,6 +29,7 @@
 //!   never on the size of the whole store.
 
 mod kv;
+mod pg;
 pub mod records;
 pub mod requests;
 mod sled;
@@ -44,6 +46,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+pub use self::pg::schema_version as postgres_schema_version;
 pub use self::sled::{EXIT_STORE_FAILED, FAIL_FLUSH_ENV};
 
 /// Rows of a listing, in the listing's order.
@@ -371,6 +374,14 @@ impl Store {
     pub fn open_with(path: &Path, max_batch: usize, cache_mb: u64) -> Result<Store> {
         Ok(Store {
             inner: Arc::new(self::sled::SledStore::open_with(path, max_batch, cache_mb)?),
+        })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`store/pg/`), migrating its schema.
+    /// `max_batch` 1 turns group commit off.
+    pub fn open_postgres(url: &str, max_batch: usize) -> Result<Store> {
+        Ok(Store {
+            inner: Arc::new(self::pg::PgStore::open(url, max_batch)?),
         })
     }
 

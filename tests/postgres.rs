@@ -1,0 +1,252 @@
+//! The PostgreSQL store: configuration, migrations, TLS, and several nodes on one
+//! database racing for the same money and the same request-ids. Each test has a
+//! database of its own (tests/common/postgres.rs).
+
+mod common;
+mod support;
+
+use common::postgres::{query_text, TestDatabase};
+use common::{Answer, TestServer};
+use regway::config::{Config, DatabaseUrl, StoreKind};
+use regway::store::Store;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use support::*;
+
+fn database(test: &str) -> Option<Arc<TestDatabase>> {
+    TestDatabase::create(test).map(Arc::new)
+}
+
+/// Sends each (node, body) at once as `login` and returns the answers in order.
+async fn all_at_once(
+    jobs: Vec<(Arc<TestServer>, String)>,
+    login: &str,
+    password: &str,
+) -> Vec<Answer> {
+    let tasks: Vec<_> = jobs
+        .into_iter()
+        .map(|(s, b)| {
+            let (l, p) = (login.to_string(), password.to_string());
+            tokio::spawn(async move { s.form_as(&l, &p, &b).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("request task"));
+    }
+    out
+}
+
+#[test]
+fn the_store_is_sled_unless_a_database_is_named() {
+    let mut cfg = Config::default();
+    assert_eq!(cfg.store_kind(), StoreKind::Sled);
+    cfg.apply_env(|k| (k == "REGWAY_DATABASE_URL").then(|| "postgres://h/db".to_string()))
+        .unwrap();
+    assert_eq!(cfg.store_kind(), StoreKind::Postgres);
+    cfg.validate().unwrap();
+    // The URL may carry a password: never printed.
+    cfg.database_url = Some(DatabaseUrl("postgres://u:secret@h/db".into()));
+    assert!(!format!("{cfg:?}").contains("secret"));
+
+    let mut cfg = Config::default();
+    cfg.apply_env(|k| (k == "REGWAY_STORE").then(|| "postgres".to_string()))
+        .unwrap();
+    let e = cfg.validate().unwrap_err();
+    assert!(e.message.contains("database_url"), "{e}");
+    cfg.store = Some(StoreKind::Sled);
+    cfg.database_url = Some(DatabaseUrl("postgres://h/db".into()));
+    assert!(cfg.validate().is_err());
+    let bad = Config::default().apply_env(|k| (k == "REGWAY_STORE").then(|| "mysql".into()));
+    assert!(bad.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_run_at_start_and_a_newer_schema_is_refused() {
+    let Some(db) = database("migrations_run_at_start_and_a_newer_schema_is_refused") else {
+        return;
+    };
+    let store = Store::open_postgres(&db.url, 64).unwrap();
+    let id = store.id().to_string();
+    let latest = regway::store::postgres_schema_version();
+    assert_eq!(
+        query_text(&db.url, "SELECT max(version) FROM regway_schema").unwrap(),
+        latest.to_string()
+    );
+    drop(store);
+    // Opened again: nothing to migrate, the same store.
+    let store = Store::open_postgres(&db.url, 64).unwrap();
+    assert_eq!(store.id(), id);
+    drop(store);
+
+    query_text(
+        &db.url,
+        &format!(
+            "INSERT INTO regway_schema (version) VALUES ({}) RETURNING version",
+            latest + 1
+        ),
+    )
+    .unwrap();
+    let e = Store::open_postgres(&db.url, 64).err().expect("refused");
+    assert!(e.message.contains("newer than this regway knows"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_is_a_clear_error_at_start() {
+    let started = std::time::Instant::now();
+    let e = Store::open_postgres("postgres://postgres@127.0.0.1:1/regway", 64)
+        .err()
+        .expect("no database there");
+    assert!(e.message.starts_with("database: "), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let e = Store::open_postgres("mysql://nowhere", 64)
+        .err()
+        .expect("not a PostgreSQL URL");
+    assert!(e.message.contains("database_url"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_connects_over_tls() {
+    let Some(db) = database("sslmode_require_connects_over_tls") else {
+        return;
+    };
+    let store = Store::open_postgres(&db.url_with("sslmode=require"), 64).unwrap();
+    store.write(|tx| tx.set_counter("tls", 7)).await.unwrap();
+    assert_eq!(store.counter("tls").unwrap(), 7);
+    let encrypted = query_text(
+        &db.url,
+        &format!(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = '{}' AND s.ssl",
+            db.name
+        ),
+    )
+    .unwrap();
+    assert_ne!(encrypted, "0", "no connection of the store is encrypted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_jobs_are_atomic_and_see_the_jobs_before_them() {
+    let Some(db) = database("write_jobs_are_atomic_and_see_the_jobs_before_them") else {
+        return;
+    };
+    let store = Store::open_postgres(&db.url, 64).unwrap();
+    let mut handles = Vec::new();
+    for i in 0..100u64 {
+        let s = store.clone();
+        handles.push(tokio::spawn(async move {
+            s.write(move |tx| {
+                let n = tx.next_id("c")?;
+                tx.set_counter(&format!("k{i}"), n)?;
+                if i % 2 == 0 {
+                    return Err(regway::error::Error::billing("odd one out"));
+                }
+                Ok(n)
+            })
+            .await
+        }));
+    }
+    let mut ok = Vec::new();
+    for h in handles {
+        if let Ok(n) = h.await.unwrap() {
+            ok.push(n);
+        }
+    }
+    ok.sort();
+    assert_eq!(ok, (1..=50).collect::<Vec<u64>>());
+    let count = (0..100)
+        .filter(|i| store.counter(&format!("k{i}")).unwrap() > 0)
+        .count();
+    assert_eq!(count, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_two_hundred_registrations_against_money_for_fifty() {
+    let Some(db) = database("two_nodes_two_hundred_registrations_against_money_for_fifty") else {
+        return;
+    };
+    let a = Arc::new(common::start_node(&db, |_| {}).await);
+    let b = Arc::new(common::start_node(&db, |_| {}).await);
+    bounded(120, async {
+        // 50 × 590.00
+        add_partner(&a, "fifty", "fifty-password", Some("29500.00")).await;
+        let c = client_as(&b, "fifty", "fifty-password", "C-1").await;
+        let jobs = (0..200)
+            .map(|i| {
+                let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let body = register_form(&format!("R{i:03}"), &format!("race{i:03}.ru"), &c, "");
+                (node, body)
+            })
+            .collect();
+        let answers = all_at_once(jobs, "fifty", "fifty-password").await;
+        let mut counts: BTreeMap<u16, usize> = BTreeMap::new();
+        for a in &answers {
+            assert!(!a.replayed);
+            assert_eq!(a.status, http_of(a.code()), "{}", a.body);
+            *counts.entry(a.code()).or_default() += 1;
+        }
+        assert_eq!(counts, BTreeMap::from([(1000, 50), (2104, 150)]));
+        assert_eq!(balance_as(&a, "fifty", "fifty-password").await, "0.00");
+        assert_eq!(balance_as(&b, "fifty", "fifty-password").await, "0.00");
+        let shown = b.engine().show_partner("fifty").unwrap();
+        assert_eq!(shown.orders, 50);
+        for s in [&a, &b] {
+            let r = s.verify().await;
+            assert!(r.problems.is_empty(), "{:?}", r.problems);
+        }
+    })
+    .await;
+    for s in [a, b] {
+        Arc::into_inner(s).unwrap().stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_id_sent_to_two_nodes_at_once_executes_once() {
+    let Some(db) = database("one_request_id_sent_to_two_nodes_at_once_executes_once") else {
+        return;
+    };
+    let a = Arc::new(common::start_node(&db, |_| {}).await);
+    let b = Arc::new(common::start_node(&db, |_| {}).await);
+    bounded(60, async {
+        let c = a.client("C-1").await;
+        let body = register_form("SAME", "same.ru", &c, "");
+        let jobs = (0..20)
+            .map(|i| (if i % 2 == 0 { a.clone() } else { b.clone() }, body.clone()))
+            .collect();
+        let answers = all_at_once(jobs, common::LOGIN, common::PASSWORD).await;
+        let fresh: Vec<&Answer> = answers.iter().filter(|a| !a.replayed).collect();
+        assert_eq!(fresh.len(), 1, "executed more than once");
+        let first = fresh[0];
+        assert_eq!(first.code(), 1000, "{}", first.body);
+        let order = elem(&first.body, "order").get("id").to_string();
+        for x in &answers {
+            match x.code() {
+                1000 => assert_eq!(x.body, first.body),
+                1001 => assert_eq!(elem(&x.body, "order").get("id"), order),
+                _ => panic!("unexpected answer:\n{}", x.body),
+            }
+        }
+        // Byte for byte the same replay, from either node.
+        for s in [&a, &b] {
+            let again = s.form(&body).await;
+            assert!(again.replayed);
+            assert_eq!(again.body, first.body);
+        }
+        assert_eq!(balance(&b).await, "9410.00");
+        assert_eq!(orders(&a).await.len(), 1);
+        let charges = ledger(&b)
+            .await
+            .into_iter()
+            .filter(|e| e.get("kind") == "charge")
+            .count();
+        assert_eq!(charges, 1);
+        // An order made on one node is read on the other.
+        let info = expect(b.form("command=domain.info&domain=same.ru").await, 1000);
+        assert_eq!(elem(&info.body, "domain").get("name"), "same.ru");
+    })
+    .await;
+    for s in [a, b] {
+        Arc::into_inner(s).unwrap().stop().await;
+    }
+}
