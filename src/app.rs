@@ -24,6 +24,13 @@ use tokio::task::JoinHandle;
 pub fn open_store(cfg: &Config) -> Result<Store> {
     match (cfg.store_kind(), &cfg.database_url) {
         (crate::config::StoreKind::Postgres, Some(url)) => {
+            // The data directory still holds the operator channel's file.
+            let mut dir = std::fs::DirBuilder::new();
+            dir.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+            dir.create(&cfg.data)
+                .map_err(|e| Error::internal(format!("creating {}: {e}", cfg.data.display())))?;
             Store::open_postgres(&url.0, cfg.store_max_batch)
         }
         (crate::config::StoreKind::Postgres, None) => Err(Error::syntax(

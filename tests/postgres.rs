@@ -250,3 +250,58 @@ async fn one_request_id_sent_to_two_nodes_at_once_executes_once() {
         Arc::into_inner(s).unwrap().stop().await;
     }
 }
+
+fn verify_cli(data: &std::path::Path, url: &str) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_regway"))
+        .arg("verify")
+        .env("REGWAY_DATA", data)
+        .env("REGWAY_DATABASE_URL", url)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_runs_on_postgres_and_names_a_tampered_balance() {
+    let Some(db) = database("verify_runs_on_postgres_and_names_a_tampered_balance") else {
+        return;
+    };
+    let s = common::start_node(&db, |_| {}).await;
+    let client = s.client("C1").await;
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R1&domain=verify-me.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    let data = s.data.clone();
+    let (ok, text) = verify_cli(&data, &db.url);
+    assert!(ok, "{text}");
+    assert!(text.contains("verify: OK"), "{text}");
+    assert!(text.contains("orders: 1 (0 open)"), "{text}");
+    s.stop().await;
+
+    // No gateway: the CLI opens the database itself, from any machine's directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (ok, text) = verify_cli(elsewhere.path(), &db.url);
+    assert!(ok, "{text}");
+    {
+        let store = Store::open_postgres(&db.url, 64).unwrap();
+        store
+            .write(|tx| {
+                let mut p: regway::store::records::Partner = tx.partner("demo")?.unwrap();
+                p.balance += rust_decimal::Decimal::ONE;
+                tx.put_partner(&p)
+            })
+            .await
+            .unwrap();
+    }
+    let (ok, text) = verify_cli(elsewhere.path(), &db.url);
+    assert!(!ok, "verify passed on a tampered store: {text}");
+    assert!(
+        text.contains("MISMATCH: demo: balance 9411.00 but ledger sums to 9410.00"),
+        "{text}"
+    );
+}

@@ -95,10 +95,7 @@ pub async fn start_on(
     let db = match db {
         Some(db) => Some(db),
         None if postgres::shared_tests_on_postgres() && cfg.database_url.is_none() => {
-            Some(std::sync::Arc::new(
-                postgres::TestDatabase::create("a test on PostgreSQL")
-                    .expect("a PostgreSQL server (REGWAY_TEST_STORE=postgres)"),
-            ))
+            Some(postgres::for_data(&cfg.data))
         }
         None => None,
     };
@@ -119,7 +116,11 @@ pub async fn start_on(
 
 /// Starts a server on a store another handle has just let go of: sled releases its
 /// lock a moment after the last handle is dropped, so starting is retried (at most 10 s).
-pub async fn start_when_free(cfg: Config) -> TestServer {
+pub async fn start_when_free(mut cfg: Config) -> TestServer {
+    if postgres::shared_tests_on_postgres() && cfg.database_url.is_none() {
+        let db = postgres::for_data(&cfg.data);
+        cfg.database_url = Some(regway::config::DatabaseUrl(db.url.clone()));
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let data = cfg.data.clone();
     let running = loop {

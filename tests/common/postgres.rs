@@ -45,9 +45,12 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A new, empty database; `None` (through `cannot_run`) when no server answers.
     pub fn create(test: &str) -> Option<TestDatabase> {
+        static JANITOR: std::sync::Once = std::sync::Once::new();
+        JANITOR.call_once(drop_orphans);
         let bytes: [u8; 8] = rand::random();
         let name = format!(
-            "regway_test_{}",
+            "regway_test_p{}_{}",
+            std::process::id(),
             bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
         if let Err(e) = admin(format!("CREATE DATABASE {name}")) {
@@ -79,6 +82,48 @@ impl Drop for TestDatabase {
             self.name
         ));
     }
+}
+
+/// Drops the databases of test processes that are gone (those kept for a data
+/// directory, [`for_data`], live as long as their process).
+fn drop_orphans() {
+    let Ok(names) = query_text(
+        &format!("{}/postgres", server()),
+        "SELECT coalesce(string_agg(datname, ' '), '') FROM pg_database \
+         WHERE datname LIKE 'regway\\_test\\_p%'",
+    ) else {
+        return;
+    };
+    for name in names.split_whitespace() {
+        let pid = name
+            .strip_prefix("regway_test_p")
+            .and_then(|r| r.split('_').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// The database of a data directory when the shared tests run on PostgreSQL: a server
+/// started again on the same directory finds the same records, as with sled.
+pub fn for_data(data: &std::path::Path) -> std::sync::Arc<TestDatabase> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static BY_DATA: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<TestDatabase>>>> =
+        OnceLock::new();
+    let mut map = BY_DATA
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    map.entry(data.to_path_buf())
+        .or_insert_with(|| {
+            Arc::new(
+                TestDatabase::create("a test on PostgreSQL")
+                    .expect("a PostgreSQL server (REGWAY_TEST_STORE=postgres)"),
+            )
+        })
+        .clone()
 }
 
 /// Whether this run puts the shared tests on PostgreSQL (`REGWAY_TEST_STORE=postgres`).
