@@ -256,6 +256,7 @@ fn verify_cli(data: &std::path::Path, url: &str) -> (bool, String) {
         .arg("verify")
         .env("REGWAY_DATA", data)
         .env("REGWAY_DATABASE_URL", url)
+        .env_remove("REGWAY_TEST_STORE")
         .output()
         .unwrap();
     let text =
@@ -304,4 +305,110 @@ async fn verify_runs_on_postgres_and_names_a_tampered_balance() {
         text.contains("MISMATCH: demo: balance 9411.00 but ledger sums to 9410.00"),
         "{text}"
     );
+}
+
+fn migrate_cli(from: &std::path::Path, to: &str) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_regway"))
+        .args(["migrate", "--from-sled"])
+        .arg(from)
+        .args(["--to", to])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// The counts line of `regway verify`.
+fn counts(text: &str) -> String {
+    text.lines()
+        .find(|l| l.starts_with("partners: "))
+        .unwrap_or_else(|| panic!("no counts in {text}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sled_store_moves_into_an_empty_database() {
+    let Some(db) = database("a_sled_store_moves_into_an_empty_database") else {
+        return;
+    };
+    // A sled gateway with a bit of everything.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = common::start_config(common::test_config(&data)).await;
+    add_partner(&s, "acme", "acme-password", Some("5000.00")).await;
+    let mut names = Vec::new();
+    for (login, password) in [("demo", "demo-password"), ("acme", "acme-password")] {
+        let c = client_as(&s, login, password, "C-1").await;
+        for i in 0..3 {
+            let name = format!("{login}-move{i}.ru");
+            let a = s
+                .form_as(
+                    login,
+                    password,
+                    &register_form(&format!("R{i}"), &name, &c, ""),
+                )
+                .await;
+            assert_eq!(a.code(), 1000, "{}", a.body);
+            names.push((login, password, name));
+        }
+    }
+    let c = s.client("C-2").await;
+    expect(
+        s.form(&format!(
+            "command=license.order&request-id=L1&product=ispmanager6-lite&period=month\
+             &ip=203.0.113.10&client={}",
+            enc(&c)
+        ))
+        .await,
+        1000,
+    );
+    let before_info = s
+        .form("command=domain.info&domain=demo-move1.ru")
+        .await
+        .body;
+    s.stop().await;
+
+    let (ok, text) = migrate_cli(&data, &db.url);
+    assert!(ok, "{text}");
+    assert!(text.contains("moved "), "{text}");
+    // Again: the database is no longer empty, and nothing changes.
+    let (ok, text) = migrate_cli(&data, &db.url);
+    assert!(!ok, "moved into a database that holds records: {text}");
+    assert!(text.contains("not empty"), "{text}");
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (ok_sled, on_sled) = verify_cli(&data, "");
+    let (ok_pg, on_pg) = verify_cli(elsewhere.path(), &db.url);
+    assert!(ok_sled, "{on_sled}");
+    assert!(ok_pg, "{on_pg}");
+    assert_eq!(counts(&on_sled), counts(&on_pg));
+    assert!(counts(&on_pg).starts_with("partners: 2 "), "{on_pg}");
+
+    // A node on the database serves what the sled gateway held, and goes on from it.
+    let n = common::start_node(&db, |_| {}).await;
+    assert_eq!(
+        n.form("command=domain.info&domain=demo-move1.ru")
+            .await
+            .body,
+        before_info
+    );
+    for (login, password, name) in &names {
+        let a = n
+            .form_as(
+                login,
+                password,
+                &format!("command=domain.info&domain={name}"),
+            )
+            .await;
+        assert_eq!(a.code(), 1000, "{}", a.body);
+    }
+    let c = n.client("C-3").await;
+    let a = n
+        .form(&register_form("R-after", "after-move.ru", &c, ""))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    let r = n.verify().await;
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    n.stop().await;
 }

@@ -305,6 +305,8 @@ pub trait Registry: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Every (key, value), for moving a store.
+    fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
 }
 
 /// A registry state of its own, in memory, gone when dropped (tests).
@@ -344,6 +346,19 @@ pub trait Backend: Read + Scan + Send + Sync {
     fn flush(&self) -> Result<()>;
     /// The sandbox registry's state, under `name`.
     fn registry(&self, name: &str) -> Result<Arc<dyn Registry>>;
+    /// Every record as stored, (key, value) in key order, but the store's own identity:
+    /// for moving a store to another implementation ([`Store::copy_into`]).
+    fn dump(&self) -> Iter<'_, (Vec<u8>, Vec<u8>)>;
+    /// Writes records as [`Backend::dump`] gives them, at once and durably: only for
+    /// moving a store into an empty one.
+    fn load(&self, rows: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()>;
+}
+
+/// What [`Store::copy_into`] moved.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Copied {
+    pub records: u64,
+    pub registry_entries: u64,
 }
 
 /// The store as the rest of the gateway holds it.
@@ -424,6 +439,36 @@ impl Store {
         }))?;
         rx.await
             .map_err(|_| Error::internal("committer dropped a job"))
+    }
+
+    /// Copies every record and the sandbox registry's state into `to`, which must hold
+    /// no record yet (`regway migrate`). Nothing may write to either meanwhile.
+    pub fn copy_into(&self, to: &Store) -> Result<Copied> {
+        if to.dump().next().is_some() {
+            return Err(Error::new(
+                crate::error::Code::Failed,
+                "the target store is not empty: moving a store goes into an empty one only",
+            ));
+        }
+        let mut copied = Copied::default();
+        let mut chunk = Vec::new();
+        for row in self.dump() {
+            chunk.push(row?);
+            if chunk.len() >= 5000 {
+                copied.records += chunk.len() as u64;
+                to.load(std::mem::take(&mut chunk))?;
+            }
+        }
+        copied.records += chunk.len() as u64;
+        if !chunk.is_empty() {
+            to.load(chunk)?;
+        }
+        let (from_reg, to_reg) = (self.registry("sandbox")?, to.registry("sandbox")?);
+        for (k, v) in from_reg.entries()? {
+            to_reg.insert(&k, &v)?;
+            copied.registry_entries += 1;
+        }
+        Ok(copied)
     }
 
     /// Makes everything written so far durable.

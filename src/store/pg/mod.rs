@@ -505,17 +505,19 @@ impl super::Backend for PgStore {
     }
 
     fn migrate(&self, rows: Rows) -> Result<()> {
-        let rows = PgRows::of(rows)?.rows;
-        let pool = self.db.pool.clone();
-        self.db.block(async move {
-            let mut c = pool.get().await.map_err(pool_error)?;
-            let tx = c.transaction().await.map_err(pg_error)?;
-            tx.query("SELECT id FROM regway_writer WHERE id = 1 FOR UPDATE", &[])
-                .await
-                .map_err(pg_error)?;
-            write_rows(&tx, rows).await?;
-            tx.commit().await.map_err(pg_error)
-        })
+        self.write_now(PgRows::of(rows)?.rows)
+    }
+
+    fn dump(&self) -> super::Iter<'_, (Vec<u8>, Vec<u8>)> {
+        pager(
+            move |r, d| self.db.page(r, d),
+            (Bound::Unbounded, Bound::Unbounded),
+            false,
+        )
+    }
+
+    fn load(&self, rows: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        self.write_now(rows.into_iter().map(|(k, v)| (k, Some(v))).collect())
     }
 
     fn batches(&self) -> u64 {
@@ -532,6 +534,22 @@ impl super::Backend for PgStore {
             db: self.db.clone(),
             name: name.to_string(),
         }))
+    }
+}
+
+impl PgStore {
+    /// Writes `rows` in one transaction of their own, bypassing the write jobs.
+    fn write_now(&self, rows: Kv) -> Result<()> {
+        let pool = self.db.pool.clone();
+        self.db.block(async move {
+            let mut c = pool.get().await.map_err(pool_error)?;
+            let tx = c.transaction().await.map_err(pg_error)?;
+            tx.query("SELECT id FROM regway_writer WHERE id = 1 FOR UPDATE", &[])
+                .await
+                .map_err(pg_error)?;
+            write_rows(&tx, rows).await?;
+            tx.commit().await.map_err(pg_error)
+        })
     }
 }
 
@@ -623,6 +641,21 @@ impl Registry for PgRegistry {
                 Ok(n as usize)
             })
             .unwrap_or(0)
+    }
+
+    fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let (pool, name) = (self.db.pool.clone(), self.name.clone());
+        self.db.block(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            let rows = c
+                .query(
+                    "SELECT k, v FROM regway_registry WHERE name = $1 ORDER BY k",
+                    &[&name],
+                )
+                .await
+                .map_err(pg_error)?;
+            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
     }
 }
 

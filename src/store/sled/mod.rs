@@ -269,6 +269,26 @@ impl super::Backend for SledStore {
             self.db.open_tree(name).map_err(sled_error)?,
         )))
     }
+
+    fn dump(&self) -> super::Iter<'_, (Vec<u8>, Vec<u8>)> {
+        use std::ops::Bound::Unbounded;
+        let id = keys::meta("store-id");
+        Box::new(
+            tree_range(&self.state, (Unbounded, Unbounded), false)
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .filter(move |r| !matches!(r, Ok((k, _)) if *k == id)),
+        )
+    }
+
+    fn load(&self, rows: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in rows {
+            batch.insert(k, v);
+        }
+        self.state.apply_batch(batch).map_err(sled_error)?;
+        self.db.flush().map_err(sled_error)?;
+        Ok(())
+    }
 }
 
 /// The sandbox registry's state: a tree of its own in the same log.
@@ -298,6 +318,16 @@ impl Registry for SledRegistry {
 
     fn len(&self) -> usize {
         self.0.len()
+    }
+
+    fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.0
+            .iter()
+            .map(|r| {
+                let (k, v) = r.map_err(sled_error)?;
+                Ok((k.to_vec(), v.to_vec()))
+            })
+            .collect()
     }
 }
 
