@@ -412,3 +412,28 @@ async fn a_sled_store_moves_into_an_empty_database() {
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     n.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_one_nodes_until_it_ends_or_is_given_up() {
+    let Some(db) = database("a_lease_is_one_nodes_until_it_ends_or_is_given_up") else {
+        return;
+    };
+    let a = Store::open_postgres(&db.url, 64).unwrap();
+    let b = Store::open_postgres(&db.url, 64).unwrap();
+    let short = std::time::Duration::from_millis(600);
+    assert!(a.lease("order:4:demo:R1", short).unwrap());
+    assert!(!b.lease("order:4:demo:R1", short).unwrap());
+    // Renewed by its holder; another name is free.
+    assert!(a.lease("order:4:demo:R1", short).unwrap());
+    assert!(b.lease("daily:2026-01-15", short).unwrap());
+    // A holder that stops renewing (a node that died) loses it when it ends.
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    assert!(b.lease("order:4:demo:R1", short).unwrap());
+    assert!(!a.lease("order:4:demo:R1", short).unwrap());
+    // Given up: at once free for another.
+    b.release("order:4:demo:R1");
+    assert!(a.lease("order:4:demo:R1", short).unwrap());
+    // Only its holder gives it up.
+    b.release("order:4:demo:R1");
+    assert!(!b.lease("order:4:demo:R1", short).unwrap());
+}

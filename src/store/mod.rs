@@ -346,6 +346,18 @@ pub trait Backend: Read + Scan + Send + Sync {
     fn flush(&self) -> Result<()>;
     /// The sandbox registry's state, under `name`.
     fn registry(&self, name: &str) -> Result<Arc<dyn Registry>>;
+    /// Takes the lease `name` for this process for `ttl`, or renews its own; `false`
+    /// while another process holds it. Processes sharing one store (several nodes on
+    /// PostgreSQL) share work by leases: what a process that died held is taken over
+    /// when its lease ends. A store that one process alone opens grants every lease.
+    fn lease(&self, name: &str, ttl: std::time::Duration) -> Result<bool> {
+        let _ = (name, ttl);
+        Ok(true)
+    }
+    /// Gives up this process's lease `name` (nothing when it holds none).
+    fn release(&self, name: &str) {
+        let _ = name;
+    }
     /// Every record as stored, (key, value) in key order, but the store's own identity:
     /// for moving a store to another implementation ([`Store::copy_into`]).
     fn dump(&self) -> Iter<'_, (Vec<u8>, Vec<u8>)>;

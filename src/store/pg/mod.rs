@@ -214,6 +214,8 @@ type PartnerCache = HashMap<String, (Vec<u8>, Arc<Partner>)>;
 
 pub struct PgStore {
     db: Db,
+    /// This node: its row in `regway_commits`, the holder of its leases.
+    node: String,
     /// `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
     id: String,
@@ -408,7 +410,7 @@ impl PgStore {
         let batches = Arc::new(AtomicU64::new(0));
         let committer = Committer {
             db: db.clone(),
-            node,
+            node: node.clone(),
             seq: 0,
             max_batch: max_batch.max(1),
             watchers: watchers.clone(),
@@ -420,6 +422,7 @@ impl PgStore {
             .map_err(|e| Error::internal(format!("starting committer: {e}")))?;
         Ok(PgStore {
             db,
+            node,
             runtime: None,
             id,
             jobs: Some(tx),
@@ -506,6 +509,47 @@ impl super::Backend for PgStore {
 
     fn migrate(&self, rows: Rows) -> Result<()> {
         self.write_now(PgRows::of(rows)?.rows)
+    }
+
+    /// One statement: the row is taken when it is missing, expired or already this
+    /// node's, atomically against every other node's attempt.
+    fn lease(&self, name: &str, ttl: Duration) -> Result<bool> {
+        let (pool, name, node) = (self.db.pool.clone(), name.to_string(), self.node.clone());
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        self.db.block(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            let st = c
+                .prepare_cached(
+                    "INSERT INTO regway_leases (name, holder, until) \
+                     VALUES ($1, $2, now() + $3::INT8 * INTERVAL '1 millisecond') \
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+                     WHERE regway_leases.until < now() OR regway_leases.holder = excluded.holder \
+                     RETURNING holder",
+                )
+                .await
+                .map_err(pg_error)?;
+            Ok(c.query_opt(&st, &[&name, &node, &ms])
+                .await
+                .map_err(pg_error)?
+                .is_some())
+        })
+    }
+
+    fn release(&self, name: &str) {
+        let (pool, name, node) = (self.db.pool.clone(), name.to_string(), self.node.clone());
+        let r = self.db.block(async move {
+            let c = pool.get().await.map_err(pool_error)?;
+            c.execute(
+                "DELETE FROM regway_leases WHERE name = $1 AND holder = $2",
+                &[&name, &node],
+            )
+            .await
+            .map_err(pg_error)?;
+            Ok(())
+        });
+        if let Err(e) = r {
+            tracing::warn!(error = %e.message, "a lease is kept until it ends");
+        }
     }
 
     fn dump(&self) -> super::Iter<'_, (Vec<u8>, Vec<u8>)> {

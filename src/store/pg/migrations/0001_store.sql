@@ -37,3 +37,11 @@ CREATE TABLE regway_registry (
     v BYTEA NOT NULL,
     PRIMARY KEY (name, k)
 );
+
+-- Leases on shared work (an order being carried out, the day's jobs): held by one node
+-- until `until`, then free for any; a node that dies loses them when they end.
+CREATE TABLE regway_leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until TIMESTAMPTZ NOT NULL
+);
