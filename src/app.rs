@@ -180,7 +180,7 @@ async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Resu
         return Ok(None);
     }
     let d = &cfg.demo;
-    engine
+    let added = engine
         .add_partner(NewPartner {
             login: d.login.clone(),
             password: Some(d.password.clone()),
@@ -188,7 +188,13 @@ async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Resu
             credit_limit: Some(d.credit_limit.clone()),
             allow_ips: vec![],
         })
-        .await?;
+        .await;
+    match added {
+        Ok(_) => {}
+        // Another node on the same database made it a moment ago.
+        Err(e) if e.code == crate::error::Code::Exists => return Ok(None),
+        Err(e) => return Err(e),
+    }
     engine.mark_demo(&d.login).await?;
     let view = engine
         .topup(&d.login, &d.balance, crate::engine::demo::STARTING_NOTE)

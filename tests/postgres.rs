@@ -3,6 +3,7 @@
 //! database of its own (tests/common/postgres.rs).
 
 mod common;
+mod process;
 mod support;
 
 use common::postgres::{query_text, TestDatabase};
@@ -436,4 +437,77 @@ async fn a_lease_is_one_nodes_until_it_ends_or_is_given_up() {
     // Only its holder gives it up.
     b.release("order:4:demo:R1");
     assert!(!b.lease("order:4:demo:R1", short).unwrap());
+}
+
+/// README's "Several nodes on PostgreSQL" example, run as written: its database and
+/// ports replaced by the test's, `cargo run --release --` by the built binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_example_of_several_nodes_runs() {
+    let Some(db) = database("the_readme_example_of_several_nodes_runs") else {
+        return;
+    };
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("\n## Several nodes on PostgreSQL\n")
+        .nth(1)
+        .expect("the section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let block = section
+        .split("<!-- examples: run by tests/postgres.rs -->\n```sh\n")
+        .nth(1)
+        .expect("its example")
+        .split("\n```")
+        .next()
+        .unwrap();
+    assert!(block.contains("createdb -h 127.0.0.1 -U postgres regway\n"));
+    let (a, b) = (
+        process::free_port().to_string(),
+        process::free_port().to_string(),
+    );
+    let script = block
+        .replace("createdb -h 127.0.0.1 -U postgres regway\n", "")
+        .replace(
+            "127.0.0.1:5432/regway",
+            &format!("127.0.0.1:5432/{}", db.name),
+        )
+        .replace("cargo run --release --", process::BIN)
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{a}"))
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{b}"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || {
+            // A node that does not start would leave the script waiting for it.
+            std::process::Command::new("timeout")
+                .args(["120", "bash", "-c"])
+                .arg(format!(
+                    "set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n{script}"
+                ))
+                .current_dir(dir)
+                .env_remove("REGWAY_DATABASE_URL")
+                .env_remove("REGWAY_TEST_STORE")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The last answer, node B's, shows node A's order.
+    let last = stdout.rsplit("<?xml").next().unwrap();
+    assert!(last.contains(r#"<result code="1000""#), "{stdout}");
+    assert!(last.contains(r#"name="two-nodes.ru""#), "{stdout}");
+    assert_eq!(
+        stdout.matches(r#"<result code="1000""#).count(),
+        3,
+        "{stdout}"
+    );
 }
