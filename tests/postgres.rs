@@ -511,3 +511,80 @@ async fn the_readme_example_of_several_nodes_runs() {
         "{stdout}"
     );
 }
+
+/// What a server restart does to a node's connections: every one of them is cut. Requests
+/// meanwhile get a clear 2400 (HTTP 503) or succeed on a new connection; nothing is
+/// half done, and the node goes on without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_database_connections_give_clear_errors_and_the_node_recovers() {
+    let Some(db) = database("cut_database_connections_give_clear_errors_and_the_node_recovers")
+    else {
+        return;
+    };
+    let s = Arc::new(common::start_node(&db, |c| c.reconcile_interval_ms = 200).await);
+    bounded(120, async {
+        // 40 × 590.00
+        add_partner(&s, "cut", "cut-password", Some("23600.00")).await;
+        let c = client_as(&s, "cut", "cut-password", "C-1").await;
+        let cut = format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            db.name
+        );
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let s = s.clone();
+            let body = register_form(&format!("R{i}"), &format!("cut{i}.ru"), &c, "");
+            tasks.push(tokio::spawn(async move {
+                let a = s.form_as("cut", "cut-password", &body).await;
+                (body, a)
+            }));
+            if i % 10 == 5 {
+                query_text(&format!("{}/postgres", common::postgres::server()), &cut).unwrap();
+            }
+        }
+        let mut ok = 0;
+        for t in tasks {
+            let (body, a) = t.await.unwrap();
+            match a.code() {
+                1000 => ok += 1,
+                // Accepted, and its settling write cut: the reconciler settles it.
+                1001 => ok += 1,
+                2400 => {
+                    assert_eq!(a.status, 503, "{}", a.body);
+                    assert!(a.body.contains("the store is unavailable"), "{}", a.body);
+                    assert!(!a.body.contains("database"), "{}", a.body);
+                    // Nothing was done: the same request again is carried out now.
+                    let mut again = s.form_as("cut", "cut-password", &body).await;
+                    for _ in 0..20 {
+                        if again.code() != 2400 {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        again = s.form_as("cut", "cut-password", &body).await;
+                    }
+                    assert!(matches!(again.code(), 1000 | 1001), "{}", again.body);
+                    assert!(!again.replayed, "{}", again.body);
+                    ok += 1;
+                }
+                _ => panic!("unexpected answer:\n{}", a.body),
+            }
+        }
+        assert_eq!(ok, 40);
+        let mut open = usize::MAX;
+        for _ in 0..100 {
+            open = s.engine().store.open_orders().count();
+            if open == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert_eq!(open, 0, "orders left open");
+        assert_eq!(s.engine().show_partner("cut").unwrap().orders, 40);
+        assert_eq!(balance_as(&s, "cut", "cut-password").await, "0.00");
+        let r = s.verify().await;
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+    })
+    .await;
+    Arc::into_inner(s).unwrap().stop().await;
+}

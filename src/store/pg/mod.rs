@@ -58,11 +58,19 @@ const RESOLVE_FOR: Duration = Duration::from_secs(60);
 /// A database failure as the store's callers see it: an internal error (2400), logged
 /// with its cause; the cause never reaches a partner.
 pub(super) fn pg_error(e: tokio_postgres::Error) -> Error {
+    // No SQLSTATE: the connection broke or could not be made (the server restarting,
+    // the network); 2400 with HTTP 503, and the pool connects again.
+    // So is a connection the server ends (class 57: shut down, restarting) or loses
+    // (class 08).
+    let class = e.code().map(|c| &c.code()[..2]);
+    if e.is_closed() || class.is_none() || matches!(class, Some("57" | "08")) {
+        return Error::unavailable(format!("database: {e}"));
+    }
     Error::internal(format!("database: {e}"))
 }
 
 fn pool_error(e: deadpool_postgres::PoolError) -> Error {
-    Error::internal(format!("database: {e}"))
+    Error::unavailable(format!("database: {e}"))
 }
 
 /// A failure while opening the store, for the operator starting the node: its cause is
@@ -799,7 +807,7 @@ impl Tx<'_> {
             return Err(e);
         }
         self.conn
-            .ok_or_else(|| Error::internal("database: no connection"))
+            .ok_or_else(|| Error::unavailable("database: no connection"))
     }
 
     fn note<T>(&self, r: Result<T>) -> Result<T> {
@@ -966,7 +974,7 @@ impl Committer {
 
     fn quiet(&self, conn: Option<&Conn>, f: QuietJob) {
         let began = conn
-            .ok_or_else(|| Error::internal("database: no connection"))
+            .ok_or_else(|| Error::unavailable("database: no connection"))
             .and_then(|c| {
                 c.run(
                     c.client
@@ -994,7 +1002,7 @@ impl Committer {
                 .get_or_insert(e);
         };
         match conn {
-            None => set_failed(Error::internal("database: no connection")),
+            None => set_failed(Error::unavailable("database: no connection")),
             Some(c) => {
                 if let Err(e) = c.run(c.client.batch_execute(
                     "BEGIN ISOLATION LEVEL READ COMMITTED; \
@@ -1027,7 +1035,7 @@ impl Committer {
                 if let Some(c) = c {
                     let _ = c.run(c.client.batch_execute("ROLLBACK"));
                 }
-                let e = f.unwrap_or_else(|| Error::internal("database: no connection"));
+                let e = f.unwrap_or_else(|| Error::unavailable("database: no connection"));
                 for d in delivers {
                     d(Err(e.clone()));
                 }
