@@ -1,6 +1,8 @@
 //! Log output on stderr: text lines, or JSON lines with `serve --json-logs`.
 //!
-//! The thread that logs only formats the line and hands it to a bounded queue
+//! The thread that logs only formats the line (the text format writes regway's own
+//! lines directly, byte for byte what `tracing-subscriber`'s default format writes:
+//! [`TextFormat`]) and hands it to a bounded queue
 //! (`tracing-appender`'s non-blocking writer, in lossy mode); one writer thread empties
 //! the queue into a buffer and writes the buffer to stderr whenever the queue runs dry,
 //! so under load many lines go out in one `write`. Every request still gets its own

@@ -6,8 +6,10 @@
 //! nothing is fetched. Names and values hold only what XML 1.0 can carry
 //! (`types::text`), whether written as characters or as character references.
 //!
-//! Out: a small element builder that writes indented, escaped, deterministic XML. A
-//! code point XML cannot carry never goes out: input is refused before it is stored,
+//! Out: indented, escaped, deterministic XML, written straight into the answer's
+//! buffer as it is described ([`Out`]), or from a small element tree ([`El`]) for
+//! answers a dialect builds as a tree first; both write the same bytes. A code point
+//! XML cannot carry never goes out: input is refused before it is stored,
 //! and anything stored before that rule, or said by an upstream, is written as U+FFFD,
 //! so an answer is always well-formed.
 
