@@ -23,6 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -178,8 +179,15 @@ async fn read_body(
         return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    let limited = Limited::new(body, limits.max_body_bytes);
-    match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+    let collect = Limited::new(body, limits.max_body_bytes).collect();
+    tokio::pin!(collect);
+    // A body that has already arrived (a small one mostly comes with the head) is
+    // taken at once, without arming the timer; the rest waits at most `body_timeout`.
+    let read = match std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await {
+        Poll::Ready(r) => Ok(r),
+        Poll::Pending => tokio::time::timeout(limits.body_timeout, collect).await,
+    };
+    match read {
         Err(_) => Err((Error::syntax("the body was not received in time"), 408)),
         Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()

@@ -63,7 +63,8 @@ pub struct Engine {
 /// What a command sees of the request that carries it.
 pub struct Ctx<'a> {
     pub eng: &'a Engine,
-    pub partner: Partner,
+    /// As read when the request was authenticated (shared, not copied).
+    pub partner: Arc<Partner>,
     /// Set (and checked) for every mutating command.
     pub request_id: Option<String>,
     /// The command's canonical form, to tell a retry from a reuse of the request-id.

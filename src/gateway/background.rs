@@ -311,7 +311,7 @@ impl Engine {
         let rid = RequestId::derived(&format!("auto-renew:{what}")).into_string();
         let ctx = Ctx {
             eng: self,
-            partner: partner.clone(),
+            partner: std::sync::Arc::new(partner.clone()),
             request_id: Some(rid.clone()),
             fingerprint: cmd.fingerprint(),
         };
