@@ -40,9 +40,13 @@ struct Global {
 enum Cmd {
     /// Run the gateway.
     Serve {
-        /// Log as JSON lines.
+        /// Log as JSON lines; whatever else the gateway writes (its start-up notice, a
+        /// start-up failure) is a JSON line too.
         #[arg(long)]
         json_logs: bool,
+        /// Colour the text log: auto (only when stderr is a terminal), always, never.
+        #[arg(long, value_name = "WHEN", default_value = "auto")]
+        color: regway::logging::Color,
     },
     /// Manage partners.
     #[command(subcommand)]
@@ -53,6 +57,9 @@ enum Cmd {
     /// Partner programmes.
     #[command(subcommand)]
     Programme(ProgrammeCmd),
+    /// The configuration: check it as `serve` would, show what is in effect.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Open orders: list them, settle one by hand.
     #[command(subcommand)]
     Order(OrderCmd),
@@ -160,6 +167,17 @@ enum OrderCmd {
 }
 
 #[derive(Subcommand)]
+enum ConfigCmd {
+    /// Run every check `serve` runs before serving (the values, the catalogues, the
+    /// programme files, their partners and currencies, the listen addresses), and
+    /// warn about programmes that list a login with no partner.
+    Check,
+    /// Print the effective configuration (file, REGWAY_* and flags) as TOML, every
+    /// secret as `***`.
+    Show,
+}
+
+#[derive(Subcommand)]
 enum ProgrammeCmd {
     /// Validate a programme file and print its resolved tiers.
     Check { file: PathBuf },
@@ -234,35 +252,79 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    let json_logs = matches!(cli.command, Cmd::Serve { json_logs: true });
-    if matches!(cli.command, Cmd::Serve { .. }) {
-        regway::logging::init(
-            tracing_subscriber::EnvFilter::try_from_env("REGWAY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-            json_logs,
-        );
+    let json_logs = matches!(
+        cli.command,
+        Cmd::Serve {
+            json_logs: true,
+            ..
+        }
+    );
+    if let Cmd::Serve { color, .. } = cli.command {
+        let filter = match regway::logging::filter_from_env() {
+            Ok(f) => f,
+            Err(e) => return fail(&e, false),
+        };
+        regway::logging::init(filter, json_logs, color);
     } else {
-        // Operator commands log only what went wrong, so a failure says why.
-        regway::logging::init(tracing_subscriber::EnvFilter::new("warn"), false);
+        // An operator command says what went wrong in its one line on stderr; its log
+        // is off unless REGWAY_LOG asks for it.
+        let filter = std::env::var("REGWAY_LOG")
+            .ok()
+            .and_then(|_| regway::logging::filter_from_env().ok())
+            .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("off"));
+        regway::logging::init(filter, false, regway::logging::Color::Auto);
     }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("regway: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            return fail(
+                &Error::fatal(
+                    regway::error::Fault::Runtime,
+                    format!("cannot start the runtime: {e}"),
+                ),
+                json_logs,
+            )
         }
     };
     let code = match rt.block_on(run(cli)) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("regway: {}", e.message);
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e, json_logs),
     };
     // Every queued log line out before the process ends (`std::process::exit` elsewhere
     // is covered by the logging's own exit handler).
     regway::logging::flush();
     code
+}
+
+/// Says what stopped the command, in one line on stderr (a JSON line with
+/// `--json-logs`), and gives its exit code (README, "Exit codes"): 3 configuration,
+/// 4 store, 5 network, 6 anything else that failed while running, 1 a command the
+/// gateway refused (an unknown partner, a bad amount).
+fn fail(e: &Error, json: bool) -> ExitCode {
+    use regway::error::{Code, Fault};
+    let message = match &e.cause {
+        Some(cause) => format!("failed: {cause}"),
+        None => e.message.clone(),
+    };
+    let fault = e.fault.or(match e.code {
+        Code::Failed => Some(Fault::Runtime),
+        _ => None,
+    });
+    let code = fault.map_or(1, Fault::exit_code);
+    // What the log queue still holds goes out before the last word.
+    regway::logging::flush();
+    if json {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "ERROR",
+            "fields": {"message": message, "exit_code": code},
+            "target": "regway",
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("regway: {}", regway::logging::Escaped(&message));
+    }
+    ExitCode::from(code)
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -349,7 +411,29 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Serve { .. } => serve(cfg).await,
+        Cmd::Serve { json_logs, .. } => serve(cfg, json_logs).await,
+        Cmd::Config(ConfigCmd::Check) => {
+            let r = regway::app::check(&cfg).await?;
+            for line in &r.summary {
+                println!("{line}");
+            }
+            for w in &r.warnings {
+                println!("warning: {w}");
+            }
+            println!(
+                "configuration OK{}",
+                if r.warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} warning(s))", r.warnings.len())
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Config(ConfigCmd::Show) => {
+            print!("{}", cfg.show()?);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Programme(ProgrammeCmd::Check { file }) => {
             print!("{}", regway::engine::pricing::check_file(&cfg, &file)?);
             Ok(ExitCode::SUCCESS)
@@ -533,15 +617,31 @@ where
     if let Some(v) = regway::admin::call(&cfg.data, path, body).await? {
         return serde_json::from_value(v).map_err(Error::internal);
     }
-    let engine = regway::app::open_engine(cfg).map_err(|e| {
-        Error::new(
-            e.code,
+    // No gateway answered; a directory without a store is most likely the wrong one
+    // (only `partner add` may make the store, before the first start).
+    if path != "/partner/add" && !cfg.data.join("store").exists() {
+        return Err(Error::fatal(
+            regway::error::Fault::Network,
             format!(
+                "no running gateway found at {} (and no store there); is it started with \
+                 the same --data?",
+                cfg.data.display()
+            ),
+        ));
+    }
+    let engine = regway::app::open_engine(cfg).map_err(|e| {
+        if e.fault.is_some() {
+            // Its message names the cause and the fix already.
+            return e;
+        }
+        Error {
+            message: format!(
                 "{} (no gateway answered on the operator channel in {})",
                 e.message,
                 cfg.data.display()
             ),
-        )
+            ..e
+        }
     })?;
     let r = local(engine.clone()).await;
     engine.store.flush().await?;
@@ -597,9 +697,11 @@ fn print_partner(v: &PartnerView) {
     }
 }
 
-async fn serve(cfg: Config) -> Result<ExitCode> {
+async fn serve(cfg: Config, json: bool) -> Result<ExitCode> {
     let running = regway::app::start(cfg).await?;
-    println!("regway is listening on http://{}/api", running.addr);
+    if !json {
+        println!("regway is listening on http://{}/api", running.addr);
+    }
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await;

@@ -265,11 +265,8 @@ impl Outcome {
 
     pub fn http_status(&self) -> u16 {
         Error {
-            code: self.code,
-            message: String::new(),
             fail: self.fail,
-            retry_after: None,
-            object: None,
+            ..Error::new(self.code, String::new())
         }
         .http()
     }

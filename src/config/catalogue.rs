@@ -1,14 +1,14 @@
 //! The products the configuration defines: zones (built in, then `[zones.NAME]`) and
 //! the categories products belong to. The engine builds its catalogue from them.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The categories a product can belong to when the configuration names none.
 pub const DEFAULT_CATEGORIES: [&str; 6] =
     ["domains", "licences", "ssl", "hosting", "vps", "dedicated"];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     /// Smallest and largest period in years, for registration and renewal.
@@ -34,7 +34,7 @@ pub struct ZoneConfig {
 }
 
 /// A zone's policy on whole-script confusables of Latin names (UTS 39).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confusables {
     Refuse,
@@ -49,7 +49,7 @@ pub fn default_horizon() -> u32 {
     10
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PriceConfig {
     pub register: String,

@@ -77,38 +77,72 @@ pub enum Fresh<T, A = T> {
     Replay(Box<RequestRecord<A>>),
 }
 
+/// What the configuration's checks build: the catalogues and the programmes.
+pub struct Checked {
+    pub catalogue: Catalogue,
+    pub licenses: licenses::Licenses,
+    pub programmes: programme::Programmes,
+}
+
 impl Engine {
+    /// The checks of the configuration that need no store: the zone and licence
+    /// catalogues, their categories, the programme files. `regway serve` runs them
+    /// before it opens the store, `regway config check` runs them alone.
+    pub fn check_config(cfg: &Config) -> Result<Checked> {
+        let at = |key: &str, e: Error| cfg.at(None, key, &e.message);
+        let catalogue = Catalogue::new(cfg.builtin_zones, &cfg.zones, &cfg.partner_prices)
+            .map_err(|e| at(&config_key_of(&e.message, "zones"), e))?;
+        for z in catalogue.zones() {
+            if !cfg.categories.contains(&z.category) {
+                return Err(cfg.at(
+                    None,
+                    &format!("zones.{}.category", z.name),
+                    &format!(
+                        "zone {}: unknown category {:?} (configured: {})",
+                        z.name,
+                        z.category,
+                        cfg.categories.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut licenses = licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)
+            .map_err(|e| at(&config_key_of(&e.message, "licenses"), e))?;
+        licenses.ip_rules = licenses::IpRules::of(cfg);
+        for p in licenses.products() {
+            if !cfg.categories.contains(&p.category) {
+                return Err(cfg.at(
+                    None,
+                    &format!("licenses.{}.category", p.id),
+                    &format!(
+                        "licenses.{}: unknown category {:?} (configured: {})",
+                        p.id,
+                        p.category,
+                        cfg.categories.join(", ")
+                    ),
+                ));
+            }
+        }
+        let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
+        let programmes = pricing::load_programmes(cfg, &zones)?;
+        Ok(Checked {
+            catalogue,
+            licenses,
+            programmes,
+        })
+    }
+
     pub fn new(
         cfg: &Config,
         store: Store,
         backend: Arc<dyn Backend>,
         clock: Clock,
     ) -> Result<Engine> {
-        let catalogue = Catalogue::new(cfg.builtin_zones, &cfg.zones, &cfg.partner_prices)?;
-        for z in catalogue.zones() {
-            if !cfg.categories.contains(&z.category) {
-                return Err(Error::syntax(format!(
-                    "zone {}: unknown category {:?} (configured: {})",
-                    z.name,
-                    z.category,
-                    cfg.categories.join(", ")
-                )));
-            }
-        }
-        let mut licenses = licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)?;
-        licenses.ip_rules = licenses::IpRules::of(cfg);
-        for p in licenses.products() {
-            if !cfg.categories.contains(&p.category) {
-                return Err(Error::syntax(format!(
-                    "licenses.{}: unknown category {:?} (configured: {})",
-                    p.id,
-                    p.category,
-                    cfg.categories.join(", ")
-                )));
-            }
-        }
-        let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
-        let programmes = pricing::load_programmes(cfg, &zones)?;
+        let Checked {
+            catalogue,
+            licenses,
+            programmes,
+        } = Engine::check_config(cfg)?;
         pricing::build_day_totals(&store)?;
         let categories = Arc::new(services::Categories::new(&catalogue, &licenses));
         services::rebuild_if_needed(&store, &categories)?;
@@ -325,21 +359,52 @@ impl Engine {
     }
 }
 
+/// The configuration key an error message of the catalogues is about: its first
+/// word when that is a dotted key under `top` (`zones.ru: …`), else `top`.
+fn config_key_of(message: &str, top: &str) -> String {
+    let word = message
+        .split([':', ' '])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(',');
+    if word.starts_with(&format!("{top}.")) {
+        word.to_string()
+    } else {
+        top.to_string()
+    }
+}
+
 /// Refuses programmes whose currency is not that of a partner they list.
 fn check_programme_currencies(store: &Store, programmes: &programme::Programmes) -> Result<()> {
     for p in programmes.all() {
         for login in &p.partners {
             if let Some(partner) = store.partner(login)? {
-                if partner.currency != p.currency {
-                    return Err(Error::syntax(format!(
-                        "programme {}: partner {login} keeps its account in {}, the programme is in {}",
-                        p.name, partner.currency, p.currency
-                    )));
+                if let Some(e) = programme_currency_error(p, login, partner.currency) {
+                    return Err(e);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The configuration error of programme `p` listing partner `login`, whose account is
+/// in `currency`, when the two currencies differ: `FILE:LINE: what`.
+pub fn programme_currency_error(
+    p: &programme::Programme,
+    login: &str,
+    currency: crate::types::money::Currency,
+) -> Option<Error> {
+    (currency != p.currency).then(|| {
+        Error::config(format!(
+            "{}:{}: programme {}: partner {login} keeps its account in {currency}, the \
+             programme is in {}; list the partner in a programme of its currency",
+            p.origin.file,
+            p.origin.line_of_partner(&p.partners, login),
+            p.name,
+            p.currency
+        ))
+    })
 }
 
 /// Marks an order (by its partner and request-id) as driven by one task until dropped.

@@ -23,7 +23,7 @@ mod keys;
 mod ops;
 
 use super::{Deliver, OrderWatch, QuietJob, Registry, Rows, WriteJob};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 use crate::store::records::{OrderState, Partner};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -115,16 +115,26 @@ impl SledStore {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
                 Err(e) if locked(&e) => {
-                    return Err(Error::internal(format!(
-                        "the store in {} is in use by another regway process",
-                        path.display()
-                    )))
+                    return Err(Error::fatal(
+                        Fault::Store,
+                        format!(
+                            "another regway process holds {}; stop it or use another --data",
+                            path.display()
+                        ),
+                    ))
+                }
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(not_writable(path, &e))
                 }
                 Err(e) => {
-                    return Err(Error::internal(format!(
-                        "opening store in {}: {e}",
-                        path.display()
-                    )))
+                    return Err(Error::fatal(
+                        Fault::Store,
+                        format!(
+                            "cannot open the store in {}: {e}; check the directory, or \
+                             restore it from a backup",
+                            path.display()
+                        ),
+                    ))
                 }
                 Ok(db) => break db,
             }
@@ -357,8 +367,26 @@ fn create_private_dir(path: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(0o700);
     }
-    b.create(path)
-        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
+    b.create(path).map_err(|e| not_writable(path, &e))?;
+    // sled opens an existing store even when it cannot write to it, and fails later:
+    // find out now.
+    let probe = path.join(".regway-write-test");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| not_writable(path, &e))
+}
+
+/// The data directory cannot be made or written to.
+fn not_writable(path: &Path, e: &std::io::Error) -> Error {
+    Error::fatal(
+        Fault::Store,
+        format!(
+            "the data directory {} is not writable ({}); give the user running regway \
+             write access to it or use another --data",
+            path.display(),
+            crate::config::io_reason(e)
+        ),
+    )
 }
 
 /// The state directory and everything in it for its owner only: directories 0700,
