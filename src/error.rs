@@ -348,6 +348,11 @@ impl Error {
         }
     }
 
+    /// The logged cause of an internal failure, or the message: for the operator.
+    pub fn cause_or_message(&self) -> &str {
+        self.cause.as_deref().unwrap_or(&self.message)
+    }
+
     pub fn http(&self) -> u16 {
         match (self.code, self.fail) {
             (Code::Failed, FailKind::Upstream) => 502,

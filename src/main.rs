@@ -698,36 +698,44 @@ fn print_partner(v: &PartnerView) {
 }
 
 async fn serve(cfg: Config, json: bool) -> Result<ExitCode> {
+    // Listen for the signals before the port opens: a SIGTERM that comes as soon as the
+    // gateway answers (a supervisor's quick restart) is a graceful stop too.
+    let stop = shutdown_signal()?;
     let running = regway::app::start(cfg).await?;
     if !json {
         println!("regway is listening on http://{}/api", running.addr);
     }
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await;
     tracing::info!("store flushed; bye");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// A future that ends at SIGINT or SIGTERM; the handlers are in place when it is made.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let cannot = |e: std::io::Error| {
+            Error::fatal(
+                regway::error::Fault::Runtime,
+                format!("cannot listen for signals: {e}"),
+            )
+        };
+        let mut term = signal(SignalKind::terminate()).map_err(cannot)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(cannot)?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

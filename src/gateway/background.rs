@@ -87,19 +87,24 @@ pub async fn work(
             Ok(open) if first && open > 0 => {
                 tracing::warn!(open, "orders still open after the start-up reconciliation")
             }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "reconciliation failed"),
+            Ok(open) => tracing::debug!(open, "reconciliation round done"),
+            Err(e) => {
+                tracing::error!(error = %e.cause_or_message(), "reconciliation failed; it is tried again next interval")
+            }
         }
         // The daily work waits for the first interval, as it always has.
         let was_first = std::mem::replace(&mut first, false);
         let today = engine.clock.today();
         if !was_first && last_day != Some(today) {
+            tracing::debug!(%today, renew_days, license_renew_days, "daily work: expiring services past their date, placing auto-renewals");
             match engine.daily(renew_days, license_renew_days).await {
                 Ok(_) => last_day = Some(today),
-                Err(e) => tracing::error!(error = %e, "daily work failed"),
+                Err(e) => {
+                    tracing::error!(error = %e.cause_or_message(), "daily work failed; it is tried again next interval")
+                }
             }
             if let Err(e) = engine.prune_requests().await {
-                tracing::error!(error = %e, "pruning request records failed");
+                tracing::error!(error = %e.cause_or_message(), "pruning request records failed; it is tried again tomorrow");
             }
         }
     }
@@ -119,13 +124,16 @@ pub struct DailyReport {
 impl DailyReport {
     fn count(&mut self, r: Result<bool>, login: &str, object: &str) {
         match r {
-            Ok(placed) => self.renewed += u64::from(placed),
+            Ok(placed) => {
+                tracing::debug!(partner = %login, object, placed, "auto-renewal {}", if placed { "placed" } else { "already placed today" });
+                self.renewed += u64::from(placed)
+            }
             Err(e) if e.code == Code::Billing => {
                 tracing::warn!(partner = %login, object, "auto-renewal unpaid: {}", e.message);
                 self.unpaid += 1;
             }
             Err(e) => {
-                tracing::warn!(partner = %login, object, code = e.code.number(), "auto-renewal not placed: {}", e.message);
+                tracing::warn!(partner = %login, object, code = e.code.number(), "auto-renewal not placed: {}", e.cause_or_message());
                 self.skipped += 1;
             }
         }
