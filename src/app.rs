@@ -63,8 +63,24 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
         }
     }
     let licenses = pick(&cfg.license_upstream)?.unwrap_or_else(|| sandbox.clone());
+    // The upstreams orders go to, by name, for /healthz.
+    let mut used: Vec<&str> = vec![cfg.upstream.as_deref().unwrap_or("sandbox")];
+    used.extend(cfg.zones.values().filter_map(|z| z.upstream.as_deref()));
+    used.push(cfg.license_upstream.as_deref().unwrap_or("sandbox"));
+    used.sort_unstable();
+    used.dedup();
+    let probed = used
+        .into_iter()
+        .filter_map(|n| named.get(n).map(|b| (n.to_string(), b.clone())))
+        .collect();
     let router = Router::new(default, zones, licenses);
-    Ok(Arc::new(Engine::new(cfg, store, Arc::new(router), clock)?))
+    let mut engine = Engine::new(cfg, store, Arc::new(router), clock)?;
+    engine.probes = crate::upstream::health::Probes::new(
+        probed,
+        crate::engine::probe_timeout(cfg),
+        engine.metrics.clone(),
+    );
+    Ok(Arc::new(engine))
 }
 
 /// A running gateway.

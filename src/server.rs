@@ -192,24 +192,33 @@ fn metrics_allowed(engine: &Engine, req: &Request<Incoming>) -> bool {
         == 0
 }
 
-/// Whether the store answers and the upstream backend is reachable: HTTP 200 when
-/// both are, 503 otherwise, with a JSON body saying which.
+/// Whether the store answers and every upstream answers and accepts the gateway
+/// (each probed with a timeout, at most once per `upstream::health::HEALTH_TTL`): HTTP
+/// 200 when all do, 503 otherwise, with a JSON body naming what fails.
 ///
 /// ```text
-/// {"status":"ok","store":"ok","upstream":"ok","backend":"sandbox"}
+/// {"status":"ok","store":"ok","upstream":"ok","backend":"sandbox","upstreams":{"sandbox":"ok"}}
 /// ```
 async fn healthz(engine: &Engine) -> HttpReply {
     let store = match engine.has_partners() {
         Ok(_) => "ok".to_string(),
         Err(_) => "unreachable".to_string(),
     };
-    let upstream =
-        match tokio::time::timeout(engine.upstream_timeout, engine.backend.check(&[])).await {
-            Ok(Ok(_)) => "ok".to_string(),
-            Ok(Err(_)) => "error".to_string(),
-            Err(_) => "timeout".to_string(),
-        };
-    let ok = store == "ok" && upstream == "ok";
+    let probed = engine.probes.health().await;
+    let failing: Vec<String> = probed
+        .iter()
+        .filter_map(|h| h.problem.as_ref().map(|p| format!("{}: {p}", h.name)))
+        .collect();
+    let upstream = if failing.is_empty() {
+        "ok".to_string()
+    } else {
+        failing.join("; ")
+    };
+    let upstreams: std::collections::BTreeMap<&str, &str> = probed
+        .iter()
+        .map(|h| (h.name.as_str(), h.problem.as_deref().unwrap_or("ok")))
+        .collect();
+    let ok = store == "ok" && failing.is_empty();
     // A struct, not a map: the fields come in the order the documents show.
     #[derive(serde::Serialize)]
     struct Health<'a> {
@@ -217,12 +226,14 @@ async fn healthz(engine: &Engine) -> HttpReply {
         store: String,
         upstream: String,
         backend: &'a str,
+        upstreams: std::collections::BTreeMap<&'a str, &'a str>,
     }
     let body = serde_json::to_string(&Health {
         status: if ok { "ok" } else { "degraded" },
         store,
         upstream,
         backend: engine.backend.name(),
+        upstreams,
     })
     .unwrap_or_default();
     HttpReply {

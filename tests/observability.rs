@@ -69,10 +69,11 @@ async fn healthz_and_metrics() {
         "regway_request_seconds_count{dialect=\"native\"} 6\n",
         "regway_rate_limited_total{limit=\"order\"} 1\n",
         "regway_password_checks_total 1\n",
-        // /healthz asks the upstream; the check of a name registered here does not.
-        "regway_upstream_calls_total{op=\"check\"} 1\n",
+        // /healthz probes the upstream; the check of a name registered here does not
+        // ask it.
+        "regway_upstream_calls_total{op=\"probe\"} 1\n",
         "regway_upstream_calls_total{op=\"submit\"} 1\n",
-        "regway_upstream_errors_total{op=\"check\"} 0\n",
+        "regway_upstream_errors_total{op=\"probe\"} 0\n",
         "regway_orders_created_total 1\n",
         "regway_open_orders{state=\"unknown\"} 0\n",
         // The demo partner's starting balance, and the charge for metrics.ru.

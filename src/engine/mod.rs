@@ -42,6 +42,9 @@ pub struct Engine {
     pub clock: Clock,
     pub client_suffix: String,
     pub upstream_timeout: Duration,
+    /// The upstreams `/healthz` probes, by name (`app::open_engine` names each
+    /// configured one; by default the backend alone).
+    pub probes: crate::upstream::health::Probes,
     /// `dialect_renew_window_minutes`; zero when off (`renew_window`).
     pub dialect_renew_window: Duration,
     pub auth: Authenticator,
@@ -161,7 +164,13 @@ impl Engine {
                 open_orders.count(o.state.as_str());
             }
         }
+        let probes = crate::upstream::health::Probes::new(
+            vec![(backend.name().to_string(), backend.clone())],
+            probe_timeout(cfg),
+            metrics.clone(),
+        );
         Ok(Engine {
+            probes,
             open_orders,
             metrics_token: cfg.metrics_token.clone(),
             catalogue,
@@ -357,6 +366,11 @@ impl Engine {
     fn wake_claim_waiters(&self) {
         self.released.notify_waiters();
     }
+}
+
+/// The most one health probe of an upstream may take: its call timeout, at most 5 s.
+pub fn probe_timeout(cfg: &Config) -> Duration {
+    Duration::from_millis(cfg.upstream_timeout_ms.min(5_000))
 }
 
 /// The configuration key an error message of the catalogues is about: its first

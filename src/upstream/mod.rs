@@ -10,6 +10,7 @@
 //! detail (transport errors, the upstream's own words) is for the operator's log, with
 //! the upstream's credentials taken out ([`Secrets`]).
 
+pub mod health;
 pub mod http;
 pub mod ispsystem;
 pub mod regway;
@@ -239,6 +240,13 @@ pub trait Backend: Send + Sync {
 
     /// What became of an order submitted earlier (or not at all).
     async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult;
+
+    /// Whether the upstream answers and accepts the gateway, by one cheap call
+    /// (`/healthz`, through [`health::Probes`]); what is wrong, as a fixed phrase, when
+    /// not. The caller bounds it in time.
+    async fn probe(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A backend that counts its calls, errors and latency into the metrics. A call

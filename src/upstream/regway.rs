@@ -296,6 +296,18 @@ impl Backend for Regway {
         "regway"
     }
 
+    /// `balance.get` at the parent: it answers, and it accepts the gateway's login.
+    async fn probe(&self) -> std::result::Result<(), String> {
+        let a = self
+            .call(&[("command", "balance.get".to_string())])
+            .await
+            .map_err(|t| t.phrase())?;
+        match a.codes[0] {
+            1000 => Ok(()),
+            c => Err(TroubleKind::Code(c).phrase()),
+        }
+    }
+
     async fn check(&self, names: &[Name]) -> Result<Vec<bool>> {
         let mut out = Vec::with_capacity(names.len());
         for chunk in names.chunks(50) {
