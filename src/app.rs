@@ -73,7 +73,19 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
         .into_iter()
         .filter_map(|n| named.get(n).map(|b| (n.to_string(), b.clone())))
         .collect();
-    let router = Router::new(default, zones, licenses);
+    let names = crate::upstream::Names {
+        named: named
+            .iter()
+            .map(|(n, b)| (n.to_string(), b.clone()))
+            .collect(),
+        default: cfg.upstream.clone().unwrap_or_else(|| "sandbox".into()),
+        zones: cfg
+            .zones
+            .iter()
+            .filter_map(|(zone, z)| z.upstream.clone().map(|u| (zone.clone(), u)))
+            .collect(),
+    };
+    let router = Router::new(default, zones, licenses).with_names(names);
     let mut engine = Engine::new(cfg, store, Arc::new(router), clock)?;
     engine.probes = crate::upstream::health::Probes::new(
         probed,

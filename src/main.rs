@@ -63,6 +63,9 @@ enum Cmd {
     /// Open orders: list them, settle one by hand.
     #[command(subcommand)]
     Order(OrderCmd),
+    /// Domains: move them to another upstream.
+    #[command(subcommand)]
+    Domain(DomainCmd),
     /// Check every balance against its ledger and the other rules on money and orders.
     Verify,
     /// Measure the gateway against a bare hyper server, side by side (BENCHMARKS.md).
@@ -163,6 +166,27 @@ enum OrderCmd {
         /// (completed registrations and renewals) the expiry date the registry holds.
         #[arg(long, value_name = "YYYY-MM-DD")]
         expires: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DomainCmd {
+    /// Send the renewals and changes of domains registered at upstream FROM to upstream
+    /// TO from now on (after transferring them at the registries). A domain with an
+    /// open order stays; run it again once that has settled.
+    Move {
+        /// The upstream the domains are at now.
+        #[arg(long)]
+        from: String,
+        /// The configured upstream they go to.
+        #[arg(long)]
+        to: String,
+        /// Only the domains of this zone.
+        #[arg(long)]
+        zone: Option<String>,
+        /// Only this domain.
+        #[arg(long)]
+        domain: Option<String>,
     },
 }
 
@@ -429,6 +453,37 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Domain(DomainCmd::Move {
+            from,
+            to,
+            zone,
+            domain,
+        }) => {
+            let m = regway::engine::moves::MoveDomains {
+                from,
+                to,
+                zone,
+                domain,
+            };
+            let body = serde_json::to_value(&m).map_err(Error::internal)?;
+            let r: regway::engine::moves::MoveReport =
+                operate(&cfg, "/domain/move", body, |e| async move {
+                    e.move_domains(m).await
+                })
+                .await?;
+            for d in &r.moved {
+                println!("moved: {d}");
+            }
+            for d in &r.busy {
+                println!("not moved (an order for it is open; run again once it settles): {d}");
+            }
+            println!("{} domain(s) moved, {} left", r.moved.len(), r.busy.len());
+            Ok(if r.busy.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Cmd::Config(ConfigCmd::Show) => {
             print!("{}", cfg.show()?);

@@ -334,6 +334,7 @@ mod tests {
             .unwrap()
             .to_utc();
         let order = Order {
+            upstream: None,
             id: 1,
             request_id: "R1".into(),
             domain: "a.ru".into(),

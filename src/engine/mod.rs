@@ -9,6 +9,7 @@ pub mod demo;
 pub mod ledger;
 pub mod licenses;
 pub mod limits;
+pub mod moves;
 pub mod operator;
 pub mod orders;
 pub mod pricing;

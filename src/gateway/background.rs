@@ -363,6 +363,7 @@ impl Engine {
                         at: now,
                     }],
                     reason: Some(e.message.clone()),
+                    upstream: None,
                     commission: None,
                     charge: None,
                     settled: None,

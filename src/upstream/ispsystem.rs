@@ -433,6 +433,7 @@ mod tests {
             kind,
             contact: None,
             service: service.map(String::from),
+            upstream: None,
         }
     }
 

@@ -475,6 +475,7 @@ mod tests {
             kind,
             contact: None,
             service: None,
+            upstream: None,
         }
     }
 

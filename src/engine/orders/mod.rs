@@ -97,6 +97,7 @@ impl Engine {
             kind: order.kind.clone(),
             contact,
             service,
+            upstream: order.upstream.clone(),
         })
     }
 }
