@@ -155,10 +155,7 @@ async fn handle(
         },
         "/metrics" => HttpReply {
             status: 200,
-            headers: vec![(
-                "content-type",
-                "text/plain; version=0.0.4; charset=utf-8".into(),
-            )],
+            headers: vec![("content-type", crate::metrics::CONTENT_TYPE.into())],
             body: Bytes::from(engine.render_metrics()),
         },
         _ => HttpReply {

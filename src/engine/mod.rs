@@ -208,57 +208,67 @@ impl Engine {
     /// The Prometheus exposition: the request and upstream metrics, and the counters
     /// the limiter and the authenticator keep.
     pub fn render_metrics(&self) -> String {
+        use crate::metrics::Kind;
         use std::sync::atomic::Ordering;
         let rejected = self
             .limits
             .rejections()
             .into_iter()
-            .map(|(a, n)| (format!("limit=\"{}\"", a.name()), n))
+            .map(|(a, n)| (vec![("limit", a.name().to_string())], n))
             .collect();
         // Persistent counters: every balance change is one ledger entry, every order
         // takes one number. Open orders are counted as they change (OpenOrders).
         let counter = |name: &str| self.store.counter(name).unwrap_or(0);
         let open = self.open_orders.get();
-        self.metrics.render(&[
+        let mut extra = vec![
             (
                 "regway_orders_created_total",
                 "Orders accepted since the store was created.",
-                "counter",
-                vec![(String::new(), counter("order"))],
+                Kind::Counter,
+                vec![(vec![], counter("order"))],
             ),
             (
                 "regway_open_orders",
                 "Orders not yet completed or failed, by state.",
-                "gauge",
+                Kind::Gauge,
                 open.into_iter()
-                    .map(|(st, n)| (format!("state=\"{st}\""), n))
+                    .map(|(st, n)| (vec![("state", st.to_string())], n))
                     .collect(),
             ),
             (
                 "regway_balance_mutations_total",
                 "Balance changes (ledger entries: top-ups, charges, refunds, adjustments) since the store was created.",
-                "counter",
-                vec![(String::new(), counter("ledger"))],
+                Kind::Counter,
+                vec![(vec![], counter("ledger"))],
             ),
             (
                 "regway_rate_limited_total",
                 "Requests refused by a rate limit or the lock-out (code 2502).",
-                "counter",
+                Kind::Counter,
                 rejected,
             ),
             (
                 "regway_password_checks_total",
                 "Password checks that ran argon2 (cache misses).",
-                "counter",
-                vec![(String::new(), self.auth.slow_checks.load(Ordering::Relaxed))],
+                Kind::Counter,
+                vec![(vec![], self.auth.slow_checks.load(Ordering::Relaxed))],
             ),
             (
                 "regway_rate_limit_keys",
                 "Keys (partners, addresses, logins) the rate limiters remember.",
-                "gauge",
-                vec![(String::new(), self.limits.keys() as u64)],
+                Kind::Gauge,
+                vec![(vec![], self.limits.keys() as u64)],
             ),
-        ])
+        ];
+        if let Some(size) = self.store.size_on_disk() {
+            extra.push((
+                "regway_store_size_bytes",
+                "The store's size on disk, in bytes.",
+                Kind::Gauge,
+                vec![(vec![], size)],
+            ));
+        }
+        self.metrics.render(&extra)
     }
 
     /// Runs `f` once per request-id: inside the committer, checks the request-id, runs

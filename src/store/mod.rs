@@ -337,6 +337,10 @@ pub trait Backend: Read + Scan + Send + Sync {
     fn migrate(&self, rows: Rows) -> Result<()>;
     /// Batches written and made durable since the store was opened.
     fn batches(&self) -> u64;
+    /// The store's size on disk in bytes, when the backend can tell.
+    fn size_on_disk(&self) -> Option<u64> {
+        None
+    }
     fn flush(&self) -> Result<()>;
     /// The sandbox registry's state, under `name`.
     fn registry(&self, name: &str) -> Result<Arc<dyn Registry>>;

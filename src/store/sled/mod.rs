@@ -291,6 +291,10 @@ impl super::Backend for SledStore {
         self.batches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    fn size_on_disk(&self) -> Option<u64> {
+        self.db.size_on_disk().ok()
+    }
+
     fn flush(&self) -> Result<()> {
         self.db.flush().map_err(sled_error)?;
         Ok(())
