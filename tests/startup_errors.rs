@@ -286,3 +286,59 @@ async fn port_in_use_store_held_data_not_writable_no_gateway() {
     );
     assert!(!nowhere.exists(), "no store made where none was");
 }
+
+/// A store of a format newer than this build knows is refused, by `serve` and by the
+/// operator commands alike, and left as it is.
+#[test]
+fn a_store_of_a_future_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let add = regway(
+        dir.path(),
+        &data,
+        &["partner", "add", "acme", "--password", "acme-password-1"],
+        free_port(),
+    );
+    assert!(add.status.success(), "{add:?}");
+    let set_format = |n: u32| {
+        let db = sled::open(data.join("store")).unwrap();
+        let state = db.open_tree("state").unwrap();
+        let old = state
+            .insert(regway::store::format_key(), serde_json::to_vec(&n).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+        old.map(|v| serde_json::from_slice::<u32>(&v).unwrap())
+    };
+    // A store written by this build says its format.
+    assert_eq!(
+        set_format(regway::store::FORMAT + 1),
+        Some(regway::store::FORMAT)
+    );
+    for cmd in [
+        &["serve"][..],
+        &["verify"][..],
+        &["partner", "show", "acme"][..],
+    ] {
+        let out = regway(dir.path(), &data, cmd, free_port());
+        let line = one_line(&out, 4);
+        assert_eq!(
+            line,
+            format!(
+                "regway: the store in {} is of format {}, newer than this regway knows ({}): \
+                 run the regway that wrote it (or a newer one), or restore a backup made \
+                 before the upgrade",
+                data.display(),
+                regway::store::FORMAT + 1,
+                regway::store::FORMAT
+            ),
+            "{cmd:?}"
+        );
+    }
+    // Untouched: back to this build's format, it opens again.
+    assert_eq!(
+        set_format(regway::store::FORMAT),
+        Some(regway::store::FORMAT + 1)
+    );
+    let out = regway(dir.path(), &data, &["verify"], free_port());
+    assert!(out.status.success(), "{out:?}");
+}

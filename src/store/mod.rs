@@ -43,7 +43,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-pub use self::sled::{EXIT_STORE_FAILED, FAIL_FLUSH_ENV};
+pub use self::sled::{format_key, EXIT_STORE_FAILED, FAIL_FLUSH_ENV, FORMAT};
 
 /// Rows of a listing, in the listing's order.
 pub type Iter<'a, T> = Box<dyn Iterator<Item = Result<T>> + 'a>;

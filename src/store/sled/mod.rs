@@ -140,6 +140,7 @@ impl SledStore {
             }
         };
         let state = db.open_tree("state").map_err(sled_error)?;
+        check_format(&state, path)?;
         let id_key = keys::meta("store-id");
         let id: String = match state.get(&id_key).map_err(sled_error)? {
             Some(v) => decode(&v)?,
@@ -454,6 +455,44 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// The format of the store this build writes. A store without one (written before the
+/// format was kept) is format 1. Each new format comes with its forward migration at
+/// open; a store of a newer format than this is refused, never read.
+pub const FORMAT: u32 = 1;
+
+/// Where the store keeps its format (in the `state` tree, as a JSON number).
+pub fn format_key() -> Vec<u8> {
+    keys::meta("format")
+}
+
+/// Refuses a store of a newer format; brings an older one up to [`FORMAT`].
+fn check_format(state: &sled::Tree, path: &Path) -> Result<()> {
+    let found: u32 = match state.get(format_key()).map_err(sled_error)? {
+        Some(v) => decode(&v)?,
+        None => 1,
+    };
+    if found > FORMAT {
+        return Err(Error::fatal(
+            Fault::Store,
+            format!(
+                "the store in {} is of format {found}, newer than this regway knows \
+                 ({FORMAT}): run the regway that wrote it (or a newer one), or restore a \
+                 backup made before the upgrade",
+                path.display()
+            ),
+        ));
+    }
+    // Forward migrations from `found` to FORMAT go here, one per format, each in the
+    // same flush as the new format number. Format 1 needs none.
+    if found < FORMAT || state.get(format_key()).map_err(sled_error)?.is_none() {
+        state
+            .insert(format_key(), serde_json::to_vec(&FORMAT)?)
+            .map_err(sled_error)?;
+        state.flush().map_err(sled_error)?;
+    }
+    Ok(())
 }
 
 fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T> {
