@@ -34,6 +34,10 @@ struct Global {
     /// Address partners connect to [default: 127.0.0.1:8080; env REGWAY_LISTEN].
     #[arg(long, global = true, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// Print what an operator command answers (partner, order, verify, domain move) as
+    /// one JSON document on stdout.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -412,6 +416,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let cfg = load_config(&cli.global)?;
+    let json = cli.global.json;
     match cli.command {
         Cmd::Bench { .. } | Cmd::BenchHello { .. } | Cmd::BenchScale { .. } => {
             unreachable!("handled above")
@@ -472,6 +477,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     e.move_domains(m).await
                 })
                 .await?;
+            if json {
+                print_json(&r)?;
+                return Ok(ExitCode::from(u8::from(!r.busy.is_empty())));
+            }
             for d in &r.moved {
                 println!("moved: {d}");
             }
@@ -520,9 +529,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 },
             )
             .await?;
-            print_partner(&v);
-            if let Some(pw) = &v.password {
-                println!("password:     {pw}   (shown once; keep it)");
+            if json {
+                print_json(&v)?;
+            } else {
+                print_partner(&v);
+                if let Some(pw) = &v.password {
+                    println!("password:     {pw}   (shown once; keep it)");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -540,7 +553,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .await
             })
             .await?;
-            print_partner(&v);
+            if json {
+                print_json(&v)?;
+            } else {
+                print_partner(&v);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Partner(PartnerCmd::Withdraw {
@@ -558,7 +575,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .await
             })
             .await?;
-            print_partner(&v);
+            if json {
+                print_json(&v)?;
+            } else {
+                print_partner(&v);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo(DemoCmd::Remove) => {
@@ -588,7 +609,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 e.show_partner(&login)
             })
             .await?;
-            print_partner(&v);
+            if json {
+                print_json(&v)?;
+            } else {
+                print_partner(&v);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Order(OrderCmd::List { state, partner }) => {
@@ -597,10 +622,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 e.list_open_orders(&state, partner.as_deref())
             })
             .await?;
-            for o in &rows {
-                print_order(o);
+            if json {
+                print_json(&rows)?;
+            } else {
+                for o in &rows {
+                    print_order(o);
+                }
+                println!("{} order(s)", rows.len());
             }
-            println!("{} order(s)", rows.len());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Order(OrderCmd::Settle {
@@ -623,7 +652,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 e.settle_order::<regway::outcome::Outcome>(s).await
             })
             .await?;
-            print_order(&o);
+            if json {
+                print_json(&o)?;
+            } else {
+                print_order(&o);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Verify => {
@@ -631,6 +664,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 e.verify().await
             })
             .await?;
+            if json {
+                print_json(&r)?;
+                return Ok(ExitCode::from(u8::from(!r.problems.is_empty())));
+            }
             println!(
                 "partners: {}  ledger entries: {}  orders: {} ({} open)  domains: {}",
                 r.partners, r.ledger_entries, r.orders, r.open_orders, r.domains
@@ -701,6 +738,15 @@ where
     let r = local(engine.clone()).await;
     engine.store.flush().await?;
     r
+}
+
+/// One JSON document on stdout (`--json`).
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(Error::internal)?
+    );
+    Ok(())
 }
 
 fn print_order(o: &OrderRow) {

@@ -71,3 +71,37 @@ password = "SECRET-licences-password"
         "{out}"
     );
 }
+
+/// `--json`: the operator commands answer one JSON document each.
+#[test]
+fn operator_commands_answer_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .env_remove("REGWAY_CONFIG")
+            .env("REGWAY_DATA", dir.path().join("data"))
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} answers JSON: {e}: {out:?}"))
+    };
+    let added = run(&["partner", "add", "acme", "--currency", "EUR"]);
+    assert_eq!(added["login"], "acme");
+    assert_eq!(added["currency"], "EUR");
+    assert!(added["password"].as_str().is_some_and(|p| p.len() >= 12));
+    let topped = run(&["partner", "topup", "acme", "15.50", "--request-id", "T1"]);
+    assert_eq!(topped["balance"], "15.50");
+    let shown = run(&["partner", "show", "acme"]);
+    assert_eq!(shown["balance"], "15.50");
+    assert!(shown.get("password").is_none_or(|p| p.is_null()), "{shown}");
+    assert_eq!(
+        run(&["order", "list", "--state", "open"]),
+        serde_json::json!([])
+    );
+    let verified = run(&["verify"]);
+    assert_eq!(verified["partners"], 1);
+    assert_eq!(verified["problems"], serde_json::json!([]));
+}
