@@ -139,6 +139,25 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let path = req.uri().path().to_string();
+    // Behind a trusted reverse proxy, the client is the one it names.
+    let peer = if engine.trusted_proxies.is_empty() {
+        peer
+    } else {
+        let values = |name: &str| -> Vec<&str> {
+            req.headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        };
+        let ip = crate::engine::auth::client_address(
+            peer.ip(),
+            &engine.trusted_proxies,
+            &values("forwarded"),
+            &values("x-forwarded-for"),
+        );
+        SocketAddr::new(ip, peer.port())
+    };
     let reply = match path.as_str() {
         // The dialects, by path (protocol/native.md, mastername.md, namecheap.md).
         "/api" => exchange(&Native, &engine, limits, peer, req).await,

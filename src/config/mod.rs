@@ -104,6 +104,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// When set, `GET /metrics` asks for `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
+    /// Reverse proxies (CIDR networks) whose `Forwarded` / `X-Forwarded-For` is
+    /// believed; from any other address these headers are ignored.
+    pub trusted_proxies: Vec<String>,
     /// The file this configuration was read from, if any (not a setting).
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -370,6 +373,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             limits: LimitsConfig::default(),
             metrics_token: None,
+            trusted_proxies: Vec::new(),
             file: None,
         }
     }

@@ -46,6 +46,8 @@ pub struct Engine {
     /// The upstreams `/healthz` probes, by name (`app::open_engine` names each
     /// configured one; by default the backend alone).
     pub probes: crate::upstream::health::Probes,
+    /// The reverse proxies whose forwarding headers name the client (`trusted_proxies`).
+    pub trusted_proxies: Vec<auth::Cidr>,
     /// `dialect_renew_window_minutes`; zero when off (`renew_window`).
     pub dialect_renew_window: Duration,
     pub auth: Authenticator,
@@ -83,6 +85,7 @@ pub enum Fresh<T, A = T> {
 
 /// What the configuration's checks build: the catalogues and the programmes.
 pub struct Checked {
+    pub trusted_proxies: Vec<auth::Cidr>,
     pub catalogue: Catalogue,
     pub licenses: licenses::Licenses,
     pub programmes: programme::Programmes,
@@ -129,7 +132,21 @@ impl Engine {
         }
         let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
         let programmes = pricing::load_programmes(cfg, &zones)?;
+        let trusted_proxies = cfg
+            .trusted_proxies
+            .iter()
+            .map(|c| {
+                auth::Cidr::parse(c).map_err(|_| {
+                    cfg.at(
+                        None,
+                        "trusted_proxies",
+                        &format!("trusted_proxies: {c:?} is not an IP address or CIDR network"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Checked {
+            trusted_proxies,
             catalogue,
             licenses,
             programmes,
@@ -143,6 +160,7 @@ impl Engine {
         clock: Clock,
     ) -> Result<Engine> {
         let Checked {
+            trusted_proxies,
             catalogue,
             licenses,
             programmes,
@@ -171,6 +189,7 @@ impl Engine {
             metrics.clone(),
         );
         Ok(Engine {
+            trusted_proxies,
             probes,
             open_orders,
             metrics_token: cfg.metrics_token.clone(),
