@@ -134,6 +134,58 @@ async fn orders_go_through_child_and_parent() {
     parent.stop().await;
 }
 
+/// A transfer goes up as the parent's own `domain.transfer`, with the code and the
+/// parent's handle of the registrant; each side charges its partner the renew price
+/// (no transfer price configured), once, and a name registered nowhere is refused up
+/// there and refunded on both sides.
+#[tokio::test]
+async fn a_transfer_goes_through_child_and_parent() {
+    let parent = start_parent("10000.00", |_| {}).await;
+    let child = start_child(&parent.url, "10000.00", 5_000, |_| {}).await;
+    let client = child.client("C1").await;
+    let body = format!(
+        "command=domain.transfer&request-id=T1&domain=taken.com&client={}&authcode=Q9-x%21",
+        enc(&client)
+    );
+    let a = expect(child.form(&body).await, 1000);
+    assert_eq!(elem(&a.body, "domain").get("expires"), "2027-01-15");
+    assert_eq!(text(&a.body, "charged").unwrap(), "1490.00");
+    let again = child.form(&body).await;
+    assert!(again.replayed);
+    assert_eq!(again.body, a.body);
+    assert_eq!(balance(&child, "demo"), "8510.00");
+    assert_eq!(balance(&parent, "child"), "8510.00");
+    let orders = expect(
+        parent_says(&parent, "command=order.list&type=domain.transfer").await,
+        1000,
+    );
+    let rows = elems(&orders.body, "order");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get("request-id"), "demo:T1");
+    let info = expect(
+        parent_says(&parent, "command=domain.info&domain=taken.com").await,
+        1000,
+    );
+    assert_eq!(elem(&info.body, "domain").get("expires"), "2027-01-15");
+
+    let a = expect(
+        child
+            .form(&format!(
+                "command=domain.transfer&request-id=T2&domain=nowhere-at-all.com&client={}&authcode=Q9",
+                enc(&client)
+            ))
+            .await,
+        2303,
+    );
+    assert_eq!(elem(&a.body, "order").get("state"), "failed");
+    assert_eq!(balance(&child, "demo"), "8510.00");
+    assert_eq!(balance(&parent, "child"), "8510.00");
+    assert!(child.verify().await.problems.is_empty());
+    assert!(parent.verify().await.problems.is_empty());
+    child.stop().await;
+    parent.stop().await;
+}
+
 /// A parent that is down: the child answers 1001 at once (money held, order `unknown`,
 /// listed by `order.list state=unknown`); when the parent comes up, reconciliation
 /// finds it never saw the order, sends it under the same request-id, and completes it.

@@ -275,10 +275,11 @@ async fn whole_script_confusables_follow_the_zone() {
     let s = common::start_with(|cfg| {
         let prices = [(
             "RUB".to_string(),
-            PriceConfig {
-                register: "100.00".into(),
-                renew: "100.00".into(),
-            },
+            PriceConfig::named([
+                ("register", "100.00".to_string()),
+                ("renew", "100.00".to_string()),
+            ])
+            .unwrap(),
         )]
         .into();
         let mut open = ZoneConfig {

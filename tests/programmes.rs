@@ -435,8 +435,11 @@ async fn a_partner_price_in_a_currency_the_catalogue_lacks_is_its_list_price() {
         cfg.partner_prices = vec![regway::config::PartnerPrice {
             login: "demo".into(),
             zone: "ru".into(),
-            register: "7.50".into(),
-            renew: "7.00".into(),
+            prices: regway::config::catalogue::PriceConfig::named([
+                ("register", "7.50".to_string()),
+                ("renew", "7.00".to_string()),
+            ])
+            .unwrap(),
         }];
     })
     .await;

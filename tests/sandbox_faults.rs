@@ -114,3 +114,45 @@ async fn injected_failures_are_refunded() {
     assert!(s.verify().await.problems.is_empty());
     s.stop().await;
 }
+
+/// A transfer whose answer is lost after the registry did it: `unknown`, money held;
+/// a retry is answered from the record, not sent again; reconciliation finds it done
+/// and completes it with one charge, and the name is the partner's.
+#[tokio::test]
+async fn a_transfer_whose_answer_is_lost_is_found_done() {
+    let s = common::start_with(|c| {
+        c.sandbox.faults = SandboxFaults {
+            timeout_percent: 100,
+            ..Default::default()
+        };
+        c.upstream_timeout_ms = 300;
+        c.reconcile_interval_ms = 3_600_000;
+    })
+    .await;
+    let client = s.client("C1").await;
+    let body = format!(
+        "command=domain.transfer&request-id=R1&domain=taken.ru&client={}&authcode=abc",
+        enc(&client)
+    );
+    let a = expect(s.form(&body).await, 1001);
+    assert_eq!(elem(&a.body, "order").get("state"), "unknown");
+    assert_eq!(balance(&s), "9410.00");
+    let again = s.form(&body).await;
+    assert!(again.replayed);
+    assert_eq!(again.code(), 1001);
+    assert_eq!(
+        s.engine()
+            .reconcile::<regway::outcome::Outcome>(Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(order_state(&s).await, "completed");
+    assert_eq!(balance(&s), "9410.00");
+    let info = expect(s.form("command=domain.info&domain=taken.ru").await, 1000);
+    assert_eq!(elem(&info.body, "domain").get("expires"), "2027-01-15");
+    let done = expect(s.form(&body).await, 1000);
+    assert_eq!(text(&done.body, "charged").unwrap(), "590.00");
+    assert!(s.verify().await.problems.is_empty());
+    s.stop().await;
+}

@@ -10,6 +10,7 @@ pub mod domain_check;
 pub mod domain_read;
 pub mod domain_register;
 pub mod domain_renew;
+pub mod domain_transfer;
 pub mod domain_update;
 pub mod ledger;
 pub mod license;
@@ -129,6 +130,7 @@ commands! {
         DomainCheck(domain_check::DomainCheck) = "domain.check": read_async;
         DomainRegister(domain_register::DomainRegister) = "domain.register": write;
         DomainRenew(domain_renew::DomainRenew) = "domain.renew": write;
+        DomainTransfer(domain_transfer::DomainTransfer) = "domain.transfer": write;
         DomainSetNs(domain_update::SetNs) = "domain.set-ns": write;
         DomainSetAutorenew(domain_update::SetAutorenew) = "domain.set-autorenew": write;
         DomainInfo(domain_read::DomainInfo) = "domain.info": read;

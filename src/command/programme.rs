@@ -48,8 +48,17 @@ impl PriceList {
                 continue;
             }
             found = true;
-            for op in Operation::ALL {
-                for period in zone.min_period..=zone.max_period {
+            // An operation priced through another (its fallback) is listed where its
+            // own price is given.
+            let listed = Operation::ALL
+                .into_iter()
+                .filter(|op| op.fallback().is_none() || terms.prices_itself(zone, *op));
+            for op in listed {
+                let periods = match op.years() {
+                    Some(y) => y..=y,
+                    None => zone.min_period..=zone.max_period,
+                };
+                for period in periods {
                     // A zone not offered in the partner's currency is left out.
                     let Ok(p) = terms.price(zone, op, period) else {
                         continue;

@@ -1,6 +1,7 @@
 //! The products the configuration defines: zones (built in, then `[zones.NAME]`) and
 //! the categories products belong to. The engine builds its catalogue from them.
 
+use crate::types::operation::{Operation, PerOperation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -16,7 +17,8 @@ pub struct ZoneConfig {
     /// How far ahead an expiry date may be after a renewal, in years.
     #[serde(default = "default_horizon")]
     pub horizon_years: u32,
-    /// Currency code → price per year.
+    /// Currency code → price per year of each operation (`register`, `renew`, and
+    /// those priced as another when not given, [`Operation::fallback`]).
     pub prices: BTreeMap<String, PriceConfig>,
     /// The `[upstreams.NAME]` that carries out this zone's orders; the top-level
     /// `upstream`, else the sandbox, when not given.
@@ -49,12 +51,8 @@ pub fn default_horizon() -> u32 {
     10
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PriceConfig {
-    pub register: String,
-    pub renew: String,
-}
+/// Prices per year by operation name, as written: `{ register = "590.00", renew = "590.00" }`.
+pub type PriceConfig = PerOperation<String>;
 
 /// (zone, [min, max] years, [(currency, register, renew)])
 type Builtin = (
@@ -114,10 +112,11 @@ pub fn builtin_zones() -> Vec<(&'static str, ZoneConfig)> {
                     .map(|(c, reg, ren)| {
                         (
                             c.to_string(),
-                            PriceConfig {
-                                register: reg.to_string(),
-                                renew: ren.to_string(),
-                            },
+                            PriceConfig::new([
+                                (Operation::Register, reg.to_string()),
+                                (Operation::Renew, ren.to_string()),
+                            ])
+                            .expect("the built-in prices name every operation"),
                         )
                     })
                     .collect(),

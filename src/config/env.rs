@@ -159,6 +159,34 @@ mod tests {
         cfg.validate().unwrap();
     }
 
+    /// Prices are read by operation name, in zones and in `partner_prices` alike; a
+    /// key that names no operation is refused, as unknown fields are elsewhere.
+    #[test]
+    fn prices_are_read_by_operation_name() {
+        let cfg: Config = toml::from_str(
+            r#"
+            [[partner_prices]]
+            login = "vip"
+            zone = "ru"
+            register = "400.00"
+            renew = "350.00"
+            "#,
+        )
+        .unwrap();
+        let p = &cfg.partner_prices[0];
+        assert_eq!(
+            p.prices.get(crate::types::operation::Operation::Renew),
+            "350.00"
+        );
+        for bad in [
+            "[[partner_prices]]\nlogin = \"vip\"\nzone = \"ru\"\nregister = \"1\"\nrenew = \"1\"\nrenwe = \"1\"\n",
+            "[[partner_prices]]\nlogin = \"vip\"\nzone = \"ru\"\nregister = \"1\"\n",
+            "[zones.io]\nperiods = [1, 1]\nprices.RUB = { register = \"1\", renwe = \"1\" }\n",
+        ] {
+            assert!(toml::from_str::<Config>(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn sandbox_knobs_are_read_and_clamped() {
         let env = |k: &str| {

@@ -214,15 +214,16 @@ pub struct DemoConfig {
     pub credit_limit: String,
 }
 
+/// A partner's own prices for one zone. Any key besides `login` and `zone` names an
+/// operation (`register`, `renew`, …; an unknown one is refused), so unknown fields
+/// are refused as they are everywhere else in the file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct PartnerPrice {
     pub login: String,
     pub zone: String,
-    /// Price per year of registration, in the partner's currency.
-    pub register: String,
-    /// Price per year of renewal, in the partner's currency.
-    pub renew: String,
+    /// Price per year of each operation, in the partner's currency.
+    #[serde(flatten)]
+    pub prices: catalogue::PriceConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -1,7 +1,7 @@
 //! The zone catalogue and the prices of domain orders.
 //!
 //! Each zone has the periods it allows (years) and, per currency, a price per year for
-//! registration and for renewal. A partner may have its own prices for a zone
+//! each operation ([`Operation`]: registration, renewal, …). A partner may have its own prices for a zone
 //! (`partner_prices` in the configuration); they replace the catalogue's. The zones'
 //! definitions, built in and configured, are configuration (`config::catalogue`).
 
@@ -10,27 +10,9 @@ use crate::config::PartnerPrice;
 use crate::error::{Error, Result};
 use crate::types::money::{Currency, Money};
 use crate::types::names::Name;
+pub use crate::types::operation::Operation;
+use crate::types::operation::PerOperation;
 use std::collections::{BTreeMap, HashMap};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Register,
-    Renew,
-}
-
-impl Operation {
-    /// Every priced domain operation, in the order `price.list` lists them. A new
-    /// operation is added here and in `name`; its listing follows.
-    pub const ALL: [Operation; 2] = [Operation::Register, Operation::Renew];
-
-    /// The operation's name, as `price.list` answers it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Operation::Register => "register",
-            Operation::Renew => "renew",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Zone {
@@ -40,13 +22,13 @@ pub struct Zone {
     pub horizon_years: u32,
     pub category: String,
     pub whole_script_confusables: Confusables,
-    prices: HashMap<Currency, (Money, Money)>,
+    prices: HashMap<Currency, PerOperation<Money>>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
     zones: BTreeMap<String, Zone>,
-    partner_prices: HashMap<(String, String), (String, String)>,
+    partner_prices: HashMap<(String, String), PerOperation<String>>,
 }
 
 impl Catalogue {
@@ -78,19 +60,16 @@ impl Catalogue {
             // The partner's currency is not known here; its minor digits are checked
             // when it orders. The shape of the amount is checked now, so a typo stops
             // the start instead of failing that partner's orders.
-            for (what, v) in [("register", &p.register), ("renew", &p.renew)] {
+            for (op, v) in p.prices.own() {
                 let widest = Currency::parse("RUB").expect("known");
-                Money::parse(what, v, widest, false).map_err(|e| {
+                Money::parse(op.name(), v, widest, false).map_err(|e| {
                     Error::syntax(format!(
                         "partner_prices for {} in {}: {}",
                         p.login, p.zone, e.message
                     ))
                 })?;
             }
-            pp.insert(
-                (p.login.clone(), p.zone.clone()),
-                (p.register.clone(), p.renew.clone()),
-            );
+            pp.insert((p.login.clone(), p.zone.clone()), p.prices.clone());
         }
         Ok(Catalogue {
             zones,
@@ -134,18 +113,13 @@ impl Catalogue {
         op: Operation,
         period: u32,
     ) -> Result<Money> {
-        let (reg, ren) = zone.prices.get(&currency).ok_or_else(|| {
+        let prices = zone.prices.get(&currency).ok_or_else(|| {
             Error::policy(
                 "domain",
                 format!(".{} is not offered in {currency}", zone.name),
             )
         })?;
-        let per_year = if op == Operation::Register {
-            *reg
-        } else {
-            *ren
-        };
-        per_year.checked_mul(period)
+        prices.get(op).checked_mul(period)
     }
 
     /// `login`'s own price (`partner_prices`) of `period` years of `op` in `zone`.
@@ -157,16 +131,33 @@ impl Catalogue {
         op: Operation,
         period: u32,
     ) -> Result<Option<Money>> {
-        let Some((reg, ren)) = self
+        let Some(prices) = self
             .partner_prices
             .get(&(login.to_string(), zone.name.clone()))
         else {
             return Ok(None);
         };
-        let s = if op == Operation::Register { reg } else { ren };
-        let per_year = Money::parse("partner_prices", s, currency, false)
+        let per_year = Money::parse("partner_prices", prices.get(op), currency, false)
             .map_err(|e| Error::internal(format!("partner price for {login}: {e}")))?;
         per_year.checked_mul(period).map(Some)
+    }
+
+    /// Whether `login`'s own prices for `zone`, or the catalogue's in `currency`, give
+    /// `op` a price of its own (not only through its fallback).
+    pub fn prices_itself(
+        &self,
+        login: &str,
+        currency: Currency,
+        zone: &Zone,
+        op: Operation,
+    ) -> bool {
+        zone.prices
+            .get(&currency)
+            .is_some_and(|t| t.prices_itself(op))
+            || self
+                .partner_prices
+                .get(&(login.to_string(), zone.name.clone()))
+                .is_some_and(|t| t.prices_itself(op))
     }
 
     /// The price of `period` years of `op` in `zone` for `login`, in `currency`, before
@@ -198,11 +189,11 @@ impl Zone {
         for (c, p) in &cfg.prices {
             let cur = Currency::parse(c)
                 .map_err(|e| Error::syntax(format!("zone {name}: {}", e.message)))?;
-            let reg = Money::parse("register", &p.register, cur, false)
-                .map_err(|e| Error::syntax(format!("zone {name}: {}", e.message)))?;
-            let ren = Money::parse("renew", &p.renew, cur, false)
-                .map_err(|e| Error::syntax(format!("zone {name}: {}", e.message)))?;
-            prices.insert(cur, (reg, ren));
+            let table = p.try_map(|op, v| {
+                Money::parse(op.name(), v, cur, false)
+                    .map_err(|e| Error::syntax(format!("zone {name}: {}", e.message)))
+            })?;
+            prices.insert(cur, table);
         }
         Ok(Zone {
             name: name.to_string(),
@@ -264,8 +255,11 @@ mod tests {
         let pp = vec![PartnerPrice {
             login: "vip".into(),
             zone: "ru".into(),
-            register: "400.00".into(),
-            renew: "350.00".into(),
+            prices: PerOperation::new([
+                (Operation::Register, "400.00".into()),
+                (Operation::Renew, "350.00".into()),
+            ])
+            .unwrap(),
         }];
         let c = Catalogue::new(true, &BTreeMap::new(), &pp).unwrap();
         let ru = c.zone_of(&parse_name("d", "example.ru").unwrap()).unwrap();
@@ -302,8 +296,11 @@ mod tests {
         let pp = vec![PartnerPrice {
             login: "vip".into(),
             zone: "ru".into(),
-            register: "4,00".into(),
-            renew: "350.00".into(),
+            prices: PerOperation::new([
+                (Operation::Register, "4,00".into()),
+                (Operation::Renew, "350.00".into()),
+            ])
+            .unwrap(),
         }];
         let e = Catalogue::new(true, &BTreeMap::new(), &pp).unwrap_err();
         assert!(e.message.contains("partner_prices for vip in ru"), "{e}");

@@ -151,11 +151,13 @@ pub fn check_file(cfg: &Config, path: &std::path::Path) -> Result<String> {
             "postpay: each month's statement is due {days} days after the month ends"
         );
     }
-    for (zone, (reg, ren)) in &p.prices {
-        let _ = writeln!(
-            out,
-            "price .{zone}: register {reg} a year, renew {ren} a year"
-        );
+    for (zone, table) in &p.prices {
+        let each = table
+            .own()
+            .map(|(op, v)| format!("{} {v} a year", op.name()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "price .{zone}: {each}");
     }
     Ok(out)
 }
@@ -221,7 +223,18 @@ impl Engine {
         if op == Operation::Register {
             zone.check_registrable(name)?;
         }
-        zone.check_period(period)?;
+        // An operation that fixes its years (a transfer: one) is not held to the
+        // periods the zone offers for registrations and renewals.
+        match op.years() {
+            Some(y) if y == period => {}
+            Some(y) => {
+                return Err(Error::range(
+                    "period",
+                    format!("a {} is for {y} year(s)", op.name()),
+                ))
+            }
+            None => zone.check_period(period)?,
+        }
         self.check_statements(partner)?;
         let priced = self.terms(partner)?.price(zone, op, period)?;
         Ok((zone, priced))
@@ -419,19 +432,24 @@ impl Terms<'_> {
                 .special
                 .and_then(|p| p.prices.get(&zone.name).map(|x| (p, x)))
             {
-                Some((p, (reg, ren))) => {
-                    let per_year = if op == Operation::Register {
-                        *reg
-                    } else {
-                        *ren
-                    };
-                    Some((per_year.checked_mul(period)?, p.name.clone()))
-                }
+                Some((p, table)) => Some((table.get(op).checked_mul(period)?, p.name.clone())),
                 None => None,
             },
         };
         programme::price(list, special, self.tier(), &zone.category)
             .ok_or_else(|| Error::internal("price overflow"))
+    }
+
+    /// Whether the price of `op` in `zone` this partner sees is given for `op` itself
+    /// (by the catalogue in its currency, its own prices or its special prices), not
+    /// only through the operation it falls back to ([`Operation::fallback`]).
+    pub fn prices_itself(&self, zone: &Zone, op: Operation) -> bool {
+        let cat = &self.eng.catalogue;
+        cat.prices_itself(&self.partner.login, self.partner.currency, zone, op)
+            || self
+                .special
+                .and_then(|p| p.prices.get(&zone.name))
+                .is_some_and(|t| t.prices_itself(op))
     }
 
     /// What one `period` of a licence `product` costs this partner now, and why. Special

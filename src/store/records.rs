@@ -2,6 +2,7 @@
 //! its default.
 
 use crate::types::money::Currency;
+use crate::types::operation::Operation;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -167,6 +168,14 @@ pub enum OrderKind {
     Renew { period: u32, expires: NaiveDate },
     #[serde(rename = "domain.set-ns")]
     SetNs { ns: Vec<String> },
+    #[serde(rename = "domain.transfer")]
+    Transfer {
+        client: String,
+        /// The code the losing registrar gave the holder; sent to the upstream only.
+        authcode: String,
+        ns: Vec<String>,
+        auto_renew: bool,
+    },
     #[serde(rename = "license.order")]
     LicenseOrder {
         license: u64,
@@ -186,45 +195,240 @@ pub enum OrderKind {
     LicenseSetIp { license: u64, ip: String },
 }
 
-impl OrderKind {
-    pub fn command(&self) -> &'static str {
+/// How a domain new to the gateway comes to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Registered: refused when the name is taken anywhere.
+    Registered,
+    /// Transferred from another registrar: refused when the name is registered
+    /// nowhere, or already here.
+    Transferred,
+}
+
+/// What carrying out an order does to its object. The upstreams that carry orders out
+/// (the sandbox) and settling, which records them, read this instead of matching
+/// every kind, so a new kind that does what an existing one does needs no code there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Effect<'a> {
+    /// A domain new to the gateway, for `client`, held `years` from when it arrives.
+    NewDomain {
+        arrival: Arrival,
+        years: u32,
+        client: &'a str,
+        ns: &'a [String],
+        auto_renew: bool,
+    },
+    /// `years` more for a domain expiring on `from`.
+    ExtendDomain { years: u32, from: NaiveDate },
+    /// New name servers for a domain.
+    SetNs { ns: &'a [String] },
+    /// A new licence.
+    NewLicense {
+        license: u64,
+        product: &'a str,
+        period: LicensePeriod,
+        ip: &'a str,
+        client: &'a str,
+        auto_renew: bool,
+    },
+    /// One more `period` for a licence expiring on `from`.
+    ExtendLicense {
+        license: u64,
+        period: LicensePeriod,
+        from: NaiveDate,
+    },
+    /// A licence bound to a new address.
+    SetIp { license: u64, ip: &'a str },
+}
+
+impl Effect<'_> {
+    /// The client the order's object is for, when the order names it.
+    pub fn client(&self) -> Option<&str> {
         match self {
-            OrderKind::Register { .. } => "domain.register",
-            OrderKind::Renew { .. } => "domain.renew",
-            OrderKind::SetNs { .. } => "domain.set-ns",
-            OrderKind::LicenseOrder { .. } => "license.order",
-            OrderKind::LicenseRenew { .. } => "license.renew",
-            OrderKind::LicenseSetIp { .. } => "license.set-ip",
+            Effect::NewDomain { client, .. } | Effect::NewLicense { client, .. } => Some(client),
+            _ => None,
         }
+    }
+}
+
+/// One order kind, described: its name (the native command that places it, and its
+/// `type` in `order.list`), the domain operation it is priced by, whether it is paid,
+/// and what carrying it out does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KindSpec<'a> {
+    pub name: &'static str,
+    pub price: Option<Operation>,
+    /// A completed paid order is answered with what it charged, an unpaid one (a
+    /// change) with the record alone.
+    pub paid: bool,
+    pub effect: Effect<'a>,
+}
+
+impl OrderKind {
+    /// The one description of each kind; everything else about a kind follows from it
+    /// (and from [`OrderKind::upstream_fields`]).
+    pub fn spec(&self) -> KindSpec<'_> {
+        let (name, price, effect) = match self {
+            OrderKind::Register {
+                period,
+                client,
+                ns,
+                auto_renew,
+            } => (
+                "domain.register",
+                Some(Operation::Register),
+                Effect::NewDomain {
+                    arrival: Arrival::Registered,
+                    years: *period,
+                    client,
+                    ns,
+                    auto_renew: *auto_renew,
+                },
+            ),
+            OrderKind::Renew { period, expires } => (
+                "domain.renew",
+                Some(Operation::Renew),
+                Effect::ExtendDomain {
+                    years: *period,
+                    from: *expires,
+                },
+            ),
+            OrderKind::SetNs { ns } => ("domain.set-ns", None, Effect::SetNs { ns }),
+            OrderKind::Transfer {
+                client,
+                ns,
+                auto_renew,
+                ..
+            } => (
+                "domain.transfer",
+                Some(Operation::Transfer),
+                Effect::NewDomain {
+                    arrival: Arrival::Transferred,
+                    years: 1,
+                    client,
+                    ns,
+                    auto_renew: *auto_renew,
+                },
+            ),
+            OrderKind::LicenseOrder {
+                license,
+                product,
+                period,
+                ip,
+                client,
+                auto_renew,
+            } => (
+                "license.order",
+                None,
+                Effect::NewLicense {
+                    license: *license,
+                    product,
+                    period: *period,
+                    ip,
+                    client,
+                    auto_renew: *auto_renew,
+                },
+            ),
+            OrderKind::LicenseRenew {
+                license,
+                period,
+                expires,
+            } => (
+                "license.renew",
+                None,
+                Effect::ExtendLicense {
+                    license: *license,
+                    period: *period,
+                    from: *expires,
+                },
+            ),
+            OrderKind::LicenseSetIp { license, ip } => (
+                "license.set-ip",
+                None,
+                Effect::SetIp {
+                    license: *license,
+                    ip,
+                },
+            ),
+        };
+        let paid = price.is_some()
+            || matches!(
+                effect,
+                Effect::NewLicense { .. } | Effect::ExtendLicense { .. }
+            );
+        KindSpec {
+            name,
+            price,
+            paid,
+            effect,
+        }
+    }
+
+    /// The fields a domain order sends to an upstream that speaks the native protocol,
+    /// after `command`, `request-id` and `domain`, named and written as there. `client`
+    /// is the gateway's handle of the registrant (the upstream sends its own for the
+    /// same contact). `None` for licence orders, which no such upstream carries.
+    pub fn upstream_fields(&self) -> Option<Vec<(&'static str, String)>> {
+        let mut f = Vec::new();
+        match self {
+            OrderKind::Register {
+                period, client, ns, ..
+            } => {
+                f.push(("period", period.to_string()));
+                f.push(("client", client.clone()));
+                f.extend(ns.iter().map(|n| ("ns", n.clone())));
+                // The gateway renews; the upstream never does on its own.
+                f.push(("auto-renew", "false".to_string()));
+            }
+            OrderKind::Renew { period, expires } => {
+                f.push(("period", period.to_string()));
+                f.push(("expires", expires.to_string()));
+            }
+            OrderKind::SetNs { ns } => f.extend(ns.iter().map(|n| ("ns", n.clone()))),
+            OrderKind::Transfer {
+                client,
+                authcode,
+                ns,
+                ..
+            } => {
+                f.push(("client", client.clone()));
+                f.push(("authcode", authcode.clone()));
+                f.extend(ns.iter().map(|n| ("ns", n.clone())));
+                f.push(("auto-renew", "false".to_string()));
+            }
+            OrderKind::LicenseOrder { .. }
+            | OrderKind::LicenseRenew { .. }
+            | OrderKind::LicenseSetIp { .. } => return None,
+        }
+        Some(f)
+    }
+
+    pub fn command(&self) -> &'static str {
+        self.spec().name
     }
 
     /// Whether the order is paid (an order or a renewal): a completed paid order is
     /// answered with what it charged, an unpaid one (a change) with the record alone.
     pub fn is_paid(&self) -> bool {
-        match self {
-            OrderKind::Register { .. }
-            | OrderKind::Renew { .. }
-            | OrderKind::LicenseOrder { .. }
-            | OrderKind::LicenseRenew { .. } => true,
-            OrderKind::SetNs { .. } | OrderKind::LicenseSetIp { .. } => false,
-        }
+        self.spec().paid
     }
 
     /// The licence an order is about, for licence orders.
     pub fn license(&self) -> Option<u64> {
-        match self {
-            OrderKind::LicenseOrder { license, .. }
-            | OrderKind::LicenseRenew { license, .. }
-            | OrderKind::LicenseSetIp { license, .. } => Some(*license),
+        match self.spec().effect {
+            Effect::NewLicense { license, .. }
+            | Effect::ExtendLicense { license, .. }
+            | Effect::SetIp { license, .. } => Some(license),
             _ => None,
         }
     }
 
     /// Every order type, as `order.list type=` takes them.
-    pub const TYPES: [&'static str; 6] = [
+    pub const TYPES: [&'static str; 7] = [
         "domain.register",
         "domain.renew",
         "domain.set-ns",
+        "domain.transfer",
         "license.order",
         "license.renew",
         "license.set-ip",
@@ -565,4 +769,88 @@ pub struct OperatorRequest {
     pub request_id: String,
     pub command: String,
     pub params: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One order of every kind.
+    pub(crate) fn one_of_each() -> Vec<OrderKind> {
+        let day = NaiveDate::from_ymd_opt(2027, 1, 15).expect("date");
+        vec![
+            OrderKind::Register {
+                period: 2,
+                client: "1/RW-P".into(),
+                ns: vec!["ns1.example.net".into()],
+                auto_renew: false,
+            },
+            OrderKind::Renew {
+                period: 1,
+                expires: day,
+            },
+            OrderKind::SetNs { ns: vec![] },
+            OrderKind::Transfer {
+                client: "1/RW-P".into(),
+                authcode: "x!Y-2".into(),
+                ns: vec![],
+                auto_renew: true,
+            },
+            OrderKind::LicenseOrder {
+                license: 1,
+                product: "ispmanager-lite".into(),
+                period: LicensePeriod::Month,
+                ip: "192.0.2.1".into(),
+                client: "1/RW-P".into(),
+                auto_renew: false,
+            },
+            OrderKind::LicenseRenew {
+                license: 1,
+                period: LicensePeriod::Year,
+                expires: day,
+            },
+            OrderKind::LicenseSetIp {
+                license: 1,
+                ip: "192.0.2.2".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kind_is_described_once() {
+        let kinds = one_of_each();
+        let names: Vec<&str> = kinds.iter().map(|k| k.spec().name).collect();
+        assert_eq!(names, OrderKind::TYPES, "TYPES lists every kind, in order");
+        for k in &kinds {
+            // The name is the one the record is stored under.
+            let stored = serde_json::to_value(k).expect("json");
+            assert_eq!(stored["type"], k.spec().name);
+            let spec = k.spec();
+            // A kind priced by a domain operation is paid; a domain change is not.
+            if spec.price.is_some() {
+                assert!(spec.paid, "{}", spec.name);
+            }
+            assert_eq!(
+                k.upstream_fields().is_none(),
+                k.license().is_some(),
+                "{}: domain orders are sent with their fields, licence orders are not",
+                spec.name
+            );
+        }
+        let paid: Vec<&str> = kinds
+            .iter()
+            .filter(|k| k.is_paid())
+            .map(|k| k.command())
+            .collect();
+        assert_eq!(
+            paid,
+            [
+                "domain.register",
+                "domain.renew",
+                "domain.transfer",
+                "license.order",
+                "license.renew"
+            ]
+        );
+    }
 }

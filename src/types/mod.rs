@@ -6,5 +6,6 @@ pub mod clock;
 pub mod date;
 pub mod money;
 pub mod names;
+pub mod operation;
 pub mod request_id;
 pub mod text;

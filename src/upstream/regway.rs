@@ -25,7 +25,7 @@ use super::http::{exchange, MAX_ANSWER_BYTES};
 use super::{Backend, Done, Secrets, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use crate::config::UpstreamConfig;
 use crate::error::{Code, Error, Result};
-use crate::store::records::{Client, OrderKind};
+use crate::store::records::Client;
 use crate::types::names::Name;
 use crate::types::request_id::RequestId;
 use async_trait::async_trait;
@@ -345,35 +345,29 @@ impl Backend for Regway {
             ("request-id", protocol_id(&order.key)),
             ("domain", order.domain.clone()),
         ];
-        match &order.kind {
-            OrderKind::Register { period, ns, .. } => {
+        let Some(fields) = order.kind.upstream_fields() else {
+            return UpstreamResult::Failed {
+                code: Code::Failed,
+                reason: "licences are not carried by a regway upstream".into(),
+            };
+        };
+        for (name, value) in fields {
+            // The registrant is sent as the parent's own client for the same contact.
+            let value = if name == "client" {
                 let Some(contact) = &order.contact else {
                     return UpstreamResult::Failed {
                         code: Code::Failed,
-                        reason: "a registration without its registrant".into(),
+                        reason: "an order without its registrant".into(),
                     };
                 };
-                let handle = match self.parent_client(contact).await {
+                match self.parent_client(contact).await {
                     Ok(h) => h,
                     Err(r) => return r,
-                };
-                f.push(("period", period.to_string()));
-                f.push(("client", handle));
-                f.extend(ns.iter().map(|n| ("ns", n.clone())));
-                // The gateway renews; the parent never does on its own.
-                f.push(("auto-renew", "false".to_string()));
-            }
-            OrderKind::Renew { period, expires } => {
-                f.push(("period", period.to_string()));
-                f.push(("expires", expires.to_string()));
-            }
-            OrderKind::SetNs { ns } => f.extend(ns.iter().map(|n| ("ns", n.clone()))),
-            _ => {
-                return UpstreamResult::Failed {
-                    code: Code::Failed,
-                    reason: "licences are not carried by a regway upstream".into(),
                 }
-            }
+            } else {
+                value
+            };
+            f.push((name, value));
         }
         match self.call(&f).await {
             Ok(a) => order_result(&a, 0, a.status == 502, &self.secrets),

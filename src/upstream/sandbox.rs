@@ -21,7 +21,7 @@
 use super::{Backend, Done, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use crate::config::SandboxFaults;
 use crate::error::{Code, Error, Result};
-use crate::store::records::OrderKind;
+use crate::store::records::{Arrival, Effect};
 use crate::store::Registry;
 use crate::types::clock::{add_years, Clock};
 use crate::types::names::Name;
@@ -206,16 +206,21 @@ impl Sandbox {
     fn perform(&self, order: &UpstreamOrder) -> Result<(Performed, Option<Change>)> {
         let name = &order.domain;
         let fail = |code, reason: String| Ok((Performed::Failed { code, reason }, None));
-        match &order.kind {
-            OrderKind::Register { period, ns, .. } => {
+        match order.kind.spec().effect {
+            Effect::NewDomain {
+                arrival: Arrival::Registered,
+                years,
+                ns,
+                ..
+            } => {
                 if self.taken.contains(name) || self.registered(name)?.is_some() {
                     return fail(Code::Exists, format!("{name} is already registered"));
                 }
-                let expires = add_years(self.clock.today(), *period)
+                let expires = add_years(self.clock.today(), years)
                     .ok_or_else(|| Error::internal("date overflow"))?;
                 let d = RegistryDomain {
                     expires,
-                    ns: ns.clone(),
+                    ns: ns.to_vec(),
                     by: Vec::new(),
                 };
                 Ok((
@@ -226,18 +231,50 @@ impl Sandbox {
                     Some(Change::Domain(name.clone(), d)),
                 ))
             }
-            OrderKind::Renew { period, expires } => {
+            Effect::NewDomain {
+                arrival: Arrival::Transferred,
+                years,
+                ns,
+                ..
+            } => {
+                // The sandbox holds what came through the gateway; `taken` is what
+                // other registrars hold, and only that can be transferred in.
+                if self.registered(name)?.is_some() {
+                    return fail(Code::Exists, format!("{name} is already registered here"));
+                }
+                if !self.taken.contains(name) {
+                    return fail(
+                        Code::NotFound,
+                        format!("{name} is not registered: there is nothing to transfer"),
+                    );
+                }
+                let expires = add_years(self.clock.today(), years)
+                    .ok_or_else(|| Error::internal("date overflow"))?;
+                let d = RegistryDomain {
+                    expires,
+                    ns: ns.to_vec(),
+                    by: Vec::new(),
+                };
+                Ok((
+                    Performed::Done {
+                        expires: Some(expires),
+                        delegated: !ns.is_empty(),
+                    },
+                    Some(Change::Domain(name.clone(), d)),
+                ))
+            }
+            Effect::ExtendDomain { years, from } => {
                 let Some(mut d) = self.registered(name)? else {
                     return fail(Code::NotFound, format!("{name} is not registered"));
                 };
-                if d.expires != *expires {
+                if d.expires != from {
                     return fail(
                         Code::NotRenewable,
-                        format!("{name} expires on {}, not on {expires}", d.expires),
+                        format!("{name} expires on {}, not on {from}", d.expires),
                     );
                 }
-                d.expires = add_years(d.expires, *period)
-                    .ok_or_else(|| Error::internal("date overflow"))?;
+                d.expires =
+                    add_years(d.expires, years).ok_or_else(|| Error::internal("date overflow"))?;
                 Ok((
                     Performed::Done {
                         expires: Some(d.expires),
@@ -246,7 +283,7 @@ impl Sandbox {
                     Some(Change::Domain(name.clone(), d)),
                 ))
             }
-            OrderKind::LicenseOrder {
+            Effect::NewLicense {
                 license, period, ..
             } => {
                 let expires = period
@@ -262,24 +299,21 @@ impl Sandbox {
                         expires: Some(expires),
                         delegated: false,
                     },
-                    Some(Change::License(*license, l)),
+                    Some(Change::License(license, l)),
                 ))
             }
-            OrderKind::LicenseRenew {
+            Effect::ExtendLicense {
                 license,
                 period,
-                expires,
+                from,
             } => {
-                let Some(mut l) = self.license(*license)? else {
+                let Some(mut l) = self.license(license)? else {
                     return fail(Code::NotFound, format!("licence {license} is not known"));
                 };
-                if l.expires != *expires {
+                if l.expires != from {
                     return fail(
                         Code::NotRenewable,
-                        format!(
-                            "licence {license} expires on {}, not on {expires}",
-                            l.expires
-                        ),
+                        format!("licence {license} expires on {}, not on {from}", l.expires),
                     );
                 }
                 l.expires = period
@@ -290,11 +324,11 @@ impl Sandbox {
                         expires: Some(l.expires),
                         delegated: false,
                     },
-                    Some(Change::License(*license, l)),
+                    Some(Change::License(license, l)),
                 ))
             }
-            OrderKind::LicenseSetIp { license, .. } => {
-                let Some(l) = self.license(*license)? else {
+            Effect::SetIp { license, .. } => {
+                let Some(l) = self.license(license)? else {
                     return fail(Code::NotFound, format!("licence {license} is not known"));
                 };
                 Ok((
@@ -305,11 +339,11 @@ impl Sandbox {
                     None,
                 ))
             }
-            OrderKind::SetNs { ns } => {
+            Effect::SetNs { ns } => {
                 let Some(mut d) = self.registered(name)? else {
                     return fail(Code::NotFound, format!("{name} is not registered"));
                 };
-                d.ns = ns.clone();
+                d.ns = ns.to_vec();
                 Ok((
                     Performed::Done {
                         expires: Some(d.expires),
@@ -461,6 +495,7 @@ impl Sandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::records::OrderKind;
 
     fn sandbox(faults: SandboxFaults) -> Sandbox {
         let state = crate::store::temporary_registry().unwrap();
@@ -593,6 +628,62 @@ mod tests {
         assert_eq!(s.lookup(&renew).await, done("2029-01-15"));
         assert_eq!(s.lookup(&renew).await, done("2029-01-15"));
         assert_eq!(s.lookup(&r).await, done("2027-01-15"));
+    }
+
+    /// A transfer brings in a name another registrar holds (`taken`), for one year;
+    /// a name registered nowhere, or already here, is refused; a repeat of its key
+    /// gets the same answer and changes nothing.
+    #[tokio::test]
+    async fn a_transfer_takes_a_name_held_elsewhere() {
+        let state = crate::store::temporary_registry().unwrap();
+        let clock = Clock::Fixed("2026-01-15T10:00:00Z".parse().unwrap());
+        let s = Sandbox::new(
+            state,
+            &["example.ru".to_string()],
+            clock,
+            SandboxFaults::default(),
+        )
+        .unwrap();
+        let transfer = |key: &str, domain: &str| UpstreamOrder {
+            domain: domain.into(),
+            ..order(
+                key,
+                OrderKind::Transfer {
+                    client: "1/RW-P".into(),
+                    authcode: "code".into(),
+                    ns: vec![],
+                    auto_renew: false,
+                },
+            )
+        };
+        let nowhere = s.submit(&transfer("demo:T0", "nowhere.ru")).await;
+        assert!(
+            matches!(&nowhere, UpstreamResult::Failed { code: Code::NotFound, reason } if reason.contains("nothing to transfer")),
+            "{nowhere:?}"
+        );
+        let t = transfer("demo:T1", "example.ru");
+        let done = UpstreamResult::Done(Done {
+            expires: Some("2027-01-15".parse().unwrap()),
+            delegated: Some(false),
+            service: None,
+        });
+        assert_eq!(s.submit(&t).await, done);
+        assert_eq!(s.submit(&t).await, done);
+        assert_eq!(s.lookup(&t).await, done);
+        assert!(matches!(
+            s.submit(&transfer("demo:T2", "example.ru")).await,
+            UpstreamResult::Failed {
+                code: Code::Exists,
+                ..
+            }
+        ));
+        assert!(matches!(
+            s.submit(&register("demo:R1")).await,
+            UpstreamResult::Failed {
+                code: Code::Exists,
+                ..
+            }
+        ));
     }
 
     #[test]

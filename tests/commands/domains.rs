@@ -1,5 +1,6 @@
 //! The domain commands: `domain.check`, `domain.register`, `domain.renew`,
-//! `domain.set-ns`, `domain.set-autorenew`, `domain.info` and `domain.list`.
+//! `domain.transfer`, `domain.set-ns`, `domain.set-autorenew`, `domain.info` and
+//! `domain.list`.
 
 use super::common::LOGIN;
 use super::demo_with_client;
@@ -259,6 +260,221 @@ async fn domain_register_success_and_every_refusal() {
             .await;
         expect_http(a, 2104);
         assert_eq!(balance_as(&s, "poor", "poor-password").await, "100.00");
+        assert!(s.verify().await.problems.is_empty());
+    })
+    .await;
+    s.stop().await;
+}
+
+fn transfer_form(rid: &str, domain: &str, client: &str, extra: &str) -> String {
+    format!(
+        "command=domain.transfer&request-id={rid}&domain={}&client={}&authcode=Xy7%21pQ{extra}",
+        enc(domain),
+        enc(client)
+    )
+}
+
+/// `domain.transfer` brings a name another registrar holds (the sandbox's `taken`) for
+/// one year at the zone's transfer price, which is its renew price when it has none
+/// (.com: 1490.00, not the 1290.00 of a registration). Charged once however often it
+/// is sent; every refusal leaves everything as it was.
+#[tokio::test]
+async fn domain_transfer_charges_once_and_refuses_cleanly() {
+    let (s, c) = demo_with_client().await;
+    bounded(60, async {
+        let before = snapshot(&s).await;
+        let body = transfer_form("T1", "taken.com", &c, "&ns=ns1.example.net&ns=ns2.example.net");
+        // Two at once and a retry after: one order, one charge, the same answer.
+        let (a, b) = tokio::join!(s.form(&body), s.form(&body));
+        // One of the two carries the order out; the other answers from its record,
+        // with the order done (1000) or still open (1001).
+        let (a, b) = if a.code() == 1000 && !a.replayed { (a, b) } else { (b, a) };
+        let a = expect_http(a, 1000);
+        assert!(matches!(b.code(), 1000 | 1001), "{}", b.body);
+        assert_eq!(
+            a.body,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<response>\n  <result code=\"1000\">Command completed successfully</result>\n  <request-id>T1</request-id>\n  <data>\n    <domain name=\"taken.com\" expires=\"2027-01-15\" state=\"active\"/>\n    <order id=\"1\" state=\"completed\"/>\n    <charged currency=\"RUB\">1490.00</charged>\n    <balance currency=\"RUB\">8510.00</balance>\n  </data>\n</response>\n"
+        );
+        let again = expect_http(s.form(&body).await, 1000);
+        assert!(again.replayed);
+        assert_eq!(again.body, a.body);
+        let after = snapshot(&s).await;
+        assert_eq!(after.ledger_entries, before.ledger_entries + 1);
+        assert_eq!(after.orders, before.orders + 1);
+        assert_eq!(after.domains, before.domains + 1);
+        assert_eq!(after.balance, "8510.00");
+        let l = ledger(&s).await;
+        assert_eq!(l[0].get("kind"), "charge");
+        assert_eq!(l[0].get("amount"), "-1490.00");
+        let info = expect(s.form("command=domain.info&domain=taken.com").await, 1000);
+        let d = elem(&info.body, "domain");
+        assert_eq!(d.get("client"), c);
+        assert_eq!(d.get("expires"), "2027-01-15");
+        assert_eq!(d.get("delegated"), "true");
+        assert_eq!(d.get("auto-renew"), "false");
+        let o = expect(s.form("command=order.info&request-id=T1").await, 1000);
+        assert_eq!(elem(&o.body, "order").get("command"), "domain.transfer");
+        assert!(!o.body.contains("Xy7"), "the transfer code is never shown: {}", o.body);
+        let listed = expect(s.form("command=order.list&type=domain.transfer").await, 1000);
+        assert_eq!(elems(&listed.body, "order").len(), 1);
+
+        // Refusals before the charge: nothing changes.
+        let before = snapshot(&s).await;
+        let refusals: Vec<(&str, String, u16)> = vec![
+            ("already ours", transfer_form("X1", "taken.com", &c, ""), 2302),
+            ("missing client", transfer_form("X2", "example.com", "9999/RW-P", ""), 2303),
+            ("malformed client", transfer_form("X3", "example.com", "RW-9999", ""), 2005),
+            (
+                "no authcode",
+                format!("command=domain.transfer&request-id=X4&domain=example.com&client={}", enc(&c)),
+                2003,
+            ),
+            (
+                "authcode with a space",
+                format!(
+                    "command=domain.transfer&request-id=X5&domain=example.com&client={}&authcode=a+b",
+                    enc(&c)
+                ),
+                2005,
+            ),
+            (
+                "authcode too long",
+                format!(
+                    "command=domain.transfer&request-id=X6&domain=example.com&client={}&authcode={}",
+                    enc(&c),
+                    "a".repeat(65)
+                ),
+                2004,
+            ),
+            ("unknown zone", transfer_form("X7", "example.io", &c, ""), 2306),
+            ("one nameserver", transfer_form("X8", "example.com", &c, "&ns=ns1.example.net"), 2306),
+            ("a period", transfer_form("X9", "example.com", &c, "&period=1"), 2001),
+            (
+                "no request-id",
+                format!("command=domain.transfer&domain=example.com&client={}&authcode=A1", enc(&c)),
+                2003,
+            ),
+        ];
+        for (what, body, code) in &refusals {
+            let a = s.form(body).await;
+            assert_eq!(a.code(), *code, "{what}: {}", a.body);
+            assert_eq!(a.status, http_of(*code), "{what}");
+        }
+        assert_eq!(snapshot(&s).await, before, "a refused transfer changed state");
+
+        // A name registered nowhere: accepted, charged, refunded in the same write;
+        // 2303 about the domain, and the request-id is used up.
+        let a = expect_http(s.form(&transfer_form("T2", "nowhere.com", &c, "")).await, 2303);
+        let o = elem(&a.body, "order");
+        assert_eq!(o.get("state"), "failed");
+        assert_eq!(o.get("amount"), "1490.00");
+        assert!(o.get("reason").contains("nothing to transfer"), "{o:?}");
+        let after = snapshot(&s).await;
+        assert_eq!(after.balance, before.balance, "a failed transfer is refunded");
+        assert_eq!(after.ledger_entries, before.ledger_entries + 2);
+        assert_eq!(after.domains, before.domains);
+        let again = s.form(&transfer_form("T2", "nowhere.com", &c, "")).await;
+        assert_eq!(again.code(), 2303);
+        assert!(again.replayed);
+        assert_eq!(snapshot(&s).await, after);
+
+        // Past the credit line: 2104, nothing charged, no order, the name not held.
+        s.engine()
+            .add_partner(regway::engine::operator::NewPartner {
+                login: "lender".into(),
+                password: Some("lender-password".into()),
+                currency: None,
+                credit_limit: Some("1000.00".into()),
+                allow_ips: vec![],
+            })
+            .await
+            .unwrap();
+        let lc = client_as(&s, "lender", "lender-password", "LC-1").await;
+        let a = s
+            .form_as("lender", "lender-password", &transfer_form("L1", "example.com", &lc, ""))
+            .await;
+        expect_http(a, 2104);
+        assert_eq!(balance_as(&s, "lender", "lender-password").await, "0.00");
+        let lender = s.engine().show_partner("lender").unwrap();
+        assert_eq!((lender.orders, lender.domains), (0, 0), "nothing was ordered");
+        let l = expect(
+            s.form_as("lender", "lender-password", "command=ledger.list")
+                .await,
+            1000,
+        );
+        assert!(elems(&l.body, "entry").is_empty(), "nothing was charged: {}", l.body);
+        // Within it (.ru, 590.00): the balance goes below zero, down to the line.
+        let a = s
+            .form_as("lender", "lender-password", &transfer_form("L2", "example.ru", &lc, ""))
+            .await;
+        expect_http(a, 1000);
+        assert_eq!(balance_as(&s, "lender", "lender-password").await, "-590.00");
+        // The request-id refused for money was not used up.
+        let a = s
+            .form_as("lender", "lender-password", &transfer_form("L1", "example.su", &lc, ""))
+            .await;
+        expect_http(a, 2104);
+        assert!(s.verify().await.problems.is_empty());
+    })
+    .await;
+    s.stop().await;
+}
+
+/// A zone's own `transfer` price is charged and listed by `price.list` (for its one
+/// year, even where the zone registers for two years at least); a zone without one
+/// lists none and transfers at its renew price.
+#[tokio::test]
+async fn a_zone_with_a_transfer_price_charges_it() {
+    let s = super::common::start_with(|cfg| {
+        let prices = [(
+            "RUB".to_string(),
+            regway::config::catalogue::PriceConfig::named([
+                ("register", "100.00".to_string()),
+                ("renew", "120.00".to_string()),
+                ("transfer", "80.00".to_string()),
+            ])
+            .unwrap(),
+        )]
+        .into();
+        cfg.zones.insert(
+            "com".into(),
+            regway::config::catalogue::ZoneConfig {
+                periods: [2, 10],
+                horizon_years: 10,
+                prices,
+                upstream: None,
+                category: "domains".into(),
+                whole_script_confusables: None,
+            },
+        );
+    })
+    .await;
+    let c = s.client("C-1").await;
+    bounded(60, async {
+        let a = expect(
+            s.form(&transfer_form("T1", "example.com", &c, "")).await,
+            1000,
+        );
+        assert_eq!(text(&a.body, "charged").unwrap(), "80.00");
+        assert_eq!(elem(&a.body, "domain").get("expires"), "2027-01-15");
+        let p = expect(s.form("command=price.list&zone=com").await, 1000);
+        let rows: Vec<String> = elems(&p.body, "price")
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {}",
+                    e.get("operation"),
+                    e.get("period"),
+                    e.get("price")
+                )
+            })
+            .collect();
+        assert_eq!(rows.first().unwrap(), "register 2 200.00");
+        assert_eq!(rows.len(), 9 + 9 + 1, "{rows:?}");
+        // A transfer is for one year: one row, not one per period of the zone.
+        assert_eq!(rows.last().unwrap(), "transfer 1 80.00");
+        let p = expect(s.form("command=price.list&zone=ru").await, 1000);
+        assert!(!p.body.contains("operation=\"transfer\""), "{}", p.body);
         assert!(s.verify().await.problems.is_empty());
     })
     .await;

@@ -17,7 +17,7 @@ pub(super) use settle::settle;
 use super::Engine;
 use crate::error::Error;
 use crate::error::Result;
-use crate::store::records::{Order, OrderKind};
+use crate::store::records::{Effect, Order, OrderKind};
 use crate::types::client::ClientHandle;
 use crate::upstream::{Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 
@@ -73,10 +73,10 @@ fn object_name(object: &str) -> String {
 }
 
 impl Engine {
-    /// The order as the upstream gets it, with the registrant of a registration.
+    /// The order as the upstream gets it, with the registrant of a new domain.
     pub fn upstream_order(&self, login: &str, order: &Order) -> Result<UpstreamOrder> {
-        let contact = match &order.kind {
-            OrderKind::Register { client, .. } => {
+        let contact = match order.kind.spec().effect {
+            Effect::NewDomain { client, .. } => {
                 let number = ClientHandle::number_of(client)
                     .ok_or_else(|| Error::internal("stored client handle is malformed"))?;
                 Some(

@@ -7,8 +7,8 @@ use crate::engine::services::{self, Categories};
 use crate::engine::{Answer, Engine, OrderAnswer};
 use crate::error::{Code, Error, Object, Result};
 use crate::store::records::{
-    license_object, CommissionEntry, CommissionKind, Domain, DomainState, EntryKind, License,
-    LicenseState, Order, OrderKind, OrderState, Partner, RequestRecord,
+    license_object, CommissionEntry, CommissionKind, Domain, DomainState, Effect, EntryKind,
+    License, LicenseState, Order, OrderState, Partner, RequestRecord,
 };
 use crate::store::{RequestWrites, Requests, Tx};
 use crate::types::client::ClientHandle;
@@ -48,13 +48,14 @@ fn accrue_commission(
         return Ok(());
     };
     let login = partner.login.clone();
-    let client = match &order.kind {
-        OrderKind::Register { client, .. } | OrderKind::LicenseOrder { client, .. } => {
-            Some(client.clone())
+    // The client of the service the order creates or extends; a change earns nothing.
+    let client = match order.kind.spec().effect {
+        Effect::NewDomain { client, .. } | Effect::NewLicense { client, .. } => {
+            Some(client.to_string())
         }
-        OrderKind::Renew { .. } => tx.domain(&login, &order.domain)?.map(|d| d.client),
-        OrderKind::LicenseRenew { license, .. } => tx.license(&login, *license)?.map(|l| l.client),
-        _ => None,
+        Effect::ExtendDomain { .. } => tx.domain(&login, &order.domain)?.map(|d| d.client),
+        Effect::ExtendLicense { license, .. } => tx.license(&login, license)?.map(|l| l.client),
+        Effect::SetNs { .. } | Effect::SetIp { .. } => None,
     };
     let Some(client) = client else {
         return Ok(());
@@ -241,27 +242,28 @@ fn apply_done(
     done: crate::upstream::Done,
     now: DateTime<Utc>,
 ) -> Result<Domain> {
-    let domain = match &order.kind {
-        OrderKind::Register {
-            period,
+    let domain = match order.kind.spec().effect {
+        Effect::NewDomain {
+            arrival: _,
+            years,
             client,
             ns,
             auto_renew,
         } => {
             let expires = match done.expires {
                 Some(e) => e,
-                None => add_years(now.date_naive(), *period)
+                None => add_years(now.date_naive(), years)
                     .ok_or_else(|| Error::internal("date overflow"))?,
             };
             let d = Domain {
                 name: order.domain.clone(),
-                client: client.clone(),
+                client: client.to_string(),
                 state: DomainState::Active,
                 created: now,
                 expires,
-                ns: ns.clone(),
+                ns: ns.to_vec(),
                 delegated: done.delegated.unwrap_or(!ns.is_empty()),
-                auto_renew: *auto_renew,
+                auto_renew,
                 upstream: order.upstream.clone(),
             };
             let number = ClientHandle::number_of(client)
@@ -272,16 +274,14 @@ fn apply_done(
             services::reindex(tx, login, &d.name, None, Some(d.expires))?;
             d
         }
-        OrderKind::Renew { period, expires } => {
+        Effect::ExtendDomain { years, from } => {
             let mut d: Domain = tx
                 .domain(login, &order.domain)?
                 .ok_or_else(|| Error::internal("renewed domain has no record"))?;
             let was = (d.state == DomainState::Active).then_some(d.expires);
             d.expires = match done.expires {
                 Some(e) => e,
-                None => {
-                    add_years(*expires, *period).ok_or_else(|| Error::internal("date overflow"))?
-                }
+                None => add_years(from, years).ok_or_else(|| Error::internal("date overflow"))?,
             };
             if d.state != DomainState::Active {
                 d.state = DomainState::Active;
@@ -290,11 +290,11 @@ fn apply_done(
             services::reindex(tx, login, &d.name, was, Some(d.expires))?;
             d
         }
-        OrderKind::SetNs { ns } => {
+        Effect::SetNs { ns } => {
             let mut d: Domain = tx
                 .domain(login, &order.domain)?
                 .ok_or_else(|| Error::internal("domain has no record"))?;
-            d.ns = ns.clone();
+            d.ns = ns.to_vec();
             d.delegated = done.delegated.unwrap_or(!ns.is_empty());
             d
         }
@@ -313,8 +313,9 @@ fn apply_license(
     done: crate::upstream::Done,
     now: DateTime<Utc>,
 ) -> Result<License> {
-    let license = match &order.kind {
-        OrderKind::LicenseOrder {
+    let effect = order.kind.spec().effect;
+    let license = match effect {
+        Effect::NewLicense {
             license,
             product,
             period,
@@ -329,33 +330,33 @@ fn apply_license(
                     .ok_or_else(|| Error::internal("date overflow"))?,
             };
             services::track(tx, login, client, &cats.of_license(product), 1)?;
-            services::reindex(tx, login, &license_object(*license), None, Some(expires))?;
+            services::reindex(tx, login, &license_object(license), None, Some(expires))?;
             License {
-                id: *license,
-                product: product.clone(),
-                period: *period,
-                ip: ip.clone(),
-                client: client.clone(),
+                id: license,
+                product: product.to_string(),
+                period,
+                ip: ip.to_string(),
+                client: client.to_string(),
                 state: LicenseState::Active,
                 created: now,
                 expires,
-                auto_renew: *auto_renew,
+                auto_renew,
                 service: done.service.clone(),
             }
         }
-        OrderKind::LicenseRenew {
+        Effect::ExtendLicense {
             license,
             period,
-            expires,
+            from,
         } => {
             let mut l: License = tx
-                .license(login, *license)?
+                .license(login, license)?
                 .ok_or_else(|| Error::internal("renewed licence has no record"))?;
             let was = (l.state == LicenseState::Active).then_some(l.expires);
             l.expires = match done.expires {
                 Some(e) => e,
                 None => period
-                    .after(*expires)
+                    .after(from)
                     .ok_or_else(|| Error::internal("date overflow"))?,
             };
             if l.state != LicenseState::Active {
@@ -368,16 +369,16 @@ fn apply_license(
             }
             l
         }
-        OrderKind::LicenseSetIp { license, ip } => {
+        Effect::SetIp { license, ip } => {
             let mut l: License = tx
-                .license(login, *license)?
+                .license(login, license)?
                 .ok_or_else(|| Error::internal("licence has no record"))?;
-            l.ip = ip.clone();
+            l.ip = ip.to_string();
             l
         }
         _ => return Err(Error::internal("a domain order applied to a licence")),
     };
-    if matches!(order.kind, OrderKind::LicenseOrder { .. }) {
+    if matches!(effect, Effect::NewLicense { .. }) {
         tx.add_license(login, &license)?;
     } else {
         tx.put_license(login, &license)?;

@@ -34,6 +34,7 @@ pub use parse::{load, parse, FileError, Known};
 pub use price::{discounted, price, Priced};
 
 use crate::types::money::{Currency, Money};
+use crate::types::operation::PerOperation;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -122,8 +123,8 @@ pub struct Programme {
     pub metric: Option<Metric>,
     /// Ordered by `from`, strictly increasing.
     pub tiers: Vec<Tier>,
-    /// Zone → (register, renew) per year.
-    pub prices: BTreeMap<String, (Money, Money)>,
+    /// Zone → price per year of each operation.
+    pub prices: BTreeMap<String, PerOperation<Money>>,
     pub qualify: Option<Qualify>,
     /// Postpay terms: days after a month ends its statement must be paid in.
     pub postpay_due_days: Option<u32>,
@@ -526,7 +527,11 @@ mod tests {
             &format!("{}T00:00:00Z", q.to + Duration::days(1)),
             "5000.00"
         )));
-        let (reg, ren) = a.prices["ru"];
+        let ru = &a.prices["ru"];
+        let (reg, ren) = (
+            ru.get(crate::types::operation::Operation::Register),
+            ru.get(crate::types::operation::Operation::Renew),
+        );
         assert_eq!(
             (reg.amount_str(), ren.amount_str()),
             ("480.00".into(), "420.00".into())
@@ -560,6 +565,26 @@ mod tests {
         let jpy = Currency::parse("JPY").unwrap();
         let yen = Money::parse("a", "105", jpy, false).unwrap();
         assert_eq!(discounted(yen, d("10")).unwrap().amount_str(), "95");
+    }
+
+    /// Special prices are read by operation name: a `transfer` price is optional (a
+    /// transfer is priced as a renewal without it), an unknown name is refused at its
+    /// table's line.
+    #[test]
+    fn special_prices_are_read_by_operation() {
+        use crate::types::operation::Operation;
+        let head =
+            "name = \"x\"\ncurrency = \"RUB\"\n[prices.ru]\nregister = \"8\"\nrenew = \"7\"\n";
+        let p = check(head).unwrap();
+        assert_eq!(p.prices["ru"].get(Operation::Transfer).amount_str(), "7.00");
+        let p = check(&format!("{head}transfer = \"5\"\n")).unwrap();
+        assert_eq!(p.prices["ru"].get(Operation::Transfer).amount_str(), "5.00");
+        let e = check(&format!("{head}restore = \"5\"\n")).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.reason.contains("unknown operation"), "{e}");
+        let e =
+            check("name = \"x\"\ncurrency = \"RUB\"\n[prices.ru]\nregister = \"8\"\n").unwrap_err();
+        assert!(e.reason.contains("missing the renew price"), "{e}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::{Metric, Origin, Programme, Qualify, Tier};
 use crate::types::money::{Currency, Money};
+use crate::types::operation::PerOperation;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -98,12 +99,8 @@ struct TierRaw {
     commission: BTreeMap<String, Spanned<Num>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PriceRaw {
-    register: Spanned<String>,
-    renew: Spanned<String>,
-}
+/// Operation name (`register`, `renew`, …) → price per year.
+type PriceRaw = BTreeMap<String, Spanned<String>>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -308,10 +305,14 @@ pub fn parse(file: &str, text: &str, known: &Known<'_>) -> Result<Programme, Fil
                 )
             })
         };
-        prices.insert(
-            zone.clone(),
-            (money(&p.get_ref().register)?, money(&p.get_ref().renew)?),
-        );
+        let given = p
+            .get_ref()
+            .iter()
+            .map(|(op, v)| Ok((op.as_str(), money(v)?)))
+            .collect::<Result<Vec<_>, FileError>>()?;
+        let table =
+            PerOperation::named(given).map_err(|e| err(at, format!("prices.{zone}: {e}")))?;
+        prices.insert(zone.clone(), table);
     }
     let qualify = match &raw.qualify {
         None => None,
