@@ -75,6 +75,9 @@ pub type Extra<'a> = (
     Vec<(Vec<(&'static str, String)>, u64)>,
 );
 
+/// A gauge of fractional values kept outside [`Metrics`]: name, help, samples.
+pub type FloatGauge<'a> = (&'a str, &'a str, Vec<(Vec<(&'static str, String)>, f64)>);
+
 pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Histograms<DialectLabels>,
@@ -169,7 +172,7 @@ impl Metrics {
     }
 
     /// The exposition (OpenMetrics text), with `extra` families kept elsewhere.
-    pub fn render(&self, extra: &[Extra<'_>]) -> String {
+    pub fn render(&self, extra: &[Extra<'_>], floats: &[FloatGauge<'_>]) -> String {
         let mut r = Registry::default();
         r.register(
             "regway_requests",
@@ -267,6 +270,14 @@ impl Metrics {
                 }
             }
         }
+        for (name, help, samples) in floats {
+            let f: Family<Vec<(&'static str, String)>, Gauge<f64, std::sync::atomic::AtomicU64>> =
+                Family::default();
+            for (labels, v) in samples {
+                f.get_or_create(labels).set(*v);
+            }
+            r.register(*name, help.trim_end_matches('.'), f);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &r);
@@ -337,7 +348,7 @@ mod tests {
         m.request("native", "balance.get", 1000, Duration::from_millis(3));
         m.request("native", "other", 2000, Duration::from_micros(500));
         m.upstream("submit", false, Duration::from_millis(20));
-        let t = m.render(&[("regway_x", "X.", Kind::Gauge, vec![(vec![], 7)])]);
+        let t = m.render(&[("regway_x", "X.", Kind::Gauge, vec![(vec![], 7)])], &[]);
         assert!(t.contains(
             "regway_requests_total{dialect=\"native\",command=\"balance.get\",code=\"1000\"} 1\n"
         ));

@@ -359,6 +359,7 @@ async fn the_whole_metrics_output_parses() {
         ("regway_password_checks", "counter"),
         ("regway_rate_limit_keys", "gauge"),
         ("regway_build_info", "gauge"),
+        ("regway_upstream_balance", "gauge"),
         ("regway_store_size_bytes", "gauge"),
         ("process_resident_memory_bytes", "gauge"),
         ("process_open_fds", "gauge"),

@@ -287,7 +287,34 @@ impl Engine {
                 vec![(vec![], size)],
             ));
         }
-        self.metrics.render(&extra)
+        // The gateway's balance at each upstream that tells it (a parent regway), as the
+        // last health probe read it.
+        let balances: Vec<_> = self
+            .probes
+            .last()
+            .map(|h| {
+                h.iter()
+                    .filter_map(|h| {
+                        let b = h.balance.as_ref()?;
+                        Some((
+                            vec![
+                                ("upstream", h.name.clone()),
+                                ("currency", b.currency.clone()),
+                            ],
+                            b.amount,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.metrics.render(
+            &extra,
+            &[(
+                "regway_upstream_balance",
+                "The gateway's own balance at a parent regway, as the last health probe read it",
+                balances,
+            )],
+        )
     }
 
     /// Runs `f` once per request-id: inside the committer, checks the request-id, runs

@@ -28,6 +28,10 @@ use crate::types::request_id::RequestId;
 use chrono::{Duration, NaiveDate};
 
 /// When the worker runs what.
+/// How often the background worker probes the upstreams at least (`/healthz` probes
+/// them when asked, at most every `upstream::health::HEALTH_TTL`).
+pub const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct Schedule {
     /// Between reconciliation rounds (`reconcile_interval_ms`).
     pub interval: std::time::Duration,
@@ -64,6 +68,7 @@ pub async fn work(
     // such a request-id gets 1001, and opening the port does not wait for a slow
     // upstream. A stop cancels a round; what it did not settle stays open, safely.
     let mut first = true;
+    let mut last_probe: Option<std::time::Instant> = None;
     loop {
         if !first {
             tokio::select! {
@@ -91,6 +96,18 @@ pub async fn work(
             Err(e) => {
                 tracing::error!(error = %e.cause_or_message(), "reconciliation failed; it is tried again next interval")
             }
+        }
+        // The upstreams' health (and the gateway's balance at a parent, for
+        // `regway_upstream_balance`) is read at least every PROBE_EVERY, health checks
+        // or not.
+        if last_probe.is_none_or(|t| t.elapsed() >= PROBE_EVERY) {
+            let health = engine.probes.health().await;
+            tracing::debug!(
+                upstreams = health.len(),
+                failing = health.iter().filter(|h| h.problem.is_some()).count(),
+                "upstreams probed"
+            );
+            last_probe = Some(std::time::Instant::now());
         }
         // The daily work waits for the first interval, as it always has.
         let was_first = std::mem::replace(&mut first, false);

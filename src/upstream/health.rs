@@ -13,10 +13,12 @@ pub const HEALTH_TTL: Duration = Duration::from_secs(5);
 
 /// One upstream's health: its configured name, and what is wrong when something is
 /// (a fixed phrase: no URL, no credential, no transport error).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Health {
     pub name: String,
     pub problem: Option<String>,
+    /// The gateway's balance there, when the upstream tells (a parent regway).
+    pub balance: Option<super::Balance>,
 }
 
 /// The upstreams the gateway sends orders to, by name, and their last probe round.
@@ -44,6 +46,11 @@ impl Probes {
         }
     }
 
+    /// The last round's results, if there was one and no round is running now.
+    pub fn last(&self) -> Option<Arc<Vec<Health>>> {
+        self.last.try_lock().ok()?.as_ref().map(|(_, h)| h.clone())
+    }
+
     /// Each upstream's health, probed at most once per [`HEALTH_TTL`].
     pub async fn health(&self) -> Arc<Vec<Health>> {
         let mut last = self.last.lock().await;
@@ -54,10 +61,13 @@ impl Probes {
         }
         let rounds = self.named.iter().map(|(name, b)| async move {
             let started = Instant::now();
-            let problem = match tokio::time::timeout(self.timeout, b.probe()).await {
-                Ok(Ok(())) => None,
-                Ok(Err(p)) => Some(p),
-                Err(_) => Some(format!("no answer within {} ms", self.timeout.as_millis())),
+            let (problem, balance) = match tokio::time::timeout(self.timeout, b.probe()).await {
+                Ok(Ok(balance)) => (None, balance),
+                Ok(Err(p)) => (Some(p), None),
+                Err(_) => (
+                    Some(format!("no answer within {} ms", self.timeout.as_millis())),
+                    None,
+                ),
             };
             self.metrics
                 .upstream("probe", problem.is_none(), started.elapsed());
@@ -67,6 +77,7 @@ impl Probes {
             Health {
                 name: name.clone(),
                 problem,
+                balance,
             }
         });
         let h = Arc::new(futures_util::future::join_all(rounds).await);

@@ -293,7 +293,7 @@ impl Backend for Ispsystem {
 
     /// `func=whoami` at the licensing service: it answers, and it accepts the
     /// gateway's credentials.
-    async fn probe(&self) -> std::result::Result<(), String> {
+    async fn probe(&self) -> std::result::Result<Option<super::Balance>, String> {
         let form = [
             ("authinfo", self.authinfo.clone()),
             ("out", "xml".to_string()),
@@ -313,7 +313,7 @@ impl Backend for Ispsystem {
             Ok(Answer::Error { kind, .. }) if kind == "auth" || kind == "access" => {
                 Err("the licensing service refused the gateway's credentials".into())
             }
-            _ => Ok(()),
+            _ => Ok(None),
         }
     }
 

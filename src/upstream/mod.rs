@@ -60,6 +60,13 @@ pub enum UpstreamResult {
     NotFound,
 }
 
+/// The gateway's own balance at an upstream (a parent regway's `balance.get`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Balance {
+    pub amount: f64,
+    pub currency: String,
+}
+
 /// What a partner is told when the upstream refused the gateway itself.
 pub const REJECTED: &str =
     "the registry refused the order for a reason on the gateway's side; the money was returned";
@@ -247,8 +254,8 @@ pub trait Backend: Send + Sync {
     /// Whether the upstream answers and accepts the gateway, by one cheap call
     /// (`/healthz`, through [`health::Probes`]); what is wrong, as a fixed phrase, when
     /// not. The caller bounds it in time.
-    async fn probe(&self) -> std::result::Result<(), String> {
-        Ok(())
+    async fn probe(&self) -> std::result::Result<Option<Balance>, String> {
+        Ok(None)
     }
 
     /// The configured name of the upstream a new order for `domain` goes to (its
