@@ -26,6 +26,7 @@
 
 use std::fmt::{self, Write as _};
 use std::io::{BufWriter, IsTerminal};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use tracing::field::{Field, Visit};
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
@@ -46,11 +47,55 @@ const WRITE_BUFFER: usize = 64 * 1024;
 /// thread.
 static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 
+/// When the text log is coloured (`serve --color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    /// Only when stderr is a terminal: never in a file, a pipe or the journal.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether this process logs JSON lines.
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process logs JSON lines (`serve --json-logs`), so that whatever else
+/// it writes is JSON too.
+pub fn is_json() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// The log filter from `REGWAY_LOG` (README, "Logs"): `info` when it is not set. The
+/// bare levels (`debug`, `trace`) apply to regway's own lines only, the libraries
+/// beneath it (sled, hyper, reqwest) staying at `warn`; directives with a target
+/// (`regway=debug,sled=info`) are taken as they are.
+pub fn filter_from_env() -> Result<EnvFilter, crate::error::Error> {
+    let spec = std::env::var("REGWAY_LOG").unwrap_or_default();
+    let spec = spec.trim();
+    let spec = match spec {
+        "" => "info".to_string(),
+        "error" | "warn" | "info" => spec.to_string(),
+        "debug" | "trace" => format!("warn,regway={spec}"),
+        other => other.to_string(),
+    };
+    EnvFilter::try_new(&spec).map_err(|e| {
+        crate::error::Error::config(format!(
+            "REGWAY_LOG={spec:?} is not a log filter ({e}); use a level (error, warn, info, \
+             debug, trace) or directives like regway=debug,sled=warn"
+        ))
+    })
+}
+
 /// Installs the subscriber for this process: lines through the queue to stderr,
-/// coloured only when stderr is a terminal.
-pub fn init(filter: EnvFilter, json: bool) {
+/// coloured as `color` says.
+pub fn init(filter: EnvFilter, json: bool, color: Color) {
     let stderr = std::io::stderr();
-    let ansi = stderr.is_terminal();
+    let ansi = match color {
+        Color::Auto => stderr.is_terminal(),
+        Color::Always => true,
+        Color::Never => false,
+    };
+    JSON.store(json, Ordering::Relaxed);
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(true)
         .buffered_lines_limit(QUEUE_LINES)

@@ -228,6 +228,7 @@ fn partner_rows(
         .map(|state| Transition { state, at: now })
         .collect();
         let order = Order {
+            upstream: None,
             id,
             request_id: rid.clone(),
             domain: name.clone(),
@@ -273,6 +274,7 @@ fn partner_rows(
             ns: ns.clone(),
             delegated: true,
             auto_renew: false,
+            upstream: None,
         };
         let mut outcome = Outcome::ok(Data::DomainOrder {
             name: name.clone(),

@@ -9,7 +9,7 @@ impl Config {
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
             v.parse()
-                .map_err(|_| Error::syntax(format!("{name}={v:?} is not valid")))
+                .map_err(|_| Error::config(format!("{name}={v:?} is not valid")))
         }
         if let Some(v) = get("REGWAY_LISTEN") {
             self.listen = parse("REGWAY_LISTEN", &v)?;

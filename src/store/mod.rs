@@ -47,7 +47,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 pub use self::pg::schema_version as postgres_schema_version;
-pub use self::sled::{EXIT_STORE_FAILED, FAIL_FLUSH_ENV};
+pub use self::sled::{format_key, EXIT_STORE_FAILED, FAIL_FLUSH_ENV, FORMAT};
 
 /// Rows of a listing, in the listing's order.
 pub type Iter<'a, T> = Box<dyn Iterator<Item = Result<T>> + 'a>;
@@ -345,6 +345,10 @@ pub trait Backend: Read + Scan + Send + Sync {
     fn migrate(&self, rows: Rows) -> Result<()>;
     /// Batches written and made durable since the store was opened.
     fn batches(&self) -> u64;
+    /// The store's size on disk in bytes, when the backend can tell.
+    fn size_on_disk(&self) -> Option<u64> {
+        None
+    }
     fn flush(&self) -> Result<()>;
     /// The sandbox registry's state, under `name`.
     fn registry(&self, name: &str) -> Result<Arc<dyn Registry>>;

@@ -62,6 +62,11 @@ pub struct Domain {
     pub ns: Vec<String>,
     pub delegated: bool,
     pub auto_renew: bool,
+    /// The upstream (its configured name) the domain was registered with: its renewals
+    /// and changes go there, whatever its zone's upstream is now (`regway domain move`
+    /// changes it). None for a domain registered before this was kept: its zone's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -538,6 +543,10 @@ pub struct Order {
     /// Set when an operator settled the order by hand (`regway order settle`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled: Option<Settlement>,
+    /// The upstream (its configured name) the order goes to, fixed when it is accepted:
+    /// a domain's own, else its zone's. None: routed by zone (older orders, licences).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 /// An operator's settlement of an order whose outcome the upstream never made clear.

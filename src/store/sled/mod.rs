@@ -21,7 +21,7 @@
 
 use super::kv::{self, keys, RawGet, RawIter, RawPut, RawScan, RawTxn};
 use super::{Deliver, OrderWatch, QuietJob, Registry, Rows, WriteJob};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 use crate::store::records::{OrderState, Partner};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,21 +112,32 @@ impl SledStore {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
                 Err(e) if locked(&e) => {
-                    return Err(Error::internal(format!(
-                        "the store in {} is in use by another regway process",
-                        path.display()
-                    )))
+                    return Err(Error::fatal(
+                        Fault::Store,
+                        format!(
+                            "another regway process holds {}; stop it or use another --data",
+                            path.display()
+                        ),
+                    ))
+                }
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(not_writable(path, &e))
                 }
                 Err(e) => {
-                    return Err(Error::internal(format!(
-                        "opening store in {}: {e}",
-                        path.display()
-                    )))
+                    return Err(Error::fatal(
+                        Fault::Store,
+                        format!(
+                            "cannot open the store in {}: {e}; check the directory, or \
+                             restore it from a backup",
+                            path.display()
+                        ),
+                    ))
                 }
                 Ok(db) => break db,
             }
         };
         let state = db.open_tree("state").map_err(sled_error)?;
+        check_format(&state, path)?;
         let id_key = keys::meta("store-id");
         let id: String = match state.get(&id_key).map_err(sled_error)? {
             Some(v) => decode(&v)?,
@@ -259,6 +270,10 @@ impl super::Backend for SledStore {
         self.batches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    fn size_on_disk(&self) -> Option<u64> {
+        self.db.size_on_disk().ok()
+    }
+
     fn flush(&self) -> Result<()> {
         self.db.flush().map_err(sled_error)?;
         Ok(())
@@ -369,8 +384,26 @@ fn create_private_dir(path: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(0o700);
     }
-    b.create(path)
-        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
+    b.create(path).map_err(|e| not_writable(path, &e))?;
+    // sled opens an existing store even when it cannot write to it, and fails later:
+    // find out now.
+    let probe = path.join(".regway-write-test");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| not_writable(path, &e))
+}
+
+/// The data directory cannot be made or written to.
+fn not_writable(path: &Path, e: &std::io::Error) -> Error {
+    Error::fatal(
+        Fault::Store,
+        format!(
+            "the data directory {} is not writable ({}); give the user running regway \
+             write access to it or use another --data",
+            path.display(),
+            crate::config::io_reason(e)
+        ),
+    )
 }
 
 /// The state directory and everything in it for its owner only: directories 0700,
@@ -408,6 +441,44 @@ fn tighten_permissions(path: &Path) {
 }
 
 use kv::decode;
+
+/// The format of the store this build writes. A store without one (written before the
+/// format was kept) is format 1. Each new format comes with its forward migration at
+/// open; a store of a newer format than this is refused, never read.
+pub const FORMAT: u32 = 1;
+
+/// Where the store keeps its format (in the `state` tree, as a JSON number).
+pub fn format_key() -> Vec<u8> {
+    keys::meta("format")
+}
+
+/// Refuses a store of a newer format; brings an older one up to [`FORMAT`].
+fn check_format(state: &sled::Tree, path: &Path) -> Result<()> {
+    let found: u32 = match state.get(format_key()).map_err(sled_error)? {
+        Some(v) => decode(&v)?,
+        None => 1,
+    };
+    if found > FORMAT {
+        return Err(Error::fatal(
+            Fault::Store,
+            format!(
+                "the store in {} is of format {found}, newer than this regway knows \
+                 ({FORMAT}): run the regway that wrote it (or a newer one), or restore a \
+                 backup made before the upgrade",
+                path.display()
+            ),
+        ));
+    }
+    // Forward migrations from `found` to FORMAT go here, one per format, each in the
+    // same flush as the new format number. Format 1 needs none.
+    if found < FORMAT || state.get(format_key()).map_err(sled_error)?.is_none() {
+        state
+            .insert(format_key(), serde_json::to_vec(&FORMAT)?)
+            .map_err(sled_error)?;
+        state.flush().map_err(sled_error)?;
+    }
+    Ok(())
+}
 
 /// What a write job sees: the committed state, plus the writes of the jobs before it
 /// in this batch, plus its own.
