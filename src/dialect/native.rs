@@ -203,8 +203,28 @@ fn parse_basic(h: &str) -> Result<Credentials> {
     })
 }
 
-/// Encodes a reply as the native XML answer.
+/// Encodes a reply as the native XML answer (a ledger asked for as CSV: as CSV).
 fn encode(mut reply: Reply) -> HttpReply {
+    if let Data::Ledger {
+        currency,
+        rows,
+        next_cursor,
+        csv: true,
+    } = &reply.outcome.data
+    {
+        let mut headers = vec![(
+            "content-type",
+            "text/csv; charset=utf-8; header=present".to_string(),
+        )];
+        if let Some(c) = next_cursor {
+            headers.push(("next-cursor", c.clone()));
+        }
+        return HttpReply {
+            status: reply.outcome.http_status(),
+            headers,
+            body: Bytes::from(ledger_csv(rows, *currency)),
+        };
+    }
     // Elements a command described are moved into the document, not copied.
     let own = match &mut reply.outcome.data {
         Data::Elements { elements } => std::mem::take(elements),
@@ -350,6 +370,7 @@ fn data(d: &Data) -> Vec<El> {
             currency,
             rows,
             next_cursor: c,
+            ..
         } => rows
             .iter()
             .map(|e| entry(e, *currency))
@@ -573,6 +594,66 @@ fn account_line(
         .attr("currency", c)
 }
 
+/// The columns of a ledger as CSV, one per attribute of its XML `<entry>`.
+const LEDGER_COLUMNS: &str =
+    "id,time,kind,amount,balance-after,currency,order,list-price,rule,tier,discount,note";
+
+/// A ledger page as CSV (RFC 4180: a header line, one record per entry, CRLF line
+/// ends). Amounts are written as in the XML, so the two add up to the same totals.
+fn ledger_csv(rows: &[LedgerEntry], c: Currency) -> String {
+    let mut out = String::with_capacity(64 * (rows.len() + 1));
+    out.push_str(LEDGER_COLUMNS);
+    out.push_str("\r\n");
+    for e in rows {
+        let fields: [(String, bool); 12] = [
+            (e.id.to_string(), false),
+            (
+                e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                false,
+            ),
+            (e.kind.as_str().to_string(), true),
+            (amount(e.amount, c), false),
+            (amount(e.balance_after, c), false),
+            (c.to_string(), true),
+            (e.order.map(|o| o.to_string()).unwrap_or_default(), false),
+            (
+                e.list_price.map(|a| amount(a, c)).unwrap_or_default(),
+                false,
+            ),
+            (e.rule.clone().unwrap_or_default(), true),
+            (e.tier.clone().unwrap_or_default(), true),
+            (e.discount.map(|d| d.to_string()).unwrap_or_default(), false),
+            (e.note.clone(), true),
+        ];
+        for (i, (v, text)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            csv_cell(&mut out, v, *text);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One CSV cell. A text cell that a spreadsheet would take for a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'` and quotes,
+/// so it is shown, never run. Numbers the gateway writes (amounts, ids) are left as
+/// they are: a negative amount stays a number.
+fn csv_cell(out: &mut String, v: &str, text: bool) {
+    let formula = text && v.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula || v.contains([',', '"', '\r', '\n']) {
+        out.push('"');
+        if formula {
+            out.push('\'');
+        }
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(v);
+    }
+}
+
 fn entry(e: &LedgerEntry, c: Currency) -> El {
     account_line(
         "entry",
@@ -589,4 +670,31 @@ fn entry(e: &LedgerEntry, c: Currency) -> El {
     .attr_opt("tier", e.tier.as_ref())
     .attr_opt("discount", e.discount)
     .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_cell;
+
+    fn cell(v: &str, text: bool) -> String {
+        let mut s = String::new();
+        csv_cell(&mut s, v, text);
+        s
+    }
+
+    #[test]
+    fn formulas_are_neutralised_and_quotes_doubled() {
+        for f in ["=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            let c = cell(f, true);
+            assert!(c.starts_with("\"'"), "{f:?} -> {c:?}");
+        }
+        assert_eq!(
+            cell("=HYPERLINK(\"x\")", true),
+            "\"'=HYPERLINK(\"\"x\"\")\""
+        );
+        assert_eq!(cell("a,b", true), "\"a,b\"");
+        assert_eq!(cell("line\nnext", true), "\"line\nnext\"");
+        assert_eq!(cell("plain note", true), "plain note");
+        assert_eq!(cell("-590.00", false), "-590.00");
+    }
 }
