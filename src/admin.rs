@@ -27,6 +27,7 @@
 //! POST /partner/add     {"login":"acme","currency":"RUB","credit_limit":"0","allow_ips":[]}
 //! POST /partner/topup   {"login":"acme","amount":"1000.00","note":"invoice 17","request_id":"T17"}
 //! POST /partner/withdraw {"login":"acme","amount":"500.00","note":"…","commission":false,"request_id":"W3"}
+//! POST /partner/adjust {"login":"acme","amount":"-150.00","note":"double top-up 12 May","request_id":"A1"}
 //! POST /partner/show    {"login":"acme"}
 //! POST /demo/remove     {}
 //! POST /verify          {}
@@ -463,6 +464,15 @@ async fn handle(
                             w.commission,
                             w.request_id.as_deref(),
                         )
+                        .await?,
+                )?
+            }
+            "/partner/adjust" => {
+                let a: MoneyMove =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(
+                    &engine
+                        .adjust_once(&a.login, &a.amount, &a.note, a.request_id.as_deref())
                         .await?,
                 )?
             }

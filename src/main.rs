@@ -266,6 +266,19 @@ enum PartnerCmd {
         #[arg(long, value_name = "ID")]
         request_id: Option<String>,
     },
+    /// Correct a partner's balance by a signed amount (an `adjustment` ledger entry);
+    /// a negative one only down to the credit limit.
+    #[command(allow_negative_numbers = true)]
+    Adjust {
+        login: String,
+        amount: String,
+        /// Why: shown to the partner on the ledger entry.
+        #[arg(long)]
+        note: String,
+        /// Carried out at most once: the same ID again moves no money (safe to retry).
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
+    },
     /// Balance, credit limit and counts of a partner.
     Show { login: String },
 }
@@ -502,6 +515,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ),
                 None => println!("there is no demo partner"),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Partner(PartnerCmd::Adjust {
+            login,
+            amount,
+            note,
+            request_id,
+        }) => {
+            check_amount(amount.strip_prefix('-').unwrap_or(&amount))?;
+            let body = serde_json::json!({"login": login, "amount": amount, "note": note,
+                "request_id": request_id});
+            let v: PartnerView = operate(&cfg, "/partner/adjust", body, |e| async move {
+                e.adjust_once(&login, &amount, &note, request_id.as_deref())
+                    .await
+            })
+            .await?;
+            print_partner(&v);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Partner(PartnerCmd::Show { login }) => {

@@ -308,6 +308,51 @@ impl Engine {
         .await
     }
 
+    /// Corrects a partner's balance by a signed `amount` (`-150.00` takes, `150.00`
+    /// gives) with an `adjustment` ledger entry carrying the operator's `note`, which is
+    /// required (it is the partner's only explanation). A negative adjustment may take
+    /// the balance down to the credit limit, no further (2104). At most once per
+    /// operator `request_id` for the partner.
+    pub async fn adjust_once(
+        &self,
+        login: &str,
+        amount: &str,
+        note: &str,
+        request_id: Option<&str>,
+    ) -> Result<PartnerView> {
+        if note.trim().is_empty() {
+            return Err(Error::missing("note"));
+        }
+        let (negative, size) = match amount.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, amount),
+        };
+        let once = Once::new("adjust", request_id, amount, note, false)?;
+        self.money_move(login, size, note, once, move |tx, p, m, now| {
+            let signed = if negative { -m.amount } else { m.amount };
+            if p.balance + signed < -p.credit_limit {
+                return Err(Error::billing(format!(
+                    "{} would take {}'s balance of {} below its credit limit of {}",
+                    Money {
+                        amount: signed,
+                        currency: p.currency
+                    },
+                    p.login,
+                    Money {
+                        amount: p.balance,
+                        currency: p.currency
+                    },
+                    Money {
+                        amount: p.credit_limit,
+                        currency: p.currency
+                    },
+                )));
+            }
+            append_entry(tx, p, EntryKind::Adjustment, signed, None, now).map(Some)
+        })
+        .await
+    }
+
     /// One operator money movement, in one write: `amount` (positive, in the partner's
     /// currency) is handed to `f`, which may write a ledger entry (`note` goes on it);
     /// then the partner is stored. With `once`, the operator's request-id is recorded in
@@ -678,6 +723,12 @@ fn verify_view(v: &Quiet<'_>, cats: &Categories, now: DateTime<Utc>) -> Result<V
                 r.problems.push(format!(
                     "{login}: ledger entry {} says balance {} but the entries add up to {sum}",
                     e.id, e.balance_after
+                ));
+            }
+            if e.kind == EntryKind::Adjustment && (e.order.is_some() || e.note.trim().is_empty()) {
+                r.problems.push(format!(
+                    "{login}: adjustment {} names an order or has no note",
+                    e.id
                 ));
             }
             if let Some(o) = e.order {
