@@ -28,6 +28,8 @@
 //! POST /partner/topup   {"login":"acme","amount":"1000.00","note":"invoice 17","request_id":"T17"}
 //! POST /partner/withdraw {"login":"acme","amount":"500.00","note":"…","commission":false,"request_id":"W3"}
 //! POST /partner/adjust {"login":"acme","amount":"-150.00","note":"double top-up 12 May","request_id":"A1"}
+//! POST /partner/suspend {"login":"acme","note":"unpaid since March","request_id":"S1"}
+//! POST /partner/resume  {"login":"acme","note":"paid","request_id":"S2"}
 //! POST /partner/show    {"login":"acme"}
 //! POST /demo/remove     {}
 //! POST /verify          {}
@@ -357,6 +359,14 @@ struct MoneyMove {
     request_id: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct Suspension {
+    login: String,
+    note: String,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Hello {
     challenge: String,
@@ -473,6 +483,16 @@ async fn handle(
                 serde_json::to_vec(
                     &engine
                         .adjust_once(&a.login, &a.amount, &a.note, a.request_id.as_deref())
+                        .await?,
+                )?
+            }
+            "/partner/suspend" | "/partner/resume" => {
+                let s: Suspension =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                let suspend = path == "/partner/suspend";
+                serde_json::to_vec(
+                    &engine
+                        .set_suspended(&s.login, suspend, &s.note, s.request_id.as_deref())
                         .await?,
                 )?
             }

@@ -279,6 +279,25 @@ enum PartnerCmd {
         #[arg(long, value_name = "ID")]
         request_id: Option<String>,
     },
+    /// Suspend a partner: its requests are refused (2201) until it is resumed; its
+    /// open orders still settle.
+    Suspend {
+        login: String,
+        /// Why (kept, shown by `partner show`, never to the partner).
+        #[arg(long)]
+        note: String,
+        /// Carried out at most once (safe to retry).
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
+    },
+    /// Resume a suspended partner.
+    Resume {
+        login: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
+    },
     /// Balance, credit limit and counts of a partner.
     Show { login: String },
 }
@@ -534,6 +553,34 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             print_partner(&v);
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Partner(cmd @ (PartnerCmd::Suspend { .. } | PartnerCmd::Resume { .. })) => {
+            let (suspend, login, note, request_id) = match cmd {
+                PartnerCmd::Suspend {
+                    login,
+                    note,
+                    request_id,
+                } => (true, login, note, request_id),
+                PartnerCmd::Resume {
+                    login,
+                    note,
+                    request_id,
+                } => (false, login, note, request_id),
+                _ => unreachable!("matched above"),
+            };
+            let path = if suspend {
+                "/partner/suspend"
+            } else {
+                "/partner/resume"
+            };
+            let body = serde_json::json!({"login": login, "note": note, "request_id": request_id});
+            let v: PartnerView = operate(&cfg, path, body, |e| async move {
+                e.set_suspended(&login, suspend, &note, request_id.as_deref())
+                    .await
+            })
+            .await?;
+            print_partner(&v);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Partner(PartnerCmd::Show { login }) => {
             let body = serde_json::json!({"login": login});
             let v: PartnerView = operate(&cfg, "/partner/show", body, |e| async move {
@@ -734,6 +781,9 @@ fn print_partner(v: &PartnerView) {
     }
     if v.suspended {
         println!("suspended:    yes");
+    }
+    if let Some(n) = &v.suspension_note {
+        println!("suspension:   {n}");
     }
     println!("clients:      {}", v.clients);
     println!("domains:      {}", v.domains);

@@ -38,6 +38,9 @@ pub struct PartnerView {
     pub available: String,
     pub allow_ips: Vec<String>,
     pub suspended: bool,
+    /// The operator's note on the last suspension or resumption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension_note: Option<String>,
     pub clients: u64,
     pub domains: u64,
     pub orders: u64,
@@ -142,6 +145,7 @@ pub fn view(p: &Partner) -> PartnerView {
         available: m(p.balance + p.credit_limit),
         allow_ips: p.allow_ips.clone(),
         suspended: p.suspended,
+        suspension_note: p.suspension_note.clone(),
         clients: p.clients,
         domains: p.domains,
         orders: p.orders,
@@ -213,6 +217,7 @@ impl Engine {
             orders: 0,
             commission: Decimal::ZERO,
             commission_earned: Decimal::ZERO,
+            suspension_note: None,
         };
         let stored = partner.clone();
         self.store
@@ -351,6 +356,54 @@ impl Engine {
             append_entry(tx, p, EntryKind::Adjustment, signed, None, now).map(Some)
         })
         .await
+    }
+
+    /// Suspends (`suspended`) or resumes a partner: while suspended, every request of it
+    /// is refused with 2201 ("suspended") after its credentials are checked; its open
+    /// orders still settle, and the operator may still move its money. The note is
+    /// required and kept (shown by `partner show`, never to the partner). Setting the
+    /// state it already has changes nothing but the note; with a `request_id`, at most
+    /// once (the same id for the other state or another note: 2308).
+    pub async fn set_suspended(
+        &self,
+        login: &str,
+        suspended: bool,
+        note: &str,
+        request_id: Option<&str>,
+    ) -> Result<PartnerView> {
+        if note.trim().is_empty() {
+            return Err(Error::missing("note"));
+        }
+        crate::types::text::check_xml_chars("note", note)?;
+        let command = if suspended { "suspend" } else { "resume" };
+        let once = Once::new(command, request_id, "", note, false)?;
+        let login = login.to_string();
+        let note = note.chars().take(500).collect::<String>();
+        let (partner, replayed) = self
+            .store
+            .write(move |tx| {
+                let mut p: Partner = tx.partner(&login)?.ok_or_else(|| {
+                    Error::not_found(format!("no partner {login}")).about(Object::Partner)
+                })?;
+                if let Some(once) = &once {
+                    if let Some(done) = tx.operator_request(&login, &once.request_id)? {
+                        if done.command != once.command || done.params != once.params {
+                            return Err(Error::reused(&once.request_id));
+                        }
+                        return Ok((p, true));
+                    }
+                    tx.put_operator_request(&login, once)?;
+                }
+                p.suspended = suspended;
+                p.suspension_note = Some(note);
+                tx.put_partner(&p)?;
+                Ok((p, false))
+            })
+            .await?;
+        Ok(PartnerView {
+            replayed,
+            ..view(&partner)
+        })
     }
 
     /// One operator money movement, in one write: `amount` (positive, in the partner's
