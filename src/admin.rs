@@ -31,6 +31,7 @@
 //! POST /partner/suspend {"login":"acme","note":"unpaid since March","request_id":"S1"}
 //! POST /partner/resume  {"login":"acme","note":"paid","request_id":"S2"}
 //! POST /partner/show    {"login":"acme"}
+//! POST /partner/list    {}
 //! POST /demo/remove     {}
 //! POST /verify          {}
 //! POST /order/list      {"state":"unknown","partner":"acme"}
@@ -501,6 +502,7 @@ async fn handle(
                     serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
                 serde_json::to_vec(&engine.show_partner(&l.login)?)?
             }
+            "/partner/list" => serde_json::to_vec(&engine.list_partners()?)?,
             "/demo/remove" => serde_json::to_vec(&engine.remove_demo().await?)?,
             "/verify" => serde_json::to_vec(&engine.verify().await?)?,
             "/order/list" => {

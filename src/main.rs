@@ -300,6 +300,8 @@ enum PartnerCmd {
     },
     /// Balance, credit limit and counts of a partner.
     Show { login: String },
+    /// Every partner: login, state, balance, credit limit, available.
+    List,
 }
 
 fn load_config(g: &Global) -> Result<Config> {
@@ -579,6 +581,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })
             .await?;
             print_partner(&v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Partner(PartnerCmd::List) => {
+            let rows: Vec<PartnerView> = operate(
+                &cfg,
+                "/partner/list",
+                serde_json::json!({}),
+                |e| async move { e.list_partners() },
+            )
+            .await?;
+            println!("login\tstate\tbalance\tcredit-limit\tavailable\tcurrency");
+            for v in &rows {
+                let state = if v.suspended { "suspended" } else { "active" };
+                println!(
+                    "{}\t{state}\t{}\t{}\t{}\t{}",
+                    v.login, v.balance, v.credit_limit, v.available, v.currency
+                );
+            }
+            println!("{} partner(s)", rows.len());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Partner(PartnerCmd::Show { login }) => {

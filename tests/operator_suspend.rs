@@ -107,6 +107,23 @@ async fn suspended_partners_are_refused_and_their_open_orders_settle() {
     let (_, out, _) = run(&data, &["partner", "show", "demo"]).await;
     assert!(out.contains("suspended:    yes"), "{out}");
     assert!(out.contains("domains:      1"), "{out}");
+    s.engine()
+        .add_partner(regway::engine::operator::NewPartner {
+            login: "acme".into(),
+            password: Some("acme-password".into()),
+            credit_limit: Some("500".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (ok, out, err) = run(&data, &["partner", "list"]).await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("acme\tactive\t0.00\t500.00\t500.00\tRUB\n"),
+        "{out}"
+    );
+    assert!(out.contains("\ndemo\tsuspended\t"), "{out}");
+    assert!(out.ends_with("2 partner(s)\n"), "{out}");
 
     let (ok, out, err) = run(
         &data,

@@ -468,6 +468,11 @@ impl Engine {
         Ok(view(&p))
     }
 
+    /// Every partner, in the order of their logins, with balances and state.
+    pub fn list_partners(&self) -> Result<Vec<PartnerView>> {
+        self.store.partners().map(|p| p.map(|p| view(&p))).collect()
+    }
+
     pub fn has_partners(&self) -> Result<bool> {
         Ok(self.store.partners().next().is_some())
     }
