@@ -27,7 +27,11 @@
 //! POST /partner/add     {"login":"acme","currency":"RUB","credit_limit":"0","allow_ips":[]}
 //! POST /partner/topup   {"login":"acme","amount":"1000.00","note":"invoice 17","request_id":"T17"}
 //! POST /partner/withdraw {"login":"acme","amount":"500.00","note":"…","commission":false,"request_id":"W3"}
+//! POST /partner/adjust {"login":"acme","amount":"-150.00","note":"double top-up 12 May","request_id":"A1"}
+//! POST /partner/suspend {"login":"acme","note":"unpaid since March","request_id":"S1"}
+//! POST /partner/resume  {"login":"acme","note":"paid","request_id":"S2"}
 //! POST /partner/show    {"login":"acme"}
+//! POST /partner/list    {}
 //! POST /demo/remove     {}
 //! POST /verify          {}
 //! POST /order/list      {"state":"unknown","partner":"acme"}
@@ -356,6 +360,14 @@ struct MoneyMove {
     request_id: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct Suspension {
+    login: String,
+    note: String,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Hello {
     challenge: String,
@@ -466,11 +478,31 @@ async fn handle(
                         .await?,
                 )?
             }
+            "/partner/adjust" => {
+                let a: MoneyMove =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(
+                    &engine
+                        .adjust_once(&a.login, &a.amount, &a.note, a.request_id.as_deref())
+                        .await?,
+                )?
+            }
+            "/partner/suspend" | "/partner/resume" => {
+                let s: Suspension =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                let suspend = path == "/partner/suspend";
+                serde_json::to_vec(
+                    &engine
+                        .set_suspended(&s.login, suspend, &s.note, s.request_id.as_deref())
+                        .await?,
+                )?
+            }
             "/partner/show" => {
                 let l: Login =
                     serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
                 serde_json::to_vec(&engine.show_partner(&l.login)?)?
             }
+            "/partner/list" => serde_json::to_vec(&engine.list_partners()?)?,
             "/demo/remove" => serde_json::to_vec(&engine.remove_demo().await?)?,
             "/verify" => serde_json::to_vec(&engine.verify().await?)?,
             "/domain/move" => {

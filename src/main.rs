@@ -322,8 +322,42 @@ enum PartnerCmd {
         #[arg(long, value_name = "ID")]
         request_id: Option<String>,
     },
+    /// Correct a partner's balance by a signed amount (an `adjustment` ledger entry);
+    /// a negative one only down to the credit limit.
+    #[command(allow_negative_numbers = true)]
+    Adjust {
+        login: String,
+        amount: String,
+        /// Why: shown to the partner on the ledger entry.
+        #[arg(long)]
+        note: String,
+        /// Carried out at most once: the same ID again moves no money (safe to retry).
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
+    },
+    /// Suspend a partner: its requests are refused (2201) until it is resumed; its
+    /// open orders still settle.
+    Suspend {
+        login: String,
+        /// Why (kept, shown by `partner show`, never to the partner).
+        #[arg(long)]
+        note: String,
+        /// Carried out at most once (safe to retry).
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
+    },
+    /// Resume a suspended partner.
+    Resume {
+        login: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
+    },
     /// Balance, credit limit and counts of a partner.
     Show { login: String },
+    /// Every partner: login, state, balance, credit limit, available.
+    List,
 }
 
 fn load_config(g: &Global) -> Result<Config> {
@@ -674,6 +708,70 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Partner(PartnerCmd::Adjust {
+            login,
+            amount,
+            note,
+            request_id,
+        }) => {
+            check_amount(amount.strip_prefix('-').unwrap_or(&amount))?;
+            let body = serde_json::json!({"login": login, "amount": amount, "note": note,
+                "request_id": request_id});
+            let v: PartnerView = operate(&cfg, "/partner/adjust", body, |e| async move {
+                e.adjust_once(&login, &amount, &note, request_id.as_deref())
+                    .await
+            })
+            .await?;
+            print_partner(&v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Partner(cmd @ (PartnerCmd::Suspend { .. } | PartnerCmd::Resume { .. })) => {
+            let (suspend, login, note, request_id) = match cmd {
+                PartnerCmd::Suspend {
+                    login,
+                    note,
+                    request_id,
+                } => (true, login, note, request_id),
+                PartnerCmd::Resume {
+                    login,
+                    note,
+                    request_id,
+                } => (false, login, note, request_id),
+                _ => unreachable!("matched above"),
+            };
+            let path = if suspend {
+                "/partner/suspend"
+            } else {
+                "/partner/resume"
+            };
+            let body = serde_json::json!({"login": login, "note": note, "request_id": request_id});
+            let v: PartnerView = operate(&cfg, path, body, |e| async move {
+                e.set_suspended(&login, suspend, &note, request_id.as_deref())
+                    .await
+            })
+            .await?;
+            print_partner(&v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Partner(PartnerCmd::List) => {
+            let rows: Vec<PartnerView> = operate(
+                &cfg,
+                "/partner/list",
+                serde_json::json!({}),
+                |e| async move { e.list_partners() },
+            )
+            .await?;
+            println!("login\tstate\tbalance\tcredit-limit\tavailable\tcurrency");
+            for v in &rows {
+                let state = if v.suspended { "suspended" } else { "active" };
+                println!(
+                    "{}\t{state}\t{}\t{}\t{}\t{}",
+                    v.login, v.balance, v.credit_limit, v.available, v.currency
+                );
+            }
+            println!("{} partner(s)", rows.len());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Partner(PartnerCmd::Show { login }) => {
             let body = serde_json::json!({"login": login});
             let v: PartnerView = operate(&cfg, "/partner/show", body, |e| async move {
@@ -936,6 +1034,9 @@ fn print_partner(v: &PartnerView) {
     }
     if v.suspended {
         println!("suspended:    yes");
+    }
+    if let Some(n) = &v.suspension_note {
+        println!("suspension:   {n}");
     }
     println!("clients:      {}", v.clients);
     println!("domains:      {}", v.domains);

@@ -107,6 +107,9 @@ pub enum Data {
         currency: Currency,
         rows: Vec<LedgerEntry>,
         next_cursor: Option<String>,
+        /// Asked for as CSV (`format=csv`) rather than XML.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        csv: bool,
     },
     /// `price.list`: the partner's effective prices now.
     PriceList {

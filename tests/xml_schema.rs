@@ -115,10 +115,14 @@ fn every_native_fixture_validates_against_the_schema() {
     let mut converted = 0;
     for stem in &stems {
         let response = std::fs::read_to_string(dir.join(format!("{stem}.response"))).unwrap();
-        let answer = tmp.path().join(format!("{stem}.response.xml"));
-        std::fs::write(&answer, body(&response)).unwrap();
-        valid.push(answer);
-        let c = code(&response);
+        // A ledger asked for as CSV is answered in CSV (tests/ledger_csv.rs checks it).
+        let csv = response.contains("\nContent-Type: text/csv");
+        if !csv {
+            let answer = tmp.path().join(format!("{stem}.response.xml"));
+            std::fs::write(&answer, body(&response)).unwrap();
+            valid.push(answer);
+        }
+        let c = if csv { 1000 } else { code(&response) };
         let Ok(request) =
             String::from_utf8(std::fs::read(dir.join(format!("{stem}.request"))).unwrap())
         else {

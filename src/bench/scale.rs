@@ -167,6 +167,7 @@ fn partner_rows(
         orders: domains,
         commission: Decimal::ZERO,
         commission_earned: Decimal::ZERO,
+        suspension_note: None,
     };
     let mut handles = Vec::new();
     for c in 0..clients {

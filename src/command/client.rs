@@ -105,6 +105,33 @@ fn country(v: String) -> Result<String> {
     Ok(v)
 }
 
+/// The optional `x-…` fields: at most 30, names of x- and 1 to 40 of a-z 0-9 -.
+fn extra_fields(p: &mut Params) -> Result<BTreeMap<String, String>> {
+    let mut extra = BTreeMap::new();
+    let given = p.with_prefix("x-");
+    if given.len() > 30 {
+        return Err(Error::range("x-", "at most 30 optional fields"));
+    }
+    for (k, v) in given {
+        let ok = k.len() <= 42
+            && k.len() > 2
+            && k[2..]
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(Error::syntax(format!(
+                "{k:?}: optional fields are x- and 1 to 40 of a-z 0-9 -"
+            )));
+        }
+        if extra.contains_key(&k) {
+            return Err(Error::syntax(format!("{k}: given more than once")));
+        }
+        let v = if v.is_empty() { v } else { text(&k, v, 255)? };
+        extra.insert(k, v);
+    }
+    Ok(extra)
+}
+
 impl ClientCreate {
     pub fn parse(p: &mut Params) -> Result<ClientCreate> {
         let kind = match p.req("type")?.as_str() {
@@ -117,28 +144,7 @@ impl ClientCreate {
         let phone = phone(p.req("phone")?)?;
         let country = country(p.req("country")?)?;
         let address = text("address", p.req("address")?, 500)?;
-        let mut extra = BTreeMap::new();
-        let given = p.with_prefix("x-");
-        if given.len() > 30 {
-            return Err(Error::range("x-", "at most 30 optional fields"));
-        }
-        for (k, v) in given {
-            let ok = k.len() <= 42
-                && k.len() > 2
-                && k[2..]
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            if !ok {
-                return Err(Error::syntax(format!(
-                    "{k:?}: optional fields are x- and 1 to 40 of a-z 0-9 -"
-                )));
-            }
-            if extra.contains_key(&k) {
-                return Err(Error::syntax(format!("{k}: given more than once")));
-            }
-            let v = if v.is_empty() { v } else { text(&k, v, 255)? };
-            extra.insert(k, v);
-        }
+        let extra = extra_fields(p)?;
         Ok(ClientCreate {
             kind,
             name,
@@ -175,6 +181,95 @@ impl ClientCreate {
                 tx.put_partner(&p)?;
                 tx.add_client(&p.login, &client)?;
                 Ok(Outcome::ok(Data::Client(Box::new(client))))
+            })
+            .await
+    }
+}
+
+/// `client.update`: new contact details of one of the partner's clients. Only the
+/// fields given change; an `x-…` field given empty is removed. The change is the
+/// gateway's own record: nothing is sent upstream, so the registrant data a registry
+/// holds for domains already registered stays as it was.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientUpdate {
+    pub client: ClientHandle,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+    pub address: Option<String>,
+    pub extra: BTreeMap<String, String>,
+}
+
+impl ClientUpdate {
+    pub fn parse(p: &mut Params) -> Result<ClientUpdate> {
+        let client = parse_handle(&p.req("client")?)?;
+        let name = p.opt("name")?.map(|v| text("name", v, 255)).transpose()?;
+        let email = p.opt("email")?.map(email).transpose()?;
+        let phone = p.opt("phone")?.map(phone).transpose()?;
+        let country = p.opt("country")?.map(country).transpose()?;
+        let address = p
+            .opt("address")?
+            .map(|v| text("address", v, 500))
+            .transpose()?;
+        let extra = extra_fields(p)?;
+        if name.is_none()
+            && email.is_none()
+            && phone.is_none()
+            && country.is_none()
+            && address.is_none()
+            && extra.is_empty()
+        {
+            return Err(Error::new(
+                crate::error::Code::Missing,
+                "nothing to change: give name, email, phone, country, address or an x- field",
+            ));
+        }
+        Ok(ClientUpdate {
+            client,
+            name,
+            email,
+            phone,
+            country,
+            address,
+            extra,
+        })
+    }
+
+    pub async fn apply(&self, ctx: &Ctx<'_>) -> Result<Fresh<Outcome>> {
+        let u = self.clone();
+        ctx.eng
+            .write_once(ctx, "client.update", move |tx, partner: &Partner| {
+                let mut c = owned_client(tx, &partner.login, &u.client)?;
+                if c.deleted.is_some() {
+                    return Err(Error::prohibited(format!(
+                        "client {} was deleted: it cannot be changed",
+                        u.client
+                    ))
+                    .about(Object::Client));
+                }
+                let set = |field: &mut String, v: &Option<String>| {
+                    if let Some(v) = v {
+                        field.clone_from(v);
+                    }
+                };
+                set(&mut c.name, &u.name);
+                set(&mut c.email, &u.email);
+                set(&mut c.phone, &u.phone);
+                set(&mut c.country, &u.country);
+                set(&mut c.address, &u.address);
+                for (k, v) in &u.extra {
+                    if v.is_empty() {
+                        c.extra.remove(k);
+                    } else {
+                        c.extra.insert(k.clone(), v.clone());
+                    }
+                }
+                if c.extra.len() > 30 {
+                    return Err(Error::range("x-", "at most 30 optional fields"));
+                }
+                tx.put_client(&partner.login, &c)?;
+                Ok(Outcome::ok(Data::Client(Box::new(c))))
             })
             .await
     }

@@ -54,6 +54,8 @@ pub struct DomainList {
     pub client: Option<ClientHandle>,
     pub state: Option<DomainState>,
     pub auto_renew: Option<bool>,
+    /// Domains whose nameservers the registry has (`true`) or not (`false`).
+    pub delegated: Option<bool>,
     pub limit: usize,
     pub cursor: Option<String>,
     /// Matching rows to skip (after the cursor, if any): page numbers for dialects
@@ -78,6 +80,7 @@ impl DomainList {
             Some(s) => return Err(Error::value("state", format!("{s:?}: active or expired"))),
         };
         let auto_renew = p.bool_opt("auto-renew")?;
+        let delegated = p.bool_opt("delegated")?;
         let (limit, cursor) = p.page()?;
         // The cursor is the ASCII name of the last row of the page before: anything
         // else is not a cursor this server gave, as for every other list.
@@ -93,6 +96,7 @@ impl DomainList {
             client,
             state,
             auto_renew,
+            delegated,
             limit,
             cursor,
             offset,
@@ -103,6 +107,7 @@ impl DomainList {
     fn keep(&self, d: &Domain) -> bool {
         self.state.is_none_or(|s| d.state == s)
             && self.auto_renew.is_none_or(|a| d.auto_renew == a)
+            && self.delegated.is_none_or(|x| d.delegated == x)
             && self.matching.as_deref().is_none_or(|m| {
                 d.name.contains(m)
                     || Name::unicode_of(&d.name).is_some_and(|u| u.to_lowercase().contains(m))

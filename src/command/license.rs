@@ -4,7 +4,7 @@
 //! registrations: paid at once, carried out by the licensing service, settled the same way.
 
 use super::client::live_client;
-use super::params::Params;
+use super::params::{Dates, Params};
 use crate::engine::licenses::parse_ip;
 use crate::engine::orders::NewOrder;
 use crate::engine::{Ctx, Fresh};
@@ -216,6 +216,10 @@ impl LicenseInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct LicenseList {
     pub state: Option<LicenseState>,
+    /// Licences of this client.
+    pub client: Option<ClientHandle>,
+    /// Licences ordered on these days.
+    pub dates: Dates,
     pub limit: usize,
     pub cursor: Option<u64>,
 }
@@ -230,6 +234,11 @@ impl LicenseList {
                 })
             })
             .transpose()?;
+        let client = p
+            .opt("client")?
+            .map(|c| super::client::parse_handle(&c))
+            .transpose()?;
+        let dates = p.dates()?;
         let (limit, cursor) = p.page()?;
         let cursor = cursor
             .map(|c| {
@@ -239,6 +248,8 @@ impl LicenseList {
             .transpose()?;
         Ok(LicenseList {
             state,
+            client,
+            dates,
             limit,
             cursor,
         })
@@ -247,8 +258,11 @@ impl LicenseList {
     pub fn apply(&self, ctx: &Ctx<'_>) -> Result<Outcome> {
         let login = &ctx.partner.login;
         let rows = ctx.eng.store.licenses(login, self.cursor).filter(|r| {
-            r.as_ref()
-                .map_or(true, |l| self.state.is_none_or(|s| l.state == s))
+            r.as_ref().map_or(true, |l| {
+                self.state.is_none_or(|s| l.state == s)
+                    && self.client.as_ref().is_none_or(|c| l.client == c.as_str())
+                    && self.dates.holds(l.created)
+            })
         });
         let (rows, next_cursor) = super::page(rows, self.limit, |l: &License| l.id.to_string())?;
         Ok(Outcome::ok(Data::Licenses { rows, next_cursor }))

@@ -137,6 +137,7 @@ commands! {
         DomainList(domain_read::DomainList) = "domain.list": read;
         ClientCreate(client::ClientCreate) = "client.create": write;
         ClientDelete(client::ClientDelete) = "client.delete": write;
+        ClientUpdate(client::ClientUpdate) = "client.update": write;
         ClientInfo(client::ClientInfo) = "client.info": read;
         ClientList(client::ClientList) = "client.list": read;
         OrderInfo(order::OrderInfo) = "order.info": lookup;

@@ -4,7 +4,10 @@
 //! unknown or misspelt field is an error, never silently ignored.
 
 use crate::error::{Error, Result};
+use crate::types::date::parse_date;
 use crate::types::names::{parse_name, Name};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
 
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -139,12 +142,43 @@ impl Params {
         Ok((limit, cursor))
     }
 
+    /// `from` and `to`, optional calendar dates (`YYYY-MM-DD`, both days included) a
+    /// listing keeps the rows of; `from` after `to` is refused.
+    pub fn dates(&mut self) -> Result<Dates> {
+        let from = self
+            .opt("from")?
+            .map(|v| parse_date("from", &v))
+            .transpose()?;
+        let to = self.opt("to")?.map(|v| parse_date("to", &v)).transpose()?;
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Err(Error::range("from", format!("{f} is after to ({t})")));
+            }
+        }
+        Ok(Dates { from, to })
+    }
+
     /// An optional free-text filter: at most 255 characters, no control characters.
     pub fn text_opt(&mut self, key: &str) -> Result<Option<String>> {
         match self.opt(key)? {
             Some(v) => Ok(Some(text(key, v, 255)?)),
             None => Ok(None),
         }
+    }
+}
+
+/// A span of calendar days (UTC), either end open.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Dates {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl Dates {
+    /// Whether the moment `t` falls on a day of the span.
+    pub fn holds(&self, t: DateTime<Utc>) -> bool {
+        let day = t.date_naive();
+        self.from.is_none_or(|f| day >= f) && self.to.is_none_or(|to| day <= to)
     }
 }
 

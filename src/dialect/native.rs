@@ -222,6 +222,26 @@ fn parse_basic(h: &str) -> Result<Credentials> {
 
 /// Encodes a reply as the native XML answer, written straight into the body.
 fn encode(reply: Reply) -> HttpReply {
+    if let Data::Ledger {
+        currency,
+        rows,
+        next_cursor,
+        csv: true,
+    } = &reply.outcome.data
+    {
+        let mut headers = vec![(
+            "content-type",
+            "text/csv; charset=utf-8; header=present".to_string(),
+        )];
+        if let Some(c) = next_cursor {
+            headers.push(("next-cursor", c.clone()));
+        }
+        return HttpReply {
+            status: reply.outcome.http_status(),
+            headers,
+            body: Bytes::from(ledger_csv(rows, *currency)),
+        };
+    }
     let o = &reply.outcome;
     let mut headers = vec![("content-type", "application/xml; charset=utf-8".to_string())];
     if reply.replayed {
@@ -398,6 +418,7 @@ fn data(out: &mut Out, d: &Data) {
             currency,
             rows,
             next_cursor: c,
+            ..
         } => {
             for e in rows {
                 entry(out, e, *currency);
@@ -618,6 +639,66 @@ fn account_line<'a>(
         .attr("currency", c)
 }
 
+/// The columns of a ledger as CSV, one per attribute of its XML `<entry>`.
+const LEDGER_COLUMNS: &str =
+    "id,time,kind,amount,balance-after,currency,order,list-price,rule,tier,discount,note";
+
+/// A ledger page as CSV (RFC 4180: a header line, one record per entry, CRLF line
+/// ends). Amounts are written as in the XML, so the two add up to the same totals.
+fn ledger_csv(rows: &[LedgerEntry], c: Currency) -> String {
+    let mut out = String::with_capacity(64 * (rows.len() + 1));
+    out.push_str(LEDGER_COLUMNS);
+    out.push_str("\r\n");
+    for e in rows {
+        let fields: [(String, bool); 12] = [
+            (e.id.to_string(), false),
+            (
+                e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                false,
+            ),
+            (e.kind.as_str().to_string(), true),
+            (amount(e.amount, c), false),
+            (amount(e.balance_after, c), false),
+            (c.to_string(), true),
+            (e.order.map(|o| o.to_string()).unwrap_or_default(), false),
+            (
+                e.list_price.map(|a| amount(a, c)).unwrap_or_default(),
+                false,
+            ),
+            (e.rule.clone().unwrap_or_default(), true),
+            (e.tier.clone().unwrap_or_default(), true),
+            (e.discount.map(|d| d.to_string()).unwrap_or_default(), false),
+            (e.note.clone(), true),
+        ];
+        for (i, (v, text)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            csv_cell(&mut out, v, *text);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One CSV cell. A text cell that a spreadsheet would take for a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'` and quotes,
+/// so it is shown, never run. Numbers the gateway writes (amounts, ids) are left as
+/// they are: a negative amount stays a number.
+fn csv_cell(out: &mut String, v: &str, text: bool) {
+    let formula = text && v.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula || v.contains([',', '"', '\r', '\n']) {
+        out.push('"');
+        if formula {
+            out.push('\'');
+        }
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(v);
+    }
+}
+
 fn entry(out: &mut Out, e: &LedgerEntry, c: Currency) {
     account_line(
         out,
@@ -636,4 +717,31 @@ fn entry(out: &mut Out, e: &LedgerEntry, c: Currency) {
     .attr_opt("discount", e.discount)
     .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
     .empty();
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_cell;
+
+    fn cell(v: &str, text: bool) -> String {
+        let mut s = String::new();
+        csv_cell(&mut s, v, text);
+        s
+    }
+
+    #[test]
+    fn formulas_are_neutralised_and_quotes_doubled() {
+        for f in ["=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            let c = cell(f, true);
+            assert!(c.starts_with("\"'"), "{f:?} -> {c:?}");
+        }
+        assert_eq!(
+            cell("=HYPERLINK(\"x\")", true),
+            "\"'=HYPERLINK(\"\"x\"\")\""
+        );
+        assert_eq!(cell("a,b", true), "\"a,b\"");
+        assert_eq!(cell("line\nnext", true), "\"line\nnext\"");
+        assert_eq!(cell("plain note", true), "plain note");
+        assert_eq!(cell("-590.00", false), "-590.00");
+    }
 }

@@ -38,6 +38,9 @@ pub struct PartnerView {
     pub available: String,
     pub allow_ips: Vec<String>,
     pub suspended: bool,
+    /// The operator's note on the last suspension or resumption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension_note: Option<String>,
     pub clients: u64,
     pub domains: u64,
     pub orders: u64,
@@ -142,6 +145,7 @@ pub fn view(p: &Partner) -> PartnerView {
         available: m(p.balance + p.credit_limit),
         allow_ips: p.allow_ips.clone(),
         suspended: p.suspended,
+        suspension_note: p.suspension_note.clone(),
         clients: p.clients,
         domains: p.domains,
         orders: p.orders,
@@ -213,6 +217,7 @@ impl Engine {
             orders: 0,
             commission: Decimal::ZERO,
             commission_earned: Decimal::ZERO,
+            suspension_note: None,
         };
         let stored = partner.clone();
         self.store
@@ -308,6 +313,99 @@ impl Engine {
         .await
     }
 
+    /// Corrects a partner's balance by a signed `amount` (`-150.00` takes, `150.00`
+    /// gives) with an `adjustment` ledger entry carrying the operator's `note`, which is
+    /// required (it is the partner's only explanation). A negative adjustment may take
+    /// the balance down to the credit limit, no further (2104). At most once per
+    /// operator `request_id` for the partner.
+    pub async fn adjust_once(
+        &self,
+        login: &str,
+        amount: &str,
+        note: &str,
+        request_id: Option<&str>,
+    ) -> Result<PartnerView> {
+        if note.trim().is_empty() {
+            return Err(Error::missing("note"));
+        }
+        let (negative, size) = match amount.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, amount),
+        };
+        let once = Once::new("adjust", request_id, amount, note, false)?;
+        self.money_move(login, size, note, once, move |tx, p, m, now| {
+            let signed = if negative { -m.amount } else { m.amount };
+            if p.balance + signed < -p.credit_limit {
+                return Err(Error::billing(format!(
+                    "{} would take {}'s balance of {} below its credit limit of {}",
+                    Money {
+                        amount: signed,
+                        currency: p.currency
+                    },
+                    p.login,
+                    Money {
+                        amount: p.balance,
+                        currency: p.currency
+                    },
+                    Money {
+                        amount: p.credit_limit,
+                        currency: p.currency
+                    },
+                )));
+            }
+            append_entry(tx, p, EntryKind::Adjustment, signed, None, now).map(Some)
+        })
+        .await
+    }
+
+    /// Suspends (`suspended`) or resumes a partner: while suspended, every request of it
+    /// is refused with 2201 ("suspended") after its credentials are checked; its open
+    /// orders still settle, and the operator may still move its money. The note is
+    /// required and kept (shown by `partner show`, never to the partner). Setting the
+    /// state it already has changes nothing but the note; with a `request_id`, at most
+    /// once (the same id for the other state or another note: 2308).
+    pub async fn set_suspended(
+        &self,
+        login: &str,
+        suspended: bool,
+        note: &str,
+        request_id: Option<&str>,
+    ) -> Result<PartnerView> {
+        if note.trim().is_empty() {
+            return Err(Error::missing("note"));
+        }
+        crate::types::text::check_xml_chars("note", note)?;
+        let command = if suspended { "suspend" } else { "resume" };
+        let once = Once::new(command, request_id, "", note, false)?;
+        let login = login.to_string();
+        let note = note.chars().take(500).collect::<String>();
+        let (partner, replayed) = self
+            .store
+            .write(move |tx| {
+                let mut p: Partner = tx.partner(&login)?.ok_or_else(|| {
+                    Error::not_found(format!("no partner {login}")).about(Object::Partner)
+                })?;
+                if let Some(once) = &once {
+                    if let Some(done) = tx.operator_request(&login, &once.request_id)? {
+                        if done.command != once.command || done.params != once.params {
+                            return Err(Error::reused(&once.request_id));
+                        }
+                        return Ok((p, true));
+                    }
+                    tx.put_operator_request(&login, once)?;
+                }
+                p.suspended = suspended;
+                p.suspension_note = Some(note);
+                tx.put_partner(&p)?;
+                Ok((p, false))
+            })
+            .await?;
+        Ok(PartnerView {
+            replayed,
+            ..view(&partner)
+        })
+    }
+
     /// One operator money movement, in one write: `amount` (positive, in the partner's
     /// currency) is handed to `f`, which may write a ledger entry (`note` goes on it);
     /// then the partner is stored. With `once`, the operator's request-id is recorded in
@@ -368,6 +466,11 @@ impl Engine {
             Error::not_found(format!("no partner {login}")).about(Object::Partner)
         })?;
         Ok(view(&p))
+    }
+
+    /// Every partner, in the order of their logins, with balances and state.
+    pub fn list_partners(&self) -> Result<Vec<PartnerView>> {
+        self.store.partners().map(|p| p.map(|p| view(&p))).collect()
     }
 
     pub fn has_partners(&self) -> Result<bool> {
@@ -678,6 +781,12 @@ fn verify_view(v: &Quiet<'_>, cats: &Categories, now: DateTime<Utc>) -> Result<V
                 r.problems.push(format!(
                     "{login}: ledger entry {} says balance {} but the entries add up to {sum}",
                     e.id, e.balance_after
+                ));
+            }
+            if e.kind == EntryKind::Adjustment && (e.order.is_some() || e.note.trim().is_empty()) {
+                r.problems.push(format!(
+                    "{login}: adjustment {} names an order or has no note",
+                    e.id
                 ));
             }
             if let Some(o) = e.order {

@@ -33,6 +33,10 @@ pub struct Partner {
     /// all commission ever earned.
     #[serde(default)]
     pub commission_earned: Decimal,
+    /// The operator's note on the last suspension or resumption (`regway partner
+    /// suspend|resume`); never shown to the partner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
