@@ -203,6 +203,7 @@ fn partner_rows(
         rule: None,
         tier: None,
         discount: None,
+        by: None,
     };
     // Every entry is dated `now`: one day of totals, as the engine keeps them.
     let day = DayTotals {
@@ -247,6 +248,7 @@ fn partner_rows(
             commission: None,
             charge: None,
             settled: None,
+            by: None,
         };
         *ledger_id += 1;
         partner.balance -= PRICE;
@@ -263,6 +265,7 @@ fn partner_rows(
             rule: Some("catalogue".into()),
             tier: None,
             discount: None,
+            by: None,
         };
         let domain = Domain {
             name: name.clone(),

@@ -477,6 +477,7 @@ fn order(o: &Order) -> El {
         .attr("created", ts(&o.created))
         .attr("updated", ts(&o.updated))
         .attr_opt("reason", o.reason.as_ref())
+        .attr_opt("by", o.by.as_ref())
         .children(o.history.iter().map(|t| {
             El::new("transition")
                 .attr("state", t.state.as_str())
@@ -589,4 +590,5 @@ fn entry(e: &LedgerEntry, c: Currency) -> El {
     .attr_opt("tier", e.tier.as_ref())
     .attr_opt("discount", e.discount)
     .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
+    .attr_opt("by", e.by.as_ref())
 }

@@ -30,6 +30,7 @@ impl Engine {
             .clone()
             .ok_or_else(|| Error::internal("order without request-id"))?;
         let fingerprint = ctx.fingerprint.clone();
+        let by = ctx.by();
         // A concurrent request with the same request-id holds the claim: this one waits
         // until the holder has accepted the order (and answers from its record, a
         // replay) or let go of the claim without accepting (and tries itself). Only the
@@ -80,6 +81,7 @@ impl Engine {
                         e.tier = p.tier.clone();
                         e.discount = p.discount;
                     }
+                    e.by = by.clone();
                     charge = Some(ledger::append(tx, &mut partner, e)?);
                 }
                 partner.orders += 1;
@@ -101,6 +103,7 @@ impl Engine {
                     commission: new.priced.as_ref().and_then(|p| p.commission.clone()),
                     charge,
                     settled: None,
+                    by,
                 };
                 tx.put_partner(&partner)?;
                 tx.accept_order(&login, &order)?;
