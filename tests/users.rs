@@ -443,3 +443,87 @@ async fn the_partner_changes_its_own_password_giving_the_old_one() {
         a.body
     );
 }
+
+/// Rate limits count per login: a user that spends its read bucket leaves the partner's
+/// and the other users' alone.
+#[tokio::test]
+async fn a_users_rate_limit_is_its_own() {
+    let s = common::start_with(|c| {
+        c.limits = LimitsConfig {
+            read: Rate {
+                per_minute: 1,
+                burst: 2,
+            },
+            ..LimitsConfig::off()
+        }
+    })
+    .await;
+    create(&s, "U1", "demo.alice", "finance").await;
+    create(&s, "U2", "demo.bob", "finance").await;
+    for _ in 0..2 {
+        let a = as_user(&s, "demo.alice", "command=balance.get").await;
+        assert_eq!(a.code(), 1000, "{}", a.body);
+    }
+    let a = as_user(&s, "demo.alice", "command=balance.get").await;
+    assert_eq!(a.code(), 2502, "{}", a.body);
+    assert_eq!(
+        as_user(&s, "demo.bob", "command=balance.get").await.code(),
+        1000
+    );
+    assert_eq!(s.form("command=balance.get").await.code(), 1000);
+}
+
+/// Two requests creating the same login at once: one creates it, the other gets 2302.
+#[tokio::test]
+async fn racing_creations_of_one_login_make_one_user() {
+    let s = common::start().await;
+    let (a, b) = tokio::join!(
+        create(&s, "R1", "demo.twin", "read"),
+        create(&s, "R2", "demo.twin", "finance"),
+    );
+    let mut codes = [a.code(), b.code()];
+    codes.sort();
+    assert_eq!(codes, [1000, 2302], "{}\n{}", a.body, b.body);
+    let l = s.form("command=user.list").await;
+    assert_eq!(l.body.matches("demo.twin").count(), 1, "{}", l.body);
+}
+
+/// A user survives a restart; removing the partner removes its users.
+#[tokio::test]
+async fn users_are_kept_and_go_with_their_partner() {
+    let s = common::start().await;
+    s.engine()
+        .add_partner(regway::engine::operator::NewPartner {
+            login: "shop".into(),
+            password: Some("shop-password".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let a = s
+        .form_as(
+            "shop",
+            "shop-password",
+            "command=user.create&request-id=S1&user=shop.clerk&new-password=clerk-password&rights=read",
+        )
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    let s = s.restart().await;
+    let a = s
+        .form_as("shop.clerk", "clerk-password", "command=balance.get")
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    assert_eq!(s.engine().store.users("shop").count(), 1);
+    let removed = s
+        .engine()
+        .store
+        .write(|tx| tx.remove_partner("shop"))
+        .await
+        .unwrap();
+    assert!(!removed.open);
+    assert_eq!(s.engine().store.users("shop").count(), 0);
+    let a = s
+        .form_as("shop.clerk", "clerk-password", "command=balance.get")
+        .await;
+    assert_eq!(a.code(), 2200, "{}", a.body);
+}
