@@ -19,6 +19,28 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Opens the configured store: sled in `data`, or the PostgreSQL database.
+pub fn open_store(cfg: &Config) -> Result<Store> {
+    match (cfg.store_kind(), &cfg.database_url) {
+        (crate::config::StoreKind::Postgres, Some(url)) => {
+            // The data directory still holds the operator channel's file.
+            let mut dir = std::fs::DirBuilder::new();
+            dir.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+            dir.create(&cfg.data)
+                .map_err(|e| Error::internal(format!("creating {}: {e}", cfg.data.display())))?;
+            Store::open_postgres(&url.0, cfg.store_max_batch)
+        }
+        (crate::config::StoreKind::Postgres, None) => Err(Error::syntax(
+            "store = \"postgres\" needs database_url (or REGWAY_DATABASE_URL)",
+        )),
+        (crate::config::StoreKind::Sled, _) => {
+            Store::open_with(&cfg.data, cfg.store_max_batch, cfg.store_cache_mb)
+        }
+    }
+}
+
 /// Opens the store and builds the engine, without serving anything.
 pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
     Ok(open_parts(cfg)?.0)
@@ -26,7 +48,7 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
 
 /// The engine and the sandbox behind it (which the sandbox control API drives).
 fn open_parts(cfg: &Config) -> Result<(Arc<Engine>, Arc<Sandbox>)> {
-    let store = Store::open_with(&cfg.data, cfg.store_max_batch, cfg.store_cache_mb)?;
+    let store = open_store(cfg)?;
     let clock = match (cfg.sandbox.control, cfg.sandbox.clock) {
         (true, start) => Clock::controlled(start),
         (false, Some(t)) => Clock::Fixed(t),

@@ -180,7 +180,7 @@ impl Object {
     }
 }
 
-/// Why a 2400 happened: decides the HTTP status (500, 502 or 504).
+/// Why a 2400 happened: decides the HTTP status (500, 502, 503 or 504).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailKind {
@@ -188,6 +188,8 @@ pub enum FailKind {
     Internal,
     Upstream,
     UpstreamTimeout,
+    /// The store's database could not be reached: nothing was done.
+    Unavailable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +280,18 @@ impl Error {
         tracing::error!(%cause, "internal error");
         Error::new(Code::Failed, "internal error; nothing was charged")
     }
+    /// The store's database could not be reached (its cause is logged, never shown):
+    /// nothing was done, and a retry may succeed.
+    pub fn unavailable(cause: impl fmt::Display) -> Error {
+        tracing::error!(%cause, "store unavailable");
+        Error {
+            fail: FailKind::Unavailable,
+            ..Error::new(
+                Code::Failed,
+                "the store is unavailable; nothing was charged",
+            )
+        }
+    }
     pub fn upstream(msg: impl Into<String>) -> Error {
         Error {
             fail: FailKind::Upstream,
@@ -301,6 +315,7 @@ impl Error {
         match (self.code, self.fail) {
             (Code::Failed, FailKind::Upstream) => 502,
             (Code::Failed, FailKind::UpstreamTimeout) => 504,
+            (Code::Failed, FailKind::Unavailable) => 503,
             (c, _) => c.http_status(),
         }
     }

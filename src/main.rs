@@ -64,6 +64,16 @@ enum Cmd {
     /// Prints the API's JSON answer (protocol/sandbox.md).
     #[command(subcommand)]
     Sandbox(SandboxCmd),
+    /// Move a sled store into an empty PostgreSQL database (no gateway may run on
+    /// either meanwhile); run `regway verify` on both afterwards.
+    Migrate {
+        /// The sled store's data directory.
+        #[arg(long, value_name = "DIR")]
+        from_sled: std::path::PathBuf,
+        /// The PostgreSQL database, as a URL.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Measure the gateway against a bare hyper server, side by side (BENCHMARKS.md).
     Bench {
         /// Keep-alive connections driving each scenario.
@@ -546,6 +556,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })
             .await?;
             print_order(&o);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Migrate { from_sled, to } => {
+            let from = regway::store::Store::open_with(
+                &from_sled,
+                cfg.store_max_batch,
+                cfg.store_cache_mb,
+            )?;
+            let to = regway::store::Store::open_postgres(&to, cfg.store_max_batch)?;
+            let started = std::time::Instant::now();
+            let copied = tokio::task::block_in_place(|| from.copy_into(&to))?;
+            println!(
+                "moved {} records and {} sandbox registry entries in {:.1} s; \
+                 run `regway verify` on both",
+                copied.records,
+                copied.registry_entries,
+                started.elapsed().as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Verify => {

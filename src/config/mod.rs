@@ -81,6 +81,13 @@ pub struct Config {
     pub body_timeout_ms: u64,
     /// Most writes one store flush may carry (group commit); 1 flushes every write alone.
     pub store_max_batch: usize,
+    /// Where the records are kept: `sled` (embedded, in `data`; the default) or
+    /// `postgres` (the database at `database_url`, shared by several nodes). Not given:
+    /// `postgres` when `database_url` is set, else `sled`.
+    pub store: Option<StoreKind>,
+    /// The PostgreSQL database, as a URL (`postgres://user@host:5432/db`;
+    /// `?sslmode=require` for TLS). Also `REGWAY_DATABASE_URL`.
+    pub database_url: Option<DatabaseUrl>,
     /// sled's cache, in MB. Its accounting counts records as stored, so the memory it
     /// takes is about twice this; beyond the cache, sled reads the OS page cache.
     pub store_cache_mb: u64,
@@ -104,6 +111,36 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// When set, `GET /metrics` asks for `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
+}
+
+/// The store's implementation (`store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Sled,
+    Postgres,
+}
+
+/// A database URL; it may carry a password, so it is never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(..)")
+    }
+}
+
+impl Config {
+    /// The store in use: `store`, or `postgres` when only `database_url` is given.
+    pub fn store_kind(&self) -> StoreKind {
+        match (self.store, &self.database_url) {
+            (Some(k), _) => k,
+            (None, Some(_)) => StoreKind::Postgres,
+            (None, None) => StoreKind::Sled,
+        }
+    }
 }
 
 /// A token bucket: `per_minute` requests on average, up to `burst` at once.
@@ -363,6 +400,8 @@ impl Default for Config {
             body_timeout_ms: 30_000,
             store_max_batch: DEFAULT_STORE_MAX_BATCH,
             store_cache_mb: DEFAULT_STORE_CACHE_MB,
+            store: None,
+            database_url: None,
             demo: DemoConfig::default(),
             zones: BTreeMap::new(),
             builtin_zones: true,

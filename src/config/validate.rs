@@ -59,6 +59,19 @@ impl Config {
         if self.store_cache_mb == 0 || self.store_cache_mb > 65536 {
             return Err(Error::syntax("store_cache_mb must be 1 to 65536"));
         }
+        match (self.store, &self.database_url) {
+            (Some(super::StoreKind::Postgres), None) => {
+                return Err(Error::syntax(
+                    "store = \"postgres\" needs database_url (or REGWAY_DATABASE_URL)",
+                ))
+            }
+            (Some(super::StoreKind::Sled), Some(_)) => {
+                return Err(Error::syntax(
+                    "database_url is set but store = \"sled\": choose one",
+                ))
+            }
+            _ => {}
+        }
         if self.max_body_bytes < 1024 || self.max_connections == 0 {
             return Err(Error::syntax(
                 "max_body_bytes must be at least 1024 and max_connections at least 1",

@@ -286,8 +286,35 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key.clone());
+        if !claimed {
+            return None;
+        }
         // A guard is made only when the claim is this task's: dropping one releases it.
-        claimed.then(|| LiveGuard { eng: self, key })
+        let mut guard = LiveGuard {
+            eng: self,
+            key,
+            lease: None,
+        };
+        // Other processes on the same store (nodes on PostgreSQL) see the claim as a
+        // lease, which outlasts the longest an order is carried out for; a node that
+        // dies holding one loses it when it ends, and the order is taken up again.
+        let lease = format!("order:{}:{login}:{request_id}", login.len());
+        match self.store.lease(&lease, self.order_lease()) {
+            Ok(true) => {
+                guard.lease = Some(lease);
+                Some(guard)
+            }
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "an order's lease could not be taken");
+                None
+            }
+        }
+    }
+
+    /// How long an order's claim is leased to other processes on the same store.
+    fn order_lease(&self) -> std::time::Duration {
+        self.upstream_timeout * 3 + std::time::Duration::from_secs(30)
     }
 
     /// Claims like [`Engine::claim_order`], waiting while another task holds the claim
@@ -301,7 +328,10 @@ impl Engine {
             if let Some(g) = self.claim_order(login, request_id) {
                 return g;
             }
-            released.await;
+            tokio::select! {
+                _ = released => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+            }
         }
     }
 
@@ -325,7 +355,12 @@ impl Engine {
             if let Ok(Some(rec)) = requests::replay(&self.store, login, request_id) {
                 return Err(Box::new(rec));
             }
-            released.await;
+            // A claim held by another process on the same store is let go of without
+            // a wake-up here: look again after a while.
+            tokio::select! {
+                _ = released => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+            }
         }
     }
 
@@ -356,10 +391,15 @@ fn check_programme_currencies(store: &Store, programmes: &programme::Programmes)
 pub struct LiveGuard<'a> {
     eng: &'a Engine,
     key: String,
+    /// The lease other processes see (`Backend::lease`).
+    lease: Option<String>,
 }
 
 impl Drop for LiveGuard<'_> {
     fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            self.eng.store.release(&lease);
+        }
         self.eng
             .live_orders
             .lock()

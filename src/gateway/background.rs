@@ -39,6 +39,12 @@ pub struct Schedule {
     pub license_renew_days: u32,
 }
 
+/// How long a node may take over the day's work before another may take it up.
+const DAILY_LEASE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How long the day's lease is kept once its work is done: past the day.
+const DAILY_DONE: std::time::Duration = std::time::Duration::from_secs(48 * 3600);
+
 /// The background worker, until `stop` resolves: reconciles open orders every
 /// interval, and once a UTC day expires and renews services and prunes request
 /// records.
@@ -94,12 +100,28 @@ pub async fn work(
         let was_first = std::mem::replace(&mut first, false);
         let today = engine.clock.today();
         if !was_first && last_day != Some(today) {
-            match engine.daily(renew_days, license_renew_days).await {
-                Ok(_) => last_day = Some(today),
-                Err(e) => tracing::error!(error = %e, "daily work failed"),
-            }
-            if let Err(e) = engine.prune_requests().await {
-                tracing::error!(error = %e, "pruning request records failed");
+            // Nodes sharing one store run the day's work once: the one holding the
+            // day's lease. A node that dies at it loses the lease when it ends, and
+            // another runs the work (which tolerates a second run); done, the lease is
+            // kept past the day.
+            let lease = format!("daily:{today}");
+            match engine.store.lease(&lease, DAILY_LEASE) {
+                Ok(true) => {
+                    match engine.daily(renew_days, license_renew_days).await {
+                        Ok(_) => {
+                            last_day = Some(today);
+                            if let Err(e) = engine.store.lease(&lease, DAILY_DONE) {
+                                tracing::warn!(error = %e, "the day's lease was not kept");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "daily work failed"),
+                    }
+                    if let Err(e) = engine.prune_requests().await {
+                        tracing::error!(error = %e, "pruning request records failed");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "the day's lease could not be taken"),
             }
         }
     }

@@ -19,13 +19,10 @@
 //! Reads that do not decide a write go straight to sled from any task. Records are
 //! JSON (`serde_json`), under the keys of [`keys`].
 
-mod keys;
-mod ops;
-
+use super::kv::{self, keys, RawGet, RawIter, RawPut, RawScan, RawTxn};
 use super::{Deliver, OrderWatch, QuietJob, Registry, Rows, WriteJob};
 use crate::error::{Error, Result};
 use crate::store::records::{OrderState, Partner};
-use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
@@ -188,25 +185,6 @@ impl SledStore {
     }
 }
 
-fn scan_tree<'t, T: DeserializeOwned>(
-    tree: &'t sled::Tree,
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    newest_first: bool,
-) -> impl Iterator<Item = Result<(sled::IVec, T)>> + 't {
-    let range = scan_range(prefix, after, newest_first);
-    let iter = tree.range(range);
-    let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if newest_first {
-        Box::new(iter.rev())
-    } else {
-        Box::new(iter)
-    };
-    iter.map(|r| {
-        let (k, v) = r.map_err(sled_error)?;
-        Ok((k, decode(&v)?))
-    })
-}
-
 impl super::Backend for SledStore {
     fn id(&self) -> &str {
         &self.id
@@ -291,6 +269,26 @@ impl super::Backend for SledStore {
             self.db.open_tree(name).map_err(sled_error)?,
         )))
     }
+
+    fn dump(&self) -> super::Iter<'_, (Vec<u8>, Vec<u8>)> {
+        use std::ops::Bound::Unbounded;
+        let id = keys::meta("store-id");
+        Box::new(
+            tree_range(&self.state, (Unbounded, Unbounded), false)
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .filter(move |r| !matches!(r, Ok((k, _)) if *k == id)),
+        )
+    }
+
+    fn load(&self, rows: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in rows {
+            batch.insert(k, v);
+        }
+        self.state.apply_batch(batch).map_err(sled_error)?;
+        self.db.flush().map_err(sled_error)?;
+        Ok(())
+    }
 }
 
 /// The sandbox registry's state: a tree of its own in the same log.
@@ -324,6 +322,16 @@ impl Registry for SledRegistry {
 
     fn len(&self) -> usize {
         self.0.len()
+    }
+
+    fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.0
+            .iter()
+            .map(|r| {
+                let (k, v) = r.map_err(sled_error)?;
+                Ok((k.to_vec(), v.to_vec()))
+            })
+            .collect()
     }
 }
 
@@ -399,38 +407,7 @@ fn tighten_permissions(path: &Path) {
     let _ = path;
 }
 
-fn scan_range(
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    newest_first: bool,
-) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
-    use std::ops::Bound::*;
-    let end = match prefix_end(prefix) {
-        Some(e) => Excluded(e),
-        None => Unbounded,
-    };
-    match (after, newest_first) {
-        (None, _) => (Included(prefix.to_vec()), end),
-        (Some(a), false) => (Excluded(a.to_vec()), end),
-        (Some(a), true) => (Included(prefix.to_vec()), Excluded(a.to_vec())),
-    }
-}
-
-/// The first key after every key that starts with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
-fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T> {
-    Ok(serde_json::from_slice(v)?)
-}
+use kv::decode;
 
 /// What a write job sees: the committed state, plus the writes of the jobs before it
 /// in this batch, plus its own.
@@ -449,9 +426,8 @@ impl Tx<'_> {
     }
 
     /// Every (key, value) under `prefix` as this job sees it: committed, then the
-    /// batch's writes, then its own. For rare jobs over a whole prefix (removing the
-    /// demo partner), not for requests.
-    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    /// batch's writes, then its own.
+    fn scan_raw_rows(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         for r in self.tree.scan_prefix(prefix) {
             let (k, v) = r.map_err(sled_error)?;
@@ -593,6 +569,71 @@ fn commit(
     Ok(())
 }
 
+/// A sled range scan as the shared operations read it.
+fn tree_range(tree: &sled::Tree, range: kv::Range, newest_first: bool) -> RawIter<'_, sled::IVec> {
+    let iter = tree.range(range);
+    let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if newest_first {
+        Box::new(iter.rev())
+    } else {
+        Box::new(iter)
+    };
+    Box::new(iter.map(|r| r.map_err(sled_error)))
+}
+
+impl RawGet for SledStore {
+    fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
+        self.state.get(key).map_err(sled_error)
+    }
+}
+
+impl RawScan for SledStore {
+    type Bytes = sled::IVec;
+    fn raw_range(&self, range: kv::Range, newest_first: bool) -> RawIter<'_, sled::IVec> {
+        tree_range(&self.state, range, newest_first)
+    }
+}
+
+impl RawGet for QuietView<'_> {
+    fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
+        self.tree.get(key).map_err(sled_error)
+    }
+}
+
+impl RawScan for QuietView<'_> {
+    type Bytes = sled::IVec;
+    fn raw_range(&self, range: kv::Range, newest_first: bool) -> RawIter<'_, sled::IVec> {
+        tree_range(self.tree, range, newest_first)
+    }
+}
+
+impl RawGet for Tx<'_> {
+    fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
+        self.get_raw(key)
+    }
+}
+
+impl RawPut for Tx<'_> {
+    fn raw_put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.own.insert(key, value);
+    }
+}
+
+impl RawTxn for Tx<'_> {
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.scan_raw_rows(prefix)
+    }
+    fn put_raw_rows(&mut self, rows: Rows) -> Result<()> {
+        self.own.extend(SledRows::of(rows)?.rows);
+        Ok(())
+    }
+}
+
+impl RawPut for SledRows {
+    fn raw_put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.rows.insert(key, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -629,12 +670,5 @@ mod tests {
             .filter(|i| store.counter(&format!("k{i}")).unwrap() > 0)
             .count();
         assert_eq!(count, 50);
-    }
-
-    #[test]
-    fn prefix_end_handles_ff() {
-        assert_eq!(prefix_end(b"a\0"), Some(b"a\x01".to_vec()));
-        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_end(b"\xff"), None);
     }
 }
