@@ -268,7 +268,7 @@ impl<S: RawScan> Scan for S {
         values(self, &keys::licenses(login), after, false)
     }
     fn users(&self, partner: &str) -> Iter<'_, User> {
-        values(self.tree(), &keys::users(partner), None, false)
+        values(self, &keys::users(partner), None, false)
     }
     fn orders(&self, login: &str, after: Option<u64>, newest_first: bool) -> Iter<'_, Order> {
         let after = after.map(|id| keys::order(login, id));
