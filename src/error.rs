@@ -142,10 +142,14 @@ pub enum Object {
     Address,
     /// The partner's own account (2201: suspended; 2304: not on postpay terms).
     Account,
+    /// A partner's user (2302, 2303; 2201: not the partner's login).
+    User,
+    /// The rights groups of the user that sent the request (2201: a group is missing).
+    Rights,
 }
 
 impl Object {
-    pub const ALL: [Object; 9] = [
+    pub const ALL: [Object; 11] = [
         Object::Domain,
         Object::Client,
         Object::Order,
@@ -155,6 +159,8 @@ impl Object {
         Object::Partner,
         Object::Address,
         Object::Account,
+        Object::User,
+        Object::Rights,
     ];
 
     pub fn name(self) -> &'static str {
@@ -168,6 +174,8 @@ impl Object {
             Object::Partner => "partner",
             Object::Address => "address",
             Object::Account => "account",
+            Object::User => "user",
+            Object::Rights => "rights",
         }
     }
 }

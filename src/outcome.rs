@@ -358,6 +358,7 @@ mod tests {
             commission: None,
             charge: None,
             settled: None,
+            by: None,
         };
         for data in [
             Data::Order(Box::new(order.clone())),

@@ -204,6 +204,7 @@ fn partner_rows(
         rule: None,
         tier: None,
         discount: None,
+        by: None,
     };
     // Every entry is dated `now`: one day of totals, as the engine keeps them.
     let day = DayTotals {
@@ -249,6 +250,7 @@ fn partner_rows(
             commission: None,
             charge: None,
             settled: None,
+            by: None,
         };
         *ledger_id += 1;
         partner.balance -= PRICE;
@@ -265,6 +267,7 @@ fn partner_rows(
             rule: Some("catalogue".into()),
             tier: None,
             discount: None,
+            by: None,
         };
         let domain = Domain {
             name: name.clone(),

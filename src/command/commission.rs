@@ -4,7 +4,7 @@
 //! balance, and the operator pays it out (`regway partner withdraw --commission`).
 
 use super::params::Params;
-use crate::engine::ledger::{append_commission, append_entry};
+use crate::engine::ledger::{append, append_commission, entry};
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
 use crate::outcome::{Data, Outcome};
@@ -86,6 +86,7 @@ impl CommissionTransfer {
             currency,
         };
         let now = ctx.eng.clock.now();
+        let by = ctx.by();
         ctx.eng
             .write_once(ctx, "commission.transfer", move |tx, partner: &Partner| {
                 let mut p = partner.clone();
@@ -98,8 +99,9 @@ impl CommissionTransfer {
                         }
                     )));
                 }
-                let ledger =
-                    append_entry(tx, &mut p, EntryKind::Commission, amount.amount, None, now)?;
+                let mut e = entry(EntryKind::Commission, amount.amount, None, now);
+                e.by = by;
+                let ledger = append(tx, &mut p, e)?;
                 let spent = append_commission(
                     tx,
                     &mut p,

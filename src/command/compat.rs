@@ -313,6 +313,7 @@ fn run_native<'a>(
             partner: ctx.partner.clone(),
             request_id,
             fingerprint: command.fingerprint(),
+            user: ctx.user.clone(),
         };
         // A retry is answered from its record before the command looks at the state
         // it changed, as the gateway does for a native one.

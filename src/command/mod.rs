@@ -19,6 +19,7 @@ pub mod params;
 pub mod programme;
 pub mod request;
 pub mod statement;
+pub mod user;
 
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
@@ -85,6 +86,15 @@ macro_rules! commands {
                     "" => return Err(Error::missing("command")),
                     other => return Err(Error::unknown_command(other)),
                 })
+            }
+
+            /// Whether the command sent under `name` changes state (`None`: no such
+            /// command).
+            pub fn name_is_mutating(name: &str) -> Option<bool> {
+                match name {
+                    $( $nn => Some(commands!(@mutating $nk)), )*
+                    _ => None,
+                }
             }
 
             pub fn name(&self) -> &'static str {
@@ -155,6 +165,12 @@ commands! {
         LicenseList(license::LicenseList) = "license.list": read;
         CommissionList(commission::CommissionList) = "commission.list": read;
         CommissionTransfer(commission::CommissionTransfer) = "commission.transfer": write;
+        UserCreate(user::UserCreate) = "user.create": write;
+        UserList(user::UserList) = "user.list": read;
+        UserSetRights(user::UserSetRights) = "user.set-rights": write;
+        UserSetPassword(user::UserSetPassword) = "user.set-password": write;
+        UserDelete(user::UserDelete) = "user.delete": write;
+        PartnerSetPassword(user::PartnerSetPassword) = "partner.set-password": write;
     }
     built {
         Checked(compat::Checked) = "compat.checked" as |c| c.name; composite;

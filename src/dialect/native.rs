@@ -552,6 +552,7 @@ fn order(out: &mut Out, o: &Order) {
         .attr("created", rfc3339(&o.created))
         .attr("updated", rfc3339(&o.updated))
         .attr_opt("reason", o.reason.as_ref())
+        .attr_opt("by", o.by.as_ref())
         .children(|out| {
             for t in &o.history {
                 out.el("transition")
@@ -716,6 +717,7 @@ fn entry(out: &mut Out, e: &LedgerEntry, c: Currency) {
     .attr_opt("tier", e.tier.as_ref())
     .attr_opt("discount", e.discount)
     .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
+    .attr_opt("by", e.by.as_ref())
     .empty();
 }
 

@@ -18,7 +18,7 @@
 //! flood of first logins or of one bad password costs one argon2 run, not N.
 
 use crate::error::{Error, Result};
-use crate::store::records::Partner;
+use crate::store::records::{Partner, User};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use sha2::{Digest, Sha256};
@@ -331,6 +331,17 @@ impl std::fmt::Display for Cidr {
 pub fn ip_allowed(partner: &Partner, ip: IpAddr) -> bool {
     partner.allow_ips.is_empty()
         || partner
+            .allow_ips
+            .iter()
+            .filter_map(|c| Cidr::parse(c).ok())
+            .any(|c| c.contains(ip))
+}
+
+/// Whether `ip` may act as the partner's `user` (its own allow-list; empty: every
+/// address). The partner's allow-list is checked as well.
+pub fn user_ip_allowed(user: &User, ip: IpAddr) -> bool {
+    user.allow_ips.is_empty()
+        || user
             .allow_ips
             .iter()
             .filter_map(|c| Cidr::parse(c).ok())

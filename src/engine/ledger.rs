@@ -30,6 +30,7 @@ pub fn entry(
         rule: None,
         tier: None,
         discount: None,
+        by: None,
     }
 }
 

@@ -75,6 +75,16 @@ pub struct Ctx<'a> {
     pub request_id: Option<String>,
     /// The command's canonical form, to tell a retry from a reuse of the request-id.
     pub fingerprint: String,
+    /// The partner's user that sent the request; `None`: the partner's main login.
+    pub user: Option<crate::store::records::User>,
+}
+
+impl Ctx<'_> {
+    /// The login orders and ledger entries record as having caused them: the user's,
+    /// or `None` for the main login.
+    pub fn by(&self) -> Option<String> {
+        self.user.as_ref().map(|u| u.login.clone())
+    }
 }
 
 /// What a write guarded by a request-id found.

@@ -225,6 +225,15 @@ impl Engine {
                 if tx.has_partner(&stored.login)? {
                     return Err(Error::exists(format!("partner {} exists", stored.login)));
                 }
+                // A partner's user `PARTNER.NAME` holds the login already.
+                if let Some((owner, name)) = stored.login.rsplit_once('.') {
+                    if tx.user(owner, name)?.is_some() {
+                        return Err(Error::exists(format!(
+                            "{} is a user of partner {owner}",
+                            stored.login
+                        )));
+                    }
+                }
                 tx.put_partner(&stored)
             })
             .await?;

@@ -341,6 +341,7 @@ impl Engine {
             partner: std::sync::Arc::new(partner.clone()),
             request_id: Some(rid.clone()),
             fingerprint: cmd.fingerprint(),
+            user: None,
         };
         match cmd.apply(&ctx).await {
             Ok(Fresh::Done(_)) => Ok(true),
@@ -408,6 +409,7 @@ impl Engine {
                     commission: None,
                     charge: None,
                     settled: None,
+                    by: None,
                 };
                 let mut outcome = Outcome::error(e).with_data(Data::Order(Box::new(order.clone())));
                 outcome.request_id = Some(rid.clone());

@@ -17,7 +17,7 @@ use crate::engine::auth::{self, Credentials};
 use crate::engine::{limits, Ctx, Engine, Fresh};
 use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Outcome};
-use crate::store::records::{Order, Partner, RequestRecord};
+use crate::store::records::{Order, Partner, RequestRecord, User};
 use crate::store::requests;
 use crate::types::request_id::RequestId;
 use std::net::IpAddr;
@@ -126,18 +126,26 @@ pub async fn execute(eng: &Engine, req: Request) -> Reply {
 }
 
 async fn run(eng: &Engine, req: Request, rid: Option<Result<RequestId>>) -> Result<Reply> {
-    let partner = authenticate(eng, req.credentials.as_ref(), req.peer).await?;
+    let (partner, user) = authenticate(eng, req.credentials.as_ref(), req.peer).await?;
     let command = match req.action {
         Action::Named {
             command,
             mut params,
         } => {
+            if let Some(u) = &user {
+                crate::command::user::permit_named(&command, u)?;
+            }
             let command = Command::parse(&command, &mut params, rid.as_ref())?;
             params.finish()?;
             command
         }
         Action::Built(command) => command,
     };
+    // A user runs only what its rights groups allow, before anything is counted (a
+    // named command was asked before its parameters were read).
+    if let Some(u) = &user {
+        crate::command::user::permit(&command, u)?;
+    }
     let mutating = command.is_mutating();
     // Before the request-id is looked at: a limited request takes nothing.
     let action = if mutating {
@@ -145,7 +153,9 @@ async fn run(eng: &Engine, req: Request, rid: Option<Result<RequestId>>) -> Resu
     } else {
         limits::Action::Read
     };
-    eng.limits.partner(&partner.login, action)?;
+    // Limits count per login: a user's requests are its own.
+    let acting = user.as_ref().map_or(&partner.login, |u| &u.login);
+    eng.limits.partner(acting, action)?;
     if mutating && req.read_only {
         return Err(Error::syntax(format!(
             "{} changes state: send it with POST",
@@ -165,6 +175,7 @@ async fn run(eng: &Engine, req: Request, rid: Option<Result<RequestId>>) -> Resu
         fingerprint: command.fingerprint(),
         partner,
         request_id,
+        user,
     };
     let own_replays = command.replays_itself();
     if mutating && !own_replays {
@@ -184,11 +195,13 @@ async fn run(eng: &Engine, req: Request, rid: Option<Result<RequestId>>) -> Resu
     }
 }
 
+/// The partner the request acts for, and the partner's user that sent it (`None`: the
+/// partner's main login).
 async fn authenticate(
     eng: &Engine,
     cred: Option<&Credentials>,
     peer: IpAddr,
-) -> Result<Arc<Partner>> {
+) -> Result<(Arc<Partner>, Option<User>)> {
     let Some(cred) = cred else {
         eng.limits.anonymous(peer)?;
         return Err(Error::new(
@@ -204,9 +217,22 @@ async fn authenticate(
     // not exist, so that takes as long as a wrong password.
     let attempt = eng.limits.attempt(peer, &cred.login);
     eng.limits.check_locked(&attempt)?;
-    let partner = eng.partner(&cred.login)?;
+    let mut partner = eng.partner(&cred.login)?;
+    // Not a partner's login: a partner's user `PARTNER.NAME`, under the partner's
+    // allow-list and its own.
+    let user = match (&partner, cred.login.rsplit_once('.')) {
+        (None, Some((owner, name))) => match eng.store.user(owner, name)? {
+            Some(u) => {
+                partner = eng.partner(owner)?;
+                partner.as_ref().map(|_| u)
+            }
+            None => None,
+        },
+        _ => None,
+    };
     if let Some(p) = &partner {
-        if !auth::ip_allowed(p, peer) {
+        let user_allowed = user.as_ref().is_none_or(|u| auth::user_ip_allowed(u, peer));
+        if !auth::ip_allowed(p, peer) || !user_allowed {
             return Err(Error::forbidden(format!(
                 "requests from {peer} are not allowed for this partner"
             ))
@@ -217,9 +243,11 @@ async fn authenticate(
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
-    let hash = partner
-        .as_ref()
-        .map_or(auth::dummy_hash(), |p| p.password_hash.as_str());
+    let hash = match (&user, &partner) {
+        (Some(u), _) => u.password_hash.as_str(),
+        (None, Some(p)) => p.password_hash.as_str(),
+        (None, None) => auth::dummy_hash(),
+    };
     let still_allowed = || eng.limits.check_locked(&attempt);
     let ok = eng
         .auth
@@ -236,7 +264,7 @@ async fn authenticate(
     if partner.suspended {
         return Err(Error::forbidden("partner account is suspended").about(Object::Account));
     }
-    Ok(partner)
+    Ok((partner, user))
 }
 
 /// The answer for a request-id seen before; `compare`: refused (2308) when it carried

@@ -202,6 +202,7 @@ async fn a_request_without_the_claim_answers_once_the_order_is_accepted() {
         partner,
         request_id: Some("R1".into()),
         fingerprint: String::new(),
+        user: None,
     };
     let new = NewOrder {
         domain: "slow.ru".into(),
@@ -241,6 +242,7 @@ async fn after_the_accepting_write_internal_failures_answer_1001() {
         partner: partner.clone(),
         request_id: Some("R1".into()),
         fingerprint: "r1".into(),
+        user: None,
     };
     // The registrant disappears in the accepting write: the order cannot be handed
     // upstream, the money is held, and the answer says so.

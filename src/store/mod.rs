@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use records::{
     Client, CommissionEntry, DayTotals, Domain, LedgerEntry, License, OperatorRequest, Order,
-    OrderState, Partner, RequestRecord, ServiceCounts,
+    OrderState, Partner, RequestRecord, ServiceCounts, User,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::BTreeMap;
@@ -118,6 +118,8 @@ pub trait Read {
     /// The login of the licence's owner.
     fn license_owner(&self, id: u64) -> Result<Option<String>>;
     fn license(&self, login: &str, id: u64) -> Result<Option<License>>;
+    /// The partner's user `partner.name`.
+    fn user(&self, partner: &str, name: &str) -> Result<Option<User>>;
     /// A request record as [`Requests`] encodes it.
     fn request_bytes(&self, login: &str, request_id: &str) -> Result<Option<Vec<u8>>>;
     fn operator_request(&self, login: &str, request_id: &str) -> Result<Option<OperatorRequest>>;
@@ -142,6 +144,8 @@ pub trait Scan {
     /// How many client records a partner has.
     fn client_count(&self, login: &str) -> Result<u64>;
     fn licenses(&self, login: &str, after: Option<u64>) -> Iter<'_, License>;
+    /// The partner's users, by name.
+    fn users(&self, partner: &str) -> Iter<'_, User>;
     /// One partner's orders by id, strictly after `after` in the listing's direction.
     fn orders(&self, login: &str, after: Option<u64>, newest_first: bool) -> Iter<'_, Order>;
     fn ledger(&self, login: &str, after: Option<u64>, newest_first: bool) -> Iter<'_, LedgerEntry>;
@@ -206,6 +210,8 @@ pub trait Write {
     /// A licence the partner now holds: its owner and its record.
     fn add_license(&mut self, login: &str, l: &License) -> Result<()>;
     fn put_license(&mut self, login: &str, l: &License) -> Result<()>;
+    fn put_user(&mut self, u: &User) -> Result<()>;
+    fn remove_user(&mut self, u: &User);
     /// A request record as [`Requests`] encodes it.
     fn put_request_bytes(&mut self, login: &str, request_id: &str, r: Vec<u8>) -> Result<()>;
     fn remove_request(&mut self, login: &str, request_id: &str);

@@ -551,6 +551,9 @@ pub struct Order {
     /// a domain's own, else its zone's. None: routed by zone (older orders, licences).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
+    /// The partner's user (`PARTNER.NAME`) that placed it; `None`: the main login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// An operator's settlement of an order whose outcome the upstream never made clear.
@@ -747,6 +750,38 @@ pub struct LedgerEntry {
     /// For a charge: the percent off the list price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<Decimal>,
+    /// The partner's user (`PARTNER.NAME`) whose request made the entry; `None`: the
+    /// main login, or the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// An additional login of a partner (`PARTNER.NAME`), with the rights groups it holds.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    /// `PARTNER.NAME`.
+    pub login: String,
+    pub partner: String,
+    /// argon2id PHC string, as the partner's.
+    pub password_hash: String,
+    pub rights: Vec<crate::types::rights::Right>,
+    #[serde(default)]
+    pub allow_ips: Vec<String>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "User({}, {:?})", self.login, self.rights)
+    }
+}
+
+impl User {
+    /// The part after the partner's login and the dot.
+    pub fn name(&self) -> &str {
+        &self.login[self.partner.len() + 1..]
+    }
 }
 
 /// What is kept of a request-id: the command it carried (canonical form, to tell a

@@ -8,4 +8,5 @@ pub mod money;
 pub mod names;
 pub mod operation;
 pub mod request_id;
+pub mod rights;
 pub mod text;

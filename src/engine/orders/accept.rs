@@ -32,6 +32,7 @@ impl Engine {
             .clone()
             .ok_or_else(|| Error::internal("order without request-id"))?;
         let fingerprint = ctx.fingerprint.clone();
+        let by = ctx.by();
         // A concurrent request with the same request-id holds the claim: this one waits
         // until the holder has accepted the order (and answers from its record, a
         // replay) or let go of the claim without accepting (and tries itself). Only the
@@ -96,6 +97,7 @@ impl Engine {
                         e.tier = p.tier.clone();
                         e.discount = p.discount;
                     }
+                    e.by = by.clone();
                     charge = Some(ledger::append(tx, &mut partner, e)?);
                 }
                 partner.orders += 1;
@@ -118,6 +120,7 @@ impl Engine {
                     charge,
                     settled: None,
                     upstream,
+                    by,
                 };
                 tx.put_partner(&partner)?;
                 tx.accept_order(&login, &order)?;

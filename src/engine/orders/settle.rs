@@ -172,14 +172,10 @@ pub(in crate::engine) fn settle<A: Answer>(
             order.set_state(OrderState::Failed, now);
             order.reason = Some(reason.clone());
             if order.amount > rust_decimal::Decimal::ZERO {
-                ledger::append_entry(
-                    tx,
-                    &mut partner,
-                    EntryKind::Refund,
-                    order.amount,
-                    Some(order.id),
-                    now,
-                )?;
+                // The refund is the order's: it records the login that placed it.
+                let mut e = ledger::entry(EntryKind::Refund, order.amount, Some(order.id), now);
+                e.by = order.by.clone();
+                ledger::append(tx, &mut partner, e)?;
             }
             let mut e = Error::new(code, reason);
             if code == Code::Failed {

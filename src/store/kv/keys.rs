@@ -17,6 +17,7 @@
 //! q\0{order#8}                     login, for every order not yet completed or failed
 //! S\0{license#8}                   login of the licence's owner
 //! s\0{login}\0{license#8}          licence record
+//! a\0{login}\0{name}               the partner's user `login.name`
 //! N\0{counter}                     counters
 //! ```
 //! `#8` is a big-endian u64, so numeric order is key order. Logins, domain names and
@@ -179,6 +180,14 @@ pub fn license(login: &str, license: u64) -> Vec<u8> {
 }
 pub fn licenses(login: &str) -> Vec<u8> {
     key(b's', &[login.as_bytes(), b""])
+}
+/// A partner's additional login `PARTNER.NAME`, by the partner and the name (removed
+/// with the partner, as every `TAG\0login\0` row).
+pub fn user(partner: &str, name: &str) -> Vec<u8> {
+    key(b'a', &[partner.as_bytes(), name.as_bytes()])
+}
+pub fn users(partner: &str) -> Vec<u8> {
+    key(b'a', &[partner.as_bytes(), b""])
 }
 /// A fact about the store itself (which start-up migrations have run).
 pub fn meta(name: &str) -> Vec<u8> {

@@ -8,7 +8,7 @@ pub(super) mod keys;
 use crate::error::{Error, Result};
 use crate::store::records::{
     Client, CommissionEntry, DayTotals, Domain, LedgerEntry, License, OperatorRequest, Order,
-    Partner, ServiceCounts,
+    Partner, ServiceCounts, User,
 };
 use crate::store::{
     ClientServices, Expiry, Iter, Migration, PartnerRemoved, Read, RequestHead, Rows, Scan, Txn,
@@ -177,6 +177,9 @@ impl<R: RawGet> Read for R {
     fn license(&self, login: &str, id: u64) -> Result<Option<License>> {
         get(self, &keys::license(login, id))
     }
+    fn user(&self, partner: &str, name: &str) -> Result<Option<User>> {
+        get(self, &keys::user(partner, name))
+    }
     fn request_bytes(&self, login: &str, request_id: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
             .raw_get(&keys::request(login, request_id))?
@@ -263,6 +266,9 @@ impl<S: RawScan> Scan for S {
     fn licenses(&self, login: &str, after: Option<u64>) -> Iter<'_, License> {
         let after = after.map(|id| keys::license(login, id));
         values(self, &keys::licenses(login), after, false)
+    }
+    fn users(&self, partner: &str) -> Iter<'_, User> {
+        values(self, &keys::users(partner), None, false)
     }
     fn orders(&self, login: &str, after: Option<u64>, newest_first: bool) -> Iter<'_, Order> {
         let after = after.map(|id| keys::order(login, id));
@@ -428,6 +434,12 @@ impl<W: RawPut> Write for W {
     }
     fn put_license(&mut self, login: &str, l: &License) -> Result<()> {
         put(self, keys::license(login, l.id), l)
+    }
+    fn put_user(&mut self, u: &User) -> Result<()> {
+        put(self, keys::user(&u.partner, u.name()), u)
+    }
+    fn remove_user(&mut self, u: &User) {
+        self.raw_put(keys::user(&u.partner, u.name()), None);
     }
     fn put_request_bytes(&mut self, login: &str, request_id: &str, r: Vec<u8>) -> Result<()> {
         self.raw_put(keys::request(login, request_id), Some(r));
