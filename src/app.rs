@@ -267,6 +267,11 @@ pub async fn start(cfg: Config) -> Result<Running> {
             hk_engine.limits.housekeeping();
         }
     }));
+    // Partners' events, delivered beside the request path (engine::webhooks).
+    tasks.push(tokio::spawn(crate::engine::webhooks::deliver::run(
+        engine.clone(),
+        stopped(rx.clone()),
+    )));
     tracing::info!(%addr, %admin_addr, data = %cfg.data.display(), backend = engine.backend.name(), "regway is serving");
     Ok(Running {
         addr,

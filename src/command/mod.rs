@@ -19,6 +19,7 @@ pub mod params;
 pub mod programme;
 pub mod request;
 pub mod statement;
+pub mod webhook;
 
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
@@ -154,6 +155,11 @@ commands! {
         LicenseList(license::LicenseList) = "license.list": read;
         CommissionList(commission::CommissionList) = "commission.list": read;
         CommissionTransfer(commission::CommissionTransfer) = "commission.transfer": write;
+        WebhookSet(webhook::WebhookSet) = "webhook.set": write;
+        WebhookList(webhook::WebhookList) = "webhook.list": read;
+        WebhookDelete(webhook::WebhookDelete) = "webhook.delete": write;
+        WebhookTest(webhook::WebhookTest) = "webhook.test": write;
+        WebhookDeliveries(webhook::WebhookDeliveries) = "webhook.deliveries": read;
     }
     built {
         Checked(compat::Checked) = "compat.checked" as |c| c.name; composite;

@@ -17,6 +17,7 @@ pub mod renew_window;
 pub mod retention;
 pub mod services;
 pub mod statement;
+pub mod webhooks;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -58,6 +59,8 @@ pub struct Engine {
     released: tokio::sync::Notify,
     /// Open orders the reconciler leaves alone for a while (unclear answers).
     pub backoffs: orders::Backoffs,
+    /// Delivering partners' events (webhooks).
+    pub webhooks: webhooks::deliver::Hub,
 }
 
 /// What a command sees of the request that carries it.
@@ -128,6 +131,7 @@ impl Engine {
             }
         }
         Ok(Engine {
+            webhooks: webhooks::deliver::Hub::new(&cfg.webhooks)?,
             open_orders,
             metrics_token: cfg.metrics_token.clone(),
             catalogue,
@@ -207,6 +211,25 @@ impl Engine {
                 "Password checks that ran argon2 (cache misses).",
                 "counter",
                 vec![(String::new(), self.auth.slow_checks.load(Ordering::Relaxed))],
+            ),
+            (
+                "regway_webhook_deliveries_total",
+                "Webhook delivery attempts since start, by outcome (retry: failed, tried again later).",
+                "counter",
+                [
+                    ("delivered", &self.webhooks.counters.delivered),
+                    ("retry", &self.webhooks.counters.retried),
+                    ("failed", &self.webhooks.counters.failed),
+                ]
+                .into_iter()
+                .map(|(o, n)| (format!("outcome=\"{o}\""), n.load(Ordering::Relaxed)))
+                .collect(),
+            ),
+            (
+                "regway_webhook_queue",
+                "Webhook deliveries pending (as of the last look at the queue).",
+                "gauge",
+                vec![(String::new(), self.webhooks.counters.queue.load(Ordering::Relaxed))],
             ),
             (
                 "regway_rate_limit_keys",
