@@ -479,3 +479,74 @@ async fn walk_as(s: &common::TestServer, login: &str, pw: &str) -> (Vec<(String,
         }
     }
 }
+
+/// The daily work's notices: `domain.expiring` 30, 7 and 1 days before (once each, a
+/// second run of the day sends nothing) and `domain.expired` after.
+#[tokio::test]
+async fn expiring_and_expired_domains_are_told() {
+    let rx = Receiver::start("127.0.0.1:0", Reply::Status(200))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let at = |now: &str| {
+        let mut c = common::test_config(dir.path());
+        hooks_config(&mut c);
+        c.sandbox.clock = Some(now.parse().unwrap());
+        c
+    };
+    let s = common::start_config(at(common::NOW)).await;
+    expect(
+        set(&s, "W1", &rx.url("/d"), "domain.expiring,domain.expired").await,
+        1000,
+    );
+    let client = s.client("C1").await;
+    let a = s
+        .form(&register_form(
+            "R1",
+            "expiring.ru",
+            &client,
+            "&auto-renew=false",
+        ))
+        .await;
+    assert_eq!(
+        elem(&expect(a, 1000).body, "domain").get("expires"),
+        "2027-01-15"
+    );
+    let mut s = s;
+    let mut seen = 0;
+    for (now, days) in [
+        ("2026-12-16T03:00:00Z", Some(30)),
+        ("2026-12-17T03:00:00Z", None),
+        ("2027-01-10T03:00:00Z", Some(7)),
+        ("2027-01-14T03:00:00Z", Some(1)),
+        ("2027-01-16T00:30:00Z", None),
+    ] {
+        s.stop().await;
+        s = common::start_when_free(at(now)).await;
+        s.engine().daily(30, 3).await.unwrap();
+        s.engine().daily(30, 3).await.unwrap();
+        let expired = now.starts_with("2027-01-16");
+        if days.is_some() || expired {
+            seen += 1;
+        }
+        let got = rx.wait_for(seen, 10).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(rx.count(), seen, "{now}: one notice at most");
+        if let (Some(d), Some(last)) = (days, got.last()) {
+            let j = last.json();
+            assert_eq!(j["type"], "domain.expiring");
+            assert_eq!(j["data"]["domain"]["name"], "expiring.ru");
+            assert!(j["data"]["domain"]["days-left"].as_i64().unwrap() <= d);
+        }
+    }
+    let got = rx.received();
+    let last = got.last().unwrap().json();
+    assert_eq!(last["type"], "domain.expired");
+    assert_eq!(last["data"]["domain"]["state"], "expired");
+    let ids: BTreeSet<u64> = got
+        .iter()
+        .map(|g| g.json()["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    s.stop().await;
+}

@@ -272,6 +272,7 @@ fn partner_rows(
             expires,
             ns: ns.clone(),
             delegated: true,
+            expiring_notice: None,
             auto_renew: false,
         };
         let mut outcome = Outcome::ok(Data::DomainOrder {

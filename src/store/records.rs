@@ -62,6 +62,9 @@ pub struct Domain {
     pub ns: Vec<String>,
     pub delegated: bool,
     pub auto_renew: bool,
+    /// The last `domain.expiring` notice: (the expiry it was about, days before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiring_notice: Option<(NaiveDate, u32)>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

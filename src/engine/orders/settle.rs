@@ -269,6 +269,7 @@ fn apply_done(
                 ns: ns.to_vec(),
                 delegated: done.delegated.unwrap_or(!ns.is_empty()),
                 auto_renew,
+                expiring_notice: None,
             };
             let number = ClientHandle::number_of(client)
                 .ok_or_else(|| Error::internal("stored client handle is malformed"))?;

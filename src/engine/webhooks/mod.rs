@@ -20,8 +20,97 @@ pub const EVENTS: &[&str] = &[
     "order.completed",
     "order.failed",
     "order.unknown",
+    "domain.expiring",
+    "domain.expired",
     "webhook.test",
 ];
+
+/// Days before its expiry a domain's `domain.expiring` notices go out.
+pub const EXPIRING_DAYS: [u32; 3] = [30, 7, 1];
+
+/// A domain as a notice describes it.
+pub fn domain_data(d: &crate::store::records::Domain, days_left: Option<i64>) -> serde_json::Value {
+    let mut v = json!({
+        "name": d.name,
+        "client": d.client,
+        "state": d.state.as_str(),
+        "expires": d.expires.to_string(),
+        "auto-renew": d.auto_renew,
+    });
+    if let Some(n) = days_left {
+        v["days-left"] = json!(n);
+    }
+    json!({ "domain": v })
+}
+
+/// The notice due for a domain expiring on `expires`, seen on `today`: the smallest of
+/// [`EXPIRING_DAYS`] it is within, unless that one (or a smaller one) was sent for
+/// this expiry already.
+pub fn expiring_due(
+    expires: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+    last: Option<(chrono::NaiveDate, u32)>,
+) -> Option<u32> {
+    let left = (expires - today).num_days();
+    if left < 0 {
+        return None;
+    }
+    let due = EXPIRING_DAYS
+        .iter()
+        .copied()
+        .filter(|d| i64::from(*d) >= left)
+        .min()?;
+    match last {
+        Some((e, sent)) if e == expires && sent <= due => None,
+        _ => Some(due),
+    }
+}
+
+impl crate::engine::Engine {
+    /// Sends `domain.expiring` for an active domain when a notice is due (once per
+    /// expiry and threshold, so running the day twice sends nothing twice).
+    pub async fn notify_expiring(
+        &self,
+        login: &str,
+        name: &str,
+        today: chrono::NaiveDate,
+    ) -> Result<bool> {
+        let takes = self
+            .store
+            .webhooks(login)?
+            .is_some_and(|h| h.endpoints.iter().any(|e| e.takes("domain.expiring")));
+        if !takes {
+            return Ok(false);
+        }
+        let (login, name) = (login.to_string(), name.to_string());
+        let now = self.clock.now();
+        self.store
+            .write(move |tx| {
+                let Some(mut d) = tx.domain(&login, &name)? else {
+                    return Ok(false);
+                };
+                if d.state != crate::store::records::DomainState::Active {
+                    return Ok(false);
+                }
+                let Some(due) = expiring_due(d.expires, today, d.expiring_notice) else {
+                    return Ok(false);
+                };
+                d.expiring_notice = Some((d.expires, due));
+                tx.put_domain(&login, &d)?;
+                let left = (d.expires - today).num_days();
+                emit(
+                    tx,
+                    &login,
+                    "domain.expiring",
+                    domain_data(&d, Some(left)),
+                    now,
+                    None,
+                )?;
+                Ok(true)
+            })
+            .await
+    }
+}
 
 /// Writes an event for the partner's endpoints that take `kind` (only `endpoint`, when
 /// given), with a pending delivery to each; its id, or `None` when no endpoint takes it.
@@ -154,4 +243,40 @@ pub fn set_endpoint(
     };
     hooks.endpoints.push(e.clone());
     Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn expiring_notices_at_30_7_and_1_days_once_each() {
+        let exp = day("2026-03-31");
+        assert_eq!(expiring_due(exp, day("2026-02-28"), None), None);
+        assert_eq!(expiring_due(exp, day("2026-03-01"), None), Some(30));
+        assert_eq!(expiring_due(exp, day("2026-03-02"), Some((exp, 30))), None);
+        assert_eq!(
+            expiring_due(exp, day("2026-03-24"), Some((exp, 30))),
+            Some(7)
+        );
+        assert_eq!(expiring_due(exp, day("2026-03-25"), Some((exp, 7))), None);
+        // A day missed (the gateway was down): the next threshold still comes, once.
+        assert_eq!(
+            expiring_due(exp, day("2026-03-31"), Some((exp, 30))),
+            Some(1)
+        );
+        assert_eq!(expiring_due(exp, day("2026-03-30"), Some((exp, 1))), None);
+        assert_eq!(expiring_due(exp, day("2026-04-01"), None), None);
+        // Renewed: a new expiry starts again.
+        let renewed = day("2027-03-31");
+        assert_eq!(
+            expiring_due(renewed, day("2027-03-01"), Some((exp, 1))),
+            Some(30)
+        );
+    }
 }
