@@ -212,6 +212,25 @@ async fn a_delivery_failing_past_the_limit_is_failed_and_the_endpoint_disabled()
     expect(set(&s, "W2", &rx.url("/h"), "*").await, 1000);
     let list = expect(s.form("command=webhook.list").await, 1000);
     assert_eq!(elem(&list.body, "endpoint").get("state"), "enabled");
+    // The operator's retry (`regway webhook retry`) of the failed delivery.
+    let failed = s.engine().list_deliveries("failed", Some("demo")).unwrap();
+    assert_eq!(failed.len(), 1);
+    rx.set_default(Reply::Status(204));
+    let before = rx.count();
+    let r = s
+        .engine()
+        .retry_delivery("demo", failed[0].event, 1)
+        .await
+        .unwrap();
+    assert_eq!(r.state, "pending");
+    rx.wait_for(before + 1, 10).await;
+    let body = settled_deliveries(&s, "", 10).await;
+    assert_eq!(elem(&body, "delivery").get("state"), "delivered");
+    assert!(s
+        .engine()
+        .retry_delivery("demo", failed[0].event, 1)
+        .await
+        .is_err());
 }
 
 #[tokio::test]

@@ -92,5 +92,30 @@ async fn an_event_cut_off_by_a_kill_is_delivered_after_restart_with_its_id() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(rx.count(), 2);
+    // The operator sees it through the running gateway's channel …
+    let (ok, out) = process::operator(&data, &["webhook", "list", "--state", "delivered"]).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("event {id}  demo  endpoint 1 {}  order.completed  delivered  attempts 1  last status 200", rx.url("/crash"))),
+        "{out}"
+    );
+    let (ok, out) = process::operator(
+        &data,
+        &[
+            "webhook",
+            "retry",
+            "--partner",
+            "demo",
+            &id.to_string(),
+            "1",
+        ],
+    )
+    .await;
+    assert!(!ok && out.contains("that delivery was delivered"), "{out}");
     assert!(server.stop());
+    // … and on the store when it is stopped.
+    let (ok, out) = process::operator(&data, &["webhook", "list", "--state", "failed"]).await;
+    assert!(ok && out.contains("0 deliveries"), "{out}");
+    let (ok, out) = process::operator(&data, &["webhook", "list", "--state", "all"]).await;
+    assert!(ok && out.contains("1 delivery"), "{out}");
 }

@@ -317,12 +317,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Makes a failed delivery pending again, due now (the operator's retry).
-    pub async fn retry_delivery(&self, login: &str, ev: u64, ep: u64) -> Result<Delivery> {
-        let login = login.to_string();
+    /// Makes a failed delivery pending again, due now, with a new 24 hours to succeed
+    /// (the operator's retry, `regway webhook retry`).
+    pub async fn retry_delivery(&self, login: &str, ev: u64, ep: u64) -> Result<DeliveryRow> {
+        let owned = login.to_string();
         let now = self.clock.now();
         self.store
             .write(move |tx| {
+                let login = owned;
                 let mut d = tx.delivery(&login, ev, ep)?.ok_or_else(|| {
                     Error::not_found(format!("no delivery of event {ev} to endpoint {ep}"))
                 })?;
@@ -333,9 +335,81 @@ impl Engine {
                 d.next_at = now;
                 d.created = now;
                 tx.put_delivery(&login, &d)?;
-                Ok(d)
+                Ok(())
             })
-            .await
+            .await?;
+        self.list_deliveries("all", Some(login))?
+            .into_iter()
+            .find(|r| r.event == ev && r.endpoint == ep)
+            .ok_or_else(|| Error::internal("retried delivery vanished"))
+    }
+}
+
+/// One delivery as the operator sees it (`regway webhook list`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DeliveryRow {
+    pub partner: String,
+    pub event: u64,
+    pub endpoint: u64,
+    pub url: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub state: String,
+    pub attempts: usize,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub next_attempt: Option<String>,
+}
+
+impl Engine {
+    /// Deliveries in `state` (`pending`, `failed`, `delivered` or `all`), one partner's
+    /// or every partner's, newest event first.
+    pub fn list_deliveries(&self, state: &str, partner: Option<&str>) -> Result<Vec<DeliveryRow>> {
+        if !matches!(state, "pending" | "failed" | "delivered" | "all") {
+            return Err(Error::value(
+                "state",
+                format!("{state:?}: pending, failed, delivered or all"),
+            ));
+        }
+        let logins: Vec<String> = match partner {
+            Some(l) => vec![l.to_string()],
+            None => self
+                .store
+                .partners()
+                .map(|p| p.map(|p| p.login))
+                .collect::<Result<_>>()?,
+        };
+        let mut rows = Vec::new();
+        for login in logins {
+            let Some(hooks) = self.store.webhooks(&login)? else {
+                continue;
+            };
+            for d in self.store.deliveries(&login, None, true) {
+                let d = d?;
+                if state != "all" && d.state.as_str() != state {
+                    continue;
+                }
+                let last = d.attempts.last();
+                rows.push(DeliveryRow {
+                    partner: login.clone(),
+                    event: d.event,
+                    endpoint: d.endpoint,
+                    url: hooks
+                        .endpoints
+                        .iter()
+                        .find(|e| e.id == d.endpoint)
+                        .map(|e| e.url.clone()),
+                    kind: d.kind.clone(),
+                    state: d.state.as_str().to_string(),
+                    attempts: d.attempts.len(),
+                    last_status: last.and_then(|a| a.status),
+                    last_error: last.and_then(|a| a.error.clone()),
+                    next_attempt: (d.state == DeliveryState::Pending)
+                        .then(|| d.next_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                });
+            }
+        }
+        Ok(rows)
     }
 }
 
