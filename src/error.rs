@@ -142,10 +142,12 @@ pub enum Object {
     Address,
     /// The partner's own account (2201: suspended; 2304: not on postpay terms).
     Account,
+    /// A webhook endpoint (2303: no such endpoint; 2304: disabled, or five already).
+    Endpoint,
 }
 
 impl Object {
-    pub const ALL: [Object; 9] = [
+    pub const ALL: [Object; 10] = [
         Object::Domain,
         Object::Client,
         Object::Order,
@@ -155,6 +157,7 @@ impl Object {
         Object::Partner,
         Object::Address,
         Object::Account,
+        Object::Endpoint,
     ];
 
     pub fn name(self) -> &'static str {
@@ -168,6 +171,7 @@ impl Object {
             Object::Partner => "partner",
             Object::Address => "address",
             Object::Account => "account",
+            Object::Endpoint => "endpoint",
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::params::Params;
 use crate::engine::webhooks::{self, EVENTS};
 use crate::engine::{Ctx, Fresh};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::outcome::{Data, Element, Outcome};
 use crate::store::records::{Delivery, Endpoint, Partner, Webhooks};
 use serde::Serialize;
@@ -133,7 +133,9 @@ impl WebhookDelete {
             .write_once(ctx, "webhook.delete", move |tx, partner: &Partner| {
                 let mut hooks = tx.webhooks(&partner.login)?.unwrap_or_default();
                 let Some(i) = hooks.endpoints.iter().position(|e| e.id == id) else {
-                    return Err(Error::not_found(format!("no endpoint {id}")));
+                    return Err(
+                        Error::not_found(format!("no endpoint {id}")).about(Object::Endpoint)
+                    );
                 };
                 let e = hooks.endpoints.remove(i);
                 tx.put_webhooks(&partner.login, &hooks)?;
@@ -169,11 +171,16 @@ impl WebhookTest {
             .write_once(ctx, "webhook.test", move |tx, partner: &Partner| {
                 let hooks = tx.webhooks(&partner.login)?.unwrap_or_default();
                 match hooks.endpoints.iter().find(|e| e.id == id) {
-                    None => return Err(Error::not_found(format!("no endpoint {id}"))),
+                    None => {
+                        return Err(
+                            Error::not_found(format!("no endpoint {id}")).about(Object::Endpoint)
+                        )
+                    }
                     Some(e) if e.disabled.is_some() => {
                         return Err(Error::prohibited(format!(
                             "endpoint {id} is disabled; set it again with webhook.set"
-                        )))
+                        ))
+                        .about(Object::Endpoint))
                     }
                     Some(_) => {}
                 }

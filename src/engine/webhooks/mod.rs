@@ -229,7 +229,8 @@ pub fn set_endpoint(
         return Err(Error::prohibited(format!(
             "at most {} endpoints; delete one first (webhook.delete)",
             Webhooks::MAX_ENDPOINTS
-        )));
+        ))
+        .about(crate::error::Object::Endpoint));
     }
     hooks.next_id += 1;
     let e = Endpoint {
