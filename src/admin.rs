@@ -166,10 +166,15 @@ fn io_error(path: &Path, e: std::io::Error) -> Error {
 /// only, under a fresh temporary name opened without following symlinks, then renamed
 /// over `admin.json` (a rename replaces a symlink there, it never writes through it).
 pub fn write_admin_file(data: &Path, f: &AdminFile) -> Result<()> {
+    write_channel_file(data, "admin.json", f)
+}
+
+/// [`write_admin_file`] for a channel's file of another name (`sandbox.json`).
+pub fn write_channel_file(data: &Path, name: &str, f: &AdminFile) -> Result<()> {
     use std::io::Write;
-    let path = admin_file(data);
+    let path = data.join(name);
     let suffix: u64 = rand::random();
-    let tmp = data.join(format!(".admin.json.{suffix:016x}"));
+    let tmp = data.join(format!(".{name}.{suffix:016x}"));
     let text = serde_json::to_vec_pretty(f)?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -194,7 +199,12 @@ pub fn write_admin_file(data: &Path, f: &AdminFile) -> Result<()> {
 
 /// Removes `admin.json` if it is still this gateway's (carries `token`).
 pub fn remove_admin_file(data: &Path, token: &str) {
-    let path = admin_file(data);
+    remove_channel_file(&admin_file(data), token)
+}
+
+/// [`remove_admin_file`] for a channel's file at `path`.
+pub fn remove_channel_file(path: &Path, token: &str) {
+    let path = path.to_path_buf();
     let ours = std::fs::read(&path)
         .ok()
         .and_then(|b| serde_json::from_slice::<AdminFile>(&b).ok())
@@ -254,6 +264,21 @@ impl Channel {
     fn take_nonce(&self, n: &str) -> bool {
         let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
         nonces.remove(n).is_some_and(|t| t.elapsed() < NONCE_TTL)
+    }
+
+    /// Whether a request to `path` with `body` carries a good signature in its one
+    /// `Authorization` header (`auth`). The nonce is taken whatever the outcome: one
+    /// try each.
+    pub fn signed(&self, auth: Option<&str>, path: &str, body: &[u8]) -> bool {
+        auth.and_then(signature).is_some_and(|(nonce, m)| {
+            let Some(m) = unhex(m) else {
+                return false;
+            };
+            self.take_nonce(nonce)
+                && request_mac(&self.token, nonce, &self.store_id, path, body)
+                    .verify_slice(&m)
+                    .is_ok()
+        })
     }
 }
 
@@ -361,7 +386,7 @@ struct HelloAnswer {
     proof: String,
 }
 
-fn json_response(status: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
+pub fn json_response(status: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
     r.headers_mut().insert(
@@ -371,7 +396,7 @@ fn json_response(status: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
     r
 }
 
-fn error_response(e: &Error) -> Response<Full<Bytes>> {
+pub fn error_response(e: &Error) -> Response<Full<Bytes>> {
     let body = serde_json::json!({"code": e.code.number(), "message": e.message});
     json_response(e.http(), body.to_string().into_bytes())
 }
@@ -420,20 +445,7 @@ async fn handle(
     if path == "/hello" {
         return hello(channel, &body);
     }
-    let signed = auth
-        .as_deref()
-        .and_then(signature)
-        .is_some_and(|(nonce, m)| {
-            let Some(m) = unhex(m) else {
-                return false;
-            };
-            // The nonce is taken whatever the outcome: one try each.
-            channel.take_nonce(nonce)
-                && request_mac(&channel.token, nonce, &channel.store_id, &path, &body)
-                    .verify_slice(&m)
-                    .is_ok()
-        });
-    if !signed {
+    if !channel.signed(auth.as_deref(), &path, &body) {
         return error_response(&Error::auth());
     }
     let result: Result<Vec<u8>> = async {
@@ -511,7 +523,8 @@ async fn handle(
     }
 }
 
-fn hello(channel: &Channel, body: &[u8]) -> Response<Full<Bytes>> {
+/// The answer to `POST /hello`: the proof that this listener knows the token.
+pub fn hello(channel: &Channel, body: &[u8]) -> Response<Full<Bytes>> {
     let Ok(h) = serde_json::from_slice::<Hello>(body) else {
         return error_response(&Error::syntax("hello: expected challenge and store_id"));
     };
@@ -551,9 +564,9 @@ pub fn refuse_file(owner: u32, mode: u32, me: u32) -> Option<String> {
 
 /// Reads `admin.json` as the CLI may trust it: not through a symlink, owned by the
 /// current user, mode 0600, naming a loopback address. `Ok(None)` when there is none.
-fn read_admin_file(data: &Path) -> Result<Option<AdminFile>> {
+fn read_admin_file(path: &Path) -> Result<Option<AdminFile>> {
     use std::io::Read;
-    let path = admin_file(data);
+    let path = path.to_path_buf();
     let refuse = |why: String| {
         Error::internal(format!(
             "{}: {why}; not using it. Remove it: a running gateway writes a new one when it starts",
@@ -639,7 +652,18 @@ pub async fn call(
     path: &str,
     body: serde_json::Value,
 ) -> Result<Option<serde_json::Value>> {
-    let Some(f) = read_admin_file(data)? else {
+    call_channel(&admin_file(data), data, path, body).await
+}
+
+/// [`call`] through the channel file at `file` (`admin.json`, `sandbox.json`) for the
+/// gateway of the store in `data`.
+pub async fn call_channel(
+    file: &Path,
+    data: &Path,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<Option<serde_json::Value>> {
+    let Some(f) = read_admin_file(file)? else {
         return Ok(None);
     };
     let limit = timeout();

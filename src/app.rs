@@ -3,7 +3,6 @@
 use crate::admin;
 use crate::config::Config;
 use crate::config::UpstreamKind;
-use crate::engine::operator::NewPartner;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::server::{self, Limits};
@@ -22,17 +21,24 @@ use tokio::task::JoinHandle;
 
 /// Opens the store and builds the engine, without serving anything.
 pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
+    Ok(open_parts(cfg)?.0)
+}
+
+/// The engine and the sandbox behind it (which the sandbox control API drives).
+fn open_parts(cfg: &Config) -> Result<(Arc<Engine>, Arc<Sandbox>)> {
     let store = Store::open_with(&cfg.data, cfg.store_max_batch, cfg.store_cache_mb)?;
-    let clock = match cfg.sandbox.clock {
-        Some(t) => Clock::Fixed(t),
-        None => Clock::System,
+    let clock = match (cfg.sandbox.control, cfg.sandbox.clock) {
+        (true, start) => Clock::controlled(start),
+        (false, Some(t)) => Clock::Fixed(t),
+        (false, None) => Clock::System,
     };
-    let sandbox: Arc<dyn Backend> = Arc::new(Sandbox::new(
+    let the_sandbox = Arc::new(Sandbox::new(
         store.registry("sandbox")?,
         &cfg.sandbox.taken,
-        clock,
+        clock.clone(),
         cfg.sandbox.faults,
     )?);
+    let sandbox: Arc<dyn Backend> = the_sandbox.clone();
     let mut named: BTreeMap<&str, Arc<dyn Backend>> = BTreeMap::new();
     named.insert("sandbox", sandbox.clone());
     for (name, u) in &cfg.upstreams {
@@ -62,18 +68,23 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
     }
     let licenses = pick(&cfg.license_upstream)?.unwrap_or_else(|| sandbox.clone());
     let router = Router::new(default, zones, licenses);
-    Ok(Arc::new(Engine::new(cfg, store, Arc::new(router), clock)?))
+    let engine = Engine::new(cfg, store, Arc::new(router), clock)?;
+    Ok((Arc::new(engine), the_sandbox))
 }
 
 /// A running gateway.
 pub struct Running {
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The sandbox control API, when it is on.
+    pub control_addr: Option<SocketAddr>,
     pub engine: Arc<Engine>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// The data directory and the operator channel's token, to remove `admin.json`.
     admin: (std::path::PathBuf, String),
+    /// The control API's token, to remove `sandbox.json`.
+    control_token: Option<String>,
 }
 
 impl Running {
@@ -86,6 +97,9 @@ impl Running {
         // The operator channel is closed: its file must not point the CLI at a port
         // someone else may take next.
         admin::remove_admin_file(&self.admin.0, &self.admin.1);
+        if let Some(t) = &self.control_token {
+            admin::remove_channel_file(&crate::control::file(&self.admin.0), t);
+        }
         if let Err(e) = self.engine.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }
@@ -140,46 +154,12 @@ async fn refuse_demo_with_real_upstream(cfg: &Config, engine: &Engine) -> Result
     )))
 }
 
-/// Creates the demo partner when the store has none, every upstream is the sandbox and
-/// the gateway listens on loopback only. Returns what to tell the operator.
-async fn bootstrap_demo(cfg: &Config, engine: &Engine, addr: SocketAddr) -> Result<Option<String>> {
-    if !cfg.demo.enabled
-        || engine.backend.name() != "sandbox"
-        || !real_upstreams(cfg).is_empty()
-        || engine.has_partners()?
-    {
-        return Ok(None);
-    }
-    if !addr.ip().is_loopback() {
-        tracing::info!(
-            %addr,
-            "no demo partner: the gateway listens beyond loopback (add partners with `regway partner add`)"
-        );
-        return Ok(None);
-    }
-    let d = &cfg.demo;
-    engine
-        .add_partner(NewPartner {
-            login: d.login.clone(),
-            password: Some(d.password.clone()),
-            currency: Some(d.currency.clone()),
-            credit_limit: Some(d.credit_limit.clone()),
-            allow_ips: vec![],
-        })
-        .await?;
-    engine.mark_demo(&d.login).await?;
-    let view = engine
-        .topup(&d.login, &d.balance, crate::engine::demo::STARTING_NOTE)
-        .await?;
-    Ok(Some(format!(
-        "created the demo partner {:?} (password {:?}) with a balance of {} {}. Try:\n  \
-         curl -s -u {}:{} http://{addr}/api -d command=balance.get",
-        d.login, d.password, view.balance, view.currency, d.login, d.password
-    )))
-}
-
 pub async fn start(cfg: Config) -> Result<Running> {
-    let engine = open_engine(&cfg)?;
+    if cfg.sandbox.control {
+        // Checked before anything is opened, whoever built the configuration.
+        cfg.validate()?;
+    }
+    let (engine, sandbox) = open_parts(&cfg)?;
     refuse_demo_with_real_upstream(&cfg, &engine).await?;
     // Settle orders a previous run left open (a crash between accepting an order and
     // recording the upstream's answer) before taking new requests.
@@ -203,7 +183,17 @@ pub async fn start(cfg: Config) -> Result<Running> {
         .await
         .map_err(|e| Error::internal(format!("listening on {}: {e}", cfg.admin_listen)))?;
     let admin_addr = admin_listener.local_addr().map_err(Error::internal)?;
-    if let Some(msg) = bootstrap_demo(&cfg, &engine, addr).await? {
+    let control_listener = match cfg.sandbox.control {
+        true => Some(
+            tokio::net::TcpListener::bind(cfg.sandbox.control_listen)
+                .await
+                .map_err(|e| {
+                    Error::internal(format!("listening on {}: {e}", cfg.sandbox.control_listen))
+                })?,
+        ),
+        false => None,
+    };
+    if let Some(msg) = engine.bootstrap_demo(&cfg, addr).await? {
         // The password goes to the operator's terminal, never into the log.
         tracing::info!(login = %cfg.demo.login, "created the demo partner");
         println!("{msg}");
@@ -230,12 +220,55 @@ pub async fn start(cfg: Config) -> Result<Running> {
         body_timeout: Duration::from_millis(cfg.body_timeout_ms),
     };
     let mut tasks = Vec::new();
+    let in_flight = Arc::new(server::InFlight::new(cfg.sandbox.control));
     tasks.push(tokio::spawn(server::serve(
         listener,
         engine.clone(),
         limits,
+        in_flight.clone(),
         stopped(rx.clone()),
     )));
+    let mut control_addr = None;
+    let mut control_token = None;
+    if let Some(l) = control_listener {
+        let at = l.local_addr().map_err(Error::internal)?;
+        let token = admin::new_token();
+        admin::write_channel_file(
+            &cfg.data,
+            crate::control::FILE,
+            &admin::AdminFile {
+                url: format!("http://{at}"),
+                token: token.clone(),
+                store_id: engine.store.id().to_string(),
+            },
+        )?;
+        let channel = admin::Channel::new(
+            token.clone(),
+            engine.store.id().to_string(),
+            admin::data_dir_id(&cfg.data)?,
+        );
+        let control = crate::control::Control::new(
+            engine.clone(),
+            sandbox,
+            in_flight,
+            cfg.clone(),
+            addr,
+            channel,
+        );
+        tasks.push(tokio::spawn(crate::control::serve(
+            l,
+            Arc::new(control),
+            limits.header_timeout,
+            stopped(rx.clone()),
+        )));
+        tracing::warn!(control = %at, "the sandbox control API is on (sandbox.control): it moves the clock and empties the store");
+        println!(
+            "sandbox control API on http://{at} (token in {})",
+            crate::control::file(&cfg.data).display()
+        );
+        control_addr = Some(at);
+        control_token = Some(token);
+    }
     tasks.push(tokio::spawn(admin::serve(
         admin_listener,
         engine.clone(),
@@ -276,9 +309,11 @@ pub async fn start(cfg: Config) -> Result<Running> {
     Ok(Running {
         addr,
         admin_addr,
+        control_addr,
         engine,
         stop,
         tasks,
         admin: (cfg.data.clone(), token),
+        control_token,
     })
 }

@@ -10,6 +10,7 @@ pub mod app;
 pub mod bench;
 pub mod command;
 pub mod config;
+pub mod control;
 pub mod dialect;
 pub mod engine;
 pub mod error;

@@ -1,6 +1,7 @@
 //! The `regway` command: `serve` runs the gateway; `partner …`, `order …` and `verify` are the
 //! operator's commands, sent to the running gateway over its loopback channel (or run
-//! on the store directly when no gateway is running).
+//! on the store directly when no gateway is running); `sandbox …` drives the sandbox
+//! control API of a running gateway (`protocol/sandbox.md`).
 
 use clap::{Args, Parser, Subcommand};
 use regway::config::Config;
@@ -62,6 +63,11 @@ enum Cmd {
     Webhook(WebhookCmd),
     /// Check every balance against its ledger and the other rules on money and orders.
     Verify,
+    /// Drive the sandbox of a running gateway started with the control API on
+    /// (REGWAY_SANDBOX_CONTROL=1): clock, taken names, faults, pending orders, reset.
+    /// Prints the API's JSON answer (protocol/sandbox.md).
+    #[command(subcommand)]
+    Sandbox(SandboxCmd),
     /// Measure the gateway against a bare hyper server, side by side (BENCHMARKS.md).
     Bench {
         /// Keep-alive connections driving each scenario.
@@ -181,6 +187,57 @@ enum OrderCmd {
         #[arg(long, value_name = "YYYY-MM-DD")]
         expires: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum SandboxCmd {
+    /// Move the gateway's clock forward; the daily work runs for every day crossed.
+    Clock {
+        /// How far: 30d, 12h, 90m, 45s, 2w, 1y, or an ISO 8601 duration (P30D).
+        #[arg(long, conflicts_with = "set", required_unless_present = "set")]
+        advance: Option<String>,
+        /// To this instant (RFC 3339, e.g. 2027-01-15T00:00:00Z).
+        #[arg(long)]
+        set: Option<String>,
+    },
+    /// Have the sandbox answer an order it holds as pending, now.
+    Settle {
+        order: u64,
+        #[arg(long, conflicts_with = "failed", required_unless_present = "failed")]
+        completed: bool,
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Names the sandbox treats as registered elsewhere: add, remove, list.
+    Taken {
+        #[arg(long, value_name = "NAME")]
+        add: Vec<String>,
+        #[arg(long, value_name = "NAME")]
+        remove: Vec<String>,
+    },
+    /// The faults for new orders: without options, those in force; with any, these
+    /// (the others 0) for the next N orders (--next) or until changed.
+    Faults {
+        #[arg(long)]
+        fail_percent: Option<u32>,
+        #[arg(long)]
+        timeout_percent: Option<u32>,
+        #[arg(long)]
+        pending_percent: Option<u32>,
+        #[arg(long)]
+        pending_ms: Option<u64>,
+        #[arg(long)]
+        latency_ms: Option<u64>,
+        #[arg(long, value_name = "N")]
+        next: Option<u32>,
+        /// No faults.
+        #[arg(long)]
+        off: bool,
+    },
+    /// An empty store with the demo partner, as after a first start.
+    Reset,
+    /// Clock, faults, taken names and counts.
+    State,
 }
 
 #[derive(Subcommand)]
@@ -350,7 +407,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let cfg = load_config(&cli.global)?;
+    if let Cmd::Sandbox(c) = cli.command {
+        return sandbox(&cfg.data, c).await;
+    }
     match cli.command {
+        Cmd::Sandbox(_) => unreachable!("handled above"),
         Cmd::Bench { .. } | Cmd::BenchHello { .. } | Cmd::BenchScale { .. } => {
             unreachable!("handled above")
         }
@@ -562,6 +623,67 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// `regway sandbox …`: one call of the control API, its answer printed as JSON.
+async fn sandbox(data: &std::path::Path, c: SandboxCmd) -> Result<ExitCode> {
+    use serde_json::json;
+    let (path, body) = match c {
+        SandboxCmd::Clock { advance, set } => match (advance, set) {
+            (Some(a), _) => (
+                "/clock".to_string(),
+                json!({"advance": regway::control::cli_duration(&a)?}),
+            ),
+            (None, Some(t)) => ("/clock".to_string(), json!({ "set": t })),
+            (None, None) => unreachable!("clap requires one"),
+        },
+        SandboxCmd::Settle {
+            order, completed, ..
+        } => (
+            format!("/orders/{order}/settle"),
+            json!({"outcome": if completed { "completed" } else { "failed" }}),
+        ),
+        SandboxCmd::Taken { add, remove } => {
+            ("/taken".to_string(), json!({"add": add, "remove": remove}))
+        }
+        SandboxCmd::Faults {
+            fail_percent,
+            timeout_percent,
+            pending_percent,
+            pending_ms,
+            latency_ms,
+            next,
+            off,
+        } => {
+            let given = [fail_percent, timeout_percent, pending_percent]
+                .iter()
+                .any(Option::is_some)
+                || pending_ms.is_some()
+                || latency_ms.is_some()
+                || next.is_some();
+            if !given && !off {
+                let state = regway::control::call(data, "/state", json!({})).await?;
+                println!("{:#}", json!({"faults": state["faults"]}));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut body = json!({
+                "fail_percent": fail_percent.unwrap_or(0),
+                "timeout_percent": timeout_percent.unwrap_or(0),
+                "pending_percent": pending_percent.unwrap_or(0),
+                "pending_ms": pending_ms.unwrap_or(0),
+                "latency_ms": latency_ms.unwrap_or(0),
+            });
+            if let Some(n) = next {
+                body["next"] = json!(n);
+            }
+            ("/faults".to_string(), body)
+        }
+        SandboxCmd::Reset => ("/reset".to_string(), json!({})),
+        SandboxCmd::State => ("/state".to_string(), json!({})),
+    };
+    let v = regway::control::call(data, &path, body).await?;
+    println!("{v:#}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Sends an operator command to the running gateway; with none running, opens the

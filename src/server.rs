@@ -35,11 +35,69 @@ pub struct Limits {
     pub body_timeout: Duration,
 }
 
+/// The partner requests being carried out and, with the sandbox control API on, a gate
+/// that holds new ones back while something must run with none in flight (its reset).
+/// Without the gate a request costs one atomic counter, nothing shared to wait on.
+#[derive(Default)]
+pub struct InFlight {
+    gate: Option<tokio::sync::RwLock<()>>,
+    count: std::sync::atomic::AtomicUsize,
+}
+
+/// One partner request in flight.
+pub struct Carried<'a> {
+    _pass: Option<tokio::sync::RwLockReadGuard<'a, ()>>,
+    count: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl Drop for Carried<'_> {
+    fn drop(&mut self) {
+        self.count
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl InFlight {
+    /// With a gate (`gated`) or without.
+    pub fn new(gated: bool) -> InFlight {
+        InFlight {
+            gate: gated.then(|| tokio::sync::RwLock::new(())),
+            count: Default::default(),
+        }
+    }
+
+    /// Waits while the gate is closed, then counts a request in until dropped.
+    pub async fn enter(&self) -> Carried<'_> {
+        let pass = match &self.gate {
+            Some(g) => Some(g.read().await),
+            None => None,
+        };
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Carried {
+            _pass: pass,
+            count: &self.count,
+        }
+    }
+
+    /// Partner requests being carried out now.
+    pub fn count(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Closes the gate when no request is in flight: none starts until the guard is
+    /// dropped. `None` while one is, or when there is no gate.
+    pub fn quiet(&self) -> Option<tokio::sync::RwLockWriteGuard<'_, ()>> {
+        self.gate.as_ref()?.try_write().ok()
+    }
+}
+
 /// Serves partners on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(
     listener: TcpListener,
     engine: Arc<Engine>,
     limits: Limits,
+    in_flight: Arc<InFlight>,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -63,7 +121,9 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let engine = engine.clone();
-        let svc = service_fn(move |req| handle(engine.clone(), limits, peer, req));
+        let in_flight = in_flight.clone();
+        let svc =
+            service_fn(move |req| handle(engine.clone(), limits, in_flight.clone(), peer, req));
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
@@ -135,10 +195,15 @@ async fn read_body(
 async fn handle(
     engine: Arc<Engine>,
     limits: Limits,
+    in_flight: Arc<InFlight>,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let path = req.uri().path().to_string();
+    let _carried = match path.as_str() {
+        "/api" | "/partner_gateway" | "/xml.response" => Some(in_flight.enter().await),
+        _ => None,
+    };
     let reply = match path.as_str() {
         // The dialects, by path (protocol/native.md, mastername.md, namecheap.md).
         "/api" => exchange(&Native, &engine, limits, peer, req).await,
@@ -257,5 +322,37 @@ async fn exchange<D: Dialect>(
     match dialect.decode(&http_req) {
         Ok((envelope, state)) => dialect.encode(state, gateway::execute(engine, envelope).await),
         Err(answer) => answer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_gate_closes_only_when_nothing_is_in_flight() {
+        assert!(InFlight::default().quiet().is_none(), "no gate to close");
+        let f = std::sync::Arc::new(InFlight::new(true));
+        let one = f.enter().await;
+        assert_eq!(f.count(), 1);
+        assert!(f.quiet().is_none(), "a request is in flight");
+        drop(one);
+        assert_eq!(f.count(), 0);
+        let quiet = f.quiet().expect("nothing in flight");
+        // A request arriving now waits until the gate opens again.
+        let g = f.clone();
+        let waiting = tokio::spawn(async move {
+            let _c = g.enter().await;
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished());
+        assert_eq!(f.count(), 0);
+        drop(quiet);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.count(), 0);
     }
 }

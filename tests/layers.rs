@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("server", 7),
     ("app", 7),
     ("admin", 7),
+    ("control", 7),
     ("bench", 7),
     ("logging", 7),
     ("main", 7),

@@ -124,6 +124,20 @@ impl Config {
         if let Some(v) = get("REGWAY_SANDBOX_PENDING_MS") {
             f.pending_ms = parse("REGWAY_SANDBOX_PENDING_MS", &v)?;
         }
+        if let Some(v) = get("REGWAY_SANDBOX_CONTROL") {
+            self.sandbox.control = match v.as_str() {
+                "1" | "true" => true,
+                "0" | "false" | "" => false,
+                _ => {
+                    return Err(Error::syntax(format!(
+                        "REGWAY_SANDBOX_CONTROL={v:?} is not valid (1 or 0)"
+                    )))
+                }
+            };
+        }
+        if let Some(v) = get("REGWAY_SANDBOX_CONTROL_LISTEN") {
+            self.sandbox.control_listen = parse("REGWAY_SANDBOX_CONTROL_LISTEN", &v)?;
+        }
         if let Some(v) = get("REGWAY_SANDBOX_TAKEN") {
             self.sandbox.taken = v
                 .split(',')

@@ -278,6 +278,12 @@ pub struct SandboxConfig {
     /// A fixed "now" for every date and time the gateway produces (tests, fixtures).
     pub clock: Option<DateTime<Utc>>,
     pub faults: SandboxFaults,
+    /// Serve the sandbox control API (`protocol/sandbox.md`): only when every upstream
+    /// is the sandbox.
+    pub control: bool,
+    /// Where the control API listens; loopback only. Port 0 picks a free port, which
+    /// the server prints and writes to `<data>/sandbox.json` for the CLI.
+    pub control_listen: SocketAddr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -453,6 +459,8 @@ impl Default for SandboxConfig {
             .to_vec(),
             clock: None,
             faults: SandboxFaults::default(),
+            control: false,
+            control_listen: "127.0.0.1:0".parse().expect("literal"),
         }
     }
 }

@@ -22,6 +22,27 @@ impl Config {
                 self.admin_listen
             )));
         }
+        if self.sandbox.control {
+            if !self.sandbox.control_listen.ip().is_loopback() {
+                return Err(Error::syntax(format!(
+                    "sandbox.control_listen {}: the sandbox control API listens on loopback only",
+                    self.sandbox.control_listen
+                )));
+            }
+            if let Some((name, u)) = self
+                .upstreams
+                .iter()
+                .find(|(_, u)| u.kind != UpstreamKind::Sandbox)
+            {
+                return Err(Error::syntax(format!(
+                    "sandbox.control (REGWAY_SANDBOX_CONTROL) is on, but upstream {name:?} is a \
+                     {:?} upstream, not the sandbox: the control API moves the clock, sets \
+                     outcomes and empties the store, so it is served only when every upstream \
+                     is the sandbox. Switch it off, or remove [upstreams.{name}]",
+                    u.kind
+                )));
+            }
+        }
         if self.auto_renew_days > 365 || self.license_auto_renew_days > 27 {
             return Err(Error::syntax(
                 "auto_renew_days must be 0 to 365, license_auto_renew_days 0 to 27",

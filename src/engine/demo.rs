@@ -5,9 +5,12 @@
 //! while the store holds it, and `regway demo remove` takes it away with everything
 //! it owns.
 
+use super::operator::NewPartner;
 use super::Engine;
+use crate::config::{Config, UpstreamKind};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 
 /// The note on the demo partner's first ledger entry (how stores made before the demo
 /// was marked are recognised).
@@ -52,6 +55,45 @@ impl Engine {
             self.mark_demo(login).await?;
         }
         Ok(())
+    }
+
+    /// Creates the demo partner when the store has none, every upstream is the sandbox
+    /// and the gateway listens on loopback only (`addr`): at first start, and after the
+    /// sandbox control API's reset. Returns what to tell the operator.
+    pub async fn bootstrap_demo(&self, cfg: &Config, addr: SocketAddr) -> Result<Option<String>> {
+        if !cfg.demo.enabled
+            || self.backend.name() != "sandbox"
+            || cfg
+                .upstreams
+                .values()
+                .any(|u| u.kind != UpstreamKind::Sandbox)
+            || self.has_partners()?
+        {
+            return Ok(None);
+        }
+        if !addr.ip().is_loopback() {
+            tracing::info!(
+                %addr,
+                "no demo partner: the gateway listens beyond loopback (add partners with `regway partner add`)"
+            );
+            return Ok(None);
+        }
+        let d = &cfg.demo;
+        self.add_partner(NewPartner {
+            login: d.login.clone(),
+            password: Some(d.password.clone()),
+            currency: Some(d.currency.clone()),
+            credit_limit: Some(d.credit_limit.clone()),
+            allow_ips: vec![],
+        })
+        .await?;
+        self.mark_demo(&d.login).await?;
+        let view = self.topup(&d.login, &d.balance, STARTING_NOTE).await?;
+        Ok(Some(format!(
+            "created the demo partner {:?} (password {:?}) with a balance of {} {}. Try:\n  \
+             curl -s -u {}:{} http://{addr}/api -d command=balance.get",
+            d.login, d.password, view.balance, view.currency, d.login, d.password
+        )))
     }
 
     /// Removes the demo partner and everything it owns (clients, domains, orders,

@@ -104,7 +104,7 @@ pub struct Settle {
 pub const SETTLED_FAILED: &str =
     "the registry never confirmed the order; the operator settled it as failed and returned the money";
 
-fn order_row(login: &str, o: &Order) -> OrderRow {
+pub fn order_row(login: &str, o: &Order) -> OrderRow {
     let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     OrderRow {
         id: o.id,

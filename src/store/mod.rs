@@ -316,6 +316,8 @@ pub trait Registry: Send + Sync {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// Written at once (not through the write jobs).
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<()>;
+    /// Removes every key (the sandbox control API's reset).
+    fn clear(&self) -> Result<()>;
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0

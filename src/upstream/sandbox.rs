@@ -16,7 +16,10 @@
 //!
 //! For integration harnesses it injects faults on purpose ([`SandboxFaults`], the
 //! `REGWAY_SANDBOX_*` knobs): latency, refusals, answers lost after the work is done,
-//! and "pending" answers whose work is done later and found by `lookup`.
+//! and "pending" answers whose work is done later and found by `lookup`. The sandbox
+//! control API (`protocol/sandbox.md`) changes the taken names and the faults while it
+//! runs, answers a pending order at once ([`Sandbox::settle`]) and empties it
+//! ([`Sandbox::reset`]).
 
 use super::{Backend, Done, Trouble, TroubleKind, UpstreamOrder, UpstreamResult};
 use crate::config::SandboxFaults;
@@ -28,17 +31,50 @@ use crate::types::names::Name;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 
 pub struct Sandbox {
     state: Arc<dyn Registry>,
-    taken: HashSet<String>,
+    taken: RwLock<HashSet<String>>,
+    /// The taken names configured at start, which a reset brings back.
+    start_taken: HashSet<String>,
     clock: Clock,
     /// Serialises check-then-write on the registry; held for microseconds, never
     /// across an await.
     lock: Mutex<()>,
-    faults: SandboxFaults,
+    faults: Mutex<Faults>,
+}
+
+/// The faults in force: the start-up knobs, or those the control API set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Faults {
+    /// In force when `next` is not.
+    base: SandboxFaults,
+    /// Set for the next N new orders: these faults and how many orders are left.
+    next: Option<(SandboxFaults, u32)>,
+    /// The start-up knobs, which a reset brings back.
+    start: SandboxFaults,
+}
+
+impl Faults {
+    fn current(&self) -> SandboxFaults {
+        self.next.map_or(self.base, |(f, _)| f)
+    }
+}
+
+/// What the control API's `GET /state` shows of the faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultsView {
+    pub latency_ms: u64,
+    pub fail_percent: u8,
+    pub timeout_percent: u8,
+    pub pending_percent: u8,
+    pub pending_ms: u64,
+    /// New orders these faults still apply to, when they were set for a number of
+    /// them; then the faults before them apply again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<u32>,
 }
 
 /// What the fault dice decided for a new order.
@@ -159,12 +195,18 @@ impl Sandbox {
                 .map_err(|e| Error::syntax(format!("sandbox.taken: {}", e.message)))?;
             set.insert(n.ascii().to_string());
         }
+        let faults = faults.clamped();
         Ok(Sandbox {
             state,
-            taken: set,
+            taken: RwLock::new(set.clone()),
+            start_taken: set,
             clock,
             lock: Mutex::new(()),
-            faults: faults.clamped(),
+            faults: Mutex::new(Faults {
+                base: faults,
+                next: None,
+                start: faults,
+            }),
         })
     }
 
@@ -213,7 +255,7 @@ impl Sandbox {
                 ns,
                 ..
             } => {
-                if self.taken.contains(name) || self.registered(name)?.is_some() {
+                if self.is_taken(name) || self.registered(name)?.is_some() {
                     return fail(Code::Exists, format!("{name} is already registered"));
                 }
                 let expires = add_years(self.clock.today(), years)
@@ -242,7 +284,7 @@ impl Sandbox {
                 if self.registered(name)?.is_some() {
                     return fail(Code::Exists, format!("{name} is already registered here"));
                 }
-                if !self.taken.contains(name) {
+                if !self.is_taken(name) {
                     return fail(
                         Code::NotFound,
                         format!("{name} is not registered: there is nothing to transfer"),
@@ -377,7 +419,7 @@ impl Backend for Sandbox {
     async fn check(&self, names: &[Name]) -> Result<Vec<bool>> {
         names
             .iter()
-            .map(|n| Ok(!self.taken.contains(n.ascii()) && self.registered(n.ascii())?.is_none()))
+            .map(|n| Ok(!self.is_taken(n.ascii()) && self.registered(n.ascii())?.is_none()))
             .collect()
     }
 
@@ -418,13 +460,30 @@ impl Backend for Sandbox {
 
 impl Sandbox {
     async fn delay(&self) {
-        if self.faults.latency_ms > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(self.faults.latency_ms)).await;
+        let latency = self.faults().latency_ms;
+        if latency > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
         }
     }
 
-    fn roll(&self) -> Fault {
-        let f = &self.faults;
+    /// The fault for a new order, and its pending time; counts the order against
+    /// faults set for the next N orders.
+    fn roll(&self) -> (Fault, u64) {
+        let f = {
+            let mut all = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+            let f = all.current();
+            if let Some((_, n)) = &mut all.next {
+                *n -= 1;
+                if *n == 0 {
+                    all.next = None;
+                }
+            }
+            f
+        };
+        (self.dice(&f), f.pending_ms)
+    }
+
+    fn dice(&self, f: &SandboxFaults) -> Fault {
         if f.fail_percent == 0 && f.timeout_percent == 0 && f.pending_percent == 0 {
             return Fault::None;
         }
@@ -459,8 +518,8 @@ impl Sandbox {
         if let Some(p) = self.answered_in_registry(order)? {
             return Ok(Some((p, Fault::None)));
         }
-        let fault = match recorded {
-            Some(_) => Fault::None,
+        let (fault, pending_ms) = match recorded {
+            Some(_) => (Fault::None, 0),
             None if !submit => return Ok(None),
             None => self.roll(),
         };
@@ -474,7 +533,7 @@ impl Sandbox {
             ),
             Fault::Pending => (
                 Performed::Pending {
-                    due: unix_ms() + self.faults.pending_ms,
+                    due: unix_ms() + pending_ms,
                 },
                 None,
             ),
@@ -489,6 +548,129 @@ impl Sandbox {
         };
         self.state.insert(&k, &v)?;
         Ok(Some((p, fault)))
+    }
+}
+
+/// What the sandbox control API changes at run time.
+impl Sandbox {
+    fn is_taken(&self, name: &str) -> bool {
+        self.taken
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(name)
+    }
+
+    /// The names treated as registered elsewhere, sorted.
+    pub fn taken(&self) -> Vec<String> {
+        let t = self.taken.read().unwrap_or_else(|p| p.into_inner());
+        t.iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// Adds and removes names treated as registered elsewhere (in their ASCII form);
+    /// nothing changes when one of them is not a domain name.
+    pub fn change_taken(&self, add: &[String], remove: &[String]) -> Result<Vec<String>> {
+        let parse = |t: &String| {
+            crate::types::names::parse_name("taken", t)
+                .map(|n| n.ascii().to_string())
+                .map_err(|e| Error::new(e.code, format!("taken {t:?}: {}", e.message)))
+        };
+        let add: Vec<String> = add.iter().map(parse).collect::<Result<_>>()?;
+        let remove: Vec<String> = remove.iter().map(parse).collect::<Result<_>>()?;
+        {
+            let mut t = self.taken.write().unwrap_or_else(|p| p.into_inner());
+            for n in remove {
+                t.remove(&n);
+            }
+            t.extend(add);
+        }
+        Ok(self.taken())
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> FaultsView {
+        let f = *self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let c = f.current();
+        FaultsView {
+            latency_ms: c.latency_ms,
+            fail_percent: c.fail_percent,
+            timeout_percent: c.timeout_percent,
+            pending_percent: c.pending_percent,
+            pending_ms: c.pending_ms,
+            next: f.next.map(|(_, n)| n),
+        }
+    }
+
+    /// Puts `faults` in force: for the next `next` new orders (then the faults before
+    /// them apply again), or until changed.
+    pub fn set_faults(&self, faults: SandboxFaults, next: Option<u32>) -> FaultsView {
+        {
+            let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+            match next {
+                Some(n) => f.next = (n > 0).then_some((faults.clamped(), n)),
+                None => {
+                    f.base = faults.clamped();
+                    f.next = None;
+                }
+            }
+        }
+        self.faults()
+    }
+
+    /// Records held in the registry (domains, licences, orders that changed nothing).
+    pub fn records(&self) -> usize {
+        self.state.len()
+    }
+
+    /// Empties the registry, and brings back the taken names and faults of the start.
+    pub fn reset(&self) -> Result<()> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.state.clear()?;
+        *self.taken.write().unwrap_or_else(|p| p.into_inner()) = self.start_taken.clone();
+        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        f.base = f.start;
+        f.next = None;
+        Ok(())
+    }
+
+    /// Answers now an order the sandbox holds as pending: carried out (whatever
+    /// carrying it out gives: a name taken meanwhile still fails), or refused. The
+    /// gateway learns it when it next asks (`lookup`).
+    pub fn settle(&self, order: &UpstreamOrder, completed: bool) -> Result<UpstreamResult> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let held = matches!(self.performed(&order.key)?, Some(Performed::Pending { .. }))
+            && self.answered_in_registry(order)?.is_none();
+        if !held {
+            return Err(Error::new(
+                Code::StatusProhibits,
+                "the sandbox does not hold this order as pending (it was answered already, \
+                 or never pending)",
+            ));
+        }
+        let (p, change) = if completed {
+            // Due now first: should what follows not be written, the next lookup
+            // carries the order out all the same.
+            let due = serde_json::to_vec(&Performed::Pending { due: 0 })?;
+            self.state.insert(&order_key(&order.key), &due)?;
+            self.perform(order)?
+        } else {
+            (
+                Performed::Failed {
+                    code: Code::Failed,
+                    reason: "the sandbox refused the order (settled as failed)".into(),
+                },
+                None,
+            )
+        };
+        let (k, v) = match change {
+            Some(c) => c.encode(&order.key, &p)?,
+            None => (order_key(&order.key), serde_json::to_vec(&p)?),
+        };
+        self.state.insert(&k, &v)?;
+        Ok(to_result(p))
     }
 }
 

@@ -318,6 +318,10 @@ impl Registry for SledRegistry {
         Ok(())
     }
 
+    fn clear(&self) -> Result<()> {
+        self.0.clear().map_err(sled_error)
+    }
+
     fn len(&self) -> usize {
         self.0.len()
     }

@@ -499,7 +499,11 @@ impl Txn for Tx<'_> {
 
     fn remove_partner(&mut self, login: &str) -> Result<PartnerRemoved> {
         let mut out = PartnerRemoved::default();
+        // The partner and its service counts are keyed by the login alone.
         let mut removed: Vec<Vec<u8>> = vec![keys::partner(login)];
+        if self.service_counts(login)?.is_some() {
+            removed.push(keys::service_counts(login));
+        }
         // Every record of the partner's own is under `TAG\0login\0` (keys.rs): one scan
         // per tag finds them, whatever the tag.
         let mut own: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
