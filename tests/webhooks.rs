@@ -161,15 +161,23 @@ async fn three_500s_then_200_is_delivered_once_with_four_attempts() {
     assert!(got
         .iter()
         .all(|g| verifies(SECRET, g.header("x-regway-signature").unwrap(), &g.body)));
-    let m = s
-        .client
-        .get(s.url.replace("/api", "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The queue gauge is the depth the worker saw at its last look (every poll_ms).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        let m = s
+            .client
+            .get(s.url.replace("/api", "/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if m.contains("regway_webhook_queue 0\n") || std::time::Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(
         m.contains("regway_webhook_deliveries_total{outcome=\"delivered\"} 1\n"),
         "{m}"
