@@ -489,6 +489,11 @@ async fn handle(
             }
             "/demo/remove" => serde_json::to_vec(&engine.remove_demo().await?)?,
             "/verify" => serde_json::to_vec(&engine.verify().await?)?,
+            "/domain/move" => {
+                let m: crate::engine::moves::MoveDomains =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(&engine.move_domains(m).await?)?
+            }
             "/order/list" => {
                 let l: OrderList =
                     serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;

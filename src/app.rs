@@ -4,7 +4,7 @@ use crate::admin;
 use crate::config::Config;
 use crate::config::UpstreamKind;
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 use crate::server::{self, Limits};
 use crate::store::Store;
 use crate::types::clock::Clock;
@@ -19,6 +19,36 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Opens the configured store: sled in `data`, or the PostgreSQL database.
+pub fn open_store(cfg: &Config) -> Result<Store> {
+    match (cfg.store_kind(), &cfg.database_url) {
+        (crate::config::StoreKind::Postgres, Some(url)) => {
+            // The data directory still holds the operator channel's file.
+            let mut dir = std::fs::DirBuilder::new();
+            dir.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+            dir.create(&cfg.data)
+                .map_err(|e| {
+                    Error::fatal(
+                        crate::error::Fault::Store,
+                        format!(
+                            "cannot create the data directory {}: {e}; make it writable or use another --data",
+                            cfg.data.display()
+                        ),
+                    )
+                })?;
+            Store::open_postgres(&url.0, cfg.store_max_batch)
+        }
+        (crate::config::StoreKind::Postgres, None) => Err(Error::syntax(
+            "store = \"postgres\" needs database_url (or REGWAY_DATABASE_URL)",
+        )),
+        (crate::config::StoreKind::Sled, _) => {
+            Store::open_with(&cfg.data, cfg.store_max_batch, cfg.store_cache_mb)
+        }
+    }
+}
+
 /// Opens the store and builds the engine, without serving anything.
 pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
     Ok(open_parts(cfg)?.0)
@@ -26,7 +56,9 @@ pub fn open_engine(cfg: &Config) -> Result<Arc<Engine>> {
 
 /// The engine and the sandbox behind it (which the sandbox control API drives).
 fn open_parts(cfg: &Config) -> Result<(Arc<Engine>, Arc<Sandbox>)> {
-    let store = Store::open_with(&cfg.data, cfg.store_max_batch, cfg.store_cache_mb)?;
+    // The configuration's own errors first, whatever the state of the store.
+    Engine::check_config(cfg)?;
+    let store = open_store(cfg)?;
     let clock = match (cfg.sandbox.control, cfg.sandbox.clock) {
         (true, start) => Clock::controlled(start),
         (false, Some(t)) => Clock::Fixed(t),
@@ -67,8 +99,35 @@ fn open_parts(cfg: &Config) -> Result<(Arc<Engine>, Arc<Sandbox>)> {
         }
     }
     let licenses = pick(&cfg.license_upstream)?.unwrap_or_else(|| sandbox.clone());
-    let router = Router::new(default, zones, licenses);
-    let engine = Engine::new(cfg, store, Arc::new(router), clock)?;
+    // The upstreams orders go to, by name, for /healthz.
+    let mut used: Vec<&str> = vec![cfg.upstream.as_deref().unwrap_or("sandbox")];
+    used.extend(cfg.zones.values().filter_map(|z| z.upstream.as_deref()));
+    used.push(cfg.license_upstream.as_deref().unwrap_or("sandbox"));
+    used.sort_unstable();
+    used.dedup();
+    let probed = used
+        .into_iter()
+        .filter_map(|n| named.get(n).map(|b| (n.to_string(), b.clone())))
+        .collect();
+    let names = crate::upstream::Names {
+        named: named
+            .iter()
+            .map(|(n, b)| (n.to_string(), b.clone()))
+            .collect(),
+        default: cfg.upstream.clone().unwrap_or_else(|| "sandbox".into()),
+        zones: cfg
+            .zones
+            .iter()
+            .filter_map(|(zone, z)| z.upstream.clone().map(|u| (zone.clone(), u)))
+            .collect(),
+    };
+    let router = Router::new(default, zones, licenses).with_names(names);
+    let mut engine = Engine::new(cfg, store, Arc::new(router), clock)?;
+    engine.probes = crate::upstream::health::Probes::new(
+        probed,
+        crate::engine::probe_timeout(cfg),
+        engine.metrics.clone(),
+    );
     Ok((Arc::new(engine), the_sandbox))
 }
 
@@ -145,7 +204,7 @@ async fn refuse_demo_with_real_upstream(cfg: &Config, engine: &Engine) -> Result
         return Ok(());
     };
     let data = cfg.data.display();
-    Err(Error::syntax(format!(
+    Err(Error::config(format!(
         "the store in {data} holds the demo partner {login:?}, whose password is published, \
          and upstream {upstream:?} is not the sandbox: a demo partner never meets a real \
          upstream. Remove it (and all it owns) with `regway demo remove --data {data}`, \
@@ -154,6 +213,30 @@ async fn refuse_demo_with_real_upstream(cfg: &Config, engine: &Engine) -> Result
     )))
 }
 
+/// Listens on `addr`; a failure names the address, the cause and where to set
+/// another (`how`).
+async fn bind(addr: SocketAddr, how: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let fix = match e.kind() {
+            std::io::ErrorKind::AddrInUse => "stop what uses it or choose another address",
+            std::io::ErrorKind::PermissionDenied => {
+                "use a port above 1023 or give regway the right to bind it"
+            }
+            std::io::ErrorKind::AddrNotAvailable => "use an address of this machine",
+            _ => "choose another address",
+        };
+        Error::fatal(
+            Fault::Network,
+            format!(
+                "cannot listen on {addr}: {}; {fix} ({how})",
+                crate::config::io_reason(&e)
+            ),
+        )
+    })
+}
+
+/// Starts the gateway. With a JSON log, what it prints on stdout (the demo partner's
+/// notice) is a JSON line too.
 pub async fn start(cfg: Config) -> Result<Running> {
     if cfg.sandbox.control {
         // Checked before anything is opened, whoever built the configuration.
@@ -175,28 +258,28 @@ pub async fn start(cfg: Config) -> Result<Running> {
             "sandbox fault injection is on (REGWAY_SANDBOX_*)"
         );
     }
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|e| Error::internal(format!("listening on {}: {e}", cfg.listen)))?;
+    let listener = bind(cfg.listen, "--listen, REGWAY_LISTEN or `listen`").await?;
     let addr = listener.local_addr().map_err(Error::internal)?;
-    let admin_listener = tokio::net::TcpListener::bind(cfg.admin_listen)
-        .await
-        .map_err(|e| Error::internal(format!("listening on {}: {e}", cfg.admin_listen)))?;
+    let admin_listener = bind(cfg.admin_listen, "REGWAY_ADMIN_LISTEN or `admin_listen`").await?;
     let admin_addr = admin_listener.local_addr().map_err(Error::internal)?;
     let control_listener = match cfg.sandbox.control {
         true => Some(
-            tokio::net::TcpListener::bind(cfg.sandbox.control_listen)
-                .await
-                .map_err(|e| {
-                    Error::internal(format!("listening on {}: {e}", cfg.sandbox.control_listen))
-                })?,
+            bind(
+                cfg.sandbox.control_listen,
+                "REGWAY_SANDBOX_CONTROL_LISTEN or `sandbox.control_listen`",
+            )
+            .await?,
         ),
         false => None,
     };
     if let Some(msg) = engine.bootstrap_demo(&cfg, addr).await? {
         // The password goes to the operator's terminal, never into the log.
         tracing::info!(login = %cfg.demo.login, "created the demo partner");
-        println!("{msg}");
+        if crate::logging::is_json() {
+            println!("{}", serde_json::json!({ "notice": msg }));
+        } else {
+            println!("{msg}");
+        }
     }
     let token = admin::new_token();
     let channel = Arc::new(admin::Channel::new(
@@ -305,6 +388,11 @@ pub async fn start(cfg: Config) -> Result<Running> {
         engine.clone(),
         stopped(rx.clone()),
     )));
+    if let Ok(checked) = Engine::check_config(&cfg) {
+        for line in loaded(&cfg, &checked) {
+            tracing::info!("{line}");
+        }
+    }
     tracing::info!(%addr, %admin_addr, data = %cfg.data.display(), backend = engine.backend.name(), "regway is serving");
     Ok(Running {
         addr,
@@ -316,4 +404,151 @@ pub async fn start(cfg: Config) -> Result<Running> {
         admin: (cfg.data.clone(), token),
         control_token,
     })
+}
+
+/// What `regway config check` found: what the configuration sets up, and warnings
+/// that do not stop `serve`.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub summary: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// One line naming what a configuration loads: its file, programmes, zones and
+/// upstreams (the start-up log's, and `config check`'s).
+fn loaded(cfg: &Config, checked: &crate::engine::Checked) -> Vec<String> {
+    let file = cfg
+        .file
+        .as_ref()
+        .map_or("none (defaults and REGWAY_*)".to_string(), |f| {
+            f.display().to_string()
+        });
+    let programmes: Vec<String> = checked
+        .programmes
+        .all()
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.origin.file))
+        .collect();
+    let zones: Vec<String> = checked
+        .catalogue
+        .zones()
+        .map(|z| {
+            let up = cfg
+                .zones
+                .get(&z.name)
+                .and_then(|c| c.upstream.clone())
+                .or_else(|| cfg.upstream.clone())
+                .unwrap_or_else(|| "sandbox".into());
+            format!("{} -> {up}", z.name)
+        })
+        .collect();
+    let mut upstreams = vec!["sandbox (built in)".to_string()];
+    upstreams.extend(
+        cfg.upstreams
+            .iter()
+            .map(|(n, u)| format!("{n} ({})", format!("{:?}", u.kind).to_lowercase())),
+    );
+    let none = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    vec![
+        format!("configuration file: {file}"),
+        format!("data directory: {}", cfg.data.display()),
+        format!("programmes: {}", none(programmes)),
+        format!("zones: {}", none(zones)),
+        format!("upstreams: {}", upstreams.join(", ")),
+        format!(
+            "licence upstream: {}",
+            cfg.license_upstream.as_deref().unwrap_or("sandbox")
+        ),
+    ]
+}
+
+/// The checks `serve` runs before it serves, without serving: the configuration's
+/// values, the catalogues and the programme files; then, against the store (through the
+/// running gateway, or opened here when none runs), the programmes' partners and their
+/// currencies and the demo partner; and with no gateway running, the listen addresses.
+/// A programme that lists a login with no partner is a warning (`serve` accepts it:
+/// the partner may be added later).
+pub async fn check(cfg: &Config) -> Result<CheckReport> {
+    let checked = Engine::check_config(cfg)?;
+    let mut report = CheckReport {
+        summary: loaded(cfg, &checked),
+        warnings: Vec::new(),
+    };
+    let logins: Vec<(&crate::engine::programme::Programme, &String)> = checked
+        .programmes
+        .all()
+        .iter()
+        .flat_map(|p| p.partners.iter().map(move |l| (p, l)))
+        .collect();
+    let missing = |p: &crate::engine::programme::Programme, login: &str| {
+        format!(
+            "{}:{}: programme {} lists partner {login:?}, which does not exist (yet)",
+            p.origin.file,
+            p.origin.line_of_partner(&p.partners, login),
+            p.name
+        )
+    };
+    // A running gateway answers for its store.
+    let running = admin::call(&cfg.data, "/partner/show", serde_json::json!({"login": ""}))
+        .await
+        .map(|v| v.is_some())
+        .unwrap_or(true);
+    if running {
+        report
+            .summary
+            .push("a gateway is running on this data directory: partners asked through it".into());
+        for (p, login) in logins {
+            match admin::call(
+                &cfg.data,
+                "/partner/show",
+                serde_json::json!({ "login": login }),
+            )
+            .await
+            {
+                Ok(Some(v)) => {
+                    let currency = v["currency"].as_str().unwrap_or_default();
+                    if let Ok(c) = crate::types::money::Currency::parse(currency) {
+                        if let Some(e) = crate::engine::programme_currency_error(p, login, c) {
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) if e.code == crate::error::Code::NotFound => {
+                    report.warnings.push(missing(p, login))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(report);
+    }
+    for (addr, how) in [
+        (cfg.listen, "--listen, REGWAY_LISTEN or `listen`"),
+        (cfg.admin_listen, "REGWAY_ADMIN_LISTEN or `admin_listen`"),
+    ] {
+        drop(bind(addr, how).await?);
+    }
+    if !cfg.data.join("store").exists() {
+        report.warnings.push(format!(
+            "no store in {} yet: the programmes' partners are checked once it exists",
+            cfg.data.display()
+        ));
+        return Ok(report);
+    }
+    let engine = open_engine(cfg)?;
+    refuse_demo_with_real_upstream(cfg, &engine).await?;
+    for (p, login) in logins {
+        if !engine.store.has_partner(login)? {
+            report.warnings.push(missing(p, login));
+        }
+    }
+    engine.store.flush().await?;
+    drop(engine);
+    Ok(report)
 }

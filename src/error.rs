@@ -176,7 +176,7 @@ impl Object {
     }
 }
 
-/// Why a 2400 happened: decides the HTTP status (500, 502 or 504).
+/// Why a 2400 happened: decides the HTTP status (500, 502, 503 or 504).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailKind {
@@ -184,6 +184,8 @@ pub enum FailKind {
     Internal,
     Upstream,
     UpstreamTimeout,
+    /// The store's database could not be reached: nothing was done.
+    Unavailable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +200,40 @@ pub struct Error {
     /// What the error is about, where the code covers several objects (2303, 2201, 2304).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<Object>,
+    /// Set on a failure that stops a process (start-up, an operator command): its kind
+    /// decides the exit code. Never sent over the wire.
+    #[serde(skip)]
+    pub fault: Option<Fault>,
+    /// The logged cause of an internal failure, for the operator's one line on stderr;
+    /// never sent over the wire, never shown to a partner.
+    #[serde(skip)]
+    pub cause: Option<String>,
+}
+
+/// The kind of a failure that stops the `regway` process; each has its exit code
+/// (README, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The configuration (a file, a variable, a flag) is wrong.
+    Config,
+    /// The store: held by another process, not writable, of an unknown format.
+    Store,
+    /// The network: a port in use, no gateway at the address the CLI was given.
+    Network,
+    /// Anything else that went wrong while running.
+    Runtime,
+}
+
+impl Fault {
+    /// The process's exit code for this kind of failure.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Fault::Config => 3,
+            Fault::Store => 4,
+            Fault::Network => 5,
+            Fault::Runtime => 6,
+        }
+    }
 }
 
 fn is_internal(k: &FailKind) -> bool {
@@ -214,7 +250,29 @@ impl Error {
             fail: FailKind::Internal,
             retry_after: None,
             object: None,
+            fault: None,
+            cause: None,
         }
+    }
+    /// A failure that stops the process, of kind `fault`, with a message that names the
+    /// cause and the fix.
+    pub fn fatal(fault: Fault, message: impl Into<String>) -> Error {
+        Error {
+            fault: Some(fault),
+            ..Error::new(Code::Failed, message)
+        }
+    }
+    /// A configuration error (`FILE:LINE: what` where the file is known).
+    pub fn config(message: impl Into<String>) -> Error {
+        Error {
+            fault: Some(Fault::Config),
+            ..Error::new(Code::Syntax, message)
+        }
+    }
+    /// The same error, of kind `fault` when it stops the process.
+    pub fn with_fault(mut self, fault: Fault) -> Error {
+        self.fault = Some(fault);
+        self
     }
     /// The same error, about `object`.
     pub fn about(mut self, object: Object) -> Error {
@@ -272,7 +330,22 @@ impl Error {
     /// An internal failure: the cause is logged here and never shown to the caller.
     pub fn internal(cause: impl fmt::Display) -> Error {
         tracing::error!(%cause, "internal error");
-        Error::new(Code::Failed, "internal error; nothing was charged")
+        Error {
+            cause: Some(cause.to_string()),
+            ..Error::new(Code::Failed, "internal error; nothing was charged")
+        }
+    }
+    /// The store's database could not be reached (its cause is logged, never shown):
+    /// nothing was done, and a retry may succeed.
+    pub fn unavailable(cause: impl fmt::Display) -> Error {
+        tracing::error!(%cause, "store unavailable");
+        Error {
+            fail: FailKind::Unavailable,
+            ..Error::new(
+                Code::Failed,
+                "the store is unavailable; nothing was charged",
+            )
+        }
     }
     pub fn upstream(msg: impl Into<String>) -> Error {
         Error {
@@ -293,10 +366,16 @@ impl Error {
         }
     }
 
+    /// The logged cause of an internal failure, or the message: for the operator.
+    pub fn cause_or_message(&self) -> &str {
+        self.cause.as_deref().unwrap_or(&self.message)
+    }
+
     pub fn http(&self) -> u16 {
         match (self.code, self.fail) {
             (Code::Failed, FailKind::Upstream) => 502,
             (Code::Failed, FailKind::UpstreamTimeout) => 504,
+            (Code::Failed, FailKind::Unavailable) => 503,
             (c, _) => c.http_status(),
         }
     }

@@ -36,15 +36,23 @@ struct Global {
     /// Address partners connect to [default: 127.0.0.1:8080; env REGWAY_LISTEN].
     #[arg(long, global = true, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// Print what an operator command answers (partner, order, verify, domain move) as
+    /// one JSON document on stdout.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the gateway.
     Serve {
-        /// Log as JSON lines.
+        /// Log as JSON lines; whatever else the gateway writes (its start-up notice, a
+        /// start-up failure) is a JSON line too.
         #[arg(long)]
         json_logs: bool,
+        /// Colour the text log: auto (only when stderr is a terminal), always, never.
+        #[arg(long, value_name = "WHEN", default_value = "auto")]
+        color: regway::logging::Color,
     },
     /// Manage partners.
     #[command(subcommand)]
@@ -55,12 +63,18 @@ enum Cmd {
     /// Partner programmes.
     #[command(subcommand)]
     Programme(ProgrammeCmd),
+    /// The configuration: check it as `serve` would, show what is in effect.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Open orders: list them, settle one by hand.
     #[command(subcommand)]
     Order(OrderCmd),
     /// Partners' webhook deliveries: list them, retry a failed one.
     #[command(subcommand)]
     Webhook(WebhookCmd),
+    /// Domains: move them to another upstream.
+    #[command(subcommand)]
+    Domain(DomainCmd),
     /// Check every balance against its ledger and the other rules on money and orders.
     Verify,
     /// Drive the sandbox of a running gateway started with the control API on
@@ -68,6 +82,16 @@ enum Cmd {
     /// Prints the API's JSON answer (protocol/sandbox.md).
     #[command(subcommand)]
     Sandbox(SandboxCmd),
+    /// Move a sled store into an empty PostgreSQL database (no gateway may run on
+    /// either meanwhile); run `regway verify` on both afterwards.
+    Migrate {
+        /// The sled store's data directory.
+        #[arg(long, value_name = "DIR")]
+        from_sled: std::path::PathBuf,
+        /// The PostgreSQL database, as a URL.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Measure the gateway against a bare hyper server, side by side (BENCHMARKS.md).
     Bench {
         /// Keep-alive connections driving each scenario.
@@ -187,6 +211,38 @@ enum OrderCmd {
         #[arg(long, value_name = "YYYY-MM-DD")]
         expires: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum DomainCmd {
+    /// Send the renewals and changes of domains registered at upstream FROM to upstream
+    /// TO from now on (after transferring them at the registries). A domain with an
+    /// open order stays; run it again once that has settled.
+    Move {
+        /// The upstream the domains are at now.
+        #[arg(long)]
+        from: String,
+        /// The configured upstream they go to.
+        #[arg(long)]
+        to: String,
+        /// Only the domains of this zone.
+        #[arg(long)]
+        zone: Option<String>,
+        /// Only this domain.
+        #[arg(long)]
+        domain: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Run every check `serve` runs before serving (the values, the catalogues, the
+    /// programme files, their partners and currencies, the listen addresses), and
+    /// warn about programmes that list a login with no partner.
+    Check,
+    /// Print the effective configuration (file, REGWAY_* and flags) as TOML, every
+    /// secret as `***`.
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -315,35 +371,79 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    let json_logs = matches!(cli.command, Cmd::Serve { json_logs: true });
-    if matches!(cli.command, Cmd::Serve { .. }) {
-        regway::logging::init(
-            tracing_subscriber::EnvFilter::try_from_env("REGWAY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-            json_logs,
-        );
+    let json_logs = matches!(
+        cli.command,
+        Cmd::Serve {
+            json_logs: true,
+            ..
+        }
+    );
+    if let Cmd::Serve { color, .. } = cli.command {
+        let filter = match regway::logging::filter_from_env() {
+            Ok(f) => f,
+            Err(e) => return fail(&e, false),
+        };
+        regway::logging::init(filter, json_logs, color);
     } else {
-        // Operator commands log only what went wrong, so a failure says why.
-        regway::logging::init(tracing_subscriber::EnvFilter::new("warn"), false);
+        // An operator command says what went wrong in its one line on stderr; its log
+        // is off unless REGWAY_LOG asks for it.
+        let filter = std::env::var("REGWAY_LOG")
+            .ok()
+            .and_then(|_| regway::logging::filter_from_env().ok())
+            .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("off"));
+        regway::logging::init(filter, false, regway::logging::Color::Auto);
     }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("regway: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            return fail(
+                &Error::fatal(
+                    regway::error::Fault::Runtime,
+                    format!("cannot start the runtime: {e}"),
+                ),
+                json_logs,
+            )
         }
     };
     let code = match rt.block_on(run(cli)) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("regway: {}", e.message);
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e, json_logs),
     };
     // Every queued log line out before the process ends (`std::process::exit` elsewhere
     // is covered by the logging's own exit handler).
     regway::logging::flush();
     code
+}
+
+/// Says what stopped the command, in one line on stderr (a JSON line with
+/// `--json-logs`), and gives its exit code (README, "Exit codes"): 3 configuration,
+/// 4 store, 5 network, 6 anything else that failed while running, 1 a command the
+/// gateway refused (an unknown partner, a bad amount).
+fn fail(e: &Error, json: bool) -> ExitCode {
+    use regway::error::{Code, Fault};
+    let message = match &e.cause {
+        Some(cause) => format!("failed: {cause}"),
+        None => e.message.clone(),
+    };
+    let fault = e.fault.or(match e.code {
+        Code::Failed => Some(Fault::Runtime),
+        _ => None,
+    });
+    let code = fault.map_or(1, Fault::exit_code);
+    // What the log queue still holds goes out before the last word.
+    regway::logging::flush();
+    if json {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "ERROR",
+            "fields": {"message": message, "exit_code": code},
+            "target": "regway",
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("regway: {}", regway::logging::Escaped(&message));
+    }
+    ExitCode::from(code)
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -407,6 +507,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let cfg = load_config(&cli.global)?;
+    let json = cli.global.json;
     if let Cmd::Sandbox(c) = cli.command {
         return sandbox(&cfg.data, c).await;
     }
@@ -434,7 +535,64 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Serve { .. } => serve(cfg).await,
+        Cmd::Serve { json_logs, .. } => serve(cfg, json_logs).await,
+        Cmd::Config(ConfigCmd::Check) => {
+            let r = regway::app::check(&cfg).await?;
+            for line in &r.summary {
+                println!("{line}");
+            }
+            for w in &r.warnings {
+                println!("warning: {w}");
+            }
+            println!(
+                "configuration OK{}",
+                if r.warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} warning(s))", r.warnings.len())
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Domain(DomainCmd::Move {
+            from,
+            to,
+            zone,
+            domain,
+        }) => {
+            let m = regway::engine::moves::MoveDomains {
+                from,
+                to,
+                zone,
+                domain,
+            };
+            let body = serde_json::to_value(&m).map_err(Error::internal)?;
+            let r: regway::engine::moves::MoveReport =
+                operate(&cfg, "/domain/move", body, |e| async move {
+                    e.move_domains(m).await
+                })
+                .await?;
+            if json {
+                print_json(&r)?;
+                return Ok(ExitCode::from(u8::from(!r.busy.is_empty())));
+            }
+            for d in &r.moved {
+                println!("moved: {d}");
+            }
+            for d in &r.busy {
+                println!("not moved (an order for it is open; run again once it settles): {d}");
+            }
+            println!("{} domain(s) moved, {} left", r.moved.len(), r.busy.len());
+            Ok(if r.busy.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Config(ConfigCmd::Show) => {
+            print!("{}", cfg.show()?);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Programme(ProgrammeCmd::Check { file }) => {
             print!("{}", regway::engine::pricing::check_file(&cfg, &file)?);
             Ok(ExitCode::SUCCESS)
@@ -466,9 +624,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 },
             )
             .await?;
-            print_partner(&v);
-            if let Some(pw) = &v.password {
-                println!("password:     {pw}   (shown once; keep it)");
+            if json {
+                print_json(&v)?;
+            } else {
+                print_partner(&v);
+                if let Some(pw) = &v.password {
+                    println!("password:     {pw}   (shown once; keep it)");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -486,7 +648,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .await
             })
             .await?;
-            print_partner(&v);
+            if json {
+                print_json(&v)?;
+            } else {
+                print_partner(&v);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Partner(PartnerCmd::Withdraw {
@@ -504,7 +670,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .await
             })
             .await?;
-            print_partner(&v);
+            if json {
+                print_json(&v)?;
+            } else {
+                print_partner(&v);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo(DemoCmd::Remove) => {
@@ -534,7 +704,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 e.show_partner(&login)
             })
             .await?;
-            print_partner(&v);
+            if json {
+                print_json(&v)?;
+            } else {
+                print_partner(&v);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Order(OrderCmd::List { state, partner }) => {
@@ -543,10 +717,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 e.list_open_orders(&state, partner.as_deref())
             })
             .await?;
-            for o in &rows {
-                print_order(o);
+            if json {
+                print_json(&rows)?;
+            } else {
+                for o in &rows {
+                    print_order(o);
+                }
+                println!("{} order(s)", rows.len());
             }
-            println!("{} order(s)", rows.len());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Webhook(WebhookCmd::List { state, partner }) => {
@@ -599,7 +777,29 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 e.settle_order::<regway::outcome::Outcome>(s).await
             })
             .await?;
-            print_order(&o);
+            if json {
+                print_json(&o)?;
+            } else {
+                print_order(&o);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Migrate { from_sled, to } => {
+            let from = regway::store::Store::open_with(
+                &from_sled,
+                cfg.store_max_batch,
+                cfg.store_cache_mb,
+            )?;
+            let to = regway::store::Store::open_postgres(&to, cfg.store_max_batch)?;
+            let started = std::time::Instant::now();
+            let copied = tokio::task::block_in_place(|| from.copy_into(&to))?;
+            println!(
+                "moved {} records and {} sandbox registry entries in {:.1} s; \
+                 run `regway verify` on both",
+                copied.records,
+                copied.registry_entries,
+                started.elapsed().as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Verify => {
@@ -607,6 +807,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 e.verify().await
             })
             .await?;
+            if json {
+                print_json(&r)?;
+                return Ok(ExitCode::from(u8::from(!r.problems.is_empty())));
+            }
             println!(
                 "partners: {}  ledger entries: {}  orders: {} ({} open)  domains: {}",
                 r.partners, r.ledger_entries, r.orders, r.open_orders, r.domains
@@ -709,15 +913,34 @@ where
     if let Some(v) = regway::admin::call(&cfg.data, path, body).await? {
         return serde_json::from_value(v).map_err(Error::internal);
     }
-    let engine = regway::app::open_engine(cfg).map_err(|e| {
-        Error::new(
-            e.code,
+    // No gateway answered; a directory without a store is most likely the wrong one
+    // (only `partner add` may make the store, before the first start).
+    if path != "/partner/add"
+        && cfg.store_kind() == regway::config::StoreKind::Sled
+        && !cfg.data.join("store").exists()
+    {
+        return Err(Error::fatal(
+            regway::error::Fault::Network,
             format!(
+                "no running gateway found at {} (and no store there); is it started with \
+                 the same --data?",
+                cfg.data.display()
+            ),
+        ));
+    }
+    let engine = regway::app::open_engine(cfg).map_err(|e| {
+        if e.fault.is_some() {
+            // Its message names the cause and the fix already.
+            return e;
+        }
+        Error {
+            message: format!(
                 "{} (no gateway answered on the operator channel in {})",
                 e.message,
                 cfg.data.display()
             ),
-        )
+            ..e
+        }
     })?;
     let r = local(engine.clone()).await;
     engine.store.flush().await?;
@@ -746,6 +969,15 @@ fn print_delivery(r: &DeliveryRow) {
             .map(|t| format!("  next {t}"))
             .unwrap_or_default(),
     );
+}
+
+/// One JSON document on stdout (`--json`).
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(Error::internal)?
+    );
+    Ok(())
 }
 
 fn print_order(o: &OrderRow) {
@@ -797,35 +1029,45 @@ fn print_partner(v: &PartnerView) {
     }
 }
 
-async fn serve(cfg: Config) -> Result<ExitCode> {
+async fn serve(cfg: Config, json: bool) -> Result<ExitCode> {
+    // Listen for the signals before the port opens: a SIGTERM that comes as soon as the
+    // gateway answers (a supervisor's quick restart) is a graceful stop too.
+    let stop = shutdown_signal()?;
     let running = regway::app::start(cfg).await?;
-    println!("regway is listening on http://{}/api", running.addr);
-    shutdown_signal().await;
+    if !json {
+        println!("regway is listening on http://{}/api", running.addr);
+    }
+    stop.await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await;
     tracing::info!("store flushed; bye");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// A future that ends at SIGINT or SIGTERM; the handlers are in place when it is made.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let cannot = |e: std::io::Error| {
+            Error::fatal(
+                regway::error::Fault::Runtime,
+                format!("cannot listen for signals: {e}"),
+            )
+        };
+        let mut term = signal(SignalKind::terminate()).map_err(cannot)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(cannot)?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

@@ -265,11 +265,8 @@ impl Outcome {
 
     pub fn http_status(&self) -> u16 {
         Error {
-            code: self.code,
-            message: String::new(),
             fail: self.fail,
-            retry_after: None,
-            object: None,
+            ..Error::new(self.code, String::new())
         }
         .http()
     }
@@ -337,6 +334,7 @@ mod tests {
             .unwrap()
             .to_utc();
         let order = Order {
+            upstream: None,
             id: 1,
             request_id: "R1".into(),
             domain: "a.ru".into(),

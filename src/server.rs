@@ -23,6 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -178,8 +179,15 @@ async fn read_body(
         return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    let limited = Limited::new(body, limits.max_body_bytes);
-    match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+    let collect = Limited::new(body, limits.max_body_bytes).collect();
+    tokio::pin!(collect);
+    // A body that has already arrived (a small one mostly comes with the head) is
+    // taken at once, without arming the timer; the rest waits at most `body_timeout`.
+    let read = match std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await {
+        Poll::Ready(r) => Ok(r),
+        Poll::Pending => tokio::time::timeout(limits.body_timeout, collect).await,
+    };
+    match read {
         Err(_) => Err((Error::syntax("the body was not received in time"), 408)),
         Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -200,6 +208,25 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let path = req.uri().path().to_string();
+    // Behind a trusted reverse proxy, the client is the one it names.
+    let peer = if engine.trusted_proxies.is_empty() {
+        peer
+    } else {
+        let values = |name: &str| -> Vec<&str> {
+            req.headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        };
+        let ip = crate::engine::auth::client_address(
+            peer.ip(),
+            &engine.trusted_proxies,
+            &values("forwarded"),
+            &values("x-forwarded-for"),
+        );
+        SocketAddr::new(ip, peer.port())
+    };
     let _carried = match path.as_str() {
         "/api" | "/partner_gateway" | "/xml.response" => Some(in_flight.enter().await),
         _ => None,
@@ -220,10 +247,7 @@ async fn handle(
         },
         "/metrics" => HttpReply {
             status: 200,
-            headers: vec![(
-                "content-type",
-                "text/plain; version=0.0.4; charset=utf-8".into(),
-            )],
+            headers: vec![("content-type", crate::metrics::CONTENT_TYPE.into())],
             body: Bytes::from(engine.render_metrics()),
         },
         _ => HttpReply {
@@ -257,24 +281,33 @@ fn metrics_allowed(engine: &Engine, req: &Request<Incoming>) -> bool {
         == 0
 }
 
-/// Whether the store answers and the upstream backend is reachable: HTTP 200 when
-/// both are, 503 otherwise, with a JSON body saying which.
+/// Whether the store answers and every upstream answers and accepts the gateway
+/// (each probed with a timeout, at most once per `upstream::health::HEALTH_TTL`): HTTP
+/// 200 when all do, 503 otherwise, with a JSON body naming what fails.
 ///
 /// ```text
-/// {"status":"ok","store":"ok","upstream":"ok","backend":"sandbox"}
+/// {"status":"ok","store":"ok","upstream":"ok","backend":"sandbox","upstreams":{"sandbox":"ok"}}
 /// ```
 async fn healthz(engine: &Engine) -> HttpReply {
     let store = match engine.has_partners() {
         Ok(_) => "ok".to_string(),
         Err(_) => "unreachable".to_string(),
     };
-    let upstream =
-        match tokio::time::timeout(engine.upstream_timeout, engine.backend.check(&[])).await {
-            Ok(Ok(_)) => "ok".to_string(),
-            Ok(Err(_)) => "error".to_string(),
-            Err(_) => "timeout".to_string(),
-        };
-    let ok = store == "ok" && upstream == "ok";
+    let probed = engine.probes.health().await;
+    let failing: Vec<String> = probed
+        .iter()
+        .filter_map(|h| h.problem.as_ref().map(|p| format!("{}: {p}", h.name)))
+        .collect();
+    let upstream = if failing.is_empty() {
+        "ok".to_string()
+    } else {
+        failing.join("; ")
+    };
+    let upstreams: std::collections::BTreeMap<&str, &str> = probed
+        .iter()
+        .map(|h| (h.name.as_str(), h.problem.as_deref().unwrap_or("ok")))
+        .collect();
+    let ok = store == "ok" && failing.is_empty();
     // A struct, not a map: the fields come in the order the documents show.
     #[derive(serde::Serialize)]
     struct Health<'a> {
@@ -282,12 +315,14 @@ async fn healthz(engine: &Engine) -> HttpReply {
         store: String,
         upstream: String,
         backend: &'a str,
+        upstreams: std::collections::BTreeMap<&'a str, &'a str>,
     }
     let body = serde_json::to_string(&Health {
         status: if ok { "ok" } else { "degraded" },
         store,
         upstream,
         backend: engine.backend.name(),
+        upstreams,
     })
     .unwrap_or_default();
     HttpReply {

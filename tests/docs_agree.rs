@@ -259,7 +259,7 @@ async fn healthz_answers_what_the_documents_show() {
         "application/json"
     );
     let body = resp.text().await.unwrap();
-    let shown = r#"{"status":"ok","store":"ok","upstream":"ok","backend":"sandbox"}"#;
+    let shown = r#"{"status":"ok","store":"ok","upstream":"ok","backend":"sandbox","upstreams":{"sandbox":"ok"}}"#;
     assert_eq!(body.trim_end(), shown);
     assert!(
         doc("protocol/native.md").contains(&format!("  ```json\n  {shown}\n  ```\n")),

@@ -60,7 +60,7 @@ async fn healthz_and_metrics() {
     assert!(r.headers()["content-type"]
         .to_str()
         .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+        .starts_with("application/openmetrics-text; version=1.0.0"));
     let t = r.text().await.unwrap();
     for want in [
         "regway_requests_total{dialect=\"native\",command=\"balance.get\",code=\"1000\"} 1\n",
@@ -69,10 +69,11 @@ async fn healthz_and_metrics() {
         "regway_request_seconds_count{dialect=\"native\"} 6\n",
         "regway_rate_limited_total{limit=\"order\"} 1\n",
         "regway_password_checks_total 1\n",
-        // /healthz asks the upstream; the check of a name registered here does not.
-        "regway_upstream_calls_total{op=\"check\"} 1\n",
+        // /healthz probes the upstream; the check of a name registered here does not
+        // ask it.
+        "regway_upstream_calls_total{op=\"probe\"} 1\n",
         "regway_upstream_calls_total{op=\"submit\"} 1\n",
-        "regway_upstream_errors_total{op=\"check\"} 0\n",
+        "regway_upstream_errors_total{op=\"probe\"} 0\n",
         "regway_orders_created_total 1\n",
         "regway_open_orders{state=\"unknown\"} 0\n",
         // The demo partner's starting balance, and the charge for metrics.ru.
@@ -212,4 +213,172 @@ async fn logs_name_partner_command_and_request_id_and_never_a_secret() {
         requests.iter().any(|v| v["fields"]["code"] == 2200),
         "{log}"
     );
+}
+
+/// Reads a whole OpenMetrics text exposition: every line is a `# HELP`, `# TYPE` or
+/// `# UNIT` of a family declared once, or a sample of the family declared last (by its
+/// type's suffixes), with well-formed labels and a number; the last line is `# EOF`.
+/// Returns each family's type.
+fn parse_exposition(t: &str) -> std::collections::BTreeMap<String, String> {
+    let valid_name = |n: &str| {
+        !n.is_empty()
+            && n.chars().enumerate().all(|(i, c)| {
+                c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+            })
+    };
+    let mut types = std::collections::BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(lines.last(), Some(&"# EOF"), "ends with # EOF");
+    for line in &lines[..lines.len() - 1] {
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut parts = rest.splitn(3, ' ');
+            let (kw, name) = (parts.next().unwrap(), parts.next().expect("a name"));
+            assert!(valid_name(name), "{line}");
+            match kw {
+                "HELP" | "UNIT" => {}
+                "TYPE" => {
+                    let ty = parts.next().expect("a type").to_string();
+                    assert!(
+                        [
+                            "counter",
+                            "gauge",
+                            "histogram",
+                            "summary",
+                            "info",
+                            "stateset",
+                            "unknown"
+                        ]
+                        .contains(&ty.as_str()),
+                        "{line}"
+                    );
+                    assert!(
+                        types.insert(name.to_string(), ty.clone()).is_none(),
+                        "{name} declared twice"
+                    );
+                    current = Some((name.to_string(), ty));
+                }
+                _ => panic!("unknown comment: {line}"),
+            }
+            continue;
+        }
+        let (family, ty) = current
+            .as_ref()
+            .unwrap_or_else(|| panic!("a sample before any TYPE: {line}"));
+        let (name_labels, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        assert!(value.parse::<f64>().is_ok(), "value of {line}");
+        let (name, labels) = match name_labels.split_once('{') {
+            Some((n, l)) => (
+                n,
+                Some(l.strip_suffix('}').unwrap_or_else(|| panic!("{line}"))),
+            ),
+            None => (name_labels, None),
+        };
+        let suffixes: &[&str] = match ty.as_str() {
+            "counter" => &["_total", "_created"],
+            "histogram" => &["_bucket", "_sum", "_count", "_created"],
+            _ => &[""],
+        };
+        assert!(
+            suffixes.iter().any(|s| name == format!("{family}{s}")),
+            "{name} is not of family {family} ({ty})"
+        );
+        if let Some(labels) = labels {
+            // k="v" pairs, values with \" \\ \n escapes.
+            let mut rest = labels;
+            while !rest.is_empty() {
+                let (k, v) = rest
+                    .split_once("=\"")
+                    .unwrap_or_else(|| panic!("labels of {line}"));
+                assert!(valid_name(k), "label {k} of {line}");
+                let mut end = None;
+                let mut escaped = false;
+                for (i, c) in v.char_indices() {
+                    match (escaped, c) {
+                        (true, _) => escaped = false,
+                        (false, '\\') => escaped = true,
+                        (false, '"') => {
+                            end = Some(i);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let end = end.unwrap_or_else(|| panic!("unterminated label in {line}"));
+                rest = &v[end + 1..];
+                rest = rest.strip_prefix(',').unwrap_or(rest);
+            }
+        }
+    }
+    types
+}
+
+#[tokio::test]
+async fn the_whole_metrics_output_parses() {
+    let s = common::start().await;
+    let base = s.url.trim_end_matches("/api").to_string();
+    // Something in every family: requests, an upstream call, a health probe.
+    let client = s.client("C1").await;
+    let a = s
+        .form(&format!(
+            "command=domain.register&request-id=R1&domain=parsed.ru&client={client}"
+        ))
+        .await;
+    assert_eq!(a.code(), 1000, "{}", a.body);
+    assert_eq!(
+        s.client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let t = s
+        .client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let types = parse_exposition(&t);
+    for (family, ty) in [
+        ("regway_requests", "counter"),
+        ("regway_request_seconds", "histogram"),
+        ("regway_upstream_calls", "counter"),
+        ("regway_upstream_errors", "counter"),
+        ("regway_upstream_seconds", "histogram"),
+        ("regway_upstream_rejected", "counter"),
+        ("regway_log_lines_dropped", "counter"),
+        ("regway_orders_created", "counter"),
+        ("regway_open_orders", "gauge"),
+        ("regway_balance_mutations", "counter"),
+        ("regway_rate_limited", "counter"),
+        ("regway_password_checks", "counter"),
+        ("regway_rate_limit_keys", "gauge"),
+        ("regway_build_info", "gauge"),
+        ("regway_upstream_balance", "gauge"),
+        ("regway_store_size_bytes", "gauge"),
+        ("process_resident_memory_bytes", "gauge"),
+        ("process_open_fds", "gauge"),
+        ("process_start_time_seconds", "gauge"),
+    ] {
+        assert_eq!(
+            types.get(family).map(String::as_str),
+            Some(ty),
+            "{family} in\n{t}"
+        );
+    }
+    assert!(t.contains(&format!(
+        "regway_build_info{{version=\"{}\"}} 1\n",
+        env!("CARGO_PKG_VERSION")
+    )));
+    // The parser refuses what is not an exposition.
+    assert!(std::panic::catch_unwind(|| parse_exposition("regway_x 1\n# EOF\n")).is_err());
+    assert!(
+        std::panic::catch_unwind(|| parse_exposition("# TYPE a counter\na_total 1\n")).is_err()
+    );
+    s.stop().await;
 }

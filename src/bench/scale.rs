@@ -228,6 +228,7 @@ fn partner_rows(
         .map(|state| Transition { state, at: now })
         .collect();
         let order = Order {
+            upstream: None,
             id,
             request_id: rid.clone(),
             domain: name.clone(),
@@ -274,6 +275,7 @@ fn partner_rows(
             delegated: true,
             expiring_notice: None,
             auto_renew: false,
+            upstream: None,
         };
         let mut outcome = Outcome::ok(Data::DomainOrder {
             name: name.clone(),

@@ -2,14 +2,14 @@
 //! the categories products belong to. The engine builds its catalogue from them.
 
 use crate::types::operation::{Operation, PerOperation};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The categories a product can belong to when the configuration names none.
 pub const DEFAULT_CATEGORIES: [&str; 6] =
     ["domains", "licences", "ssl", "hosting", "vps", "dedicated"];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     /// Smallest and largest period in years, for registration and renewal.
@@ -36,7 +36,7 @@ pub struct ZoneConfig {
 }
 
 /// A zone's policy on whole-script confusables of Latin names (UTS 39).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confusables {
     Refuse,

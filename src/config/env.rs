@@ -9,7 +9,7 @@ impl Config {
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
             v.parse()
-                .map_err(|_| Error::syntax(format!("{name}={v:?} is not valid")))
+                .map_err(|_| Error::config(format!("{name}={v:?} is not valid")))
         }
         if let Some(v) = get("REGWAY_LISTEN") {
             self.listen = parse("REGWAY_LISTEN", &v)?;
@@ -61,6 +61,20 @@ impl Config {
         }
         if let Some(v) = get("REGWAY_STORE_CACHE_MB") {
             self.store_cache_mb = parse("REGWAY_STORE_CACHE_MB", &v)?;
+        }
+        if let Some(v) = get("REGWAY_STORE") {
+            self.store = Some(match v.as_str() {
+                "sled" => super::StoreKind::Sled,
+                "postgres" => super::StoreKind::Postgres,
+                _ => {
+                    return Err(Error::syntax(format!(
+                        "REGWAY_STORE={v:?}: sled or postgres"
+                    )))
+                }
+            });
+        }
+        if let Some(v) = get("REGWAY_DATABASE_URL") {
+            self.database_url = Some(super::DatabaseUrl(v)).filter(|u| !u.0.is_empty());
         }
         if let Some(v) = get("REGWAY_METRICS_TOKEN") {
             self.metrics_token = Some(v).filter(|v| !v.is_empty());

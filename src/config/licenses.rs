@@ -4,10 +4,10 @@
 
 use crate::error::{Error, Result};
 use crate::types::money::{Currency, Money};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LicenseConfig {
     pub name: String,
@@ -17,7 +17,7 @@ pub struct LicenseConfig {
     pub prices: BTreeMap<String, LicensePriceConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LicensePriceConfig {
     pub month: String,

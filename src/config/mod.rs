@@ -21,7 +21,7 @@ use licenses::LicenseConfig;
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ pub const DEFAULT_STORE_MAX_BATCH: usize = 512;
 /// The default size of the store's cache, in MB.
 pub const DEFAULT_STORE_CACHE_MB: u64 = 64;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where partners connect.
@@ -81,6 +81,13 @@ pub struct Config {
     pub body_timeout_ms: u64,
     /// Most writes one store flush may carry (group commit); 1 flushes every write alone.
     pub store_max_batch: usize,
+    /// Where the records are kept: `sled` (embedded, in `data`; the default) or
+    /// `postgres` (the database at `database_url`, shared by several nodes). Not given:
+    /// `postgres` when `database_url` is set, else `sled`.
+    pub store: Option<StoreKind>,
+    /// The PostgreSQL database, as a URL (`postgres://user@host:5432/db`;
+    /// `?sslmode=require` for TLS). Also `REGWAY_DATABASE_URL`.
+    pub database_url: Option<DatabaseUrl>,
     /// sled's cache, in MB. Its accounting counts records as stored, so the memory it
     /// takes is about twice this; beyond the cache, sled reads the OS page cache.
     pub store_cache_mb: u64,
@@ -106,18 +113,54 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// When set, `GET /metrics` asks for `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
+    /// Reverse proxies (CIDR networks) whose `Forwarded` / `X-Forwarded-For` is
+    /// believed; from any other address these headers are ignored.
+    pub trusted_proxies: Vec<String>,
+    /// The file this configuration was read from, if any (not a setting).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
+}
+
+/// The store's implementation (`store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Sled,
+    Postgres,
+}
+
+/// A database URL; it may carry a password, so it is never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(..)")
+    }
+}
+
+impl Config {
+    /// The store in use: `store`, or `postgres` when only `database_url` is given.
+    pub fn store_kind(&self) -> StoreKind {
+        match (self.store, &self.database_url) {
+            (Some(k), _) => k,
+            (None, Some(_)) => StoreKind::Postgres,
+            (None, None) => StoreKind::Sled,
+        }
+    }
 }
 
 /// A token bucket: `per_minute` requests on average, up to `burst` at once.
 /// `per_minute = 0` switches the limit off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
     pub per_minute: u32,
     pub burst: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Read-only commands, per partner.
@@ -147,7 +190,7 @@ pub struct LimitsConfig {
     pub partners: BTreeMap<String, PartnerLimits>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerLimits {
     pub read: Option<Rate>,
@@ -198,7 +241,7 @@ impl LimitsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoConfig {
     /// Create the demo partner when the store has no partner and the backend is the sandbox.
@@ -213,7 +256,7 @@ pub struct DemoConfig {
 /// A partner's own prices for one zone. Any key besides `login` and `zone` names an
 /// operation (`register`, `renew`, …; an unknown one is refused), so unknown fields
 /// are refused as they are everywhere else in the file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct PartnerPrice {
     pub login: String,
     pub zone: String,
@@ -223,7 +266,7 @@ pub struct PartnerPrice {
 }
 
 /// Where and how partners' events are delivered (`[webhooks]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhooksConfig {
     /// Hosts an endpoint may name with `http://` (every other URL is `https://`).
@@ -270,7 +313,7 @@ impl Default for WebhooksConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
     /// Names the sandbox registry treats as registered by someone else.
@@ -286,7 +329,7 @@ pub struct SandboxConfig {
     pub control_listen: SocketAddr,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UpstreamKind {
     /// The in-process sandbox registry.
@@ -297,7 +340,7 @@ pub enum UpstreamKind {
     Ispsystem,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     #[serde(rename = "type")]
@@ -352,7 +395,7 @@ fn default_upstream_concurrency() -> usize {
 
 /// Faults the sandbox injects on purpose, for integration harnesses (`REGWAY_SANDBOX_*`).
 /// All off by default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxFaults {
     /// Delay before every answer.
@@ -413,6 +456,8 @@ impl Default for Config {
             body_timeout_ms: 30_000,
             store_max_batch: DEFAULT_STORE_MAX_BATCH,
             store_cache_mb: DEFAULT_STORE_CACHE_MB,
+            store: None,
+            database_url: None,
             demo: DemoConfig::default(),
             zones: BTreeMap::new(),
             builtin_zones: true,
@@ -425,6 +470,8 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             limits: LimitsConfig::default(),
             metrics_token: None,
+            trusted_proxies: Vec::new(),
+            file: None,
         }
     }
 }
@@ -466,20 +513,159 @@ impl Default for SandboxConfig {
 }
 
 impl Config {
-    /// Defaults, then `file` when given, then the environment.
+    /// Defaults, then `file` when given, then the environment. Every error is a
+    /// configuration error, `FILE:LINE: what` where the file set the value. Relative
+    /// paths in the file (programmes) are taken from the file's directory.
     pub fn load(file: Option<&Path>) -> Result<Config> {
-        let mut cfg = match file {
+        let (mut cfg, text) = match file {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| Error::internal(format!("reading {}: {e}", p.display())))?;
-                toml::from_str(&text)
-                    .map_err(|e| Error::syntax(format!("configuration {}: {e}", p.display())))?
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    Error::config(format!(
+                        "{}: cannot read the configuration file: {}; give an existing, \
+                         readable file with --config (or REGWAY_CONFIG)",
+                        p.display(),
+                        io_reason(&e)
+                    ))
+                })?;
+                let mut cfg: Config = toml::from_str(&text).map_err(|e| {
+                    let line = e.span().map(|s| line_of(&text, s.start)).unwrap_or(1);
+                    Error::config(format!("{}:{line}: {}", p.display(), e.message().trim()))
+                })?;
+                let dir = p.parent().unwrap_or(Path::new(""));
+                for prog in &mut cfg.programmes {
+                    if prog.is_relative() {
+                        *prog = dir.join(&*prog);
+                    }
+                }
+                cfg.file = Some(p.to_path_buf());
+                (cfg, Some(text))
             }
-            None => Config::default(),
+            None => (Config::default(), None),
         };
         cfg.apply_env(|k| std::env::var(k).ok())?;
         cfg.sandbox.faults = cfg.sandbox.faults.clamped();
-        cfg.validate()?;
+        cfg.check()
+            .map_err(|i| cfg.at(text.as_deref(), &i.key, &i.message))?;
         Ok(cfg)
     }
+
+    /// A configuration error about the value at `key`: `FILE:LINE: message` when the
+    /// file (whose text is `text`) sets it, the message alone when it came from the
+    /// environment or a default.
+    pub fn at(&self, text: Option<&str>, key: &str, message: &str) -> Error {
+        let line = match (&self.file, text) {
+            (Some(_), Some(t)) => line_of_key(t, key),
+            (Some(f), None) => std::fs::read_to_string(f)
+                .ok()
+                .and_then(|t| line_of_key(&t, key)),
+            _ => None,
+        };
+        match (&self.file, line) {
+            (Some(f), Some(line)) => Error::config(format!("{}:{line}: {message}", f.display())),
+            _ => Error::config(message.to_string()),
+        }
+    }
+}
+
+/// Whether a configuration key holds a secret (`config show` prints it as `***`):
+/// passwords, tokens, secrets and private keys, whatever table they are in.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "password",
+        "token",
+        "secret",
+        "private_key",
+        "client_key",
+        "passphrase",
+    ]
+    .iter()
+    .any(|s| k == *s || k.ends_with(&format!("_{s}")) || k.starts_with(&format!("{s}_")))
+}
+
+/// `value` with every secret in it replaced by `***`: the values of secret keys, and
+/// the password of a URL that carries one (`postgres://user:pw@host/db`).
+fn mask_secrets(value: &mut toml::Value) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                if is_secret_key(k) {
+                    mask_all(v);
+                } else {
+                    mask_secrets(v);
+                }
+            }
+        }
+        toml::Value::Array(a) => a.iter_mut().for_each(mask_secrets),
+        toml::Value::String(s) => {
+            if let Ok(mut url) = reqwest::Url::parse(s) {
+                if url.password().is_some() && url.set_password(Some("***")).is_ok() {
+                    *s = url.to_string();
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn mask_all(value: &mut toml::Value) {
+    match value {
+        toml::Value::Table(t) => t.iter_mut().for_each(|(_, v)| mask_all(v)),
+        toml::Value::Array(a) => a.iter_mut().for_each(mask_all),
+        v => *v = toml::Value::String("***".into()),
+    }
+}
+
+impl Config {
+    /// The effective configuration (defaults, the file, the environment and the
+    /// flags, as `serve` would run with it) as TOML, every secret as `***`.
+    pub fn show(&self) -> Result<String> {
+        let mut v = toml::Value::try_from(self)
+            .map_err(|e| Error::config(format!("configuration cannot be shown: {e}")))?;
+        mask_secrets(&mut v);
+        let mut out = String::new();
+        if let Some(f) = &self.file {
+            out.push_str(&format!("# from {} and REGWAY_*\n", f.display()));
+        }
+        out.push_str(
+            &toml::to_string(&v)
+                .map_err(|e| Error::config(format!("configuration cannot be shown: {e}")))?,
+        );
+        Ok(out)
+    }
+}
+
+/// What an I/O error means, in words (`No such file or directory`), without the
+/// `(os error 2)` tail.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line of the file that sets the dotted `key` (`zones.ru.upstream`), or of the
+/// nearest table above it that the file has.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table: &dyn toml_edit::TableLike = doc.as_table();
+    let mut found = None;
+    for seg in key.split('.') {
+        let Some((k, item)) = table.get_key_value(seg) else {
+            break;
+        };
+        if let Some(span) = k.span().or_else(|| item.span()) {
+            found = Some(span.start);
+        }
+        match item.as_table_like() {
+            Some(t) => table = t,
+            None => break,
+        }
+    }
+    found.map(|at| line_of(text, at))
 }

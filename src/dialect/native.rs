@@ -12,14 +12,14 @@
 //! </response>
 //! ```
 
-use super::xml::{self, El};
+use super::xml::{self, Out, Tag};
 use super::{form, Dialect, Envelope, HttpReply, HttpRequest};
 use crate::command::params::Params;
 use crate::command::programme;
 use crate::engine::auth::Credentials;
 use crate::error::{Error, Result};
 use crate::gateway::{Action, Reply};
-use crate::outcome::{CheckRow, Data, Element, Outcome};
+use crate::outcome::{CheckRow, Data, Outcome};
 use crate::store::records::{Client, CommissionEntry, Domain, LedgerEntry, License, Order};
 use crate::types::money::{Currency, Money};
 use crate::types::names::Name;
@@ -59,14 +59,31 @@ struct Head {
 }
 
 fn take_envelope(fields: Vec<(String, String)>) -> Result<(Head, Params)> {
-    let mut p = Params::new(fields);
+    // One pass: the envelope's fields are moved out, the rest kept in order. A field
+    // given twice is refused, the first of them in this order named.
+    const NAMES: [&str; 4] = ["command", "request-id", "login", "password"];
+    let mut found: [Option<String>; 4] = Default::default();
+    let mut twice = [false; 4];
+    let mut rest = Vec::with_capacity(fields.len());
+    for (k, v) in fields {
+        match NAMES.iter().position(|n| *n == k) {
+            Some(i) => {
+                twice[i] |= found[i].is_some();
+                found[i] = Some(v);
+            }
+            None => rest.push((k, v)),
+        }
+    }
+    if let Some(i) = twice.iter().position(|t| *t) {
+        return Err(Error::syntax(format!("{}: given more than once", NAMES[i])));
+    }
+    let [command, request_id, login, password] = found;
     let env = Head {
-        command: p.opt("command")?,
-        request_id: p.opt("request-id")?,
-        login: p.opt("login")?,
-        password: p.opt("password")?,
+        command,
+        request_id,
+        login,
+        password,
     };
-    let rest: Vec<(String, String)> = p.into_unused();
     Ok((env, Params::new(rest)))
 }
 
@@ -203,13 +220,8 @@ fn parse_basic(h: &str) -> Result<Credentials> {
     })
 }
 
-/// Encodes a reply as the native XML answer.
-fn encode(mut reply: Reply) -> HttpReply {
-    // Elements a command described are moved into the document, not copied.
-    let own = match &mut reply.outcome.data {
-        Data::Elements { elements } => std::mem::take(elements),
-        _ => Vec::new(),
-    };
+/// Encodes a reply as the native XML answer, written straight into the body.
+fn encode(reply: Reply) -> HttpReply {
     let o = &reply.outcome;
     let mut headers = vec![("content-type", "application/xml; charset=utf-8".to_string())];
     if reply.replayed {
@@ -218,10 +230,12 @@ fn encode(mut reply: Reply) -> HttpReply {
     if let Some(s) = o.retry_after {
         headers.push(("retry-after", s.to_string()));
     }
+    let mut out = Out::document();
+    response(&mut out, o);
     HttpReply {
         status: o.http_status(),
         headers,
-        body: Bytes::from(xml::document(&response(o, own))),
+        body: Bytes::from(out.finish()),
     }
 }
 
@@ -233,23 +247,19 @@ fn encode_error(e: Error) -> HttpReply {
     })
 }
 
-/// The `<response>` of an outcome; `own`: the elements its command described, taken
-/// out of it.
-fn response(o: &Outcome, own: Vec<Element>) -> El {
-    let mut result = El::new("result").attr("code", o.code.number());
-    if let Some(object) = o.object {
-        result = result.attr("object", object.name());
-    }
-    let mut r = El::new("response").child(result.text(&o.message));
-    if let Some(rid) = &o.request_id {
-        r = r.child(El::new("request-id").text(rid));
-    }
-    let mut data = data(&o.data);
-    data.extend(own.into_iter().map(El::from_element));
-    if !data.is_empty() {
-        r = r.child(El::new("data").children(data));
-    }
-    r
+/// The `<response>` of an outcome.
+fn response(out: &mut Out, o: &Outcome) {
+    out.el("response").children(|out| {
+        out.el("result")
+            .attr("code", o.code.number())
+            .attr_opt("object", o.object.map(|x| x.name()))
+            .text(&o.message);
+        if let Some(rid) = &o.request_id {
+            out.el("request-id").text(rid);
+        }
+        // `<data>` only when there is something in it.
+        out.el("data").children_or_omit(|out| data(out, &o.data));
+    });
 }
 
 fn amount(a: Decimal, c: Currency) -> String {
@@ -260,29 +270,43 @@ fn amount(a: Decimal, c: Currency) -> String {
     .amount_str()
 }
 
-fn money_el(name: &'static str, a: Decimal, c: Currency) -> El {
-    El::new(name).attr("currency", c).text(amount(a, c))
+fn money_el(out: &mut Out, name: &'static str, a: Decimal, c: Currency) {
+    out.el(name).attr("currency", c).text(amount(a, c));
 }
 
-fn next_cursor(c: &Option<String>) -> Option<El> {
-    c.as_ref().map(|c| El::new("next-cursor").text(c))
+fn next_cursor(out: &mut Out, c: &Option<String>) {
+    if let Some(c) = c {
+        out.el("next-cursor").text(c);
+    }
 }
 
-fn data(d: &Data) -> Vec<El> {
+fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn data(out: &mut Out, d: &Data) {
     match d {
-        Data::None => vec![],
-        Data::Elements { elements } => elements.iter().cloned().map(El::from_element).collect(),
+        Data::None => {}
+        Data::Elements { elements } => {
+            for e in elements {
+                xml::write_element(out, e);
+            }
+        }
         Data::Balance {
             currency,
             balance,
             credit_limit,
             available,
-        } => vec![
-            money_el("balance", *balance, *currency),
-            money_el("credit-limit", *credit_limit, *currency),
-            money_el("available", *available, *currency),
-        ],
-        Data::Check { currency, rows } => rows.iter().map(|r| check_row(r, *currency)).collect(),
+        } => {
+            money_el(out, "balance", *balance, *currency);
+            money_el(out, "credit-limit", *credit_limit, *currency);
+            money_el(out, "available", *available, *currency);
+        }
+        Data::Check { currency, rows } => {
+            for r in rows {
+                check_row(out, r, *currency);
+            }
+        }
         Data::DomainOrder {
             name,
             expires,
@@ -291,74 +315,98 @@ fn data(d: &Data) -> Vec<El> {
             currency,
             charged,
             balance,
-        } => vec![
-            El::new("domain")
+        } => {
+            out.el("domain")
                 .attr("name", name)
                 .attr_opt("unicode", Name::unicode_of(name))
                 .attr_opt("expires", *expires)
-                .attr_opt("state", state.map(|s| s.as_str())),
-            El::new("order")
+                .attr_opt("state", state.map(|s| s.as_str()))
+                .empty();
+            out.el("order")
                 .attr("id", order.id)
-                .attr("state", order.state.as_str()),
-            money_el("charged", *charged, *currency),
-            money_el("balance", *balance, *currency),
-        ],
-        Data::Domain(d) => vec![domain(d)],
+                .attr("state", order.state.as_str())
+                .empty();
+            money_el(out, "charged", *charged, *currency);
+            money_el(out, "balance", *balance, *currency);
+        }
+        Data::Domain(d) => domain(out, d),
         Data::LicenseOrder {
             license: l,
             order,
             currency,
             charged,
             balance,
-        } => vec![
-            license(l),
-            El::new("order")
+        } => {
+            license(out, l);
+            out.el("order")
                 .attr("id", order.id)
-                .attr("state", order.state.as_str()),
-            money_el("charged", *charged, *currency),
-            money_el("balance", *balance, *currency),
-        ],
-        Data::License(l) => vec![license(l)],
+                .attr("state", order.state.as_str())
+                .empty();
+            money_el(out, "charged", *charged, *currency);
+            money_el(out, "balance", *balance, *currency);
+        }
+        Data::License(l) => license(out, l),
         Data::Licenses {
             rows,
             next_cursor: c,
-        } => rows.iter().map(license).chain(next_cursor(c)).collect(),
-        Data::Order(o) => vec![order(o)],
+        } => {
+            for l in rows {
+                license(out, l);
+            }
+            next_cursor(out, c);
+        }
+        Data::Order(o) => order(out, o),
         Data::Domains {
             rows,
             next_cursor: c,
             total,
-        } => rows
-            .iter()
-            .map(domain)
-            .chain(next_cursor(c))
-            .chain(total.map(|t| El::new("total").text(t)))
-            .collect(),
-        Data::Client(c) => vec![client(c)],
-        Data::Contacts { domain: d, clients } => std::iter::once(domain(d))
-            .chain(clients.iter().map(client))
-            .collect(),
+        } => {
+            for d in rows {
+                domain(out, d);
+            }
+            next_cursor(out, c);
+            if let Some(t) = total {
+                out.el("total").text(t);
+            }
+        }
+        Data::Client(c) => client(out, c),
+        Data::Contacts { domain: d, clients } => {
+            domain(out, d);
+            for c in clients {
+                client(out, c);
+            }
+        }
         Data::Clients {
             rows,
             next_cursor: c,
-        } => rows.iter().map(client).chain(next_cursor(c)).collect(),
+        } => {
+            for cl in rows {
+                client(out, cl);
+            }
+            next_cursor(out, c);
+        }
         Data::Orders {
             rows,
             next_cursor: c,
-        } => rows.iter().map(order).chain(next_cursor(c)).collect(),
+        } => {
+            for o in rows {
+                order(out, o);
+            }
+            next_cursor(out, c);
+        }
         Data::Ledger {
             currency,
             rows,
             next_cursor: c,
-        } => rows
-            .iter()
-            .map(|e| entry(e, *currency))
-            .chain(next_cursor(c))
-            .collect(),
-        Data::PriceList { currency, rows } => rows
-            .iter()
-            .map(|r| {
-                El::new("price")
+        } => {
+            for e in rows {
+                entry(out, e, *currency);
+            }
+            next_cursor(out, c);
+        }
+        Data::PriceList { currency, rows } => {
+            for r in rows {
+                out.el("price")
                     .attr_opt("zone", r.zone.as_ref())
                     .attr_opt("product", r.product.as_ref())
                     .attr("category", &r.category)
@@ -370,36 +418,42 @@ fn data(d: &Data) -> Vec<El> {
                     .attr("rule", &r.rule)
                     .attr_opt("tier", r.tier.as_ref())
                     .attr_opt("discount", r.discount)
-            })
-            .collect(),
+                    .empty();
+            }
+        }
         Data::Commissions {
             currency,
             earned,
             withdrawable,
             rows,
             next_cursor: c,
-        } => std::iter::once(commission_account(*earned, *withdrawable, *currency))
-            .chain(rows.iter().map(|e| commission_entry(e, *currency)))
-            .chain(next_cursor(c))
-            .collect(),
+        } => {
+            xml::write_element(
+                out,
+                &programme::commission_account(*earned, *withdrawable, *currency),
+            );
+            for e in rows {
+                commission_entry(out, e, *currency);
+            }
+            next_cursor(out, c);
+        }
         Data::CommissionTransfer {
             currency,
             entry,
             balance,
             withdrawable,
-        } => vec![
-            commission_entry(entry, *currency),
-            money_el("balance", *balance, *currency),
-            money_el("commission", *withdrawable, *currency),
-        ],
+        } => {
+            commission_entry(out, entry, *currency);
+            money_el(out, "balance", *balance, *currency);
+            money_el(out, "commission", *withdrawable, *currency);
+        }
         Data::Statements {
             currency,
             rows,
             entries,
-        } => rows
-            .iter()
-            .map(|st| {
-                El::new("statement")
+        } => {
+            for st in rows {
+                out.el("statement")
                     .attr("month", &st.month)
                     .attr("activated", amount(st.activated, *currency))
                     .attr("paid-in-month", amount(st.paid_in_month, *currency))
@@ -408,14 +462,14 @@ fn data(d: &Data) -> Vec<El> {
                     .attr("currency", currency)
                     .attr("due", st.due)
                     .attr("state", st.state.as_str())
-                    .attr_opt(
-                        "paid-at",
-                        st.paid_at
-                            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                    )
-                    .children(entries.iter().map(|e| entry(e, *currency)))
-            })
-            .collect(),
+                    .attr_opt("paid-at", st.paid_at.as_ref().map(rfc3339))
+                    .children(|out| {
+                        for e in entries {
+                            entry(out, e, *currency);
+                        }
+                    });
+            }
+        }
         Data::Request {
             request_id,
             command,
@@ -423,49 +477,49 @@ fn data(d: &Data) -> Vec<El> {
             order,
             response: resp,
         } => {
-            let mut v = vec![El::new("request")
+            out.el("request")
                 .attr("request-id", request_id)
                 .attr("command", command)
                 .attr("state", state)
-                .attr_opt("order", *order)];
+                .attr_opt("order", *order)
+                .empty();
             if let Some(r) = resp {
-                v.push(response(r, Vec::new()));
+                response(out, r);
             }
-            v
         }
     }
 }
 
-fn check_row(r: &CheckRow, c: Currency) -> El {
-    El::new("domain")
+fn check_row(out: &mut Out, r: &CheckRow, c: Currency) {
+    out.el("domain")
         .attr("name", &r.name)
         .attr_opt("unicode", Name::unicode_of(&r.name))
         .attr("available", r.available)
         .attr_opt("price", r.price.map(|p| amount(p, c)))
         .attr_opt("currency", r.price.map(|_| c))
         .attr_opt("reason", r.reason.as_ref())
+        .empty();
 }
 
-fn domain(d: &Domain) -> El {
-    El::new("domain")
+fn domain(out: &mut Out, d: &Domain) {
+    out.el("domain")
         .attr("name", &d.name)
         .attr_opt("unicode", Name::unicode_of(&d.name))
         .attr("client", &d.client)
         .attr("state", d.state.as_str())
-        .attr(
-            "created",
-            d.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )
+        .attr("created", rfc3339(&d.created))
         .attr("expires", d.expires)
         .attr("delegated", d.delegated)
         .attr("auto-renew", d.auto_renew)
-        .children(d.ns.iter().map(|n| El::new("ns").text(n)))
+        .children(|out| {
+            for n in &d.ns {
+                out.el("ns").text(n);
+            }
+        });
 }
 
-fn order(o: &Order) -> El {
-    let ts =
-        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    El::new("order")
+fn order(out: &mut Out, o: &Order) {
+    out.el("order")
         .attr("id", o.id)
         .attr("command", o.kind.command())
         .attr_opt("domain", o.kind.license().is_none().then_some(&o.domain))
@@ -474,64 +528,55 @@ fn order(o: &Order) -> El {
         .attr("amount", amount(o.amount, o.currency))
         .attr("currency", o.currency)
         .attr("request-id", &o.request_id)
-        .attr("created", ts(&o.created))
-        .attr("updated", ts(&o.updated))
+        .attr("created", rfc3339(&o.created))
+        .attr("updated", rfc3339(&o.updated))
         .attr_opt("reason", o.reason.as_ref())
-        .children(o.history.iter().map(|t| {
-            El::new("transition")
-                .attr("state", t.state.as_str())
-                .attr("at", ts(&t.at))
-        }))
+        .children(|out| {
+            for t in &o.history {
+                out.el("transition")
+                    .attr("state", t.state.as_str())
+                    .attr("at", rfc3339(&t.at))
+                    .empty();
+            }
+        });
 }
 
-fn license(l: &License) -> El {
-    El::new("license")
+fn license(out: &mut Out, l: &License) {
+    out.el("license")
         .attr("id", l.id)
         .attr("product", &l.product)
         .attr("period", l.period.as_str())
         .attr("ip", &l.ip)
         .attr("client", &l.client)
         .attr("state", l.state.as_str())
-        .attr(
-            "created",
-            l.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )
+        .attr("created", rfc3339(&l.created))
         .attr("expires", l.expires)
         .attr("auto-renew", l.auto_renew)
+        .empty();
 }
 
-fn client(c: &Client) -> El {
-    El::new("client")
+fn client(out: &mut Out, c: &Client) {
+    out.el("client")
         .attr("id", &c.id)
         .attr("type", c.kind.as_str())
-        .attr(
-            "created",
-            c.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )
-        .attr_opt(
-            "deleted",
-            c.deleted
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        )
-        .child(El::new("name").text(&c.name))
-        .child(El::new("email").text(&c.email))
-        .child(El::new("phone").text(&c.phone))
-        .child(El::new("country").text(&c.country))
-        .child(El::new("address").text(&c.address))
-        .children(
-            c.extra
-                .iter()
-                .map(|(k, v)| El::new("extra").attr("name", k).text(v)),
-        )
+        .attr("created", rfc3339(&c.created))
+        .attr_opt("deleted", c.deleted.as_ref().map(rfc3339))
+        .children(|out| {
+            out.el("name").text(&c.name);
+            out.el("email").text(&c.email);
+            out.el("phone").text(&c.phone);
+            out.el("country").text(&c.country);
+            out.el("address").text(&c.address);
+            for (k, v) in &c.extra {
+                out.el("extra").attr("name", k).text(v);
+            }
+        });
 }
 
-fn commission_account(earned: Decimal, withdrawable: Decimal, c: Currency) -> El {
-    El::from_element(programme::commission_account(earned, withdrawable, c))
-}
-
-fn commission_entry(e: &CommissionEntry, c: Currency) -> El {
+fn commission_entry(out: &mut Out, e: &CommissionEntry, c: Currency) {
     let rate = e.rate.as_ref();
     account_line(
+        out,
         "commission-entry",
         e.id,
         e.time,
@@ -549,10 +594,13 @@ fn commission_entry(e: &CommissionEntry, c: Currency) -> El {
     .attr_opt("tier", rate.map(|r| &r.tier))
     .attr_opt("ledger-entry", e.ledger)
     .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
+    .empty();
 }
 
 /// The attributes every line of an append-only account has (ledger, commission).
-fn account_line(
+#[allow(clippy::too_many_arguments)]
+fn account_line<'a>(
+    out: &'a mut Out,
     name: &'static str,
     id: u64,
     time: chrono::DateTime<chrono::Utc>,
@@ -560,21 +608,19 @@ fn account_line(
     amt: Decimal,
     balance_after: Decimal,
     c: Currency,
-) -> El {
-    El::new(name)
+) -> Tag<'a> {
+    out.el(name)
         .attr("id", id)
-        .attr(
-            "time",
-            time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )
+        .attr("time", rfc3339(&time))
         .attr("kind", kind)
         .attr("amount", amount(amt, c))
         .attr("balance-after", amount(balance_after, c))
         .attr("currency", c)
 }
 
-fn entry(e: &LedgerEntry, c: Currency) -> El {
+fn entry(out: &mut Out, e: &LedgerEntry, c: Currency) {
     account_line(
+        out,
         "entry",
         e.id,
         e.time,
@@ -589,4 +635,5 @@ fn entry(e: &LedgerEntry, c: Currency) -> El {
     .attr_opt("tier", e.tier.as_ref())
     .attr_opt("discount", e.discount)
     .attr_opt("note", (!e.note.is_empty()).then_some(&e.note))
+    .empty();
 }

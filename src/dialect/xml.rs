@@ -6,18 +6,21 @@
 //! nothing is fetched. Names and values hold only what XML 1.0 can carry
 //! (`types::text`), whether written as characters or as character references.
 //!
-//! Out: a small element builder that writes indented, escaped, deterministic XML. A
-//! code point XML cannot carry never goes out: input is refused before it is stored,
+//! Out: indented, escaped, deterministic XML, written straight into the answer's
+//! buffer as it is described ([`Out`]), or from a small element tree ([`El`]) for
+//! answers a dialect builds as a tree first; both write the same bytes. A code point
+//! XML cannot carry never goes out: input is refused before it is stored,
 //! and anything stored before that rule, or said by an upstream, is written as U+FFFD,
 //! so an answer is always well-formed.
 
 use crate::error::{Error, Result};
 use crate::outcome::Element;
 use crate::types::text::{check_xml_chars, xml_char};
-use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// Children deeper than this are refused.
 pub const MAX_DEPTH: usize = 2;
@@ -222,79 +225,215 @@ impl El {
         }
     }
 
-    pub fn write(&self, out: &mut String, depth: usize) {
-        for _ in 0..depth {
-            out.push_str("  ");
-        }
-        out.push('<');
-        out.push_str(&self.name);
+    fn write_to(&self, o: &mut Out) {
+        let mut tag = o.el(&self.name);
         for (k, v) in &self.attrs {
-            out.push(' ');
-            out.push_str(k);
-            out.push_str("=\"");
-            let v = escape(carried(v));
-            if v.contains(['\t', '\n', '\r']) {
-                // A parser turns these into spaces in an attribute: written as
-                // references, they come back as sent.
-                for c in v.chars() {
-                    match c {
-                        '\t' => out.push_str("&#9;"),
-                        '\n' => out.push_str("&#10;"),
-                        '\r' => out.push_str("&#13;"),
-                        c => out.push(c),
-                    }
-                }
-            } else {
-                out.push_str(&v);
-            }
-            out.push('"');
+            tag = tag.attr(k, v.as_str());
         }
         match (&self.text, self.children.is_empty()) {
-            (None, true) => out.push_str("/>\n"),
-            (Some(t), true) => {
-                out.push('>');
-                out.push_str(&escape(carried(t)));
-                out.push_str("</");
-                out.push_str(&self.name);
-                out.push_str(">\n");
-            }
-            (_, false) => {
-                out.push_str(">\n");
+            (None, true) => tag.empty(),
+            (Some(t), true) => tag.text(t.as_str()),
+            (_, false) => tag.children(|o| {
                 for c in &self.children {
-                    c.write(out, depth + 1);
+                    c.write_to(o);
                 }
-                for _ in 0..depth {
-                    out.push_str("  ");
-                }
-                out.push_str("</");
-                out.push_str(&self.name);
-                out.push_str(">\n");
-            }
+            }),
         }
     }
 }
 
-/// `s` with every code point XML cannot carry replaced by U+FFFD.
-fn carried(s: &str) -> Cow<'_, str> {
-    if s.chars().all(xml_char) {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(
-            s.chars()
-                .map(|c| if xml_char(c) { c } else { '\u{FFFD}' })
-                .collect(),
-        )
+/// An element a command described (`outcome::Element`), written as it stands: the
+/// same bytes as through [`El::from_element`], without building the tree.
+pub fn write_element(o: &mut Out, e: &Element) {
+    let mut tag = o.el(&e.name);
+    for (k, v) in &e.attrs {
+        tag = tag.attr(k, v.as_str());
+    }
+    match (&e.text, e.children.is_empty()) {
+        (None, true) => tag.empty(),
+        (Some(t), true) => tag.text(t.as_str()),
+        (_, false) => tag.children(|o| {
+            for c in &e.children {
+                write_element(o, c);
+            }
+        }),
+    }
+}
+
+/// The XML declaration every document starts with.
+const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+/// A document written as it is described, straight into its buffer: indented,
+/// escaped, deterministic, the same bytes as an [`El`] tree would write, without the
+/// tree.
+///
+/// ```text
+/// let mut o = Out::document();
+/// o.el("r").attr("a", 1).children(|o| o.el("t").text("a&b"));
+/// ```
+pub struct Out {
+    buf: String,
+    depth: usize,
+}
+
+impl Out {
+    /// A document with its declaration and nothing else yet.
+    pub fn document() -> Out {
+        // Most answers fit; a long listing grows it a few times instead of many.
+        let mut buf = String::with_capacity(1024);
+        buf.push_str(DECL);
+        Out { buf, depth: 0 }
+    }
+
+    /// Starts an element at the current depth; [`Tag`] finishes it.
+    pub fn el<'a>(&'a mut self, name: &'a str) -> Tag<'a> {
+        let start = self.buf.len();
+        for _ in 0..self.depth {
+            self.buf.push_str("  ");
+        }
+        self.buf.push('<');
+        self.buf.push_str(name);
+        Tag {
+            out: self,
+            name,
+            start,
+        }
+    }
+
+    pub fn finish(self) -> String {
+        self.buf
+    }
+}
+
+/// An element being written: its attributes, then how it ends (empty, text or
+/// children).
+#[must_use = "an element must be finished: empty, text or children"]
+pub struct Tag<'a> {
+    out: &'a mut Out,
+    name: &'a str,
+    /// Where the element begins in the buffer.
+    start: usize,
+}
+
+impl<'a> Tag<'a> {
+    pub fn attr(self, k: &str, v: impl std::fmt::Display) -> Tag<'a> {
+        let b = &mut self.out.buf;
+        b.push(' ');
+        b.push_str(k);
+        b.push_str("=\"");
+        let _ = write!(Escape { out: b, attr: true }, "{v}");
+        b.push('"');
+        self
+    }
+
+    pub fn attr_opt(self, k: &str, v: Option<impl std::fmt::Display>) -> Tag<'a> {
+        match v {
+            Some(v) => self.attr(k, v),
+            None => self,
+        }
+    }
+
+    /// `<name …/>`
+    pub fn empty(self) {
+        self.out.buf.push_str("/>\n");
+    }
+
+    /// `<name …>text</name>`
+    pub fn text(self, t: impl std::fmt::Display) {
+        let b = &mut self.out.buf;
+        b.push('>');
+        let _ = write!(
+            Escape {
+                out: b,
+                attr: false
+            },
+            "{t}"
+        );
+        b.push_str("</");
+        b.push_str(self.name);
+        b.push_str(">\n");
+    }
+
+    /// `<name …>` children, one level deeper, `</name>`; `<name …/>` when `f` writes
+    /// none.
+    pub fn children(self, f: impl FnOnce(&mut Out)) {
+        self.children_then(f, false);
+    }
+
+    /// As [`Tag::children`], but nothing at all, not even the element, when `f` writes
+    /// no child.
+    pub fn children_or_omit(self, f: impl FnOnce(&mut Out)) {
+        self.children_then(f, true);
+    }
+
+    fn children_then(self, f: impl FnOnce(&mut Out), omit_empty: bool) {
+        let o = self.out;
+        o.buf.push_str(">\n");
+        let mark = o.buf.len();
+        o.depth += 1;
+        f(o);
+        o.depth -= 1;
+        if o.buf.len() == mark && omit_empty {
+            o.buf.truncate(self.start);
+            return;
+        }
+        if o.buf.len() == mark {
+            o.buf.truncate(mark - 2);
+            o.buf.push_str("/>\n");
+            return;
+        }
+        for _ in 0..o.depth {
+            o.buf.push_str("  ");
+        }
+        o.buf.push_str("</");
+        o.buf.push_str(self.name);
+        o.buf.push_str(">\n");
+    }
+}
+
+/// Escapes what goes through it into `out`: the five markup characters and `\r` as
+/// references (and `\t`, `\n` in an attribute, where a parser would turn them into
+/// spaces), every code point XML cannot carry as U+FFFD.
+struct Escape<'a> {
+    out: &'a mut String,
+    attr: bool,
+}
+
+impl std::fmt::Write for Escape<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        // Printable ASCII but the markup characters goes out as it is.
+        let plain =
+            |b: u8| (0x20..0x7f).contains(&b) && !matches!(b, b'<' | b'>' | b'&' | b'\'' | b'"');
+        let mut rest = s;
+        loop {
+            let n = rest.bytes().position(|b| !plain(b)).unwrap_or(rest.len());
+            self.out.push_str(&rest[..n]);
+            rest = &rest[n..];
+            let Some(c) = rest.chars().next() else {
+                return Ok(());
+            };
+            match c {
+                '<' => self.out.push_str("&lt;"),
+                '>' => self.out.push_str("&gt;"),
+                '&' => self.out.push_str("&amp;"),
+                '\'' => self.out.push_str("&apos;"),
+                '"' => self.out.push_str("&quot;"),
+                '\r' => self.out.push_str("&#13;"),
+                '\t' if self.attr => self.out.push_str("&#9;"),
+                '\n' if self.attr => self.out.push_str("&#10;"),
+                c if xml_char(c) => self.out.push(c),
+                _ => self.out.push('\u{FFFD}'),
+            }
+            rest = &rest[c.len_utf8()..];
+        }
     }
 }
 
 /// A whole document with its declaration.
 pub fn document(root: &El) -> String {
-    const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-    // Most answers fit; a long listing grows it a few times instead of many.
-    let mut s = String::with_capacity(1024);
-    s.push_str(DECL);
-    root.write(&mut s, 0);
-    s
+    let mut o = Out::document();
+    root.write_to(&mut o);
+    o.finish()
 }
 
 #[cfg(test)]
@@ -374,6 +513,33 @@ mod tests {
         assert_eq!(
             document(&e),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<r a=\"x&quot;&lt;\">\n  <t>a&amp;b</t>\n</r>\n"
+        );
+    }
+
+    #[test]
+    fn writes_as_it_goes_what_a_tree_writes() {
+        let tree = El::new("r")
+            .attr("a", "x\"<\t\n\r'>&\u{1}й")
+            .child(El::new("t").text("a&b\t\n\r\u{FFFF}'\""))
+            .child(El::new("e"))
+            .child(El::new("n").child(El::new("m").attr("k", 7)));
+        let mut o = Out::document();
+        o.el("r").attr("a", "x\"<\t\n\r'>&\u{1}й").children(|o| {
+            o.el("t").text("a&b\t\n\r\u{FFFF}'\"");
+            o.el("e").children(|_| {});
+            o.el("n").children(|o| o.el("m").attr("k", 7).empty());
+            o.el("gone").children_or_omit(|_| {});
+        });
+        assert_eq!(o.finish(), document(&tree));
+        let mut e = Element::new("x").attr("k", "v");
+        e.children.push(Element::new("y").text("t"));
+        let mut o = Out::document();
+        write_element(&mut o, &e);
+        assert_eq!(o.finish(), document(&El::from_element(e)));
+        let e = El::new("r").attr("a", "<\t\n\r'&").text("\t\n\r'");
+        assert_eq!(
+            document(&e),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<r a=\"&lt;&#9;&#10;&#13;&apos;&amp;\">\t\n&#13;&apos;</r>\n"
         );
     }
 }

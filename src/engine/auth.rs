@@ -370,3 +370,126 @@ mod tests {
         assert!(check_login("").is_err());
     }
 }
+
+/// The address a request came from, for allow-lists, limits, lock-outs and logs: the
+/// connection's `peer`, unless it is one of the `trusted` proxies; then the nearest
+/// address in the forwarding chain (`Forwarded: for=…`, RFC 7239, or else
+/// `X-Forwarded-For`, read from the right) that is not a trusted proxy. An entry that is
+/// not an address (`unknown`, an obfuscated name, garbage) ends the walk at the last
+/// proxy that was trusted, so a client cannot hide behind a made-up address.
+pub fn client_address(
+    peer: IpAddr,
+    trusted: &[Cidr],
+    forwarded: &[&str],
+    x_forwarded_for: &[&str],
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if trusted.is_empty() || !is_trusted(peer) {
+        return peer;
+    }
+    let chain: Vec<&str> = if !forwarded.is_empty() {
+        forwarded
+            .iter()
+            .flat_map(|h| h.split(','))
+            .map(|element| {
+                element
+                    .split(';')
+                    .find_map(|pair| {
+                        let (k, v) = pair.trim().split_once('=')?;
+                        k.trim().eq_ignore_ascii_case("for").then_some(v.trim())
+                    })
+                    .unwrap_or("")
+            })
+            .collect()
+    } else {
+        x_forwarded_for
+            .iter()
+            .flat_map(|h| h.split(','))
+            .map(str::trim)
+            .collect()
+    };
+    let mut client = peer;
+    for hop in chain.iter().rev() {
+        let Some(ip) = parse_hop(hop) else {
+            return client;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            return ip;
+        }
+    }
+    client
+}
+
+/// An address of a forwarding chain: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`,
+/// `[2001:db8::1]:4711`, quoted or not.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let h = hop.trim().trim_matches('"');
+    if let Ok(ip) = h.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    let (a, port) = h.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    a.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use super::*;
+
+    #[test]
+    fn a_forwarded_address_is_believed_only_from_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxies = [Cidr::parse("10.0.0.0/8").unwrap()];
+        // Not from a trusted proxy: the header is ignored.
+        assert_eq!(
+            client_address(ip("192.0.2.9"), &proxies, &[], &["198.51.100.7"]),
+            ip("192.0.2.9")
+        );
+        // No proxy configured: ignored.
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &[], &[], &["198.51.100.7"]),
+            ip("10.0.0.1")
+        );
+        // From the proxy: the nearest untrusted hop, whatever the client put before.
+        assert_eq!(
+            client_address(
+                ip("10.0.0.1"),
+                &proxies,
+                &[],
+                &["203.0.113.66, 198.51.100.7", "10.0.0.2"]
+            ),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_address(
+                ip("10.0.0.1"),
+                &proxies,
+                &["for=203.0.113.66, for=\"[2001:db8::7]:4711\";proto=https"],
+                &["198.51.100.7"]
+            ),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &proxies, &["for=198.51.100.7:80"], &[]),
+            ip("198.51.100.7")
+        );
+        // Garbage or `unknown` ends the walk at the last trusted hop.
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &proxies, &[], &["198.51.100.7, bogus"]),
+            ip("10.0.0.1")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &proxies, &["for=unknown"], &[]),
+            ip("10.0.0.1")
+        );
+        // No header from the proxy: the proxy.
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &proxies, &[], &[]),
+            ip("10.0.0.1")
+        );
+    }
+}

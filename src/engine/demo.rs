@@ -79,14 +79,21 @@ impl Engine {
             return Ok(None);
         }
         let d = &cfg.demo;
-        self.add_partner(NewPartner {
-            login: d.login.clone(),
-            password: Some(d.password.clone()),
-            currency: Some(d.currency.clone()),
-            credit_limit: Some(d.credit_limit.clone()),
-            allow_ips: vec![],
-        })
-        .await?;
+        let added = self
+            .add_partner(NewPartner {
+                login: d.login.clone(),
+                password: Some(d.password.clone()),
+                currency: Some(d.currency.clone()),
+                credit_limit: Some(d.credit_limit.clone()),
+                allow_ips: vec![],
+            })
+            .await;
+        match added {
+            Ok(_) => {}
+            // Another node on the same database made it a moment ago.
+            Err(e) if e.code == crate::error::Code::Exists => return Ok(None),
+            Err(e) => return Err(e),
+        }
         self.mark_demo(&d.login).await?;
         let view = self.topup(&d.login, &d.balance, STARTING_NOTE).await?;
         Ok(Some(format!(

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod ledger;
 pub mod licenses;
 pub mod limits;
+pub mod moves;
 pub mod operator;
 pub mod orders;
 pub mod pricing;
@@ -43,6 +44,11 @@ pub struct Engine {
     pub clock: Clock,
     pub client_suffix: String,
     pub upstream_timeout: Duration,
+    /// The upstreams `/healthz` probes, by name (`app::open_engine` names each
+    /// configured one; by default the backend alone).
+    pub probes: crate::upstream::health::Probes,
+    /// The reverse proxies whose forwarding headers name the client (`trusted_proxies`).
+    pub trusted_proxies: Vec<auth::Cidr>,
     /// `dialect_renew_window_minutes`; zero when off (`renew_window`).
     pub dialect_renew_window: Duration,
     pub auth: Authenticator,
@@ -66,7 +72,8 @@ pub struct Engine {
 /// What a command sees of the request that carries it.
 pub struct Ctx<'a> {
     pub eng: &'a Engine,
-    pub partner: Partner,
+    /// As read when the request was authenticated (shared, not copied).
+    pub partner: Arc<Partner>,
     /// Set (and checked) for every mutating command.
     pub request_id: Option<String>,
     /// The command's canonical form, to tell a retry from a reuse of the request-id.
@@ -80,38 +87,88 @@ pub enum Fresh<T, A = T> {
     Replay(Box<RequestRecord<A>>),
 }
 
+/// What the configuration's checks build: the catalogues and the programmes.
+pub struct Checked {
+    pub trusted_proxies: Vec<auth::Cidr>,
+    pub catalogue: Catalogue,
+    pub licenses: licenses::Licenses,
+    pub programmes: programme::Programmes,
+}
+
 impl Engine {
+    /// The checks of the configuration that need no store: the zone and licence
+    /// catalogues, their categories, the programme files. `regway serve` runs them
+    /// before it opens the store, `regway config check` runs them alone.
+    pub fn check_config(cfg: &Config) -> Result<Checked> {
+        let at = |key: &str, e: Error| cfg.at(None, key, &e.message);
+        let catalogue = Catalogue::new(cfg.builtin_zones, &cfg.zones, &cfg.partner_prices)
+            .map_err(|e| at(&config_key_of(&e.message, "zones"), e))?;
+        for z in catalogue.zones() {
+            if !cfg.categories.contains(&z.category) {
+                return Err(cfg.at(
+                    None,
+                    &format!("zones.{}.category", z.name),
+                    &format!(
+                        "zone {}: unknown category {:?} (configured: {})",
+                        z.name,
+                        z.category,
+                        cfg.categories.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut licenses = licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)
+            .map_err(|e| at(&config_key_of(&e.message, "licenses"), e))?;
+        licenses.ip_rules = licenses::IpRules::of(cfg);
+        for p in licenses.products() {
+            if !cfg.categories.contains(&p.category) {
+                return Err(cfg.at(
+                    None,
+                    &format!("licenses.{}.category", p.id),
+                    &format!(
+                        "licenses.{}: unknown category {:?} (configured: {})",
+                        p.id,
+                        p.category,
+                        cfg.categories.join(", ")
+                    ),
+                ));
+            }
+        }
+        let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
+        let programmes = pricing::load_programmes(cfg, &zones)?;
+        let trusted_proxies = cfg
+            .trusted_proxies
+            .iter()
+            .map(|c| {
+                auth::Cidr::parse(c).map_err(|_| {
+                    cfg.at(
+                        None,
+                        "trusted_proxies",
+                        &format!("trusted_proxies: {c:?} is not an IP address or CIDR network"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Checked {
+            trusted_proxies,
+            catalogue,
+            licenses,
+            programmes,
+        })
+    }
+
     pub fn new(
         cfg: &Config,
         store: Store,
         backend: Arc<dyn Backend>,
         clock: Clock,
     ) -> Result<Engine> {
-        let catalogue = Catalogue::new(cfg.builtin_zones, &cfg.zones, &cfg.partner_prices)?;
-        for z in catalogue.zones() {
-            if !cfg.categories.contains(&z.category) {
-                return Err(Error::syntax(format!(
-                    "zone {}: unknown category {:?} (configured: {})",
-                    z.name,
-                    z.category,
-                    cfg.categories.join(", ")
-                )));
-            }
-        }
-        let mut licenses = licenses::Licenses::new(cfg.builtin_licenses, &cfg.licenses)?;
-        licenses.ip_rules = licenses::IpRules::of(cfg);
-        for p in licenses.products() {
-            if !cfg.categories.contains(&p.category) {
-                return Err(Error::syntax(format!(
-                    "licenses.{}: unknown category {:?} (configured: {})",
-                    p.id,
-                    p.category,
-                    cfg.categories.join(", ")
-                )));
-            }
-        }
-        let zones: Vec<String> = catalogue.zones().map(|z| z.name.clone()).collect();
-        let programmes = pricing::load_programmes(cfg, &zones)?;
+        let Checked {
+            trusted_proxies,
+            catalogue,
+            licenses,
+            programmes,
+        } = Engine::check_config(cfg)?;
         pricing::build_day_totals(&store)?;
         let categories = Arc::new(services::Categories::new(&catalogue, &licenses));
         services::rebuild_if_needed(&store, &categories)?;
@@ -130,8 +187,15 @@ impl Engine {
                 open_orders.count(o.state.as_str());
             }
         }
+        let probes = crate::upstream::health::Probes::new(
+            vec![(backend.name().to_string(), backend.clone())],
+            probe_timeout(cfg),
+            metrics.clone(),
+        );
         Ok(Engine {
             webhooks: webhooks::deliver::Hub::new(&cfg.webhooks)?,
+            trusted_proxies,
+            probes,
             open_orders,
             metrics_token: cfg.metrics_token.clone(),
             catalogue,
@@ -168,76 +232,113 @@ impl Engine {
     /// The Prometheus exposition: the request and upstream metrics, and the counters
     /// the limiter and the authenticator keep.
     pub fn render_metrics(&self) -> String {
+        use crate::metrics::Kind;
         use std::sync::atomic::Ordering;
         let rejected = self
             .limits
             .rejections()
             .into_iter()
-            .map(|(a, n)| (format!("limit=\"{}\"", a.name()), n))
+            .map(|(a, n)| (vec![("limit", a.name().to_string())], n))
             .collect();
         // Persistent counters: every balance change is one ledger entry, every order
         // takes one number. Open orders are counted as they change (OpenOrders).
         let counter = |name: &str| self.store.counter(name).unwrap_or(0);
         let open = self.open_orders.get();
-        self.metrics.render(&[
+        let mut extra = vec![
             (
                 "regway_orders_created_total",
                 "Orders accepted since the store was created.",
-                "counter",
-                vec![(String::new(), counter("order"))],
+                Kind::Counter,
+                vec![(vec![], counter("order"))],
             ),
             (
                 "regway_open_orders",
                 "Orders not yet completed or failed, by state.",
-                "gauge",
+                Kind::Gauge,
                 open.into_iter()
-                    .map(|(st, n)| (format!("state=\"{st}\""), n))
+                    .map(|(st, n)| (vec![("state", st.to_string())], n))
                     .collect(),
             ),
             (
                 "regway_balance_mutations_total",
                 "Balance changes (ledger entries: top-ups, charges, refunds, adjustments) since the store was created.",
-                "counter",
-                vec![(String::new(), counter("ledger"))],
+                Kind::Counter,
+                vec![(vec![], counter("ledger"))],
             ),
             (
                 "regway_rate_limited_total",
                 "Requests refused by a rate limit or the lock-out (code 2502).",
-                "counter",
+                Kind::Counter,
                 rejected,
             ),
             (
                 "regway_password_checks_total",
                 "Password checks that ran argon2 (cache misses).",
-                "counter",
-                vec![(String::new(), self.auth.slow_checks.load(Ordering::Relaxed))],
+                Kind::Counter,
+                vec![(vec![], self.auth.slow_checks.load(Ordering::Relaxed))],
             ),
             (
                 "regway_webhook_deliveries_total",
                 "Webhook delivery attempts since start, by outcome (retry: failed, tried again later).",
-                "counter",
+                Kind::Counter,
                 [
                     ("delivered", &self.webhooks.counters.delivered),
                     ("retry", &self.webhooks.counters.retried),
                     ("failed", &self.webhooks.counters.failed),
                 ]
                 .into_iter()
-                .map(|(o, n)| (format!("outcome=\"{o}\""), n.load(Ordering::Relaxed)))
+                .map(|(o, n)| (vec![("outcome", o.to_string())], n.load(Ordering::Relaxed)))
                 .collect(),
             ),
             (
                 "regway_webhook_queue",
                 "Webhook deliveries pending (as of the last look at the queue).",
-                "gauge",
-                vec![(String::new(), self.webhooks.counters.queue.load(Ordering::Relaxed))],
+                Kind::Gauge,
+                vec![(vec![], self.webhooks.counters.queue.load(Ordering::Relaxed))],
             ),
             (
                 "regway_rate_limit_keys",
                 "Keys (partners, addresses, logins) the rate limiters remember.",
-                "gauge",
-                vec![(String::new(), self.limits.keys() as u64)],
+                Kind::Gauge,
+                vec![(vec![], self.limits.keys() as u64)],
             ),
-        ])
+        ];
+        if let Some(size) = self.store.size_on_disk() {
+            extra.push((
+                "regway_store_size_bytes",
+                "The store's size on disk, in bytes.",
+                Kind::Gauge,
+                vec![(vec![], size)],
+            ));
+        }
+        // The gateway's balance at each upstream that tells it (a parent regway), as the
+        // last health probe read it.
+        let balances: Vec<_> = self
+            .probes
+            .last()
+            .map(|h| {
+                h.iter()
+                    .filter_map(|h| {
+                        let b = h.balance.as_ref()?;
+                        Some((
+                            vec![
+                                ("upstream", h.name.clone()),
+                                ("currency", b.currency.clone()),
+                            ],
+                            b.amount,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.metrics.render(
+            &extra,
+            &[(
+                "regway_upstream_balance",
+                "The gateway's own balance at a parent regway, as the last health probe read it",
+                balances,
+            )],
+        )
     }
 
     /// Runs `f` once per request-id: inside the committer, checks the request-id, runs
@@ -299,8 +400,35 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key.clone());
+        if !claimed {
+            return None;
+        }
         // A guard is made only when the claim is this task's: dropping one releases it.
-        claimed.then(|| LiveGuard { eng: self, key })
+        let mut guard = LiveGuard {
+            eng: self,
+            key,
+            lease: None,
+        };
+        // Other processes on the same store (nodes on PostgreSQL) see the claim as a
+        // lease, which outlasts the longest an order is carried out for; a node that
+        // dies holding one loses it when it ends, and the order is taken up again.
+        let lease = format!("order:{}:{login}:{request_id}", login.len());
+        match self.store.lease(&lease, self.order_lease()) {
+            Ok(true) => {
+                guard.lease = Some(lease);
+                Some(guard)
+            }
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "an order's lease could not be taken");
+                None
+            }
+        }
+    }
+
+    /// How long an order's claim is leased to other processes on the same store.
+    fn order_lease(&self) -> std::time::Duration {
+        self.upstream_timeout * 3 + std::time::Duration::from_secs(30)
     }
 
     /// Claims like [`Engine::claim_order`], waiting while another task holds the claim
@@ -314,7 +442,10 @@ impl Engine {
             if let Some(g) = self.claim_order(login, request_id) {
                 return g;
             }
-            released.await;
+            tokio::select! {
+                _ = released => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+            }
         }
     }
 
@@ -338,7 +469,12 @@ impl Engine {
             if let Ok(Some(rec)) = requests::replay(&self.store, login, request_id) {
                 return Err(Box::new(rec));
             }
-            released.await;
+            // A claim held by another process on the same store is let go of without
+            // a wake-up here: look again after a while.
+            tokio::select! {
+                _ = released => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+            }
         }
     }
 
@@ -348,16 +484,33 @@ impl Engine {
     }
 }
 
+/// The most one health probe of an upstream may take: its call timeout, at most 5 s.
+pub fn probe_timeout(cfg: &Config) -> Duration {
+    Duration::from_millis(cfg.upstream_timeout_ms.min(5_000))
+}
+
+/// The configuration key an error message of the catalogues is about: its first
+/// word when that is a dotted key under `top` (`zones.ru: …`), else `top`.
+fn config_key_of(message: &str, top: &str) -> String {
+    let word = message
+        .split([':', ' '])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(',');
+    if word.starts_with(&format!("{top}.")) {
+        word.to_string()
+    } else {
+        top.to_string()
+    }
+}
+
 /// Refuses programmes whose currency is not that of a partner they list.
 fn check_programme_currencies(store: &Store, programmes: &programme::Programmes) -> Result<()> {
     for p in programmes.all() {
         for login in &p.partners {
             if let Some(partner) = store.partner(login)? {
-                if partner.currency != p.currency {
-                    return Err(Error::syntax(format!(
-                        "programme {}: partner {login} keeps its account in {}, the programme is in {}",
-                        p.name, partner.currency, p.currency
-                    )));
+                if let Some(e) = programme_currency_error(p, login, partner.currency) {
+                    return Err(e);
                 }
             }
         }
@@ -365,14 +518,38 @@ fn check_programme_currencies(store: &Store, programmes: &programme::Programmes)
     Ok(())
 }
 
+/// The configuration error of programme `p` listing partner `login`, whose account is
+/// in `currency`, when the two currencies differ: `FILE:LINE: what`.
+pub fn programme_currency_error(
+    p: &programme::Programme,
+    login: &str,
+    currency: crate::types::money::Currency,
+) -> Option<Error> {
+    (currency != p.currency).then(|| {
+        Error::config(format!(
+            "{}:{}: programme {}: partner {login} keeps its account in {currency}, the \
+             programme is in {}; list the partner in a programme of its currency",
+            p.origin.file,
+            p.origin.line_of_partner(&p.partners, login),
+            p.name,
+            p.currency
+        ))
+    })
+}
+
 /// Marks an order (by its partner and request-id) as driven by one task until dropped.
 pub struct LiveGuard<'a> {
     eng: &'a Engine,
     key: String,
+    /// The lease other processes see (`Backend::lease`).
+    lease: Option<String>,
 }
 
 impl Drop for LiveGuard<'_> {
     fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            self.eng.store.release(&lease);
+        }
         self.eng
             .live_orders
             .lock()

@@ -28,9 +28,9 @@ pub fn load_programmes(cfg: &Config, zones: &[String]) -> Result<Programmes> {
     let list = cfg
         .programmes
         .iter()
-        .map(|p| programme::load(p, &known).map_err(|e| Error::syntax(format!("programme {e}"))))
+        .map(|p| programme::load(p, &known).map_err(|e| Error::config(e.to_string())))
         .collect::<Result<Vec<_>>>()?;
-    Programmes::new(list).map_err(|e| Error::syntax(format!("programmes: {e}")))
+    Programmes::new(list).map_err(Error::config)
 }
 
 /// Builds every partner's per-day totals from its ledger, once, for a store written
@@ -72,7 +72,7 @@ pub fn check_file(cfg: &Config, path: &std::path::Path) -> Result<String> {
         categories: &cfg.categories,
         zones: &zones,
     };
-    let p = programme::load(path, &known).map_err(|e| Error::syntax(e.to_string()))?;
+    let p = programme::load(path, &known).map_err(|e| Error::config(e.to_string()))?;
     let mut out = String::new();
     let c = p.currency;
     let money = |d: Decimal| {

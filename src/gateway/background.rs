@@ -28,6 +28,10 @@ use crate::types::request_id::RequestId;
 use chrono::{Duration, NaiveDate};
 
 /// When the worker runs what.
+/// How often the background worker probes the upstreams at least (`/healthz` probes
+/// them when asked, at most every `upstream::health::HEALTH_TTL`).
+pub const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct Schedule {
     /// Between reconciliation rounds (`reconcile_interval_ms`).
     pub interval: std::time::Duration,
@@ -38,6 +42,12 @@ pub struct Schedule {
     /// Days before expiry a licence is renewed (`license_auto_renew_days`).
     pub license_renew_days: u32,
 }
+
+/// How long a node may take over the day's work before another may take it up.
+const DAILY_LEASE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How long the day's lease is kept once its work is done: past the day.
+const DAILY_DONE: std::time::Duration = std::time::Duration::from_secs(48 * 3600);
 
 /// The background worker, until `stop` resolves: reconciles open orders every
 /// interval, and once a UTC day expires and renews services and prunes request
@@ -64,6 +74,7 @@ pub async fn work(
     // such a request-id gets 1001, and opening the port does not wait for a slow
     // upstream. A stop cancels a round; what it did not settle stays open, safely.
     let mut first = true;
+    let mut last_probe: Option<std::time::Instant> = None;
     loop {
         if !first {
             tokio::select! {
@@ -87,19 +98,54 @@ pub async fn work(
             Ok(open) if first && open > 0 => {
                 tracing::warn!(open, "orders still open after the start-up reconciliation")
             }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "reconciliation failed"),
+            Ok(open) => tracing::debug!(open, "reconciliation round done"),
+            Err(e) => {
+                tracing::error!(error = %e.cause_or_message(), "reconciliation failed; it is tried again next interval")
+            }
+        }
+        // The upstreams' health (and the gateway's balance at a parent, for
+        // `regway_upstream_balance`) is read at least every PROBE_EVERY, health checks
+        // or not.
+        if last_probe.is_none_or(|t| t.elapsed() >= PROBE_EVERY) {
+            let health = engine.probes.health().await;
+            tracing::debug!(
+                upstreams = health.len(),
+                failing = health.iter().filter(|h| h.problem.is_some()).count(),
+                "upstreams probed"
+            );
+            last_probe = Some(std::time::Instant::now());
         }
         // The daily work waits for the first interval, as it always has.
         let was_first = std::mem::replace(&mut first, false);
         let today = engine.clock.today();
         if !was_first && last_day != Some(today) {
-            match engine.daily(renew_days, license_renew_days).await {
-                Ok(_) => last_day = Some(today),
-                Err(e) => tracing::error!(error = %e, "daily work failed"),
-            }
-            if let Err(e) = engine.prune_requests().await {
-                tracing::error!(error = %e, "pruning request records failed");
+            // Nodes sharing one store run the day's work once: the one holding the
+            // day's lease. A node that dies at it loses the lease when it ends, and
+            // another runs the work (which tolerates a second run); done, the lease is
+            // kept past the day.
+            let lease = format!("daily:{today}");
+            match engine.store.lease(&lease, DAILY_LEASE) {
+                Ok(true) => {
+                    tracing::debug!(%today, renew_days, license_renew_days, "daily work: expiring services past their date, placing auto-renewals");
+                    match engine.daily(renew_days, license_renew_days).await {
+                        Ok(_) => {
+                            last_day = Some(today);
+                            if let Err(e) = engine.store.lease(&lease, DAILY_DONE) {
+                                tracing::warn!(error = %e, "the day's lease was not kept");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e.cause_or_message(), "daily work failed; it is tried again next interval")
+                        }
+                    }
+                    if let Err(e) = engine.prune_requests().await {
+                        tracing::error!(error = %e.cause_or_message(), "pruning request records failed; it is tried again tomorrow");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e.cause_or_message(), "the day's lease could not be taken; it is tried again next interval")
+                }
             }
         }
     }
@@ -119,13 +165,16 @@ pub struct DailyReport {
 impl DailyReport {
     fn count(&mut self, r: Result<bool>, login: &str, object: &str) {
         match r {
-            Ok(placed) => self.renewed += u64::from(placed),
+            Ok(placed) => {
+                tracing::debug!(partner = %login, object, placed, "auto-renewal {}", if placed { "placed" } else { "already placed today" });
+                self.renewed += u64::from(placed)
+            }
             Err(e) if e.code == Code::Billing => {
                 tracing::warn!(partner = %login, object, "auto-renewal unpaid: {}", e.message);
                 self.unpaid += 1;
             }
             Err(e) => {
-                tracing::warn!(partner = %login, object, code = e.code.number(), "auto-renewal not placed: {}", e.message);
+                tracing::warn!(partner = %login, object, code = e.code.number(), "auto-renewal not placed: {}", e.cause_or_message());
                 self.skipped += 1;
             }
         }
@@ -299,7 +348,7 @@ impl Engine {
         let rid = RequestId::derived(&format!("auto-renew:{what}")).into_string();
         let ctx = Ctx {
             eng: self,
-            partner: partner.clone(),
+            partner: std::sync::Arc::new(partner.clone()),
             request_id: Some(rid.clone()),
             fingerprint: cmd.fingerprint(),
         };
@@ -365,6 +414,7 @@ impl Engine {
                         at: now,
                     }],
                     reason: Some(e.message.clone()),
+                    upstream: None,
                     commission: None,
                     charge: None,
                     settled: None,

@@ -21,6 +21,7 @@ use crate::store::records::{Order, Partner, RequestRecord};
 use crate::store::requests;
 use crate::types::request_id::RequestId;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// One decoded request, whatever dialect it came in.
 pub struct Request {
@@ -183,7 +184,11 @@ async fn run(eng: &Engine, req: Request, rid: Option<Result<RequestId>>) -> Resu
     }
 }
 
-async fn authenticate(eng: &Engine, cred: Option<&Credentials>, peer: IpAddr) -> Result<Partner> {
+async fn authenticate(
+    eng: &Engine,
+    cred: Option<&Credentials>,
+    peer: IpAddr,
+) -> Result<Arc<Partner>> {
     let Some(cred) = cred else {
         eng.limits.anonymous(peer)?;
         return Err(Error::new(
@@ -231,7 +236,7 @@ async fn authenticate(eng: &Engine, cred: Option<&Credentials>, peer: IpAddr) ->
     if partner.suspended {
         return Err(Error::forbidden("partner account is suspended").about(Object::Account));
     }
-    Ok(Partner::clone(&partner))
+    Ok(partner)
 }
 
 /// The answer for a request-id seen before; `compare`: refused (2308) when it carried

@@ -196,7 +196,7 @@ async fn a_request_without_the_claim_answers_once_the_order_is_accepted() {
     }
     // A second one with the same request-id does not wait for the upstream: it
     // answers from the record (1001 with the order), and sends nothing.
-    let partner = eng.store.partner("shop").unwrap().unwrap();
+    let partner = std::sync::Arc::new(eng.store.partner("shop").unwrap().unwrap());
     let ctx = Ctx {
         eng: &eng,
         partner,
@@ -228,7 +228,7 @@ async fn a_request_without_the_claim_answers_once_the_order_is_accepted() {
 async fn after_the_accepting_write_internal_failures_answer_1001() {
     let (_dir, eng, fake) = engine(done).await;
     let handle = client(&eng).await;
-    let partner = eng.store.partner("shop").unwrap().unwrap();
+    let partner = std::sync::Arc::new(eng.store.partner("shop").unwrap().unwrap());
     let number = ClientHandle::number_of(&handle).unwrap();
     let order = |domain: &str, kind: OrderKind| NewOrder {
         domain: domain.into(),

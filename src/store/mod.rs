@@ -4,10 +4,11 @@
 //! engine and the commands read and write partners, orders, ledger entries and the
 //! rest through the operations of [`Read`], [`Scan`], [`Write`] and [`Txn`], and run
 //! every change as a write job ([`Store::write`]) that sees one consistent state.
-//! sled is the one implementation today (`store/sled/`).
+//! sled is the embedded implementation (`store/sled/`), PostgreSQL the one for several
+//! nodes on one database (`store/pg/`); both keep the same ordered (key, value) rows
+//! and share the typed operations over them (`store/kv/`).
 //!
-//! A second implementation (PostgreSQL, say) lives beside it as another [`Backend`]
-//! and must provide:
+//! An implementation is a [`Backend`] and must provide:
 //! - every operation of [`Read`] and [`Scan`] on the committed state, of [`Read`],
 //!   [`Write`] and [`Txn`] inside a write job, and of [`Read`] and [`Scan`] on a quiet
 //!   state ([`Backend::submit_quiet`]);
@@ -27,6 +28,8 @@
 //! - listings whose cost depends on the rows read (one partner's, from a cursor),
 //!   never on the size of the whole store.
 
+mod kv;
+mod pg;
 pub mod records;
 pub mod requests;
 mod sled;
@@ -43,7 +46,8 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-pub use self::sled::{EXIT_STORE_FAILED, FAIL_FLUSH_ENV};
+pub use self::pg::schema_version as postgres_schema_version;
+pub use self::sled::{format_key, EXIT_STORE_FAILED, FAIL_FLUSH_ENV, FORMAT};
 
 /// Rows of a listing, in the listing's order.
 pub type Iter<'a, T> = Box<dyn Iterator<Item = Result<T>> + 'a>;
@@ -322,6 +326,8 @@ pub trait Registry: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Every (key, value), for moving a store.
+    fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
 }
 
 /// A registry state of its own, in memory, gone when dropped (tests).
@@ -358,9 +364,38 @@ pub trait Backend: Read + Scan + Send + Sync {
     fn migrate(&self, rows: Rows) -> Result<()>;
     /// Batches written and made durable since the store was opened.
     fn batches(&self) -> u64;
+    /// The store's size on disk in bytes, when the backend can tell.
+    fn size_on_disk(&self) -> Option<u64> {
+        None
+    }
     fn flush(&self) -> Result<()>;
     /// The sandbox registry's state, under `name`.
     fn registry(&self, name: &str) -> Result<Arc<dyn Registry>>;
+    /// Takes the lease `name` for this process for `ttl`, or renews its own; `false`
+    /// while another process holds it. Processes sharing one store (several nodes on
+    /// PostgreSQL) share work by leases: what a process that died held is taken over
+    /// when its lease ends. A store that one process alone opens grants every lease.
+    fn lease(&self, name: &str, ttl: std::time::Duration) -> Result<bool> {
+        let _ = (name, ttl);
+        Ok(true)
+    }
+    /// Gives up this process's lease `name` (nothing when it holds none).
+    fn release(&self, name: &str) {
+        let _ = name;
+    }
+    /// Every record as stored, (key, value) in key order, but the store's own identity:
+    /// for moving a store to another implementation ([`Store::copy_into`]).
+    fn dump(&self) -> Iter<'_, (Vec<u8>, Vec<u8>)>;
+    /// Writes records as [`Backend::dump`] gives them, at once and durably: only for
+    /// moving a store into an empty one.
+    fn load(&self, rows: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()>;
+}
+
+/// What [`Store::copy_into`] moved.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Copied {
+    pub records: u64,
+    pub registry_entries: u64,
 }
 
 /// The store as the rest of the gateway holds it.
@@ -391,6 +426,14 @@ impl Store {
     pub fn open_with(path: &Path, max_batch: usize, cache_mb: u64) -> Result<Store> {
         Ok(Store {
             inner: Arc::new(self::sled::SledStore::open_with(path, max_batch, cache_mb)?),
+        })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`store/pg/`), migrating its schema.
+    /// `max_batch` 1 turns group commit off.
+    pub fn open_postgres(url: &str, max_batch: usize) -> Result<Store> {
+        Ok(Store {
+            inner: Arc::new(self::pg::PgStore::open(url, max_batch)?),
         })
     }
 
@@ -433,6 +476,36 @@ impl Store {
         }))?;
         rx.await
             .map_err(|_| Error::internal("committer dropped a job"))
+    }
+
+    /// Copies every record and the sandbox registry's state into `to`, which must hold
+    /// no record yet (`regway migrate`). Nothing may write to either meanwhile.
+    pub fn copy_into(&self, to: &Store) -> Result<Copied> {
+        if to.dump().next().is_some() {
+            return Err(Error::new(
+                crate::error::Code::Failed,
+                "the target store is not empty: moving a store goes into an empty one only",
+            ));
+        }
+        let mut copied = Copied::default();
+        let mut chunk = Vec::new();
+        for row in self.dump() {
+            chunk.push(row?);
+            if chunk.len() >= 5000 {
+                copied.records += chunk.len() as u64;
+                to.load(std::mem::take(&mut chunk))?;
+            }
+        }
+        copied.records += chunk.len() as u64;
+        if !chunk.is_empty() {
+            to.load(chunk)?;
+        }
+        let (from_reg, to_reg) = (self.registry("sandbox")?, to.registry("sandbox")?);
+        for (k, v) in from_reg.entries()? {
+            to_reg.insert(&k, &v)?;
+            copied.registry_entries += 1;
+        }
+        Ok(copied)
     }
 
     /// Makes everything written so far durable.

@@ -65,6 +65,11 @@ pub struct Domain {
     /// The last `domain.expiring` notice: (the expiry it was about, days before it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiring_notice: Option<(NaiveDate, u32)>,
+    /// The upstream (its configured name) the domain was registered with: its renewals
+    /// and changes go there, whatever its zone's upstream is now (`regway domain move`
+    /// changes it). None for a domain registered before this was kept: its zone's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -541,6 +546,10 @@ pub struct Order {
     /// Set when an operator settled the order by hand (`regway order settle`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled: Option<Settlement>,
+    /// The upstream (its configured name) the order goes to, fixed when it is accepted:
+    /// a domain's own, else its zone's. None: routed by zone (older orders, licences).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 /// An operator's settlement of an order whose outcome the upstream never made clear.

@@ -137,6 +137,18 @@ impl<T> PerOperation<T> {
     }
 }
 
+/// Written as it is read: a table of the operation names it was given.
+impl<T: serde::Serialize> serde::Serialize for PerOperation<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.own.len()))?;
+        for (op, v) in &self.own {
+            m.serialize_entry(op.name(), v)?;
+        }
+        m.end()
+    }
+}
+
 /// Read from a table of operation names: `{ register = "590.00", renew = "590.00" }`.
 impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for PerOperation<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

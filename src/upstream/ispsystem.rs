@@ -291,6 +291,32 @@ impl Backend for Ispsystem {
         "ispsystem"
     }
 
+    /// `func=whoami` at the licensing service: it answers, and it accepts the
+    /// gateway's credentials.
+    async fn probe(&self) -> std::result::Result<Option<super::Balance>, String> {
+        let form = [
+            ("authinfo", self.authinfo.clone()),
+            ("out", "xml".to_string()),
+            ("func", "whoami".to_string()),
+        ];
+        let reply = exchange(
+            self.http.post(&self.url).form(&form),
+            &self.secrets,
+            MAX_ANSWER_BYTES,
+        )
+        .await
+        .map_err(|t| t.phrase())?;
+        if reply.status >= 500 {
+            return Err(TroubleKind::Http(reply.status).phrase());
+        }
+        match parse_answer(&reply.body) {
+            Ok(Answer::Error { kind, .. }) if kind == "auth" || kind == "access" => {
+                Err("the licensing service refused the gateway's credentials".into())
+            }
+            _ => Ok(None),
+        }
+    }
+
     async fn check(&self, _names: &[Name]) -> Result<Vec<bool>> {
         Err(Error::upstream(
             "a licensing service does not register domains",
@@ -407,6 +433,7 @@ mod tests {
             kind,
             contact: None,
             service: service.map(String::from),
+            upstream: None,
         }
     }
 

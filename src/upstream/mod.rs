@@ -10,6 +10,7 @@
 //! detail (transport errors, the upstream's own words) is for the operator's log, with
 //! the upstream's credentials taken out ([`Secrets`]).
 
+pub mod health;
 pub mod http;
 pub mod ispsystem;
 pub mod regway;
@@ -32,6 +33,9 @@ pub struct UpstreamOrder {
     pub contact: Option<Client>,
     /// The upstream's own id of the licence a licence order is about, when it gave one.
     pub service: Option<String>,
+    /// The configured name of the upstream the order goes to (the domain's own); None
+    /// routes it by zone.
+    pub upstream: Option<String>,
 }
 
 /// What the upstream did with an order.
@@ -54,6 +58,13 @@ pub enum UpstreamResult {
     Unknown(Trouble),
     /// (`lookup` only) the upstream has never seen this order.
     NotFound,
+}
+
+/// The gateway's own balance at an upstream (a parent regway's `balance.get`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Balance {
+    pub amount: f64,
+    pub currency: String,
 }
 
 /// What a partner is told when the upstream refused the gateway itself.
@@ -239,6 +250,24 @@ pub trait Backend: Send + Sync {
 
     /// What became of an order submitted earlier (or not at all).
     async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult;
+
+    /// Whether the upstream answers and accepts the gateway, by one cheap call
+    /// (`/healthz`, through [`health::Probes`]); what is wrong, as a fixed phrase, when
+    /// not. The caller bounds it in time.
+    async fn probe(&self) -> std::result::Result<Option<Balance>, String> {
+        Ok(None)
+    }
+
+    /// The configured name of the upstream a new order for `domain` goes to (its
+    /// zone's), when this backend routes by name.
+    fn upstream_for(&self, _domain: &str) -> Option<String> {
+        None
+    }
+
+    /// Whether `name` is a configured upstream this backend can send orders to.
+    fn knows_upstream(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// A backend that counts its calls, errors and latency into the metrics. A call
@@ -316,6 +345,14 @@ impl Backend for Measured {
         self.count_rejection(&r);
         r
     }
+
+    fn upstream_for(&self, domain: &str) -> Option<String> {
+        self.inner.upstream_for(domain)
+    }
+
+    fn knows_upstream(&self, name: &str) -> bool {
+        self.inner.knows_upstream(name)
+    }
 }
 
 /// Chooses the backend of each order by the zone of its domain: the zone's own, else
@@ -326,6 +363,18 @@ pub struct Router {
     zones: BTreeMap<String, Arc<dyn Backend>>,
     /// Where licence orders go.
     licenses: Arc<dyn Backend>,
+    /// The configured upstreams by name, for orders that name theirs (a domain keeps
+    /// the upstream it was registered with); the default's and each zone's names.
+    names: Names,
+}
+
+/// The names of a [`Router`]'s upstreams.
+#[derive(Default)]
+pub struct Names {
+    pub named: BTreeMap<String, Arc<dyn Backend>>,
+    pub default: String,
+    /// Zone → the name of its upstream, for zones that name one.
+    pub zones: BTreeMap<String, String>,
 }
 
 impl Router {
@@ -338,14 +387,51 @@ impl Router {
             default,
             zones,
             licenses,
+            names: Names::default(),
         }
     }
 
-    fn route_order(&self, order: &UpstreamOrder) -> &Arc<dyn Backend> {
-        match order.kind.license() {
-            Some(_) => &self.licenses,
-            None => self.route(&order.domain),
+    /// The same router, knowing its upstreams by name.
+    pub fn with_names(mut self, names: Names) -> Router {
+        self.names = names;
+        self
+    }
+
+    /// The name of the upstream a new order for `domain` goes to by its zone.
+    fn name_of(&self, domain: &str) -> Option<String> {
+        if self.names.named.is_empty() {
+            return None;
         }
+        let mut rest = domain;
+        while let Some((_, tail)) = rest.split_once('.') {
+            if self.zones.contains_key(tail) {
+                return self.names.zones.get(tail).cloned();
+            }
+            rest = tail;
+        }
+        Some(self.names.default.clone())
+    }
+
+    /// The backend of an order: the licences', the one it names, or its zone's. An
+    /// order naming an upstream no longer configured has none.
+    fn route_order(&self, order: &UpstreamOrder) -> Option<&Arc<dyn Backend>> {
+        match (order.kind.license(), &order.upstream) {
+            (Some(_), _) => Some(&self.licenses),
+            (None, Some(name)) if !self.names.named.is_empty() => self.names.named.get(name),
+            (None, _) => Some(self.route(&order.domain)),
+        }
+    }
+
+    /// What an order naming an upstream that is no longer configured gets.
+    fn unroutable(order: &UpstreamOrder) -> Trouble {
+        Trouble::new(
+            TroubleKind::Closed,
+            format!(
+                "the upstream {:?} this domain was registered with is not configured: \
+                 configure it again, or move the domain (`regway domain move`)",
+                order.upstream.as_deref().unwrap_or_default()
+            ),
+        )
     }
 
     /// The backend of a domain name: the longest configured zone it ends in.
@@ -396,10 +482,32 @@ impl Backend for Router {
     }
 
     async fn submit(&self, order: &UpstreamOrder) -> UpstreamResult {
-        self.route_order(order).submit(order).await
+        match self.route_order(order) {
+            Some(b) => b.submit(order).await,
+            None => {
+                let t = Router::unroutable(order);
+                tracing::error!(domain = %order.domain, detail = %t.detail, "order not sent");
+                UpstreamResult::Failed {
+                    code: Code::Failed,
+                    reason: "the domain's registry is not available here; the money was returned"
+                        .into(),
+                }
+            }
+        }
     }
 
     async fn lookup(&self, order: &UpstreamOrder) -> UpstreamResult {
-        self.route_order(order).lookup(order).await
+        match self.route_order(order) {
+            Some(b) => b.lookup(order).await,
+            None => UpstreamResult::Unknown(Router::unroutable(order)),
+        }
+    }
+
+    fn upstream_for(&self, domain: &str) -> Option<String> {
+        self.name_of(domain)
+    }
+
+    fn knows_upstream(&self, name: &str) -> bool {
+        self.names.named.contains_key(name)
     }
 }

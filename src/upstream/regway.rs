@@ -63,6 +63,8 @@ pub struct Answer {
     pub messages: Vec<String>,
     /// Every element with its attributes, in document order.
     pub elements: Vec<(String, Vec<(String, String)>)>,
+    /// The text of the first `<balance>` (`balance.get`).
+    pub balance: Option<String>,
 }
 
 impl Answer {
@@ -83,6 +85,7 @@ pub fn parse_answer(status: u16, body: &str) -> std::result::Result<Answer, Stri
         ..Answer::default()
     };
     let mut in_result = false;
+    let mut in_balance = false;
     let mut root = None;
     loop {
         match r.read_event() {
@@ -112,6 +115,7 @@ pub fn parse_answer(status: u16, body: &str) -> std::result::Result<Answer, Stri
                     a.codes.push(code);
                     a.messages.push(String::new());
                 }
+                in_balance = name == "balance" && a.balance.is_none();
                 a.elements.push((name, attrs));
             }
             Ok(Event::Text(t)) if in_result => {
@@ -119,7 +123,14 @@ pub fn parse_answer(status: u16, body: &str) -> std::result::Result<Answer, Stri
                     m.push_str(&t.xml10_content());
                 }
             }
-            Ok(Event::End(_)) => in_result = false,
+            Ok(Event::Text(t)) if in_balance => {
+                a.balance = Some(t.xml10_content().trim().to_string());
+                in_balance = false;
+            }
+            Ok(Event::End(_)) => {
+                in_result = false;
+                in_balance = false;
+            }
             Ok(_) => {}
         }
     }
@@ -294,6 +305,32 @@ impl Regway {
 impl Backend for Regway {
     fn name(&self) -> &'static str {
         "regway"
+    }
+
+    /// `balance.get` at the parent: it answers, and it accepts the gateway's login; the
+    /// balance it holds for the gateway comes with the answer.
+    async fn probe(&self) -> std::result::Result<Option<super::Balance>, String> {
+        let a = self
+            .call(&[("command", "balance.get".to_string())])
+            .await
+            .map_err(|t| t.phrase())?;
+        match a.codes[0] {
+            1000 => Ok(a
+                .balance
+                .as_deref()
+                .and_then(|b| b.parse::<f64>().ok())
+                .map(|amount| super::Balance {
+                    amount,
+                    currency: a
+                        .attr("balance", "currency")
+                        .unwrap_or_default()
+                        .to_string(),
+                })),
+            c => {
+                tracing::warn!(upstream = "regway", code = c, "the parent refused the gateway's balance.get: check the gateway's login, password and allow-list there");
+                Err(TroubleKind::Code(c).phrase())
+            }
+        }
     }
 
     async fn check(&self, names: &[Name]) -> Result<Vec<bool>> {

@@ -692,6 +692,7 @@ mod tests {
             kind,
             contact: None,
             service: None,
+            upstream: None,
         }
     }
 

@@ -2,6 +2,8 @@
 //! clock (so dates and times in answers are known), and the demo partner.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use regway::app::{self, Running};
 use regway::config::Config;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,9 @@ pub struct TestServer {
     pub client: reqwest::Client,
     /// Keeps the temporary directory alive (None when the caller owns `data`).
     _dir: Option<tempfile::TempDir>,
+    /// The database of its own, when the tests run on PostgreSQL
+    /// (`REGWAY_TEST_STORE=postgres`); dropped with the last server on it.
+    pub db: Option<std::sync::Arc<postgres::TestDatabase>>,
 }
 
 pub struct Answer {
@@ -77,6 +82,26 @@ pub async fn start_with(f: impl FnOnce(&mut Config)) -> TestServer {
 }
 
 pub async fn start_config(cfg: Config) -> TestServer {
+    start_on(cfg, None).await
+}
+
+/// Starts a server on `cfg`. When the tests run on PostgreSQL
+/// (`REGWAY_TEST_STORE=postgres`) and `cfg` names no database, it gets `db`, or a new
+/// database of its own.
+pub async fn start_on(
+    mut cfg: Config,
+    db: Option<std::sync::Arc<postgres::TestDatabase>>,
+) -> TestServer {
+    let db = match db {
+        Some(db) => Some(db),
+        None if postgres::shared_tests_on_postgres() && cfg.database_url.is_none() => {
+            Some(postgres::for_data(&cfg.data))
+        }
+        None => None,
+    };
+    if let Some(db) = &db {
+        cfg.database_url = Some(regway::config::DatabaseUrl(db.url.clone()));
+    }
     let data = cfg.data.clone();
     let running = app::start(cfg).await.expect("server starts");
     TestServer {
@@ -85,12 +110,17 @@ pub async fn start_config(cfg: Config) -> TestServer {
         data,
         client: reqwest::Client::new(),
         _dir: None,
+        db,
     }
 }
 
 /// Starts a server on a store another handle has just let go of: sled releases its
 /// lock a moment after the last handle is dropped, so starting is retried (at most 10 s).
-pub async fn start_when_free(cfg: Config) -> TestServer {
+pub async fn start_when_free(mut cfg: Config) -> TestServer {
+    if postgres::shared_tests_on_postgres() && cfg.database_url.is_none() {
+        let db = postgres::for_data(&cfg.data);
+        cfg.database_url = Some(regway::config::DatabaseUrl(db.url.clone()));
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let data = cfg.data.clone();
     let running = loop {
@@ -108,6 +138,7 @@ pub async fn start_when_free(cfg: Config) -> TestServer {
         data,
         client: reqwest::Client::new(),
         _dir: None,
+        db: None,
     }
 }
 
@@ -185,7 +216,7 @@ impl TestServer {
     pub async fn restart(mut self) -> TestServer {
         let dir = self._dir.take();
         self.running.take().unwrap().shutdown().await;
-        let mut s = start_config(test_config(&self.data)).await;
+        let mut s = start_on(test_config(&self.data), self.db.take()).await;
         s._dir = dir;
         s
     }
@@ -273,7 +304,7 @@ impl TestServer {
         self.running.take().unwrap().shutdown().await;
         let mut cfg = test_config(&self.data);
         cfg.sandbox.clock = Some(now.parse().unwrap());
-        let mut s = start_config(cfg).await;
+        let mut s = start_on(cfg, self.db.take()).await;
         s._dir = dir;
         s
     }
@@ -320,4 +351,18 @@ pub fn cannot_run(test: &str, why: &str) {
         "{line}\n!! NOT RUN: {test}\n!! {why}\n!! It passes only because REGWAY_ALLOW_SKIP=1; \
          it proves nothing.\n{line}"
     );
+}
+
+/// A gateway node on the database `db`, with a data directory of its own (several
+/// nodes on one database). `f` adjusts its configuration.
+pub async fn start_node(
+    db: &std::sync::Arc<postgres::TestDatabase>,
+    f: impl FnOnce(&mut Config),
+) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    f(&mut cfg);
+    let mut s = start_on(cfg, Some(db.clone())).await;
+    s._dir = Some(dir);
+    s
 }

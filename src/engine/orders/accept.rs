@@ -6,7 +6,9 @@ use super::{object_name, NewOrder};
 use crate::engine::ledger;
 use crate::engine::{Answer, Ctx, Engine, Fresh, OrderAnswer};
 use crate::error::{Error, Object, Result};
-use crate::store::records::{EntryKind, Order, OrderState, Partner, RequestRecord, Transition};
+use crate::store::records::{
+    EntryKind, Order, OrderKind, OrderState, Partner, RequestRecord, Transition,
+};
 use crate::store::{RequestWrites, Requests, Tx};
 use crate::types::money::Money;
 
@@ -39,12 +41,26 @@ impl Engine {
             Err(rec) => return Ok(Fresh::Replay(rec)),
         };
         let now = self.clock.now();
+        // Where its zone sends a new order; a domain's own upstream, read in the write,
+        // comes first.
+        let zone_upstream = match new.kind.license() {
+            Some(_) => None,
+            None => self.backend.upstream_for(&new.domain),
+        };
         let accepted = self
             .store
             .write(move |tx| {
                 let mut partner: Partner = tx
                     .partner(&login)?
                     .ok_or_else(|| Error::internal("partner vanished"))?;
+                let upstream = match &new.kind {
+                    OrderKind::Register { .. } => zone_upstream,
+                    k if k.license().is_some() => None,
+                    _ => tx
+                        .domain(&login, &new.domain)?
+                        .and_then(|d| d.upstream)
+                        .or(zone_upstream),
+                };
                 if let Some(rec) = tx.request::<A>(&login, &rid)? {
                     return Ok(Fresh::Replay(Box::new(rec)));
                 }
@@ -101,6 +117,7 @@ impl Engine {
                     commission: new.priced.as_ref().and_then(|p| p.commission.clone()),
                     charge,
                     settled: None,
+                    upstream,
                 };
                 tx.put_partner(&partner)?;
                 tx.accept_order(&login, &order)?;

@@ -32,14 +32,18 @@ pub struct NewOrder {
 
 impl Engine {
     /// Logs what the operator must know of an upstream's answer: the detail of an
-    /// unclear one, and a refusal of the gateway itself.
+    /// unclear one, a refusal of the gateway itself, and every failed order with its
+    /// id and reason.
     fn log_result(&self, login: &str, order: u64, result: &UpstreamResult) {
         match result {
+            UpstreamResult::Failed { code, reason } => {
+                tracing::info!(order, partner = %login, code = code.number(), reason = %reason, "order failed: the upstream refused it; the charge is refunded")
+            }
             UpstreamResult::Unknown(t) => {
-                tracing::warn!(order, partner = %login, reason = %t.phrase(), detail = %t.detail, "upstream answer unclear")
+                tracing::warn!(order, partner = %login, reason = %t.phrase(), detail = %t.detail, "upstream answer unclear; the order stays open and the reconciler asks again")
             }
             UpstreamResult::Rejected { code, detail } => {
-                tracing::error!(order, partner = %login, upstream_code = code, detail = %detail, "the upstream refused the gateway itself: check its credentials and account there")
+                tracing::error!(order, partner = %login, upstream_code = code, detail = %detail, "order failed: the upstream refused the gateway itself (the charge is refunded): check the gateway's credentials and account there")
             }
             _ => {}
         }
@@ -93,6 +97,7 @@ impl Engine {
             kind: order.kind.clone(),
             contact,
             service,
+            upstream: order.upstream.clone(),
         })
     }
 }

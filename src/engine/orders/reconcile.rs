@@ -43,6 +43,11 @@ impl Engine {
         let (due, waiting): (Vec<_>, Vec<_>) = open
             .into_iter()
             .partition(|(id, _)| interval.is_none_or(|every| self.backoffs.due(*id, now, every)));
+        tracing::debug!(
+            due = due.len(),
+            waiting = waiting.len(),
+            "reconciling open orders: asking the upstream about those due, the others wait for their back-off"
+        );
         let results: Vec<Result<bool>> = futures_util::stream::iter(due)
             .map(|(id, login)| self.reconcile_one::<A>(id, login, alert_after))
             .buffer_unordered(RECONCILE_CONCURRENCY)
@@ -68,6 +73,7 @@ impl Engine {
                 .ok_or_else(|| Error::internal(format!("open order {id} has no record")))
         };
         let Some(_live) = self.claim_order(&login, &read()?.request_id) else {
+            tracing::debug!(order = id, partner = %login, "order left to the request carrying it out");
             return Ok(true);
         };
         // Read again under the claim: the request that held it may have settled it.
@@ -76,6 +82,7 @@ impl Engine {
             self.backoffs.forget(id);
             return Ok(false);
         }
+        tracing::debug!(order = id, partner = %login, state = order.state.as_str(), "asking the upstream what became of the order");
         let up = self.upstream_order(&login, &order)?;
         let (submitted, result) = match self.call(self.backend.lookup(&up)).await {
             UpstreamResult::NotFound => (
@@ -85,6 +92,11 @@ impl Engine {
             r => (None, r),
         };
         self.log_result(&login, id, &result);
+        // The last unclear answer, for the operator's alert below.
+        let cause = match &result {
+            UpstreamResult::Unknown(t) => Some((t.phrase(), t.detail.clone())),
+            _ => None,
+        };
         let unclear = match &result {
             UpstreamResult::Unknown(t) => Some(t.kind == TroubleKind::NoLookup),
             _ => None,
@@ -104,8 +116,18 @@ impl Engine {
         }
         let age = self.clock.now() - order.updated;
         if order.state == OrderState::Unknown && age.to_std().unwrap_or_default() >= alert_after {
+            let (reason, detail) = cause.unwrap_or_else(|| {
+                (
+                    "the upstream has not given a final answer".into(),
+                    format!("it answered code {}", code.number()),
+                )
+            });
             tracing::error!(order = id, partner = %login, domain = %order.domain,
-                since = %order.updated, "order outcome unknown: needs an operator (regway order list --state unknown)");
+                since = %order.updated, cause = %reason, detail = %detail,
+                "order outcome unknown since {}: {reason}. Check the order at the upstream, then settle it: `regway order settle {id} --completed` (or `--failed`, which refunds it) --note \"what was checked\"",
+                order.updated);
+        } else {
+            tracing::debug!(order = id, partner = %login, code = code.number(), "order still open after asking the upstream");
         }
         Ok(true)
     }

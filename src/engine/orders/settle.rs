@@ -270,6 +270,7 @@ fn apply_done(
                 delegated: done.delegated.unwrap_or(!ns.is_empty()),
                 auto_renew,
                 expiring_notice: None,
+                upstream: order.upstream.clone(),
             };
             let number = ClientHandle::number_of(client)
                 .ok_or_else(|| Error::internal("stored client handle is malformed"))?;

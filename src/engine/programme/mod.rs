@@ -93,8 +93,29 @@ pub struct Qualify {
     pub minimum: Decimal,
 }
 
+/// Where a programme was read from, for errors that name its file and line.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origin {
+    pub file: String,
+    pub name_line: usize,
+    /// The line of each of `partners`, in the same order.
+    pub partner_lines: Vec<usize>,
+}
+
+impl Origin {
+    /// The line that lists `login`, or the name's line.
+    pub fn line_of_partner(&self, partners: &[String], login: &str) -> usize {
+        partners
+            .iter()
+            .position(|p| p == login)
+            .and_then(|i| self.partner_lines.get(i).copied())
+            .unwrap_or(self.name_line)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Programme {
+    pub origin: Origin,
     pub name: String,
     pub currency: Currency,
     pub partners: Vec<String>,
@@ -128,7 +149,10 @@ impl Programmes {
         let mut names = BTreeSet::new();
         for (i, p) in list.iter().enumerate() {
             if !names.insert(p.name.clone()) {
-                return Err(format!("two programmes are named {:?}", p.name));
+                return Err(format!(
+                    "{}:{}: two programmes are named {:?}",
+                    p.origin.file, p.origin.name_line, p.name
+                ));
             }
             for login in &p.partners {
                 for (has, map, what) in [
@@ -138,8 +162,12 @@ impl Programmes {
                     if has {
                         if let Some(j) = map.insert(login.clone(), i) {
                             return Err(format!(
-                                "partner {login:?} is in two programmes with {what}: {:?} and {:?}",
-                                list[j].name, p.name
+                                "{}:{}: partner {login:?} is in two programmes with {what}: {:?} ({}) and {:?}",
+                                p.origin.file,
+                                p.origin.line_of_partner(&p.partners, login),
+                                list[j].name,
+                                list[j].origin.file,
+                                p.name
                             ));
                         }
                     }

@@ -1,7 +1,7 @@
 //! Programme files: TOML, one programme each, checked against what they refer to
 //! (zones, categories) and refused with the line and the reason.
 
-use super::{Metric, Programme, Qualify, Tier};
+use super::{Metric, Origin, Programme, Qualify, Tier};
 use crate::types::money::{Currency, Money};
 use crate::types::operation::PerOperation;
 use chrono::NaiveDate;
@@ -121,7 +121,11 @@ pub struct FileError {
 
 impl std::fmt::Display for FileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.file, self.line, self.reason)
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.reason)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.reason)
+        }
     }
 }
 
@@ -355,6 +359,7 @@ pub fn parse(file: &str, text: &str, known: &Known<'_>) -> Result<Programme, Fil
         return Err(err(0, "a metric without tiers gives nothing".into()));
     }
     let mut partners = Vec::new();
+    let mut partner_lines = Vec::new();
     for p in &raw.partners {
         if partners.contains(p.get_ref()) {
             return Err(err(
@@ -363,8 +368,14 @@ pub fn parse(file: &str, text: &str, known: &Known<'_>) -> Result<Programme, Fil
             ));
         }
         partners.push(p.get_ref().clone());
+        partner_lines.push(line_of(text, p.span().start));
     }
     Ok(Programme {
+        origin: Origin {
+            file: file.to_string(),
+            name_line: line_of(text, raw.name.span().start),
+            partner_lines,
+        },
         name,
         currency,
         partners,
@@ -405,7 +416,11 @@ pub fn load(path: &Path, known: &Known<'_>) -> Result<Programme, FileError> {
     let text = std::fs::read_to_string(path).map_err(|e| FileError {
         file: file.clone(),
         line: 0,
-        reason: format!("cannot read it: {e}"),
+        reason: format!(
+            "cannot read the programme file: {}; fix the path in `programmes` (relative \
+             paths are taken from the configuration file's directory)",
+            crate::config::io_reason(&e)
+        ),
     })?;
     parse(&file, &text, known)
 }

@@ -19,13 +19,10 @@
 //! Reads that do not decide a write go straight to sled from any task. Records are
 //! JSON (`serde_json`), under the keys of [`keys`].
 
-mod keys;
-mod ops;
-
+use super::kv::{self, keys, RawGet, RawIter, RawPut, RawScan, RawTxn};
 use super::{Deliver, OrderWatch, QuietJob, Registry, Rows, WriteJob};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 use crate::store::records::{OrderState, Partner};
-use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
@@ -115,21 +112,32 @@ impl SledStore {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
                 Err(e) if locked(&e) => {
-                    return Err(Error::internal(format!(
-                        "the store in {} is in use by another regway process",
-                        path.display()
-                    )))
+                    return Err(Error::fatal(
+                        Fault::Store,
+                        format!(
+                            "another regway process holds {}; stop it or use another --data",
+                            path.display()
+                        ),
+                    ))
+                }
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(not_writable(path, &e))
                 }
                 Err(e) => {
-                    return Err(Error::internal(format!(
-                        "opening store in {}: {e}",
-                        path.display()
-                    )))
+                    return Err(Error::fatal(
+                        Fault::Store,
+                        format!(
+                            "cannot open the store in {}: {e}; check the directory, or \
+                             restore it from a backup",
+                            path.display()
+                        ),
+                    ))
                 }
                 Ok(db) => break db,
             }
         };
         let state = db.open_tree("state").map_err(sled_error)?;
+        check_format(&state, path)?;
         let id_key = keys::meta("store-id");
         let id: String = match state.get(&id_key).map_err(sled_error)? {
             Some(v) => decode(&v)?,
@@ -186,25 +194,6 @@ impl SledStore {
             .as_ref()
             .ok_or_else(|| Error::internal("store is closing"))
     }
-}
-
-fn scan_tree<'t, T: DeserializeOwned>(
-    tree: &'t sled::Tree,
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    newest_first: bool,
-) -> impl Iterator<Item = Result<(sled::IVec, T)>> + 't {
-    let range = scan_range(prefix, after, newest_first);
-    let iter = tree.range(range);
-    let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if newest_first {
-        Box::new(iter.rev())
-    } else {
-        Box::new(iter)
-    };
-    iter.map(|r| {
-        let (k, v) = r.map_err(sled_error)?;
-        Ok((k, decode(&v)?))
-    })
 }
 
 impl super::Backend for SledStore {
@@ -281,6 +270,10 @@ impl super::Backend for SledStore {
         self.batches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    fn size_on_disk(&self) -> Option<u64> {
+        self.db.size_on_disk().ok()
+    }
+
     fn flush(&self) -> Result<()> {
         self.db.flush().map_err(sled_error)?;
         Ok(())
@@ -290,6 +283,26 @@ impl super::Backend for SledStore {
         Ok(Arc::new(SledRegistry(
             self.db.open_tree(name).map_err(sled_error)?,
         )))
+    }
+
+    fn dump(&self) -> super::Iter<'_, (Vec<u8>, Vec<u8>)> {
+        use std::ops::Bound::Unbounded;
+        let id = keys::meta("store-id");
+        Box::new(
+            tree_range(&self.state, (Unbounded, Unbounded), false)
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .filter(move |r| !matches!(r, Ok((k, _)) if *k == id)),
+        )
+    }
+
+    fn load(&self, rows: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in rows {
+            batch.insert(k, v);
+        }
+        self.state.apply_batch(batch).map_err(sled_error)?;
+        self.db.flush().map_err(sled_error)?;
+        Ok(())
     }
 }
 
@@ -324,6 +337,16 @@ impl Registry for SledRegistry {
 
     fn len(&self) -> usize {
         self.0.len()
+    }
+
+    fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.0
+            .iter()
+            .map(|r| {
+                let (k, v) = r.map_err(sled_error)?;
+                Ok((k.to_vec(), v.to_vec()))
+            })
+            .collect()
     }
 }
 
@@ -361,8 +384,26 @@ fn create_private_dir(path: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(0o700);
     }
-    b.create(path)
-        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
+    b.create(path).map_err(|e| not_writable(path, &e))?;
+    // sled opens an existing store even when it cannot write to it, and fails later:
+    // find out now.
+    let probe = path.join(".regway-write-test");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| not_writable(path, &e))
+}
+
+/// The data directory cannot be made or written to.
+fn not_writable(path: &Path, e: &std::io::Error) -> Error {
+    Error::fatal(
+        Fault::Store,
+        format!(
+            "the data directory {} is not writable ({}); give the user running regway \
+             write access to it or use another --data",
+            path.display(),
+            crate::config::io_reason(e)
+        ),
+    )
 }
 
 /// The state directory and everything in it for its owner only: directories 0700,
@@ -399,37 +440,44 @@ fn tighten_permissions(path: &Path) {
     let _ = path;
 }
 
-fn scan_range(
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    newest_first: bool,
-) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
-    use std::ops::Bound::*;
-    let end = match prefix_end(prefix) {
-        Some(e) => Excluded(e),
-        None => Unbounded,
+use kv::decode;
+
+/// The format of the store this build writes. A store without one (written before the
+/// format was kept) is format 1. Each new format comes with its forward migration at
+/// open; a store of a newer format than this is refused, never read.
+pub const FORMAT: u32 = 1;
+
+/// Where the store keeps its format (in the `state` tree, as a JSON number).
+pub fn format_key() -> Vec<u8> {
+    keys::meta("format")
+}
+
+/// Refuses a store of a newer format; brings an older one up to [`FORMAT`].
+fn check_format(state: &sled::Tree, path: &Path) -> Result<()> {
+    let found: u32 = match state.get(format_key()).map_err(sled_error)? {
+        Some(v) => decode(&v)?,
+        None => 1,
     };
-    match (after, newest_first) {
-        (None, _) => (Included(prefix.to_vec()), end),
-        (Some(a), false) => (Excluded(a.to_vec()), end),
-        (Some(a), true) => (Included(prefix.to_vec()), Excluded(a.to_vec())),
+    if found > FORMAT {
+        return Err(Error::fatal(
+            Fault::Store,
+            format!(
+                "the store in {} is of format {found}, newer than this regway knows \
+                 ({FORMAT}): run the regway that wrote it (or a newer one), or restore a \
+                 backup made before the upgrade",
+                path.display()
+            ),
+        ));
     }
-}
-
-/// The first key after every key that starts with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
+    // Forward migrations from `found` to FORMAT go here, one per format, each in the
+    // same flush as the new format number. Format 1 needs none.
+    if found < FORMAT || state.get(format_key()).map_err(sled_error)?.is_none() {
+        state
+            .insert(format_key(), serde_json::to_vec(&FORMAT)?)
+            .map_err(sled_error)?;
+        state.flush().map_err(sled_error)?;
     }
-    None
-}
-
-fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T> {
-    Ok(serde_json::from_slice(v)?)
+    Ok(())
 }
 
 /// What a write job sees: the committed state, plus the writes of the jobs before it
@@ -449,9 +497,8 @@ impl Tx<'_> {
     }
 
     /// Every (key, value) under `prefix` as this job sees it: committed, then the
-    /// batch's writes, then its own. For rare jobs over a whole prefix (removing the
-    /// demo partner), not for requests.
-    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    /// batch's writes, then its own.
+    fn scan_raw_rows(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         for r in self.tree.scan_prefix(prefix) {
             let (k, v) = r.map_err(sled_error)?;
@@ -593,6 +640,71 @@ fn commit(
     Ok(())
 }
 
+/// A sled range scan as the shared operations read it.
+fn tree_range(tree: &sled::Tree, range: kv::Range, newest_first: bool) -> RawIter<'_, sled::IVec> {
+    let iter = tree.range(range);
+    let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if newest_first {
+        Box::new(iter.rev())
+    } else {
+        Box::new(iter)
+    };
+    Box::new(iter.map(|r| r.map_err(sled_error)))
+}
+
+impl RawGet for SledStore {
+    fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
+        self.state.get(key).map_err(sled_error)
+    }
+}
+
+impl RawScan for SledStore {
+    type Bytes = sled::IVec;
+    fn raw_range(&self, range: kv::Range, newest_first: bool) -> RawIter<'_, sled::IVec> {
+        tree_range(&self.state, range, newest_first)
+    }
+}
+
+impl RawGet for QuietView<'_> {
+    fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
+        self.tree.get(key).map_err(sled_error)
+    }
+}
+
+impl RawScan for QuietView<'_> {
+    type Bytes = sled::IVec;
+    fn raw_range(&self, range: kv::Range, newest_first: bool) -> RawIter<'_, sled::IVec> {
+        tree_range(self.tree, range, newest_first)
+    }
+}
+
+impl RawGet for Tx<'_> {
+    fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
+        self.get_raw(key)
+    }
+}
+
+impl RawPut for Tx<'_> {
+    fn raw_put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.own.insert(key, value);
+    }
+}
+
+impl RawTxn for Tx<'_> {
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.scan_raw_rows(prefix)
+    }
+    fn put_raw_rows(&mut self, rows: Rows) -> Result<()> {
+        self.own.extend(SledRows::of(rows)?.rows);
+        Ok(())
+    }
+}
+
+impl RawPut for SledRows {
+    fn raw_put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.rows.insert(key, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -629,12 +741,5 @@ mod tests {
             .filter(|i| store.counter(&format!("k{i}")).unwrap() > 0)
             .count();
         assert_eq!(count, 50);
-    }
-
-    #[test]
-    fn prefix_end_handles_ff() {
-        assert_eq!(prefix_end(b"a\0"), Some(b"a\x01".to_vec()));
-        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_end(b"\xff"), None);
     }
 }

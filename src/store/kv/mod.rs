@@ -1,7 +1,10 @@
-//! The store's typed operations on sled: each names its keys ([`keys`]) and encodes its
-//! records as JSON, once, here.
+//! The store's typed operations over ordered keys: each names its keys ([`keys`]) and
+//! encodes its records as JSON, once, here. Both implementations keep the same
+//! (key, value) rows: sled in one tree, PostgreSQL in one table with the key as its
+//! primary key; each gives the raw reads, scans and writes below.
 
-use super::{decode, keys, scan_tree, sled_error, QuietView, SledRows, SledStore, Tx};
+pub(super) mod keys;
+
 use crate::error::{Error, Result};
 use crate::store::records::{
     Client, CommissionEntry, DayTotals, Delivery, DeliveryState, Domain, Event, LedgerEntry,
@@ -14,15 +17,24 @@ use crate::store::{
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::ops::Bound;
 
 /// Point reads of encoded records.
 pub(super) trait RawGet {
     fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>>;
 }
 
+/// A key range: (from, to).
+pub(super) type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// Encoded rows, in key order.
+pub(super) type RawIter<'a, B> = Box<dyn Iterator<Item = Result<(B, B)>> + 'a>;
+
 /// Scans of the committed state (or of a quiet one).
 pub(super) trait RawScan {
-    fn tree(&self) -> &sled::Tree;
+    type Bytes: AsRef<[u8]>;
+    /// The rows in `range`, ascending or (`newest_first`) descending.
+    fn raw_range(&self, range: Range, newest_first: bool) -> RawIter<'_, Self::Bytes>;
 }
 
 /// Writes of encoded records (`None`: removed).
@@ -30,46 +42,63 @@ pub(super) trait RawPut {
     fn raw_put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>);
 }
 
-impl RawGet for SledStore {
-    fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
-        self.state.get(key).map_err(sled_error)
+/// What a write job needs besides reads and writes.
+pub(super) trait RawTxn: RawGet + RawPut {
+    /// Every (key, value) under `prefix` as this job sees it. For rare jobs over a
+    /// whole prefix (removing the demo partner), not for requests.
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Writes rows built outside the job.
+    fn put_raw_rows(&mut self, rows: Rows) -> Result<()>;
+}
+
+pub(super) fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T> {
+    Ok(serde_json::from_slice(v)?)
+}
+
+/// The range of keys under `prefix` strictly after `after` in the listing's direction.
+pub(super) fn scan_range(prefix: &[u8], after: Option<&[u8]>, newest_first: bool) -> Range {
+    use std::ops::Bound::*;
+    let end = match prefix_end(prefix) {
+        Some(e) => Excluded(e),
+        None => Unbounded,
+    };
+    match (after, newest_first) {
+        (None, _) => (Included(prefix.to_vec()), end),
+        (Some(a), false) => (Excluded(a.to_vec()), end),
+        (Some(a), true) => (Included(prefix.to_vec()), Excluded(a.to_vec())),
     }
 }
 
-impl RawScan for SledStore {
-    fn tree(&self) -> &sled::Tree {
-        &self.state
+/// The first key after every key that starts with `prefix`.
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
     }
+    None
 }
 
-impl RawGet for QuietView<'_> {
-    fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
-        self.tree.get(key).map_err(sled_error)
-    }
+/// Decoded rows under `prefix`, after the full key `after`.
+fn scan_tree<'t, T: DeserializeOwned + 't, S: RawScan + ?Sized>(
+    s: &'t S,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    newest_first: bool,
+) -> impl Iterator<Item = Result<(S::Bytes, T)>> + 't {
+    s.raw_range(scan_range(prefix, after, newest_first), newest_first)
+        .map(|r| {
+            let (k, v) = r?;
+            let v = decode(v.as_ref())?;
+            Ok((k, v))
+        })
 }
 
-impl RawScan for QuietView<'_> {
-    fn tree(&self) -> &sled::Tree {
-        self.tree
-    }
-}
-
-impl RawGet for Tx<'_> {
-    fn raw_get(&self, key: &[u8]) -> Result<Option<impl AsRef<[u8]>>> {
-        self.get_raw(key)
-    }
-}
-
-impl RawPut for Tx<'_> {
-    fn raw_put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        self.own.insert(key, value);
-    }
-}
-
-impl RawPut for SledRows {
-    fn raw_put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        self.rows.insert(key, value);
-    }
+/// The raw rows under `prefix`.
+fn scan_prefix<'t, S: RawScan + ?Sized>(s: &'t S, prefix: &[u8]) -> RawIter<'t, S::Bytes> {
+    s.raw_range(scan_range(prefix, None, false), false)
 }
 
 fn get<T: DeserializeOwned>(r: &(impl RawGet + ?Sized), key: &[u8]) -> Result<Option<T>> {
@@ -182,14 +211,14 @@ impl<R: RawGet> Read for R {
 }
 
 /// Decoded values under `prefix`, after the full key `after`.
-fn values<'t, T: DeserializeOwned + 't>(
-    tree: &'t sled::Tree,
+fn values<'t, T: DeserializeOwned + 't, S: RawScan + ?Sized>(
+    tree: &'t S,
     prefix: &[u8],
     after: Option<Vec<u8>>,
     newest_first: bool,
 ) -> Iter<'t, T> {
     Box::new(
-        scan_tree::<T>(tree, prefix, after.as_deref(), newest_first).map(|r| r.map(|(_, v)| v)),
+        scan_tree::<T, _>(tree, prefix, after.as_deref(), newest_first).map(|r| r.map(|(_, v)| v)),
     )
 }
 
@@ -213,39 +242,44 @@ fn login_of(k: &[u8]) -> Option<&str> {
 
 impl<S: RawScan> Scan for S {
     fn partners(&self) -> Iter<'_, Partner> {
-        values(self.tree(), &keys::partners(), None, false)
+        values(self, &keys::partners(), None, false)
     }
     fn domains(&self, login: &str, after: Option<&str>) -> Iter<'_, Domain> {
         let after = after.map(|c| keys::domain(login, c));
-        values(self.tree(), &keys::domains(login), after, false)
+        values(self, &keys::domains(login), after, false)
     }
     fn client_domains(&self, login: &str, number: u64, after: Option<&str>) -> Iter<'_, String> {
         let prefix = keys::client_domains(login, number);
         let after = after.map(|c| keys::client_domain(login, number, c));
         let len = prefix.len();
         Box::new(
-            scan_tree::<()>(self.tree(), &prefix, after.as_deref(), false)
-                .map(move |r| r.map(|(k, ())| keys::suffix_str(&k, len))),
+            scan_tree::<(), _>(self, &prefix, after.as_deref(), false)
+                .map(move |r| r.map(|(k, ())| keys::suffix_str(k.as_ref(), len))),
         )
     }
     fn clients(&self, login: &str, after: Option<u64>) -> Iter<'_, Client> {
         let after = after.map(|n| keys::client(login, n));
-        values(self.tree(), &keys::clients(login), after, false)
+        values(self, &keys::clients(login), after, false)
     }
     fn client_count(&self, login: &str) -> Result<u64> {
-        Ok(self.tree().scan_prefix(keys::clients(login)).count() as u64)
+        let mut n = 0;
+        for r in scan_prefix(self, &keys::clients(login)) {
+            r?;
+            n += 1;
+        }
+        Ok(n)
     }
     fn licenses(&self, login: &str, after: Option<u64>) -> Iter<'_, License> {
         let after = after.map(|id| keys::license(login, id));
-        values(self.tree(), &keys::licenses(login), after, false)
+        values(self, &keys::licenses(login), after, false)
     }
     fn orders(&self, login: &str, after: Option<u64>, newest_first: bool) -> Iter<'_, Order> {
         let after = after.map(|id| keys::order(login, id));
-        values(self.tree(), &keys::orders(login), after, newest_first)
+        values(self, &keys::orders(login), after, newest_first)
     }
     fn ledger(&self, login: &str, after: Option<u64>, newest_first: bool) -> Iter<'_, LedgerEntry> {
         let after = after.map(|id| keys::ledger_entry(login, id));
-        values(self.tree(), &keys::ledger(login), after, newest_first)
+        values(self, &keys::ledger(login), after, newest_first)
     }
     fn commissions(
         &self,
@@ -254,88 +288,76 @@ impl<S: RawScan> Scan for S {
         newest_first: bool,
     ) -> Iter<'_, CommissionEntry> {
         let after = after.map(|id| keys::commission_entry(login, id));
-        values(self.tree(), &keys::commissions(login), after, newest_first)
+        values(self, &keys::commissions(login), after, newest_first)
     }
     fn day_totals_of(&self, login: &str, newest_first: bool) -> Iter<'_, (NaiveDate, DayTotals)> {
         Box::new(
-            scan_tree::<DayTotals>(
-                self.tree(),
-                &keys::day_totals_all(login),
-                None,
-                newest_first,
-            )
-            .map(|r| {
-                let (k, t) = r?;
-                let day = std::str::from_utf8(&k[k.len().saturating_sub(10)..])
-                    .ok()
-                    .and_then(|d| d.parse::<NaiveDate>().ok())
-                    .ok_or_else(|| Error::internal("malformed day-totals key"))?;
-                Ok((day, t))
-            }),
+            scan_tree::<DayTotals, _>(self, &keys::day_totals_all(login), None, newest_first).map(
+                |r| {
+                    let (k, t) = r?;
+                    let day =
+                        std::str::from_utf8(&k.as_ref()[k.as_ref().len().saturating_sub(10)..])
+                            .ok()
+                            .and_then(|d| d.parse::<NaiveDate>().ok())
+                            .ok_or_else(|| Error::internal("malformed day-totals key"))?;
+                    Ok((day, t))
+                },
+            ),
         )
     }
     fn all_client_services(&self, login: &str) -> Iter<'_, (u64, ClientServices)> {
         Box::new(
-            scan_tree::<ClientServices>(
-                self.tree(),
-                &keys::all_client_services(login),
-                None,
-                false,
-            )
-            .map(|r| r.map(|(k, m)| (keys::trailing_id(&k), m))),
+            scan_tree::<ClientServices, _>(self, &keys::all_client_services(login), None, false)
+                .map(|r| r.map(|(k, m)| (keys::trailing_id(k.as_ref()), m))),
         )
     }
     fn expiries(&self) -> Iter<'_, Option<Expiry>> {
-        Box::new(self.tree().scan_prefix(keys::expiries()).map(|r| {
-            let (k, _) = r.map_err(sled_error)?;
-            Ok(keys::parse_expiry(&k).map(|(date, login, object)| Expiry {
-                date,
-                login,
-                object,
-            }))
+        Box::new(scan_prefix(self, &keys::expiries()).map(|r| {
+            let (k, _) = r?;
+            Ok(
+                keys::parse_expiry(k.as_ref()).map(|(date, login, object)| Expiry {
+                    date,
+                    login,
+                    object,
+                }),
+            )
         }))
     }
     fn open_orders(&self) -> Iter<'_, (u64, String)> {
         Box::new(
-            scan_tree::<String>(self.tree(), &keys::open_orders(), None, false)
-                .map(|r| r.map(|(k, login)| (keys::trailing_id(&k), login))),
+            scan_tree::<String, _>(self, &keys::open_orders(), None, false)
+                .map(|r| r.map(|(k, login)| (keys::trailing_id(k.as_ref()), login))),
         )
     }
     fn locks(&self) -> Iter<'_, (String, u64)> {
         Box::new(
-            scan_tree::<u64>(self.tree(), &keys::in_flight_all(), None, false)
-                .map(|r| r.map(|(k, id)| (keys::suffix_str(&k, 2), id))),
+            scan_tree::<u64, _>(self, &keys::in_flight_all(), None, false)
+                .map(|r| r.map(|(k, id)| (keys::suffix_str(k.as_ref(), 2), id))),
         )
     }
     fn request_heads(&self, after: Option<(&str, &str)>) -> Iter<'_, RequestHead> {
         let after = after.map(|(login, rid)| keys::request(login, rid));
         Box::new(
-            scan_tree::<Head>(self.tree(), &keys::all_requests(), after.as_deref(), false).map(
-                |r| {
-                    let (k, h) = r?;
-                    Ok(RequestHead {
-                        login: login_of(&k).unwrap_or_default().to_string(),
-                        request_id: h.request_id,
-                        created: h.created,
-                        order: h.order,
-                        answered: h.outcome.is_some(),
-                    })
-                },
-            ),
+            scan_tree::<Head, _>(self, &keys::all_requests(), after.as_deref(), false).map(|r| {
+                let (k, h) = r?;
+                Ok(RequestHead {
+                    login: login_of(k.as_ref()).unwrap_or_default().to_string(),
+                    request_id: h.request_id,
+                    created: h.created,
+                    order: h.order,
+                    answered: h.outcome.is_some(),
+                })
+            }),
         )
     }
     fn request_bytes_of(&self, login: &str) -> Iter<'_, Vec<u8>> {
-        Box::new(
-            self.tree()
-                .scan_prefix(keys::requests(login))
-                .map(|r| Ok(r.map_err(sled_error)?.1.to_vec())),
-        )
+        Box::new(scan_prefix(self, &keys::requests(login)).map(|r| Ok(r?.1.as_ref().to_vec())))
     }
     fn pending_deliveries(&self) -> Iter<'_, (u64, u64, String)> {
         Box::new(
-            scan_tree::<String>(self.tree(), &keys::pendings(), None, false).map(|r| {
+            scan_tree::<String, _>(self, &keys::pendings(), None, false).map(|r| {
                 r.map(|(k, login)| {
-                    let (ev, ep) = keys::trailing_pair(&k);
+                    let (ev, ep) = keys::trailing_pair(k.as_ref());
                     (ev, ep, login)
                 })
             }),
@@ -348,7 +370,7 @@ impl<S: RawScan> Scan for S {
         newest_first: bool,
     ) -> Iter<'_, Delivery> {
         let after = after.map(|(ev, ep)| keys::delivery(login, ev, ep));
-        values(self.tree(), &keys::deliveries(login), after, newest_first)
+        values(self, &keys::deliveries(login), after, newest_first)
     }
 }
 
@@ -485,7 +507,7 @@ impl<W: RawPut> Write for W {
     }
 }
 
-impl Txn for Tx<'_> {
+impl<T: RawTxn> Txn for T {
     fn next_id(&mut self, counter: &str) -> Result<u64> {
         let n = self.counter(counter)? + 1;
         self.set_counter(counter, n)?;
@@ -493,8 +515,7 @@ impl Txn for Tx<'_> {
     }
 
     fn put_rows(&mut self, rows: Rows) -> Result<()> {
-        self.own.extend(SledRows::of(rows)?.rows);
-        Ok(())
+        self.put_raw_rows(rows)
     }
 
     fn remove_partner(&mut self, login: &str) -> Result<PartnerRemoved> {
@@ -565,5 +586,15 @@ impl Txn for Tx<'_> {
             self.raw_put(k, None);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prefix_end_handles_ff() {
+        assert_eq!(super::prefix_end(b"a\0"), Some(b"a\x01".to_vec()));
+        assert_eq!(super::prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(super::prefix_end(b"\xff"), None);
     }
 }
