@@ -36,6 +36,8 @@
 //! POST /verify          {}
 //! POST /order/list      {"state":"unknown","partner":"acme"}
 //! POST /order/settle    {"order":7,"state":"failed","note":"not at the vendor (ticket 12)"}
+//! POST /webhook/list    {"state":"failed","partner":"acme"}
+//! POST /webhook/retry   {"partner":"acme","event":17,"endpoint":1}
 //! error: {"code":2303,"message":"no partner acme"} with the code's HTTP status
 //! ```
 //!
@@ -344,6 +346,20 @@ struct OrderList {
     partner: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct WebhookList {
+    state: String,
+    #[serde(default)]
+    partner: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WebhookRetry {
+    partner: String,
+    event: u64,
+    endpoint: u64,
+}
+
 fn unknown_state() -> String {
     "unknown".into()
 }
@@ -519,6 +535,20 @@ async fn handle(
                 let s: crate::engine::operator::Settle =
                     serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
                 serde_json::to_vec(&engine.settle_order::<crate::outcome::Outcome>(s).await?)?
+            }
+            "/webhook/list" => {
+                let l: WebhookList =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(&engine.list_deliveries(&l.state, l.partner.as_deref())?)?
+            }
+            "/webhook/retry" => {
+                let r: WebhookRetry =
+                    serde_json::from_value(v).map_err(|e| Error::syntax(e.to_string()))?;
+                serde_json::to_vec(
+                    &engine
+                        .retry_delivery(&r.partner, r.event, r.endpoint)
+                        .await?,
+                )?
             }
             other => return Err(Error::unknown_command(other)),
         })

@@ -383,6 +383,11 @@ pub async fn start(cfg: Config) -> Result<Running> {
             hk_engine.limits.housekeeping();
         }
     }));
+    // Partners' events, delivered beside the request path (engine::webhooks).
+    tasks.push(tokio::spawn(crate::engine::webhooks::deliver::run(
+        engine.clone(),
+        stopped(rx.clone()),
+    )));
     if let Ok(checked) = Engine::check_config(&cfg) {
         for line in loaded(&cfg, &checked) {
             tracing::info!("{line}");

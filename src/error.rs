@@ -146,10 +146,12 @@ pub enum Object {
     User,
     /// The rights groups of the user that sent the request (2201: a group is missing).
     Rights,
+    /// A webhook endpoint (2303: no such endpoint; 2304: disabled, or five already).
+    Endpoint,
 }
 
 impl Object {
-    pub const ALL: [Object; 11] = [
+    pub const ALL: [Object; 12] = [
         Object::Domain,
         Object::Client,
         Object::Order,
@@ -161,6 +163,7 @@ impl Object {
         Object::Account,
         Object::User,
         Object::Rights,
+        Object::Endpoint,
     ];
 
     pub fn name(self) -> &'static str {
@@ -176,6 +179,7 @@ impl Object {
             Object::Account => "account",
             Object::User => "user",
             Object::Rights => "rights",
+            Object::Endpoint => "endpoint",
         }
     }
 }

@@ -6,6 +6,7 @@
 use clap::{Args, Parser, Subcommand};
 use regway::config::Config;
 use regway::engine::operator::{NewPartner, OrderRow, PartnerView, Settle, VerifyReport};
+use regway::engine::webhooks::deliver::DeliveryRow;
 use regway::error::{Error, Result};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -68,6 +69,9 @@ enum Cmd {
     /// Open orders: list them, settle one by hand.
     #[command(subcommand)]
     Order(OrderCmd),
+    /// Partners' webhook deliveries: list them, retry a failed one.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Domains: move them to another upstream.
     #[command(subcommand)]
     Domain(DomainCmd),
@@ -155,6 +159,26 @@ enum Cmd {
     BenchHello {
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCmd {
+    /// Deliveries, newest event first.
+    List {
+        /// pending, failed, delivered, or all.
+        #[arg(long, default_value = "failed")]
+        state: String,
+        /// Only this partner's.
+        #[arg(long, value_name = "LOGIN")]
+        partner: Option<String>,
+    },
+    /// Try a failed delivery again now (it gets another 24 hours).
+    Retry {
+        #[arg(long, value_name = "LOGIN")]
+        partner: String,
+        event: u64,
+        endpoint: u64,
     },
 }
 
@@ -801,6 +825,36 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Webhook(WebhookCmd::List { state, partner }) => {
+            let body = serde_json::json!({"state": state, "partner": partner});
+            let rows: Vec<DeliveryRow> = operate(&cfg, "/webhook/list", body, |e| async move {
+                e.list_deliveries(&state, partner.as_deref())
+            })
+            .await?;
+            for r in &rows {
+                print_delivery(r);
+            }
+            println!(
+                "{} deliver{}",
+                rows.len(),
+                if rows.len() == 1 { "y" } else { "ies" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Webhook(WebhookCmd::Retry {
+            partner,
+            event,
+            endpoint,
+        }) => {
+            let body =
+                serde_json::json!({"partner": partner, "event": event, "endpoint": endpoint});
+            let r: DeliveryRow = operate(&cfg, "/webhook/retry", body, |e| async move {
+                e.retry_delivery(&partner, event, endpoint).await
+            })
+            .await?;
+            print_delivery(&r);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Order(OrderCmd::Settle {
             order,
             completed,
@@ -989,6 +1043,30 @@ where
     let r = local(engine.clone()).await;
     engine.store.flush().await?;
     r
+}
+
+fn print_delivery(r: &DeliveryRow) {
+    println!(
+        "event {}  {}  endpoint {} {}  {}  {}  attempts {}{}{}{}",
+        r.event,
+        r.partner,
+        r.endpoint,
+        r.url.as_deref().unwrap_or("(deleted)"),
+        r.kind,
+        r.state,
+        r.attempts,
+        r.last_status
+            .map(|s| format!("  last status {s}"))
+            .unwrap_or_default(),
+        r.last_error
+            .as_deref()
+            .map(|e| format!("  last error: {e}"))
+            .unwrap_or_default(),
+        r.next_attempt
+            .as_deref()
+            .map(|t| format!("  next {t}"))
+            .unwrap_or_default(),
+    );
 }
 
 /// One JSON document on stdout (`--json`).

@@ -307,7 +307,17 @@ async fn native_fixtures_replay() {
     let b = common::programme_for(programmes.path(), "b-turnover.toml", "other");
     let a = common::programme_for(programmes.path(), "a-special-prices.toml", "vip");
     let e = common::programme_for(programmes.path(), "e-clients.toml", "agent");
-    let s = common::start_with(|cfg| cfg.programmes = vec![b, a, e]).await;
+    let s = common::start_with(|cfg| {
+        cfg.programmes = vec![b, a, e];
+        // The webhook pairs (d…) name hooks.example.net: it resolves to a documentation
+        // address, and the queue is looked at only at start, so their deliveries stay
+        // pending and nothing leaves the machine.
+        cfg.webhooks
+            .hosts
+            .insert("hooks.example.net".into(), "192.0.2.10".parse().unwrap());
+        cfg.webhooks.poll_ms = 3_600_000;
+    })
+    .await;
     setup(&s).await;
     let mut failures = Vec::new();
     let stems = stems(&dir);

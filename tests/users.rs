@@ -25,7 +25,9 @@ fn expected(name: &str) -> &'static str {
         | "domain.info"
         | "domain.list" => "domains",
         "license.order" | "license.set-ip" | "license.info" | "license.list" => "licences",
-        "client.create" | "client.delete" | "client.info" | "client.list" => "clients",
+        "client.create" | "client.update" | "client.delete" | "client.info" | "client.list" => {
+            "clients"
+        }
         "domain.renew"
         | "license.renew"
         | "balance.get"
@@ -41,7 +43,12 @@ fn expected(name: &str) -> &'static str {
         | "user.set-rights"
         | "user.set-password"
         | "user.delete"
-        | "partner.set-password" => "main",
+        | "partner.set-password"
+        | "webhook.set"
+        | "webhook.list"
+        | "webhook.delete"
+        | "webhook.test"
+        | "webhook.deliveries" => "main",
         other => panic!(
             "{other}: no rights group in the matrix; give it one here and in src/command/user.rs"
         ),

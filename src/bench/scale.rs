@@ -277,6 +277,7 @@ fn partner_rows(
             expires,
             ns: ns.clone(),
             delegated: true,
+            expiring_notice: None,
             auto_renew: false,
             upstream: None,
         };

@@ -20,6 +20,7 @@ pub mod programme;
 pub mod request;
 pub mod statement;
 pub mod user;
+pub mod webhook;
 
 use crate::engine::{Ctx, Fresh};
 use crate::error::{Error, Result};
@@ -171,6 +172,11 @@ commands! {
         UserSetPassword(user::UserSetPassword) = "user.set-password": write;
         UserDelete(user::UserDelete) = "user.delete": write;
         PartnerSetPassword(user::PartnerSetPassword) = "partner.set-password": write;
+        WebhookSet(webhook::WebhookSet) = "webhook.set": write;
+        WebhookList(webhook::WebhookList) = "webhook.list": read;
+        WebhookDelete(webhook::WebhookDelete) = "webhook.delete": write;
+        WebhookTest(webhook::WebhookTest) = "webhook.test": write;
+        WebhookDeliveries(webhook::WebhookDeliveries) = "webhook.deliveries": read;
     }
     built {
         Checked(compat::Checked) = "compat.checked" as |c| c.name; composite;

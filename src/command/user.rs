@@ -47,7 +47,9 @@ pub fn need(name: &str) -> Option<Need> {
         | "domain.info"
         | "domain.list" => Group(Domains),
         "license.order" | "license.set-ip" | "license.info" | "license.list" => Group(Licences),
-        "client.create" | "client.delete" | "client.info" | "client.list" => Group(Clients),
+        "client.create" | "client.update" | "client.delete" | "client.info" | "client.list" => {
+            Group(Clients)
+        }
         "domain.renew"
         | "license.renew"
         | "balance.get"
@@ -63,7 +65,12 @@ pub fn need(name: &str) -> Option<Need> {
         | "user.set-rights"
         | "user.set-password"
         | "user.delete"
-        | "partner.set-password" => MainLogin,
+        | "partner.set-password"
+        | "webhook.set"
+        | "webhook.list"
+        | "webhook.delete"
+        | "webhook.test"
+        | "webhook.deliveries" => MainLogin,
         _ => return None,
     })
 }

@@ -107,6 +107,8 @@ pub struct Config {
     /// Programme files (`examples/programmes/`), one programme each.
     pub programmes: Vec<PathBuf>,
     pub sandbox: SandboxConfig,
+    /// Signed notifications to partners (README, "Notifications").
+    pub webhooks: WebhooksConfig,
     /// Rate limits and the lock-out after failed logins (README, "Limits and security").
     pub limits: LimitsConfig,
     /// When set, `GET /metrics` asks for `Authorization: Bearer <this>`.
@@ -263,6 +265,54 @@ pub struct PartnerPrice {
     pub prices: catalogue::PriceConfig,
 }
 
+/// Where and how partners' events are delivered (`[webhooks]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Hosts an endpoint may name with `http://` (every other URL is `https://`).
+    pub http_hosts: Vec<String>,
+    /// Addresses or networks (`127.0.0.1`, `10.0.0.0/8`, `fd00::/8`) an endpoint may
+    /// reach although they are loopback, private, link-local or metadata addresses.
+    pub allow_addresses: Vec<String>,
+    /// Names resolved to a fixed address instead of through DNS (like `/etc/hosts`).
+    pub hosts: BTreeMap<String, std::net::IpAddr>,
+    /// Deliveries in flight at once, over all endpoints.
+    pub concurrency: usize,
+    /// Deliveries in flight at once to one endpoint.
+    pub per_endpoint: usize,
+    /// How long one delivery may take (connect, send, answer).
+    pub timeout_ms: u64,
+    /// How often the queue is looked at.
+    pub poll_ms: u64,
+    /// The first retry waits about this long; every further one twice as long (with
+    /// jitter), up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// A delivery still failing this long after its event is marked `failed`.
+    pub give_up_s: u64,
+    /// An endpoint whose deliveries have failed this long without a success is
+    /// disabled (and logged).
+    pub disable_after_s: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> WebhooksConfig {
+        WebhooksConfig {
+            http_hosts: Vec::new(),
+            allow_addresses: Vec::new(),
+            hosts: BTreeMap::new(),
+            concurrency: 32,
+            per_endpoint: 2,
+            timeout_ms: 10_000,
+            poll_ms: 500,
+            retry_base_ms: 30_000,
+            retry_max_ms: 3_600_000,
+            give_up_s: 86_400,
+            disable_after_s: 3 * 86_400,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
@@ -417,6 +467,7 @@ impl Default for Config {
             categories: catalogue::DEFAULT_CATEGORIES.map(String::from).to_vec(),
             programmes: Vec::new(),
             sandbox: SandboxConfig::default(),
+            webhooks: WebhooksConfig::default(),
             limits: LimitsConfig::default(),
             metrics_token: None,
             trusted_proxies: Vec::new(),

@@ -18,6 +18,7 @@ pub mod renew_window;
 pub mod retention;
 pub mod services;
 pub mod statement;
+pub mod webhooks;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -64,6 +65,8 @@ pub struct Engine {
     released: tokio::sync::Notify,
     /// Open orders the reconciler leaves alone for a while (unclear answers).
     pub backoffs: orders::Backoffs,
+    /// Delivering partners' events (webhooks).
+    pub webhooks: webhooks::deliver::Hub,
 }
 
 /// What a command sees of the request that carries it.
@@ -200,6 +203,7 @@ impl Engine {
             metrics.clone(),
         );
         Ok(Engine {
+            webhooks: webhooks::deliver::Hub::new(&cfg.webhooks)?,
             trusted_proxies,
             probes,
             open_orders,
@@ -282,6 +286,25 @@ impl Engine {
                 "Password checks that ran argon2 (cache misses).",
                 Kind::Counter,
                 vec![(vec![], self.auth.slow_checks.load(Ordering::Relaxed))],
+            ),
+            (
+                "regway_webhook_deliveries_total",
+                "Webhook delivery attempts since start, by outcome (retry: failed, tried again later).",
+                Kind::Counter,
+                [
+                    ("delivered", &self.webhooks.counters.delivered),
+                    ("retry", &self.webhooks.counters.retried),
+                    ("failed", &self.webhooks.counters.failed),
+                ]
+                .into_iter()
+                .map(|(o, n)| (vec![("outcome", o.to_string())], n.load(Ordering::Relaxed)))
+                .collect(),
+            ),
+            (
+                "regway_webhook_queue",
+                "Webhook deliveries pending (as of the last look at the queue).",
+                Kind::Gauge,
+                vec![(vec![], self.webhooks.counters.queue.load(Ordering::Relaxed))],
             ),
             (
                 "regway_rate_limit_keys",

@@ -189,7 +189,11 @@ impl Engine {
         let mut report = DailyReport::default();
         // Only what is due: the active services whose expiry date is at most the
         // longer renewal horizon away, from the expiry index, oldest first.
-        let horizon = today + Duration::days(renew_days.max(license_renew_days).into());
+        // Also as far as the first `domain.expiring` notice (engine::webhooks).
+        let longest = renew_days
+            .max(license_renew_days)
+            .max(crate::engine::webhooks::EXPIRING_DAYS[0]);
+        let horizon = today + Duration::days(longest.into());
         let mut due: Vec<(String, String)> = Vec::new();
         for row in self.store.expiries() {
             let e = row?.ok_or_else(|| Error::internal("malformed expiry index key"))?;
@@ -247,6 +251,9 @@ impl Engine {
             if d.state != DomainState::Active {
                 continue;
             }
+            if d.expires >= today {
+                self.notify_expiring(&login, &d.name, today).await?;
+            }
             if d.expires < today {
                 report.expired += u64::from(self.expire(&login, &d.name, today).await?);
             } else if d.auto_renew && d.expires <= today + Duration::days(renew_days.into()) {
@@ -263,6 +270,7 @@ impl Engine {
     /// Marks a domain expired, if it still is past its date and no order is open for it.
     async fn expire(&self, login: &str, name: &str, today: NaiveDate) -> Result<bool> {
         let (login, name) = (login.to_string(), name.to_string());
+        let now = self.clock.now();
         let cats = self.categories.clone();
         self.store
             .write(move |tx| {
@@ -279,6 +287,8 @@ impl Engine {
                 services::track(tx, &login, &d.client, &cats.of_domain(&d.name), -1)?;
                 services::reindex(tx, &login, &d.name, Some(d.expires), None)?;
                 tx.put_domain(&login, &d)?;
+                let data = crate::engine::webhooks::domain_data(&d, None);
+                crate::engine::webhooks::emit(tx, &login, "domain.expired", data, now, None)?;
                 Ok(true)
             })
             .await

@@ -37,8 +37,8 @@ mod sled;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use records::{
-    Client, CommissionEntry, DayTotals, Domain, LedgerEntry, License, OperatorRequest, Order,
-    OrderState, Partner, RequestRecord, ServiceCounts, User,
+    Client, CommissionEntry, DayTotals, Delivery, Domain, Event, LedgerEntry, License,
+    OperatorRequest, Order, OrderState, Partner, RequestRecord, ServiceCounts, User, Webhooks,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::BTreeMap;
@@ -130,6 +130,10 @@ pub trait Read {
     /// `None` when the migration has not run; else the version it ran under (empty
     /// when it has none).
     fn migrated(&self, m: Migration) -> Result<Option<String>>;
+    /// The partner's webhook endpoints and threshold.
+    fn webhooks(&self, login: &str) -> Result<Option<Webhooks>>;
+    fn event(&self, login: &str, id: u64) -> Result<Option<Event>>;
+    fn delivery(&self, login: &str, event: u64, endpoint: u64) -> Result<Option<Delivery>>;
 }
 
 /// Listings, from the committed state or a quiet one.
@@ -170,6 +174,16 @@ pub trait Scan {
     fn request_heads(&self, after: Option<(&str, &str)>) -> Iter<'_, RequestHead>;
     /// One partner's request records, by request-id, as [`Requests`] encodes them.
     fn request_bytes_of(&self, login: &str) -> Iter<'_, Vec<u8>>;
+    /// Every pending delivery, by event and endpoint: (event, endpoint, login).
+    fn pending_deliveries(&self) -> Iter<'_, (u64, u64, String)>;
+    /// One partner's deliveries by event and endpoint, strictly after `after` in the
+    /// listing's direction.
+    fn deliveries(
+        &self,
+        login: &str,
+        after: Option<(u64, u64)>,
+        newest_first: bool,
+    ) -> Iter<'_, Delivery>;
 }
 
 /// Changes, inside a write job or into bulk [`Rows`].
@@ -222,6 +236,11 @@ pub trait Write {
     /// Marks a migration done under `version` (ignored by those without one), or not
     /// done (`None`).
     fn set_migrated(&mut self, m: Migration, version: Option<&str>) -> Result<()>;
+    fn put_webhooks(&mut self, login: &str, w: &Webhooks) -> Result<()>;
+    fn put_event(&mut self, login: &str, e: &Event) -> Result<()>;
+    /// A delivery, and its place in the queue of pending deliveries (there exactly
+    /// while it is pending).
+    fn put_delivery(&mut self, login: &str, d: &Delivery) -> Result<()>;
 }
 
 /// What a write job sees and changes: the committed state, plus the writes of the jobs

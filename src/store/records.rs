@@ -66,6 +66,9 @@ pub struct Domain {
     pub ns: Vec<String>,
     pub delegated: bool,
     pub auto_renew: bool,
+    /// The last `domain.expiring` notice: (the expiry it was about, days before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiring_notice: Option<(NaiveDate, u32)>,
     /// The upstream (its configured name) the domain was registered with: its renewals
     /// and changes go there, whatever its zone's upstream is now (`regway domain move`
     /// changes it). None for a domain registered before this was kept: its zone's.
@@ -892,4 +895,101 @@ mod tests {
             ]
         );
     }
+}
+
+/// A partner's webhook endpoints (`webhook.set`), at most [`Webhooks::MAX_ENDPOINTS`],
+/// and its `balance.low` threshold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Webhooks {
+    pub endpoints: Vec<Endpoint>,
+    /// The id the next endpoint gets (ids are never used twice for one partner).
+    pub next_id: u64,
+    /// `balance.low` is sent when the available balance falls below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_low: Option<Decimal>,
+    /// `balance.low` was sent and the balance has not been above the threshold since.
+    #[serde(default)]
+    pub balance_low_sent: bool,
+}
+
+impl Webhooks {
+    pub const MAX_ENDPOINTS: usize = 5;
+}
+
+/// One URL a partner's events are posted to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Endpoint {
+    pub id: u64,
+    pub url: String,
+    /// The key of the signature (HMAC-SHA256); never shown again.
+    pub secret: String,
+    /// The event types it takes (`*`: every type).
+    pub events: Vec<String>,
+    pub created: DateTime<Utc>,
+    /// Switched off after failing for too long (set again with `webhook.set`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<DateTime<Utc>>,
+    /// When its deliveries started failing (none since the last success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+impl Endpoint {
+    pub fn takes(&self, kind: &str) -> bool {
+        self.disabled.is_none() && self.events.iter().any(|e| e == "*" || e == kind)
+    }
+}
+
+/// Something a partner is told of: written in the same store write as the change that
+/// causes it (the outbox), with an id that never changes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    pub id: u64,
+    /// `order.completed`, `domain.expiring`, …
+    pub kind: String,
+    pub created: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+}
+
+/// One event to one endpoint, and every attempt at it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Delivery {
+    pub event: u64,
+    pub endpoint: u64,
+    pub kind: String,
+    pub state: DeliveryState,
+    pub created: DateTime<Utc>,
+    /// When the next attempt is due (pending only).
+    pub next_at: DateTime<Utc>,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    pub at: DateTime<Utc>,
+    /// The receiver's HTTP status, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why there was no answer (refused address, timeout, connection), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub ms: u64,
 }

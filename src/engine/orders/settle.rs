@@ -137,6 +137,7 @@ pub(in crate::engine) fn settle<A: Answer>(
             .ok_or_else(|| Error::internal(format!("ledger entry {entry} is missing")))?,
         None => partner.balance,
     };
+    let before = order.state;
     let result = match result {
         UpstreamResult::Rejected { .. } => UpstreamResult::Failed {
             code: Code::Failed,
@@ -206,6 +207,10 @@ pub(in crate::engine) fn settle<A: Answer>(
     };
     tx.put_order(login, &order)?;
     tx.put_partner(&partner)?;
+    if order.state != before {
+        // The partner's notification, in the same write (the outbox).
+        crate::engine::webhooks::order_event(tx, login, &order, now)?;
+    }
     match outcome {
         Some(settled) => {
             let mut answer = A::of_order(settled);
@@ -260,6 +265,7 @@ fn apply_done(
                 ns: ns.to_vec(),
                 delegated: done.delegated.unwrap_or(!ns.is_empty()),
                 auto_renew,
+                expiring_notice: None,
                 upstream: order.upstream.clone(),
             };
             let number = ClientHandle::number_of(client)

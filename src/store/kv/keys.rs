@@ -19,6 +19,10 @@
 //! s\0{login}\0{license#8}          licence record
 //! a\0{login}\0{name}               the partner's user `login.name`
 //! N\0{counter}                     counters
+//! H\0{login}\0                     webhook endpoints
+//! e\0{login}\0{event#8}            event (outbox)
+//! w\0{login}\0{event#8}{endpoint#8} delivery of an event to an endpoint
+//! h\0{event#8}{endpoint#8}          login, for every pending delivery
 //! ```
 //! `#8` is a big-endian u64, so numeric order is key order. Logins, domain names and
 //! request-ids never contain a NUL byte.
@@ -195,6 +199,35 @@ pub fn meta(name: &str) -> Vec<u8> {
 }
 pub fn counter(name: &str) -> Vec<u8> {
     key(b'N', &[name.as_bytes()])
+}
+
+pub fn webhooks(login: &str) -> Vec<u8> {
+    key(b'H', &[login.as_bytes(), b""])
+}
+pub fn event(login: &str, id: u64) -> Vec<u8> {
+    key(b'e', &[login.as_bytes(), &id.to_be_bytes()])
+}
+pub fn delivery(login: &str, event: u64, endpoint: u64) -> Vec<u8> {
+    let mut k = deliveries(login);
+    k.extend_from_slice(&event.to_be_bytes());
+    k.extend_from_slice(&endpoint.to_be_bytes());
+    k
+}
+pub fn deliveries(login: &str) -> Vec<u8> {
+    key(b'w', &[login.as_bytes(), b""])
+}
+pub fn pending(event: u64, endpoint: u64) -> Vec<u8> {
+    let mut k = pendings();
+    k.extend_from_slice(&event.to_be_bytes());
+    k.extend_from_slice(&endpoint.to_be_bytes());
+    k
+}
+pub fn pendings() -> Vec<u8> {
+    key(b'h', &[])
+}
+/// The (event, endpoint) ids that end a delivery's or a pending delivery's key.
+pub fn trailing_pair(k: &[u8]) -> (u64, u64) {
+    (trailing_id(&k[..k.len() - 8]), trailing_id(k))
 }
 
 /// The last 8 bytes of a key, as the id they encode.

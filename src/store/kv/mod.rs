@@ -7,8 +7,8 @@ pub(super) mod keys;
 
 use crate::error::{Error, Result};
 use crate::store::records::{
-    Client, CommissionEntry, DayTotals, Domain, LedgerEntry, License, OperatorRequest, Order,
-    Partner, ServiceCounts, User,
+    Client, CommissionEntry, DayTotals, Delivery, DeliveryState, Domain, Event, LedgerEntry,
+    License, OperatorRequest, Order, Partner, ServiceCounts, User, Webhooks,
 };
 use crate::store::{
     ClientServices, Expiry, Iter, Migration, PartnerRemoved, Read, RequestHead, Rows, Scan, Txn,
@@ -202,6 +202,15 @@ impl<R: RawGet> Read for R {
             }),
         )
     }
+    fn webhooks(&self, login: &str) -> Result<Option<Webhooks>> {
+        get(self, &keys::webhooks(login))
+    }
+    fn event(&self, login: &str, id: u64) -> Result<Option<Event>> {
+        get(self, &keys::event(login, id))
+    }
+    fn delivery(&self, login: &str, event: u64, endpoint: u64) -> Result<Option<Delivery>> {
+        get(self, &keys::delivery(login, event, endpoint))
+    }
 }
 
 /// Decoded values under `prefix`, after the full key `after`.
@@ -350,6 +359,25 @@ impl<S: RawScan> Scan for S {
     fn request_bytes_of(&self, login: &str) -> Iter<'_, Vec<u8>> {
         Box::new(scan_prefix(self, &keys::requests(login)).map(|r| Ok(r?.1.as_ref().to_vec())))
     }
+    fn pending_deliveries(&self) -> Iter<'_, (u64, u64, String)> {
+        Box::new(
+            scan_tree::<String, _>(self, &keys::pendings(), None, false).map(|r| {
+                r.map(|(k, login)| {
+                    let (ev, ep) = keys::trailing_pair(k.as_ref());
+                    (ev, ep, login)
+                })
+            }),
+        )
+    }
+    fn deliveries(
+        &self,
+        login: &str,
+        after: Option<(u64, u64)>,
+        newest_first: bool,
+    ) -> Iter<'_, Delivery> {
+        let after = after.map(|(ev, ep)| keys::delivery(login, ev, ep));
+        values(self, &keys::deliveries(login), after, newest_first)
+    }
 }
 
 impl<W: RawPut> Write for W {
@@ -474,6 +502,21 @@ impl<W: RawPut> Write for W {
             (_, Some(_)) => put(self, key, &true),
         }
     }
+    fn put_webhooks(&mut self, login: &str, w: &Webhooks) -> Result<()> {
+        put(self, keys::webhooks(login), w)
+    }
+    fn put_event(&mut self, login: &str, e: &Event) -> Result<()> {
+        put(self, keys::event(login, e.id), e)
+    }
+    fn put_delivery(&mut self, login: &str, d: &Delivery) -> Result<()> {
+        let pending = keys::pending(d.event, d.endpoint);
+        if d.state == DeliveryState::Pending {
+            put(self, pending, login)?;
+        } else {
+            self.raw_put(pending, None);
+        }
+        put(self, keys::delivery(login, d.event, d.endpoint), d)
+    }
 }
 
 impl<T: RawTxn> Txn for T {
@@ -536,6 +579,10 @@ impl<T: RawTxn> Txn for T {
                     }
                     removed.push(keys::order_owner(o.id));
                     removed.push(keys::open_order(o.id));
+                }
+                b'w' => {
+                    let (ev, ep) = keys::trailing_pair(k);
+                    removed.push(keys::pending(ev, ep));
                 }
                 _ => {}
             }
