@@ -94,7 +94,7 @@ async fn ledger_csv_has_the_xml_rows_and_totals_and_runs_no_formula() {
         let records = parse_csv(&csv.body);
         assert_eq!(
             records[0].join(","),
-            "id,time,kind,amount,balance-after,currency,order,list-price,rule,tier,discount,note"
+            "id,time,kind,amount,balance-after,currency,order,list-price,rule,tier,discount,note,by"
         );
         let rows = &records[1..];
         let ids = attrs(&xml.body, "entry", "id");

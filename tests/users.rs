@@ -311,6 +311,21 @@ async fn orders_and_ledger_entries_record_the_user_that_caused_them() {
     assert!(!o.body.contains("by="), "{}", o.body);
     let l = s.form("command=ledger.list").await;
     assert_eq!(l.body.matches(r#"by="demo.ops""#).count(), 1, "{}", l.body);
+    // The CSV of the same ledger names the user in its last column, on that entry only.
+    let csv = s.form("command=ledger.list&format=csv").await;
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].ends_with(",note,by"), "{}", csv.body);
+    let by_user: Vec<&&str> = lines[1..]
+        .iter()
+        .filter(|l| l.ends_with(",demo.ops"))
+        .collect();
+    assert_eq!(by_user.len(), 1, "{}", csv.body);
+    assert_eq!(
+        lines[1..].iter().filter(|l| l.ends_with(',')).count(),
+        lines.len() - 2,
+        "{}",
+        csv.body
+    );
     // The user reads it too (its order follow-ups are open to every user).
     let o = as_user(&s, "demo.ops", "command=order.list").await;
     assert!(o.body.contains(r#"by="demo.ops""#), "{}", o.body);

@@ -642,7 +642,7 @@ fn account_line<'a>(
 
 /// The columns of a ledger as CSV, one per attribute of its XML `<entry>`.
 const LEDGER_COLUMNS: &str =
-    "id,time,kind,amount,balance-after,currency,order,list-price,rule,tier,discount,note";
+    "id,time,kind,amount,balance-after,currency,order,list-price,rule,tier,discount,note,by";
 
 /// A ledger page as CSV (RFC 4180: a header line, one record per entry, CRLF line
 /// ends). Amounts are written as in the XML, so the two add up to the same totals.
@@ -651,7 +651,7 @@ fn ledger_csv(rows: &[LedgerEntry], c: Currency) -> String {
     out.push_str(LEDGER_COLUMNS);
     out.push_str("\r\n");
     for e in rows {
-        let fields: [(String, bool); 12] = [
+        let fields: [(String, bool); 13] = [
             (e.id.to_string(), false),
             (
                 e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -670,6 +670,7 @@ fn ledger_csv(rows: &[LedgerEntry], c: Currency) -> String {
             (e.tier.clone().unwrap_or_default(), true),
             (e.discount.map(|d| d.to_string()).unwrap_or_default(), false),
             (e.note.clone(), true),
+            (e.by.clone().unwrap_or_default(), true),
         ];
         for (i, (v, text)) in fields.iter().enumerate() {
             if i > 0 {
