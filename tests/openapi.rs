@@ -12,8 +12,7 @@ use regway::command::NAMES;
 use regway::error::Code;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -270,40 +269,7 @@ fn openapi_names_the_same_commands_and_parameters() {
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
 fn schemathesis() -> Result<PathBuf, String> {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis-venv");
-    let st = dir.join("bin/st");
-    let marker = dir.join("regway-packages.txt");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(SCHEMATHESIS) && st.exists() {
-        return Ok(st);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .status()
-        .map_err(|e| format!("python3 -m venv: {e}"))?;
-    if !made.success() {
-        return Err("python3 -m venv failed".into());
-    }
-    let out = Command::new(dir.join("bin/python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            SCHEMATHESIS,
-        ])
-        .output()
-        .map_err(|e| format!("pip: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pip install {SCHEMATHESIS} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    std::fs::write(&marker, SCHEMATHESIS).map_err(|e| e.to_string())?;
-    Ok(st)
+    common::pinned_venv("schemathesis-venv", SCHEMATHESIS).map(|dir| dir.join("bin/st"))
 }
 
 /// schemathesis against a live gateway, 45 seconds of generated requests (forms, XML

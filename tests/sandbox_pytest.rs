@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_regway");
@@ -102,40 +101,7 @@ async fn the_shell_example_runs_and_logs_every_call_at_warning_level() {
 const PYTEST: &str = "pytest==8.3.4";
 
 fn pytest() -> Result<PathBuf, String> {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pytest-venv");
-    let python = dir.join("bin/python");
-    let marker = dir.join("regway-packages.txt");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(PYTEST) && python.exists() {
-        return Ok(python);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .status()
-        .map_err(|e| format!("python3 -m venv: {e}"))?;
-    if !made.success() {
-        return Err("python3 -m venv failed".into());
-    }
-    let out = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            PYTEST,
-        ])
-        .output()
-        .map_err(|e| format!("pip: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pip install {PYTEST} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    std::fs::write(&marker, PYTEST).map_err(|e| e.to_string())?;
-    Ok(python)
+    common::pinned_venv("pytest-venv", PYTEST).map(|dir| dir.join("bin/python"))
 }
 
 #[tokio::test]

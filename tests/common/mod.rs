@@ -329,6 +329,45 @@ pub fn programme_for(dir: &Path, file: &str, login: &str) -> std::path::PathBuf 
     .unwrap();
     path
 }
+/// A Python virtual environment under the test target's temporary directory, made once
+/// with `package` (a pinned `name==version`) installed; made again when the pin changes.
+/// Returns its directory. The error says what could not be installed (`cannot_run`).
+pub fn pinned_venv(name: &str, package: &str) -> Result<PathBuf, String> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let python = dir.join("bin/python");
+    let marker = dir.join("regway-packages.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(package) && python.exists() {
+        return Ok(dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("python3 -m venv: {e}"))?;
+    if !made.success() {
+        return Err("python3 -m venv failed".into());
+    }
+    let out = std::process::Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            package,
+        ])
+        .output()
+        .map_err(|e| format!("pip: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "pip install {package} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::write(&marker, package).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
 
 /// Called by a test that cannot run what it proves (a tool or a package it needs cannot
 /// be installed): the test fails under CI (`CI` set to anything but `false` or `0`), and
